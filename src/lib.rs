@@ -1,0 +1,1 @@
+//! iptlint: a static analyzer for iptables-save dumps.
