@@ -1,0 +1,102 @@
+//! Checks over the model and the jump graph.
+//!
+//! One file per check. Each check declares its [`CodeInfo`] with
+//! [`crate::declare_code!`]; the code's doc comment, in the sections
+//! What it does / Why it matters / Example / How to fix, is what
+//! `iptlint rule NAME` prints. Register new checks in [`REGISTRY`].
+
+use rayon::prelude::*;
+
+use crate::diagnostics::codes::PARSE_CODES;
+use crate::diagnostics::{CodeInfo, Diagnostic};
+use crate::graph::DumpGraph;
+use crate::model::Dump;
+
+/// What a check can look at.
+pub struct Context<'d, 'a> {
+    /// The source text the spans point into.
+    pub src: &'a str,
+    /// The model.
+    pub dump: &'d Dump<'a>,
+    /// The jump graphs, one per table of `dump`.
+    pub graph: &'d DumpGraph,
+}
+
+/// A check: one diagnostic code and the analysis that finds it.
+pub trait Check: Sync {
+    /// The code this check reports.
+    fn info(&self) -> &'static CodeInfo;
+    /// Append this check's findings to `out`.
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>);
+}
+
+/// Every check, in code order.
+pub static REGISTRY: &[&dyn Check] = &[];
+
+/// Every code iptlint can report: parse-level codes, then the checks'.
+pub fn all_codes() -> Vec<&'static CodeInfo> {
+    PARSE_CODES
+        .iter()
+        .copied()
+        .chain(REGISTRY.iter().map(|check| check.info()))
+        .collect()
+}
+
+/// The code named `name` (kebab-case) or with code `name` (`IPT001`).
+pub fn find_code(name: &str) -> Option<&'static CodeInfo> {
+    all_codes()
+        .into_iter()
+        .find(|info| info.name == name || info.code.eq_ignore_ascii_case(name))
+}
+
+/// Run every check, in parallel; findings come back in registry order.
+pub fn run_all(cx: &Context<'_, '_>) -> Vec<Diagnostic> {
+    REGISTRY
+        .par_iter()
+        .map(|check| {
+            let mut out = Vec::new();
+            check.run(cx, &mut out);
+            out
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_names_are_unique_and_well_formed() {
+        let codes = all_codes();
+        let mut seen_codes = std::collections::HashSet::new();
+        let mut seen_names = std::collections::HashSet::new();
+        for info in &codes {
+            assert!(seen_codes.insert(info.code), "duplicate code {}", info.code);
+            assert!(seen_names.insert(info.name), "duplicate name {}", info.name);
+            assert!(
+                info.code.len() == 6 && info.code.starts_with("IPT"),
+                "{}",
+                info.code
+            );
+            assert!(
+                info.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{}",
+                info.name
+            );
+            let doc = info.explanation();
+            for section in [
+                "## What it does",
+                "## Why it matters",
+                "## Example",
+                "## How to fix",
+            ] {
+                assert!(doc.contains(section), "{} lacks {section}", info.name);
+            }
+        }
+    }
+}

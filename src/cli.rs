@@ -1,0 +1,227 @@
+//! The command line: `iptlint check`, `iptlint rules`, `iptlint rule NAME`.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use codespan_reporting::term::termcolor::ColorChoice;
+
+use crate::checks;
+use crate::diagnostics::Severity;
+use crate::lint::{self, FileReport, Settings};
+use crate::render;
+
+/// How a run ended. The process exit code is the discriminant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ExitStatus {
+    /// Nothing at or above `--fail-on`.
+    Clean = 0,
+    /// Findings at or above `--fail-on`.
+    Findings = 1,
+    /// Unreadable or unparsable input, or a usage error.
+    Error = 2,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        ExitCode::from(status as u8)
+    }
+}
+
+/// A static analyzer for iptables-save dumps, kube-proxy aware.
+#[derive(Debug, Parser)]
+#[command(name = "iptlint", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check dumps and report findings (exit 0 clean, 1 findings, 2 error).
+    Check(CheckArgs),
+    /// List every check with its code, name, default level and summary.
+    Rules,
+    /// Explain one check: what it does, why it matters, an example, how to fix.
+    Rule {
+        /// The check's name (`undefined-target`) or code (`IPT101`).
+        name: String,
+    },
+}
+
+/// Output formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// rustc-style diagnostics with source excerpts.
+    Human,
+    /// The JSON contract (see README).
+    Json,
+}
+
+/// When to color output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// When stdout is a terminal, unless NO_COLOR is set (CLICOLOR_FORCE forces it).
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Arguments of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Dumps to check; `-` reads standard input (the default when none is given).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Exit 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = FailOn::Warning)]
+    pub fail_on: FailOn,
+    /// Exit 0 even with findings (errors reading input still exit 2).
+    #[arg(long)]
+    pub exit_zero: bool,
+    /// Color output.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+    /// Print findings only, no summary line.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Thresholds for `--fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Only errors fail the run.
+    Error,
+    /// Warnings and errors.
+    Warning,
+    /// Any finding.
+    Note,
+}
+
+impl FailOn {
+    fn severity(self) -> Severity {
+        match self {
+            FailOn::Error => Severity::Error,
+            FailOn::Warning => Severity::Warning,
+            FailOn::Note => Severity::Note,
+        }
+    }
+}
+
+impl ColorWhen {
+    /// Resolve against the environment and the terminal.
+    pub fn choice(self) -> ColorChoice {
+        let env_set =
+            |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+        match self {
+            ColorWhen::Always => ColorChoice::Always,
+            ColorWhen::Never => ColorChoice::Never,
+            ColorWhen::Auto if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => {
+                ColorChoice::Never
+            }
+            ColorWhen::Auto if env_set("CLICOLOR_FORCE") => ColorChoice::Always,
+            ColorWhen::Auto if std::io::stdout().is_terminal() => ColorChoice::Auto,
+            ColorWhen::Auto => ColorChoice::Never,
+        }
+    }
+}
+
+/// Run the command line; the process exits with the returned code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitStatus::Error.into()
+            } else {
+                ExitStatus::Clean.into()
+            };
+        }
+    };
+    match run(cli) {
+        Ok(status) => status.into(),
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitStatus::Clean.into(),
+        Err(error) => {
+            eprintln!("iptlint: {error}");
+            ExitStatus::Error.into()
+        }
+    }
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> std::io::Result<ExitStatus> {
+    match cli.command {
+        Command::Check(args) => check(args),
+        Command::Rules => {
+            let mut out = std::io::stdout().lock();
+            for info in checks::all_codes() {
+                writeln!(
+                    out,
+                    "{:<7} {:<28} {:<8} {}",
+                    info.code, info.name, info.severity, info.summary
+                )?;
+            }
+            Ok(ExitStatus::Clean)
+        }
+        Command::Rule { name } => match checks::find_code(&name) {
+            Some(info) => {
+                let mut out = std::io::stdout().lock();
+                writeln!(
+                    out,
+                    "# {} ({}, default level: {})\n",
+                    info.name, info.code, info.severity
+                )?;
+                writeln!(out, "{}\n", info.summary)?;
+                write!(out, "{}", info.explanation())?;
+                Ok(ExitStatus::Clean)
+            }
+            None => {
+                eprintln!("iptlint: no check named `{name}`; `iptlint rules` lists them");
+                Ok(ExitStatus::Error)
+            }
+        },
+    }
+}
+
+fn check(args: CheckArgs) -> std::io::Result<ExitStatus> {
+    let files = if args.files.is_empty() {
+        vec!["-".to_string()]
+    } else {
+        args.files.clone()
+    };
+    let settings = Settings::default();
+    let reports = lint::check_paths(&files, &settings);
+    match args.format {
+        Format::Human => render::human::emit(&reports, args.color.choice(), args.quiet)?,
+        Format::Json => render::json::write(&mut std::io::stdout().lock(), &reports)?,
+    }
+    Ok(exit_status(
+        &reports,
+        args.fail_on.severity(),
+        args.exit_zero,
+    ))
+}
+
+/// The exit status for these reports.
+pub fn exit_status(reports: &[FileReport], fail_on: Severity, exit_zero: bool) -> ExitStatus {
+    if reports.iter().any(FileReport::is_fatal) {
+        ExitStatus::Error
+    } else if !exit_zero
+        && reports
+            .iter()
+            .flat_map(|r| &r.diagnostics)
+            .any(|d| d.severity >= fail_on)
+    {
+        ExitStatus::Findings
+    } else {
+        ExitStatus::Clean
+    }
+}

@@ -1,0 +1,383 @@
+//! Codes of the diagnostics found while reading a dump (before any check runs).
+
+use super::CodeInfo;
+use crate::declare_code;
+
+declare_code! {
+    /// ## What it does
+    /// Reports a line that cannot be read as an iptables-save line: an
+    /// unterminated quote, malformed counters, a rule line without a command.
+    ///
+    /// ## Why it matters
+    /// iptables-restore stops at the first such line and loads nothing of the
+    /// table. iptlint cannot analyse what it cannot read, so the run exits 2.
+    ///
+    /// ## Example
+    /// ```text
+    /// -A INPUT -m comment --comment "open quote -j ACCEPT
+    /// ```
+    ///
+    /// ## How to fix
+    /// Regenerate the dump with `iptables-save`, or fix the line by hand.
+    pub static SYNTAX_ERROR = ("IPT001", "syntax-error", Error, "a line that cannot be read as iptables-save input");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports an option that none of the rule's loaded matches or its target
+    /// accepts, such as `--days` (renamed `--weekdays` in iptables 1.4).
+    ///
+    /// ## Why it matters
+    /// iptables-restore fails with `unknown option` and loads nothing.
+    ///
+    /// ## Example
+    /// ```text
+    /// -A INPUT -m time --days Mon -j DROP
+    /// ```
+    ///
+    /// ## How to fix
+    /// Use the option's current name, or load the module that provides it with `-m`.
+    pub static UNKNOWN_OPTION = ("IPT002", "unknown-option", Error, "an option no loaded match or target accepts");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports an option value iptables would refuse: a malformed address or
+    /// prefix, a port out of range, a bad MAC address, mark, probability or
+    /// conntrack state, a missing required option.
+    ///
+    /// ## Why it matters
+    /// iptables-restore refuses the whole table.
+    ///
+    /// ## Example
+    /// ```text
+    /// -A INPUT -m mac --mac-source XX:XX:XX:XX:XX:XX -j RETURN
+    /// ```
+    ///
+    /// ## How to fix
+    /// Write the value in the form the option takes.
+    pub static BAD_VALUE = ("IPT003", "bad-value", Error, "an option value iptables would refuse");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports a chain name longer than 28 characters.
+    ///
+    /// ## Why it matters
+    /// The kernel keeps chain names in 29 bytes with the final NUL; iptables
+    /// refuses longer names.
+    ///
+    /// ## Example
+    /// ```text
+    /// :THIS-CHAIN-NAME-IS-FAR-TOO-LONG-TO-LOAD - [0:0]
+    /// ```
+    ///
+    /// ## How to fix
+    /// Shorten the name.
+    pub static CHAIN_NAME_TOO_LONG = ("IPT004", "chain-name-too-long", Error, "a chain name over 28 characters");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports a chain declaration, rule or `COMMIT` that is not inside a
+    /// `*table` ... `COMMIT` block.
+    ///
+    /// ## Why it matters
+    /// iptables-restore does not know which table it belongs to and fails.
+    ///
+    /// ## Example
+    /// ```text
+    /// -A INPUT -j ACCEPT
+    /// *filter
+    /// ```
+    ///
+    /// ## How to fix
+    /// Move the line after a `*table` line.
+    pub static RULE_OUTSIDE_TABLE = ("IPT005", "rule-outside-table", Error, "a rule, chain or COMMIT outside a table");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports a table that is not closed by `COMMIT` before the next `*table`
+    /// line or the end of the file.
+    ///
+    /// ## Why it matters
+    /// iptables-restore applies a table only at its `COMMIT`; without it the
+    /// table is never loaded ("COMMIT expected at line N").
+    ///
+    /// ## Example
+    /// ```text
+    /// *filter
+    /// -A INPUT -j ACCEPT
+    /// ```
+    ///
+    /// ## How to fix
+    /// End each table with a line holding exactly `COMMIT`.
+    pub static MISSING_COMMIT = ("IPT006", "missing-commit", Error, "a table without COMMIT");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports a file with Windows (CRLF) line endings.
+    ///
+    /// ## Why it matters
+    /// iptables keeps the `\r` inside the last word of each line, so the
+    /// first table header or `COMMIT` already fails to load.
+    ///
+    /// ## Example
+    /// A dump edited on Windows and copied to a node.
+    ///
+    /// ## How to fix
+    /// Convert the file with `dos2unix` or `sed -i 's/\r$//'`.
+    pub static CRLF_LINE_ENDINGS = ("IPT007", "crlf-line-endings", Error, "lines ending in CR LF");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports a policy (`ACCEPT` or `DROP`) on a user-defined chain.
+    ///
+    /// ## Why it matters
+    /// Only built-in chains have policies; iptables refuses the line.
+    ///
+    /// ## Example
+    /// ```text
+    /// :MY-CHAIN DROP [0:0]
+    /// ```
+    ///
+    /// ## How to fix
+    /// Write `-` as the policy of a user chain and end it with an explicit rule.
+    pub static POLICY_ON_USER_CHAIN = ("IPT008", "policy-on-user-chain", Error, "a policy on a user-defined chain");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports a chain declared twice in the same table.
+    ///
+    /// ## Why it matters
+    /// iptables-restore fails with "chain already exists".
+    ///
+    /// ## Example
+    /// ```text
+    /// :KUBE-SERVICES - [0:0]
+    /// :KUBE-SERVICES - [0:0]
+    /// ```
+    ///
+    /// ## How to fix
+    /// Delete one of the declarations.
+    pub static DUPLICATE_CHAIN = ("IPT009", "duplicate-chain", Error, "a chain declared twice in one table");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports `!` written after an option (`-s ! 10.0.0.0/8`,
+    /// `--dport ! 22`), the form iptables <= 1.4.10 wrote.
+    ///
+    /// ## Why it matters
+    /// iptables >= 1.4.12 refuses it, so an old dump no longer loads.
+    ///
+    /// ## Example
+    /// ```text
+    /// -A INPUT -s ! 10.0.0.0/8 -j DROP
+    /// ```
+    ///
+    /// ## How to fix
+    /// Put the `!` before the option: `! -s 10.0.0.0/8`.
+    pub static OBSOLETE_NEGATION = ("IPT010", "obsolete-negation", Warning, "`!` after an option, refused since iptables 1.4.12");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports a `*table` line naming a table iptables does not have
+    /// (tables are filter, nat, mangle, raw and security).
+    ///
+    /// ## Why it matters
+    /// iptables-restore fails: "Table does not exist".
+    ///
+    /// ## Example
+    /// ```text
+    /// *filters
+    /// ```
+    ///
+    /// ## How to fix
+    /// Use one of the five table names.
+    pub static UNKNOWN_TABLE = ("IPT011", "unknown-table", Error, "a table iptables does not have");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports a rule added to, or a command on, a chain the table never
+    /// declares (neither built-in, nor `:CHAIN`, nor `-N CHAIN`).
+    ///
+    /// ## Why it matters
+    /// iptables-restore fails: "No chain/target/match by that name".
+    ///
+    /// ## Example
+    /// ```text
+    /// *filter
+    /// -A MY-CHAIN -j ACCEPT
+    /// COMMIT
+    /// ```
+    ///
+    /// ## How to fix
+    /// Declare the chain with `:MY-CHAIN - [0:0]` before its rules.
+    pub static UNDECLARED_CHAIN = ("IPT012", "undeclared-chain", Error, "a rule or command on a chain the table does not declare");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports a built-in chain whose policy is not `ACCEPT` or `DROP`.
+    ///
+    /// ## Why it matters
+    /// iptables-restore refuses it ("Bad built-in chain name" or "Can't set policy").
+    ///
+    /// ## Example
+    /// ```text
+    /// :INPUT REJECT [0:0]
+    /// ```
+    ///
+    /// ## How to fix
+    /// Use `ACCEPT` or `DROP` and end the chain with an explicit REJECT rule.
+    pub static BAD_POLICY = ("IPT013", "bad-policy", Error, "a built-in chain policy other than ACCEPT or DROP");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports a line made only of spaces or tabs.
+    ///
+    /// ## Why it matters
+    /// iptables-restore skips only lines that are exactly empty; a blank line
+    /// with whitespace is read as a rule without a command and refused.
+    ///
+    /// ## Example
+    /// A line holding two spaces between two rules.
+    ///
+    /// ## How to fix
+    /// Delete the whitespace.
+    pub static WHITESPACE_LINE = ("IPT014", "whitespace-line", Error, "a line of only whitespace");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports a misplaced `!`: two in a row, one at the end of the line, or
+    /// one before an option that cannot be inverted.
+    ///
+    /// ## Why it matters
+    /// iptables refuses the rule ("multiple `!` flags not allowed",
+    /// "cannot have `!` before ...").
+    ///
+    /// ## Example
+    /// ```text
+    /// -A INPUT ! ! -s 10.0.0.0/8 -j DROP
+    /// ```
+    ///
+    /// ## How to fix
+    /// Write a single `!` right before the option it inverts.
+    pub static BAD_NEGATION = ("IPT015", "bad-negation", Error, "a `!` iptables would refuse");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports bytes that are not UTF-8. They are shown as U+FFFD.
+    ///
+    /// ## Why it matters
+    /// iptables itself does not care, but comments and log prefixes in other
+    /// encodings show garbled in every tool that reads the dump.
+    ///
+    /// ## Example
+    /// A comment saved in Latin-1.
+    ///
+    /// ## How to fix
+    /// Re-encode the comments as UTF-8.
+    pub static INVALID_UTF8 = ("IPT016", "invalid-utf8", Warning, "bytes that are not UTF-8");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports a word longer than 1023 bytes, or a rule line of more words
+    /// than iptables-restore can hold (about 255).
+    ///
+    /// ## Why it matters
+    /// iptables-restore refuses the line ("Parameter too long", "too many arguments").
+    ///
+    /// ## Example
+    /// A `--comment` of 2000 characters.
+    ///
+    /// ## How to fix
+    /// Shorten the word, or split the rule.
+    pub static ARGUMENT_LIMIT = ("IPT017", "argument-limit", Error, "a word or rule over iptables-restore's limits");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports a table that appears twice in one file.
+    ///
+    /// ## Why it matters
+    /// iptables-restore replaces the first copy with the second, so every rule
+    /// of the first copy is silently discarded.
+    ///
+    /// ## Example
+    /// Two `*filter` blocks concatenated from two files.
+    ///
+    /// ## How to fix
+    /// Merge the blocks into one.
+    pub static DUPLICATE_TABLE = ("IPT018", "duplicate-table", Warning, "a table written twice; the last one wins");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports an input that cannot be read at all: a missing file, a
+    /// directory, a permission problem.
+    ///
+    /// ## Why it matters
+    /// Nothing was checked, so the run exits 2.
+    ///
+    /// ## Example
+    /// ```text
+    /// iptlint check /no/such/file.rules
+    /// ```
+    ///
+    /// ## How to fix
+    /// Pass a readable file, or `-` to read standard input.
+    pub static UNREADABLE_INPUT = ("IPT019", "unreadable-input", Error, "an input file that cannot be read");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Stands in for diagnostics of one code beyond the first 200 in a
+    /// file, so that a binary or badly broken file gives a short report.
+    ///
+    /// ## Why it matters
+    /// Thousands of identical errors hide the first one, which is usually the
+    /// one to fix.
+    ///
+    /// ## Example
+    /// A binary file passed by mistake.
+    ///
+    /// ## How to fix
+    /// Fix the first errors and run again.
+    pub static TOO_MANY_DIAGNOSTICS = ("IPT020", "too-many-diagnostics", Note, "further diagnostics of one code were not shown");
+}
+
+/// Every parse-level code, in code order.
+pub static PARSE_CODES: &[&CodeInfo] = &[
+    &SYNTAX_ERROR,
+    &UNKNOWN_OPTION,
+    &BAD_VALUE,
+    &CHAIN_NAME_TOO_LONG,
+    &RULE_OUTSIDE_TABLE,
+    &MISSING_COMMIT,
+    &CRLF_LINE_ENDINGS,
+    &POLICY_ON_USER_CHAIN,
+    &DUPLICATE_CHAIN,
+    &OBSOLETE_NEGATION,
+    &UNKNOWN_TABLE,
+    &UNDECLARED_CHAIN,
+    &BAD_POLICY,
+    &WHITESPACE_LINE,
+    &BAD_NEGATION,
+    &INVALID_UTF8,
+    &ARGUMENT_LIMIT,
+    &DUPLICATE_TABLE,
+    &UNREADABLE_INPUT,
+    &TOO_MANY_DIAGNOSTICS,
+];

@@ -1,0 +1,266 @@
+//! The jump graph of each table: chains are nodes, `-j`/`-g` rules are edges.
+//!
+//! Every walk here is iterative (an explicit stack or queue), so a dump with
+//! 200,000 chains jumping in a line cannot overflow the stack. Strongly
+//! connected components use petgraph's Kosaraju, which is iterative (its
+//! Tarjan is recursive).
+
+use petgraph::Direction;
+use petgraph::algo::kosaraju_scc;
+use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
+use petgraph::visit::EdgeRef;
+
+use crate::model::{Dump, Table};
+use crate::syntax::Span;
+
+/// A jump or goto from one chain to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Jump {
+    /// Index of the rule in its chain.
+    pub rule: usize,
+    /// 1-based line of the rule.
+    pub line: u32,
+    /// The rule's `-j NAME` / `-g NAME`.
+    pub span: Span,
+    /// Written with `-g`.
+    pub goto: bool,
+}
+
+/// The jump graph of one table. Node `i` is chain `i` of the table.
+#[derive(Debug, Clone)]
+pub struct ChainGraph {
+    /// Nodes carry the chain index; edges the jump.
+    pub graph: DiGraph<usize, Jump>,
+    /// Per chain: whether any built-in chain reaches it (built-in chains
+    /// reach themselves).
+    pub reachable: Vec<bool>,
+}
+
+impl ChainGraph {
+    /// Build the graph of `table`. Jumps to undeclared chains have no edge.
+    pub fn build(table: &Table<'_>) -> Self {
+        let edge_count = table
+            .chains
+            .iter()
+            .flat_map(|chain| &chain.rules)
+            .filter(|rule| rule.target.as_ref().is_some_and(|t| t.chain.is_some()))
+            .count();
+        let mut graph = DiGraph::with_capacity(table.chains.len(), edge_count);
+        for index in 0..table.chains.len() {
+            graph.add_node(index);
+        }
+        for (from, chain) in table.chains.iter().enumerate() {
+            for (rule_index, rule) in chain.rules.iter().enumerate() {
+                let Some(target) = &rule.target else { continue };
+                if let Some(to) = target.chain.filter(|_| target.is_chain()) {
+                    graph.add_edge(
+                        NodeIndex::new(from),
+                        NodeIndex::new(to),
+                        Jump {
+                            rule: rule_index,
+                            line: rule.line,
+                            span: target.span,
+                            goto: target.goto,
+                        },
+                    );
+                }
+            }
+        }
+        let roots: Vec<usize> = (0..table.chains.len())
+            .filter(|&i| table.chains[i].builtin)
+            .collect();
+        let reachable = reach(&graph, &roots);
+        ChainGraph { graph, reachable }
+    }
+
+    /// Node of chain `index`.
+    pub fn node(&self, chain: usize) -> NodeIndex {
+        NodeIndex::new(chain)
+    }
+
+    /// Jumps into chain `chain`: (calling chain, jump).
+    pub fn callers(&self, chain: usize) -> impl Iterator<Item = (usize, &Jump)> + '_ {
+        self.graph
+            .edges_directed(self.node(chain), Direction::Incoming)
+            .map(|edge| (edge.source().index(), edge.weight()))
+    }
+
+    /// Jumps out of chain `chain`: (called chain, jump), in rule order.
+    pub fn callees(&self, chain: usize) -> Vec<(usize, Jump)> {
+        let mut out: Vec<(usize, Jump)> = self
+            .graph
+            .edges_directed(self.node(chain), Direction::Outgoing)
+            .map(|edge| (edge.target().index(), *edge.weight()))
+            .collect();
+        out.sort_by_key(|(_, jump)| jump.rule);
+        out
+    }
+
+    /// Groups of chains that jump to each other in a loop, each sorted by
+    /// chain index; a chain that jumps to itself is a loop of one. Groups
+    /// come out in order of their smallest chain index.
+    pub fn cycles(&self) -> Vec<Vec<usize>> {
+        let mut cycles: Vec<Vec<usize>> = kosaraju_scc(&self.graph)
+            .into_iter()
+            .filter(|component| {
+                component.len() > 1 || self.graph.find_edge(component[0], component[0]).is_some()
+            })
+            .map(|component| {
+                let mut chains: Vec<usize> = component.into_iter().map(NodeIndex::index).collect();
+                chains.sort_unstable();
+                chains
+            })
+            .collect();
+        cycles.sort_unstable_by_key(|chains| chains[0]);
+        cycles
+    }
+
+    /// Chains reachable from `start` (itself included), breadth first.
+    pub fn reachable_from(&self, start: &[usize]) -> Vec<bool> {
+        reach(&self.graph, start)
+    }
+
+    /// A shortest path of jumps from any chain in `from` to `to`, as the
+    /// edges taken; `None` when `to` is not reachable.
+    pub fn path(&self, from: &[usize], to: usize) -> Option<Vec<EdgeIndex>> {
+        let mut previous: Vec<Option<EdgeIndex>> = vec![None; self.graph.node_count()];
+        let mut seen = vec![false; self.graph.node_count()];
+        let mut queue = std::collections::VecDeque::new();
+        for &start in from {
+            seen[start] = true;
+            queue.push_back(start);
+        }
+        while let Some(chain) = queue.pop_front() {
+            if chain == to {
+                let mut edges = Vec::new();
+                let mut at = chain;
+                while let Some(edge) = previous[at] {
+                    edges.push(edge);
+                    at = self
+                        .graph
+                        .edge_endpoints(edge)
+                        .expect("edge exists")
+                        .0
+                        .index();
+                }
+                edges.reverse();
+                return Some(edges);
+            }
+            for edge in self
+                .graph
+                .edges_directed(self.node(chain), Direction::Outgoing)
+            {
+                let next = edge.target().index();
+                if !seen[next] {
+                    seen[next] = true;
+                    previous[next] = Some(edge.id());
+                    queue.push_back(next);
+                }
+            }
+        }
+        None
+    }
+}
+
+fn reach(graph: &DiGraph<usize, Jump>, roots: &[usize]) -> Vec<bool> {
+    let mut seen = vec![false; graph.node_count()];
+    let mut stack: Vec<usize> = Vec::with_capacity(roots.len());
+    for &root in roots {
+        if !seen[root] {
+            seen[root] = true;
+            stack.push(root);
+        }
+    }
+    while let Some(chain) = stack.pop() {
+        for next in graph.neighbors_directed(NodeIndex::new(chain), Direction::Outgoing) {
+            if !seen[next.index()] {
+                seen[next.index()] = true;
+                stack.push(next.index());
+            }
+        }
+    }
+    seen
+}
+
+/// The graphs of every table of a dump, in the dump's table order.
+#[derive(Debug, Clone)]
+pub struct DumpGraph {
+    /// One per table.
+    pub tables: Vec<ChainGraph>,
+}
+
+impl DumpGraph {
+    /// Build the graphs of all tables.
+    pub fn build(dump: &Dump<'_>) -> Self {
+        DumpGraph {
+            tables: dump.tables.iter().map(ChainGraph::build).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::build::build;
+
+    fn graph_of(src: &str) -> (crate::model::build::Parsed<'_>, DumpGraph) {
+        let parsed = build(src);
+        let graph = DumpGraph::build(&parsed.dump);
+        (parsed, graph)
+    }
+
+    #[test]
+    fn edges_roots_and_reachability() {
+        let src = "*filter\n:INPUT ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n:C - [0:0]\n-A INPUT -j A\n-A A -g B\n-A C -j B\nCOMMIT\n";
+        let (parsed, graph) = graph_of(src);
+        let table = &parsed.dump.tables[0];
+        let g = &graph.tables[0];
+        let index = |name: &str| table.chain_index(name).unwrap();
+        assert!(g.reachable[index("INPUT")]);
+        assert!(g.reachable[index("A")]);
+        assert!(g.reachable[index("B")]);
+        assert!(!g.reachable[index("C")]);
+        let callees = g.callees(index("A"));
+        assert_eq!(callees.len(), 1);
+        assert!(callees[0].1.goto);
+        assert_eq!(callees[0].1.line, 7);
+        assert_eq!(g.callers(index("B")).count(), 2);
+        assert!(g.cycles().is_empty());
+        let path = g.path(&[index("INPUT")], index("B")).unwrap();
+        assert_eq!(path.len(), 2);
+    }
+
+    #[test]
+    fn cycles_include_self_jumps() {
+        let src = "*filter\n:A - [0:0]\n:B - [0:0]\n:S - [0:0]\n-A A -j B\n-A B -g A\n-A S -j S\nCOMMIT\n";
+        let (parsed, graph) = graph_of(src);
+        let table = &parsed.dump.tables[0];
+        let names: Vec<Vec<&str>> = graph.tables[0]
+            .cycles()
+            .iter()
+            .map(|c| c.iter().map(|&i| table.chains[i].name.as_ref()).collect())
+            .collect();
+        assert_eq!(names, vec![vec!["A", "B"], vec!["S"]]);
+    }
+
+    #[test]
+    fn long_chains_of_jumps_do_not_overflow_the_stack() {
+        let n = 200_000;
+        let mut src = String::from("*filter\n:INPUT ACCEPT [0:0]\n");
+        for i in 0..n {
+            src.push_str(&format!(":C{i} - [0:0]\n"));
+        }
+        src.push_str("-A INPUT -j C0\n");
+        for i in 0..n {
+            // The last chain jumps back to the first: one loop of 200,000 chains.
+            src.push_str(&format!("-A C{i} -j C{}\n", (i + 1) % n));
+        }
+        src.push_str("COMMIT\n");
+        let (parsed, graph) = graph_of(&src);
+        assert!(parsed.diagnostics.is_empty());
+        let g = &graph.tables[0];
+        assert!(g.reachable.iter().all(|&r| r));
+        assert_eq!(g.cycles().len(), 1);
+        assert_eq!(g.cycles()[0].len(), n);
+    }
+}

@@ -1,0 +1,251 @@
+//! The `check` pipeline: read, parse, build the graph, run the checks, apply
+//! the configured severities. Several files are checked in parallel and
+//! reported in the order given.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use crate::checks::{self, Context};
+use crate::diagnostics::codes::{
+    INVALID_UTF8, SYNTAX_ERROR, TOO_MANY_DIAGNOSTICS, UNREADABLE_INPUT,
+};
+use crate::diagnostics::{Diagnostic, Severity};
+use crate::graph::DumpGraph;
+use crate::model::build::build;
+use crate::source::SourceFile;
+use crate::syntax::Span;
+
+/// Diagnostics of one code shown per file before the rest are summarised.
+pub const MAX_PER_CODE: usize = 200;
+
+/// How findings are filtered and graded.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Per code name: the severity to report it at, or `None` to drop it.
+    pub levels: HashMap<String, Option<Severity>>,
+}
+
+impl Settings {
+    fn apply(&self, diagnostics: &mut Vec<Diagnostic>) {
+        if self.levels.is_empty() {
+            return;
+        }
+        diagnostics.retain_mut(|diagnostic| match self.levels.get(diagnostic.info.name) {
+            // A file that cannot be read or parsed stays an error whatever the configuration says.
+            _ if std::ptr::eq(diagnostic.info, &SYNTAX_ERROR)
+                || std::ptr::eq(diagnostic.info, &UNREADABLE_INPUT) =>
+            {
+                true
+            }
+            Some(Some(severity)) => {
+                diagnostic.severity = *severity;
+                true
+            }
+            Some(None) => false,
+            None => true,
+        });
+    }
+}
+
+/// What was found in one file.
+#[derive(Debug, Clone)]
+pub struct FileReport {
+    /// The file (its text is what the spans point into).
+    pub source: SourceFile,
+    /// Findings in source order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl FileReport {
+    /// Whether the file could not be read or parsed (exit code 2).
+    pub fn is_fatal(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| std::ptr::eq(d.info, &SYNTAX_ERROR) || std::ptr::eq(d.info, &UNREADABLE_INPUT))
+    }
+}
+
+/// Check one source.
+pub fn check_source(source: SourceFile, settings: &Settings) -> FileReport {
+    let mut diagnostics = {
+        let parsed = build(&source.text);
+        let mut diagnostics = parsed.diagnostics.clone();
+        if let Some(at) = source.invalid_utf8_at {
+            diagnostics.push(
+                Diagnostic::new(
+                    &INVALID_UTF8,
+                    Span::new(at, at + 1),
+                    "this file is not valid UTF-8",
+                )
+                .with_primary_message("first invalid byte here")
+                .with_note("invalid bytes are shown as U+FFFD; iptlint reads on"),
+            );
+        }
+        if !parsed.has_syntax_errors() {
+            let graph = DumpGraph::build(&parsed.dump);
+            let cx = Context {
+                src: &source.text,
+                dump: &parsed.dump,
+                graph: &graph,
+            };
+            diagnostics.extend(checks::run_all(&cx));
+        }
+        diagnostics
+    };
+    settings.apply(&mut diagnostics);
+    diagnostics.sort_by_key(|d| {
+        (
+            d.primary_span().start,
+            std::cmp::Reverse(d.severity),
+            d.info.code,
+        )
+    });
+    cap_per_code(&mut diagnostics);
+    FileReport {
+        source,
+        diagnostics,
+    }
+}
+
+/// Keep the first [`MAX_PER_CODE`] diagnostics of each code and say how many more there were.
+fn cap_per_code(diagnostics: &mut Vec<Diagnostic>) {
+    let mut counts: HashMap<&'static str, usize> = HashMap::new();
+    let mut dropped: Vec<(&'static str, usize, Span)> = Vec::new();
+    diagnostics.retain(|diagnostic| {
+        let count = counts.entry(diagnostic.info.name).or_default();
+        *count += 1;
+        if *count <= MAX_PER_CODE {
+            return true;
+        }
+        match dropped
+            .iter_mut()
+            .find(|(name, _, _)| *name == diagnostic.info.name)
+        {
+            Some(entry) => entry.1 += 1,
+            None => dropped.push((diagnostic.info.name, 1, diagnostic.primary_span())),
+        }
+        false
+    });
+    for (name, count, span) in dropped {
+        diagnostics.push(Diagnostic::new(
+            &TOO_MANY_DIAGNOSTICS,
+            span,
+            format!("{count} more `{name}` diagnostics not shown (the first {MAX_PER_CODE} are)"),
+        ));
+    }
+}
+
+/// Check a file by path (`-` is stdin). An unreadable file gives a report
+/// with one `unreadable-input` error.
+pub fn check_path(path: &str, settings: &Settings) -> FileReport {
+    match SourceFile::read(path) {
+        Ok(source) => check_source(source, settings),
+        Err(error) => {
+            let name = if path == "-" { "<stdin>" } else { path };
+            FileReport {
+                source: SourceFile::new(name, ""),
+                diagnostics: vec![Diagnostic::new(
+                    &UNREADABLE_INPUT,
+                    Span::default(),
+                    format!("cannot read `{name}`: {error}"),
+                )],
+            }
+        }
+    }
+}
+
+/// Check several paths in parallel; reports come back in the order given.
+pub fn check_paths(paths: &[String], settings: &Settings) -> Vec<FileReport> {
+    paths
+        .par_iter()
+        .map(|path| check_path(path, settings))
+        .collect()
+}
+
+/// Counts of findings by severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    /// Files checked.
+    pub files: usize,
+    /// Error findings.
+    pub errors: usize,
+    /// Warning findings.
+    pub warnings: usize,
+    /// Note findings.
+    pub notes: usize,
+}
+
+impl Summary {
+    /// Count the findings of `reports`.
+    pub fn of(reports: &[FileReport]) -> Self {
+        let mut summary = Summary {
+            files: reports.len(),
+            ..Summary::default()
+        };
+        for diagnostic in reports.iter().flat_map(|r| &r.diagnostics) {
+            match diagnostic.severity {
+                Severity::Error => summary.errors += 1,
+                Severity::Warning => summary.warnings += 1,
+                Severity::Note => summary.notes += 1,
+            }
+        }
+        summary
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_errors_survive_any_configuration() {
+        let mut settings = Settings::default();
+        settings.levels.insert("syntax-error".into(), None);
+        let report = check_source(
+            SourceFile::new("x", "*filter\n-A INPUT \"open\nCOMMIT\n"),
+            &settings,
+        );
+        assert!(report.is_fatal());
+    }
+
+    #[test]
+    fn levels_override_and_allow() {
+        let text = "*filter\n-A INPUT -s ! 1.2.3.4 -j DROP\nCOMMIT\n";
+        let default = check_source(SourceFile::new("x", text), &Settings::default());
+        assert_eq!(default.diagnostics[0].severity, Severity::Warning);
+        let mut settings = Settings::default();
+        settings
+            .levels
+            .insert("obsolete-negation".into(), Some(Severity::Error));
+        let raised = check_source(SourceFile::new("x", text), &settings);
+        assert_eq!(raised.diagnostics[0].severity, Severity::Error);
+        settings.levels.insert("obsolete-negation".into(), None);
+        assert!(
+            check_source(SourceFile::new("x", text), &settings)
+                .diagnostics
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn floods_of_one_code_are_capped() {
+        let text = "garbage \"\n".repeat(1000);
+        let report = check_source(SourceFile::new("x", text), &Settings::default());
+        assert_eq!(report.diagnostics.len(), MAX_PER_CODE + 1);
+        let last = report.diagnostics.last().unwrap();
+        assert_eq!(last.info.name, "too-many-diagnostics");
+        assert!(
+            last.message.starts_with("800 more `syntax-error`"),
+            "{}",
+            last.message
+        );
+    }
+
+    #[test]
+    fn unreadable_paths_are_reported() {
+        let report = check_path("/definitely/not/here.rules", &Settings::default());
+        assert!(report.is_fatal());
+        assert_eq!(report.diagnostics[0].info.name, "unreadable-input");
+    }
+}

@@ -1,0 +1,692 @@
+//! Build the [`Dump`] model from a source text.
+//!
+//! Lines are parsed and interpreted independently (in parallel for large
+//! dumps, chunk by chunk so memory stays bounded), then applied in order to
+//! tables and chains the way iptables-restore applies them.
+
+use std::borrow::Cow;
+
+use rayon::prelude::*;
+
+use super::rule::{Interpreted, RuleRef, Statement, interpret};
+use super::{Chain, Command, Dump, Family, Rule, Table, TableKind};
+use crate::diagnostics::Diagnostic;
+use crate::diagnostics::codes::{
+    BAD_POLICY, BAD_VALUE, CHAIN_NAME_TOO_LONG, CRLF_LINE_ENDINGS, DUPLICATE_CHAIN,
+    DUPLICATE_TABLE, MISSING_COMMIT, POLICY_ON_USER_CHAIN, RULE_OUTSIDE_TABLE, SYNTAX_ERROR,
+    UNDECLARED_CHAIN, UNKNOWN_TABLE, WHITESPACE_LINE,
+};
+use crate::syntax::{Counters, LineKind, Span, SyntaxError, Word, line_ranges, parse_line};
+
+/// Longest chain name the kernel accepts.
+pub const MAX_CHAIN_NAME: usize = 28;
+/// Lines parsed per parallel batch: large enough to amortise the fork,
+/// small enough that intermediate words never pile up for a whole file.
+const BATCH_LINES: usize = 16 * 1024;
+
+/// A comment line, kept for suppression directives (`# iptlint: ...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentLine {
+    /// 1-based line number.
+    pub line: u32,
+    /// The whole line, `#` included.
+    pub span: Span,
+}
+
+/// The model of one source text and what was found while building it.
+#[derive(Debug, Clone)]
+pub struct Parsed<'a> {
+    /// The model.
+    pub dump: Dump<'a>,
+    /// Diagnostics from reading the dump.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Comment lines mentioning `iptlint:`.
+    pub directives: Vec<CommentLine>,
+}
+
+impl Parsed<'_> {
+    /// Whether a line could not be read, so the model is incomplete.
+    pub fn has_syntax_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| std::ptr::eq(d.info, &SYNTAX_ERROR))
+    }
+}
+
+// Items live only between parsing a batch and applying it; boxing the large
+// rule variant would cost an allocation per rule line for nothing.
+#[allow(clippy::large_enum_variant)]
+enum Item<'a> {
+    Empty,
+    Comment(u32, Span, &'a str),
+    Table(Word<'a>, Span),
+    Chain {
+        name: Option<Word<'a>>,
+        policy: Option<Word<'a>>,
+        counters: Option<Counters>,
+        line: u32,
+        span: Span,
+    },
+    Commit(Span),
+    Rule(u32, Span, Interpreted<'a>),
+    Whitespace(Span),
+    Error(SyntaxError),
+}
+
+fn parse_item(src: &str, number: u32, range: std::ops::Range<usize>) -> Item<'_> {
+    let text = &src[range.clone()];
+    let text = text.strip_suffix('\r').unwrap_or(text);
+    match parse_line(text, range.start, number) {
+        Err(error) => Item::Error(error),
+        Ok(line) => match line.kind {
+            LineKind::Empty => Item::Empty,
+            LineKind::Comment(comment) => Item::Comment(number, line.span, comment),
+            LineKind::Table { name } => Item::Table(name, line.span),
+            LineKind::Chain {
+                name,
+                policy,
+                counters,
+            } => Item::Chain {
+                name,
+                policy,
+                counters,
+                line: number,
+                span: line.span,
+            },
+            LineKind::Commit => Item::Commit(line.span),
+            LineKind::Rule { args, .. } if args.is_empty() => Item::Whitespace(line.span),
+            LineKind::Rule { counters, args } => Item::Rule(
+                number,
+                line.span,
+                interpret(number, line.span, counters, args),
+            ),
+        },
+    }
+}
+
+/// Build the model of `src`.
+pub fn build(src: &str) -> Parsed<'_> {
+    let ranges = line_ranges(src);
+    let mut builder = Builder {
+        src,
+        dump: Dump {
+            line_count: ranges.len() as u32,
+            ..Dump::default()
+        },
+        diagnostics: Vec::new(),
+        directives: Vec::new(),
+        current: None,
+        saw_v6_header: false,
+    };
+    if let Some((index, range)) = ranges
+        .iter()
+        .enumerate()
+        .find(|(_, r)| src[(*r).clone()].ends_with('\r'))
+    {
+        builder.diagnostics.push(
+            Diagnostic::new(&CRLF_LINE_ENDINGS, Span::new(range.end - 1, range.end), "this file has CRLF (Windows) line endings")
+                .with_primary_message("`\\r` before the newline")
+                .with_note(format!(
+                    "iptables-restore keeps the `\\r` in the last word and fails at line {}; iptlint reads on as if the `\\r` were not there",
+                    index + 1
+                )),
+        );
+    }
+    for (batch_index, batch) in ranges.chunks(BATCH_LINES).enumerate() {
+        let first_line = batch_index * BATCH_LINES + 1;
+        let parse = |(offset, range): (usize, &std::ops::Range<usize>)| {
+            parse_item(src, (first_line + offset) as u32, range.clone())
+        };
+        let items: Vec<Item<'_>> = if batch.len() > 1024 {
+            batch.par_iter().enumerate().map(parse).collect()
+        } else {
+            batch.iter().enumerate().map(parse).collect()
+        };
+        for item in items {
+            builder.apply(item);
+        }
+    }
+    builder.finish()
+}
+
+struct Builder<'a> {
+    src: &'a str,
+    dump: Dump<'a>,
+    diagnostics: Vec<Diagnostic>,
+    directives: Vec<CommentLine>,
+    current: Option<Table<'a>>,
+    saw_v6_header: bool,
+}
+
+impl<'a> Builder<'a> {
+    fn push(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn in_current(&self, diagnostic: Diagnostic, chain: Option<&str>) -> Diagnostic {
+        match &self.current {
+            Some(table) => diagnostic.in_table(&table.name, chain),
+            None => diagnostic,
+        }
+    }
+
+    fn apply(&mut self, item: Item<'a>) {
+        match item {
+            Item::Empty => {}
+            Item::Comment(line, span, text) => {
+                if text.contains("ip6tables-save") {
+                    self.saw_v6_header = true;
+                }
+                if text.contains("iptlint:") {
+                    self.directives.push(CommentLine { line, span });
+                }
+            }
+            Item::Whitespace(span) => self.push(
+                Diagnostic::new(&WHITESPACE_LINE, span, "a line of only whitespace")
+                    .with_note("iptables-restore skips only lines that are exactly empty"),
+            ),
+            Item::Error(error) => {
+                self.push(Diagnostic::new(&SYNTAX_ERROR, error.span, error.message))
+            }
+            Item::Table(name, span) => self.open_table(name, span),
+            Item::Chain {
+                name,
+                policy,
+                counters,
+                line,
+                span,
+            } => self.declare_chain(name, policy, counters, line, span),
+            Item::Commit(span) => match self.current.take() {
+                Some(mut table) => {
+                    table.commit = Some(span);
+                    self.close_table(table);
+                }
+                None => self.push(Diagnostic::new(
+                    &RULE_OUTSIDE_TABLE,
+                    span,
+                    "`COMMIT` outside a table",
+                )),
+            },
+            Item::Rule(line, span, interpreted) => self.rule_line(line, span, interpreted),
+        }
+    }
+
+    fn open_table(&mut self, name: Word<'a>, span: Span) {
+        if let Some(open) = self.current.take() {
+            let diagnostic = Diagnostic::new(
+                &MISSING_COMMIT,
+                open.span,
+                format!(
+                    "table `{}` is not closed by COMMIT before the next table",
+                    open.name
+                ),
+            )
+            .with_secondary(span, "next table starts here")
+            .in_table(&open.name, None);
+            self.push(diagnostic);
+            self.close_table(open);
+        }
+        if TableKind::from_name(&name.text) == TableKind::Unknown {
+            self.push(
+                Diagnostic::new(
+                    &UNKNOWN_TABLE,
+                    name.span,
+                    format!("there is no table `{}`", name.text),
+                )
+                .with_note("tables are filter, nat, mangle, raw and security"),
+            );
+        }
+        self.current = Some(Table::new(name.text, span));
+    }
+
+    fn close_table(&mut self, table: Table<'a>) {
+        if let Some(index) = self.dump.tables.iter().position(|t| t.name == table.name) {
+            let earlier = self.dump.tables.remove(index);
+            self.push(
+                Diagnostic::new(
+                    &DUPLICATE_TABLE,
+                    table.span,
+                    format!(
+                        "table `{}` appears twice; iptables-restore keeps only this copy",
+                        table.name
+                    ),
+                )
+                .with_secondary(earlier.span, "the rules of this copy are discarded")
+                .in_table(&table.name, None),
+            );
+        }
+        self.dump.tables.push(table);
+    }
+
+    fn declare_chain(
+        &mut self,
+        name: Option<Word<'a>>,
+        policy: Option<Word<'a>>,
+        counters: Option<Counters>,
+        line: u32,
+        span: Span,
+    ) {
+        let Some(name) = name else {
+            self.push(Diagnostic::new(
+                &SYNTAX_ERROR,
+                span,
+                "a chain declaration needs a name after `:`",
+            ));
+            return;
+        };
+        if self.current.is_none() {
+            self.push(Diagnostic::new(
+                &RULE_OUTSIDE_TABLE,
+                span,
+                format!("chain `{}` is declared outside a table", name.text),
+            ));
+            return;
+        }
+        self.check_chain_name(&name);
+        let table = self.current.as_ref().expect("checked above");
+        let existing = table.chain_index(&name.text);
+        let builtin = table.kind.builtin_chains().contains(&name.text.as_ref());
+        let chain_name = name.text.to_string();
+        match (&policy, builtin) {
+            (None, true) => {
+                let d = Diagnostic::new(
+                    &BAD_POLICY,
+                    name.span,
+                    format!("built-in chain `{}` needs a policy", name.text),
+                );
+                let d = self.in_current(d, Some(&chain_name));
+                self.push(d);
+            }
+            (Some(p), true) if p.text != "ACCEPT" && p.text != "DROP" => {
+                let d = Diagnostic::new(
+                    &BAD_POLICY,
+                    p.span,
+                    format!(
+                        "`{}` is not a policy; built-in chains take ACCEPT or DROP",
+                        p.text
+                    ),
+                );
+                let d = self.in_current(d, Some(&chain_name));
+                self.push(d);
+            }
+            (Some(p), false) if p.text != "-" => {
+                let d = Diagnostic::new(
+                    &POLICY_ON_USER_CHAIN,
+                    p.span,
+                    format!("user chain `{}` cannot have a policy", name.text),
+                )
+                .with_primary_message("write `-` here")
+                .with_note("only built-in chains have policies; end the chain with an explicit rule instead");
+                let d = self.in_current(d, Some(&chain_name));
+                self.push(d);
+            }
+            _ => {}
+        }
+        let table = self.current.as_mut().expect("checked above");
+        match existing {
+            Some(index) if builtin && !table.chains[index].declared => {
+                let chain = &mut table.chains[index];
+                chain.declared = true;
+                chain.span = span;
+                chain.name_span = name.span;
+                chain.line = line;
+                chain.policy = policy.map(|p| p.text);
+                chain.counters = counters;
+            }
+            Some(index) => {
+                let first = table.chains[index].span;
+                let d = Diagnostic::new(
+                    &DUPLICATE_CHAIN,
+                    name.span,
+                    format!("chain `{}` is declared twice", name.text),
+                )
+                .with_secondary(first, "first declared here");
+                let d = self.in_current(d, Some(&chain_name));
+                self.push(d);
+            }
+            None => {
+                table.add_chain(Chain {
+                    name: name.text,
+                    span,
+                    name_span: name.span,
+                    line,
+                    builtin: false,
+                    declared: true,
+                    policy: None,
+                    counters,
+                    rules: Vec::new(),
+                });
+            }
+        }
+    }
+
+    fn check_chain_name(&mut self, name: &Word<'a>) {
+        if name.text.chars().count() > MAX_CHAIN_NAME {
+            let d = Diagnostic::new(
+                &CHAIN_NAME_TOO_LONG,
+                name.span,
+                format!(
+                    "chain name `{}` is {} characters long",
+                    name.text,
+                    name.text.chars().count()
+                ),
+            )
+            .with_note(format!("the kernel accepts at most {MAX_CHAIN_NAME}"));
+            let d = self.in_current(d, Some(&name.text));
+            self.push(d);
+        }
+    }
+
+    fn rule_line(&mut self, line: u32, span: Span, interpreted: Interpreted<'a>) {
+        let Interpreted {
+            statement,
+            diagnostics,
+        } = interpreted;
+        let chain_name = statement
+            .as_ref()
+            .and_then(statement_chain)
+            .map(|w| w.text.to_string());
+        for diagnostic in diagnostics {
+            let d = self.in_current(diagnostic, chain_name.as_deref());
+            self.push(d);
+        }
+        let Some(statement) = statement else { return };
+        if self.current.is_none() {
+            self.push(Diagnostic::new(
+                &RULE_OUTSIDE_TABLE,
+                span,
+                "a rule outside a table: no `*table` line before it",
+            ));
+            return;
+        }
+        let letter = statement_letter(&statement);
+        if letter != 'A' {
+            let table = self.current.as_mut().expect("checked above");
+            table.commands.push(Command {
+                letter,
+                chain: chain_name.clone(),
+                line,
+                span,
+            });
+        }
+        match statement {
+            Statement::Append(chain, rule) => {
+                if let Some(index) = self.chain_for(&chain) {
+                    self.note_family(&rule);
+                    self.current.as_mut().expect("open").chains[index]
+                        .rules
+                        .push(rule);
+                }
+            }
+            Statement::Insert(chain, position, rule) => {
+                if let Some(index) = self.chain_for(&chain) {
+                    self.note_family(&rule);
+                    let rules = &mut self.current.as_mut().expect("open").chains[index].rules;
+                    let at = position.unwrap_or(1).max(1) as usize - 1;
+                    if at > rules.len() {
+                        let d = Diagnostic::new(
+                            &BAD_VALUE,
+                            span,
+                            format!(
+                                "cannot insert at position {}: the chain has {} rules",
+                                at + 1,
+                                rules.len()
+                            ),
+                        );
+                        let d = self.in_current(d, Some(&chain.text));
+                        self.push(d);
+                    } else {
+                        rules.insert(at, rule);
+                    }
+                }
+            }
+            Statement::Replace(chain, position, rule) => {
+                if let Some(index) = self.chain_for(&chain) {
+                    let rules = &mut self.current.as_mut().expect("open").chains[index].rules;
+                    match rules.get_mut((position as usize).wrapping_sub(1)) {
+                        Some(slot) => *slot = rule,
+                        None => {
+                            let d = Diagnostic::new(
+                                &BAD_VALUE,
+                                span,
+                                format!("no rule {position} to replace"),
+                            );
+                            let d = self.in_current(d, Some(&chain.text));
+                            self.push(d);
+                        }
+                    }
+                }
+            }
+            Statement::Delete(chain, which) => {
+                if let Some(index) = self.chain_for(&chain) {
+                    let src = self.src;
+                    let rules = &mut self.current.as_mut().expect("open").chains[index].rules;
+                    let position = match &which {
+                        RuleRef::Number(n) => {
+                            Some((*n as usize).wrapping_sub(1)).filter(|i| *i < rules.len())
+                        }
+                        RuleRef::Spec(spec) => rules
+                            .iter()
+                            .position(|r| r.spec.text(src) == spec.spec.text(src)),
+                    };
+                    match position {
+                        Some(i) => {
+                            rules.remove(i);
+                        }
+                        None => {
+                            let d = Diagnostic::new(&BAD_VALUE, span, "`-D`: no such rule in this chain")
+                                .with_note("iptables-restore fails: \"Bad rule (does a matching rule exist in that chain?)\"");
+                            let d = self.in_current(d, Some(&chain.text));
+                            self.push(d);
+                        }
+                    }
+                }
+            }
+            Statement::NewChain(name) => self.declare_chain(
+                Some(name),
+                Some(Word {
+                    text: Cow::Borrowed("-"),
+                    span,
+                }),
+                None,
+                line,
+                span,
+            ),
+            Statement::DeleteChain(Some(name)) => {
+                if let Some(index) = self.chain_for(&name) {
+                    let table = self.current.as_mut().expect("open");
+                    if table.chains[index].builtin {
+                        let d = Diagnostic::new(
+                            &BAD_VALUE,
+                            name.span,
+                            "built-in chains cannot be deleted",
+                        );
+                        let d = self.in_current(d, Some(&name.text));
+                        self.push(d);
+                    } else {
+                        table.remove_chain(index);
+                    }
+                }
+            }
+            Statement::DeleteChain(None) => {
+                let table = self.current.as_mut().expect("open");
+                table.chains.retain(|chain| chain.builtin);
+                table.reindex();
+            }
+            Statement::Flush(Some(name)) => {
+                if let Some(index) = self.chain_for(&name) {
+                    self.current.as_mut().expect("open").chains[index]
+                        .rules
+                        .clear();
+                }
+            }
+            Statement::Flush(None) => {
+                for chain in &mut self.current.as_mut().expect("open").chains {
+                    chain.rules.clear();
+                }
+            }
+            Statement::Zero(chain) => {
+                if let Some(name) = chain {
+                    self.chain_for(&name);
+                }
+            }
+            Statement::Policy(name, policy) => {
+                if let Some(index) = self.chain_for(&name) {
+                    let table = self.current.as_mut().expect("open");
+                    if !table.chains[index].builtin {
+                        let d = Diagnostic::new(
+                            &POLICY_ON_USER_CHAIN,
+                            policy.span,
+                            format!("user chain `{}` cannot have a policy", name.text),
+                        );
+                        let d = self.in_current(d, Some(&name.text));
+                        self.push(d);
+                    } else if policy.text != "ACCEPT" && policy.text != "DROP" {
+                        let d = Diagnostic::new(
+                            &BAD_POLICY,
+                            policy.span,
+                            format!(
+                                "`{}` is not a policy; built-in chains take ACCEPT or DROP",
+                                policy.text
+                            ),
+                        );
+                        let d = self.in_current(d, Some(&name.text));
+                        self.push(d);
+                    } else {
+                        table.chains[index].policy = Some(policy.text);
+                    }
+                }
+            }
+            Statement::Rename(old, new) => {
+                self.check_chain_name(&new);
+                if let Some(index) = self.chain_for(&old) {
+                    let table = self.current.as_mut().expect("open");
+                    if table.chain_index(&new.text).is_some() {
+                        let d = Diagnostic::new(
+                            &DUPLICATE_CHAIN,
+                            new.span,
+                            format!("cannot rename to `{}`: that chain exists", new.text),
+                        );
+                        let d = self.in_current(d, Some(&old.text));
+                        self.push(d);
+                        return;
+                    }
+                    for chain in &mut table.chains {
+                        for rule in &mut chain.rules {
+                            if let Some(target) = rule
+                                .target
+                                .as_mut()
+                                .filter(|t| t.is_chain() && t.name == old.text)
+                            {
+                                target.name = Cow::Owned(new.text.to_string());
+                            }
+                        }
+                    }
+                    table.chains[index].name = new.text;
+                    table.reindex();
+                }
+            }
+        }
+    }
+
+    /// The chain a command names, or an `undeclared-chain` error.
+    fn chain_for(&mut self, name: &Word<'a>) -> Option<usize> {
+        let table = self.current.as_ref()?;
+        match table.chain_index(&name.text) {
+            Some(index) => Some(index),
+            None => {
+                let d = Diagnostic::new(
+                    &UNDECLARED_CHAIN,
+                    name.span,
+                    format!(
+                        "chain `{}` is not declared in table `{}`",
+                        name.text, table.name
+                    ),
+                )
+                .with_note(format!("declare it first with `:{} - [0:0]`", name.text))
+                .in_table(&table.name, Some(&name.text));
+                self.push(d);
+                None
+            }
+        }
+    }
+
+    fn note_family(&mut self, rule: &Rule<'a>) {
+        if self.dump.family == Family::V4
+            && [&rule.source, &rule.destination]
+                .into_iter()
+                .flatten()
+                .any(|net| net.value.addr.is_ipv6())
+        {
+            self.dump.family = Family::V6;
+        }
+        if rule.counters.is_some() {
+            self.dump.has_counters = true;
+        }
+    }
+
+    fn finish(mut self) -> Parsed<'a> {
+        if let Some(open) = self.current.take() {
+            let d = Diagnostic::new(
+                &MISSING_COMMIT,
+                open.span,
+                format!("table `{}` is not closed by COMMIT", open.name),
+            )
+            .with_note(format!(
+                "iptables-restore reports \"COMMIT expected at line {}\" and loads nothing of it",
+                self.dump.line_count + 1
+            ))
+            .in_table(&open.name, None);
+            self.push(d);
+            self.close_table(open);
+        }
+        if self.saw_v6_header {
+            self.dump.family = Family::V6;
+        }
+        for table in &mut self.dump.tables {
+            let Table { chains, index, .. } = table;
+            for rule in chains.iter_mut().flat_map(|chain| chain.rules.iter_mut()) {
+                if let Some(target) = rule.target.as_mut().filter(|t| t.is_chain()) {
+                    target.chain = index.get(target.name.as_ref()).copied();
+                }
+            }
+        }
+        self.diagnostics
+            .sort_by_key(|d| (d.primary_span().start, std::cmp::Reverse(d.severity)));
+        Parsed {
+            dump: self.dump,
+            diagnostics: self.diagnostics,
+            directives: self.directives,
+        }
+    }
+}
+
+fn statement_chain<'s, 'a>(statement: &'s Statement<'a>) -> Option<&'s Word<'a>> {
+    match statement {
+        Statement::Append(chain, _)
+        | Statement::Insert(chain, _, _)
+        | Statement::Delete(chain, _)
+        | Statement::Replace(chain, _, _)
+        | Statement::NewChain(chain)
+        | Statement::Policy(chain, _)
+        | Statement::Rename(chain, _) => Some(chain),
+        Statement::DeleteChain(chain) | Statement::Flush(chain) | Statement::Zero(chain) => {
+            chain.as_ref()
+        }
+    }
+}
+
+fn statement_letter(statement: &Statement<'_>) -> char {
+    match statement {
+        Statement::Append(..) => 'A',
+        Statement::Insert(..) => 'I',
+        Statement::Delete(..) => 'D',
+        Statement::Replace(..) => 'R',
+        Statement::NewChain(_) => 'N',
+        Statement::DeleteChain(_) => 'X',
+        Statement::Flush(_) => 'F',
+        Statement::Zero(_) => 'Z',
+        Statement::Policy(..) => 'P',
+        Statement::Rename(..) => 'E',
+    }
+}

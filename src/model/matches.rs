@@ -1,0 +1,977 @@
+//! `-m MODULE` matches: which options each module takes (its schema, as the
+//! iptables extension defines it) and their typed values.
+//!
+//! Modules named here are parsed and validated; any other module keeps its
+//! options as an opaque list ([`MatchKind::Other`]).
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use super::values::{
+    IpNet, MarkValue, PortRange, Probability, parse_mac, parse_mark, parse_port_list,
+    parse_port_range, parse_probability, parse_u32,
+};
+use super::{Negatable, RawOption};
+use crate::syntax::Span;
+
+/// One option a module accepts.
+#[derive(Debug)]
+pub struct OptionSpec {
+    /// Long names, the canonical one first.
+    pub names: &'static [&'static str],
+    /// How many words follow it.
+    pub arity: u8,
+}
+
+/// The options of one extension (match or target).
+#[derive(Debug)]
+pub struct ExtensionSpec {
+    /// The extension's name as given to `-m` or `-j`.
+    pub name: &'static str,
+    /// Its options.
+    pub options: &'static [OptionSpec],
+}
+
+impl ExtensionSpec {
+    /// The spec of option `--name`, if this extension has it.
+    pub fn option(&self, name: &str) -> Option<&'static OptionSpec> {
+        self.options.iter().find(|spec| spec.names.contains(&name))
+    }
+}
+
+macro_rules! opts {
+    ($( [$($name:literal),+] = $arity:literal ),* $(,)?) => {
+        &[$( OptionSpec { names: &[$($name),+], arity: $arity } ),*]
+    };
+}
+
+const PORT_OPTIONS: &[OptionSpec] = opts! {
+    ["--sport", "--source-port"] = 1,
+    ["--dport", "--destination-port"] = 1,
+};
+
+/// Every match module iptlint knows the options of.
+pub static MATCH_SPECS: &[ExtensionSpec] = &[
+    ExtensionSpec {
+        name: "comment",
+        options: opts! { ["--comment"] = 1 },
+    },
+    ExtensionSpec {
+        name: "tcp",
+        options: opts! {
+            ["--sport", "--source-port"] = 1,
+            ["--dport", "--destination-port"] = 1,
+            ["--tcp-flags"] = 2,
+            ["--syn"] = 0,
+            ["--tcp-option"] = 1,
+        },
+    },
+    ExtensionSpec {
+        name: "udp",
+        options: PORT_OPTIONS,
+    },
+    ExtensionSpec {
+        name: "udplite",
+        options: PORT_OPTIONS,
+    },
+    ExtensionSpec {
+        name: "dccp",
+        options: opts! { ["--sport", "--source-port"] = 1, ["--dport", "--destination-port"] = 1, ["--dccp-types"] = 1, ["--dccp-option"] = 1 },
+    },
+    ExtensionSpec {
+        name: "sctp",
+        options: opts! { ["--sport", "--source-port"] = 1, ["--dport", "--destination-port"] = 1, ["--chunk-types"] = 2 },
+    },
+    ExtensionSpec {
+        name: "multiport",
+        options: opts! {
+            ["--sports", "--source-ports"] = 1,
+            ["--dports", "--destination-ports"] = 1,
+            ["--ports"] = 1,
+        },
+    },
+    ExtensionSpec {
+        name: "conntrack",
+        options: opts! {
+            ["--ctstate"] = 1, ["--ctproto"] = 1, ["--ctorigsrc"] = 1, ["--ctorigdst"] = 1,
+            ["--ctreplsrc"] = 1, ["--ctrepldst"] = 1, ["--ctorigsrcport"] = 1,
+            ["--ctorigdstport"] = 1, ["--ctreplsrcport"] = 1, ["--ctrepldstport"] = 1,
+            ["--ctstatus"] = 1, ["--ctexpire"] = 1, ["--ctdir"] = 1,
+        },
+    },
+    ExtensionSpec {
+        name: "state",
+        options: opts! { ["--state"] = 1 },
+    },
+    ExtensionSpec {
+        name: "mark",
+        options: opts! { ["--mark"] = 1 },
+    },
+    ExtensionSpec {
+        name: "connmark",
+        options: opts! { ["--mark"] = 1 },
+    },
+    ExtensionSpec {
+        name: "addrtype",
+        options: opts! { ["--src-type"] = 1, ["--dst-type"] = 1, ["--limit-iface-in"] = 0, ["--limit-iface-out"] = 0 },
+    },
+    ExtensionSpec {
+        name: "statistic",
+        options: opts! { ["--mode"] = 1, ["--probability"] = 1, ["--every"] = 1, ["--packet"] = 1 },
+    },
+    ExtensionSpec {
+        name: "recent",
+        options: opts! {
+            ["--set"] = 0, ["--rcheck"] = 0, ["--update"] = 0, ["--remove"] = 0,
+            ["--seconds"] = 1, ["--reap"] = 0, ["--hitcount"] = 1, ["--rttl"] = 0,
+            ["--name"] = 1, ["--rsource"] = 0, ["--rdest"] = 0, ["--mask"] = 1,
+        },
+    },
+    ExtensionSpec {
+        name: "mac",
+        options: opts! { ["--mac-source"] = 1 },
+    },
+    ExtensionSpec {
+        name: "iprange",
+        options: opts! { ["--src-range"] = 1, ["--dst-range"] = 1 },
+    },
+    ExtensionSpec {
+        name: "set",
+        options: opts! {
+            ["--match-set", "--set"] = 2, ["--return-nomatch"] = 0, ["--update-counters"] = 0,
+            ["--update-subcounters"] = 0, ["--packets-eq"] = 1, ["--packets-lt"] = 1,
+            ["--packets-gt"] = 1, ["--bytes-eq"] = 1, ["--bytes-lt"] = 1, ["--bytes-gt"] = 1,
+        },
+    },
+    ExtensionSpec {
+        name: "limit",
+        options: opts! { ["--limit"] = 1, ["--limit-burst"] = 1 },
+    },
+    ExtensionSpec {
+        name: "physdev",
+        options: opts! {
+            ["--physdev-in"] = 1, ["--physdev-out"] = 1, ["--physdev-is-in"] = 0,
+            ["--physdev-is-out"] = 0, ["--physdev-is-bridged"] = 0,
+        },
+    },
+    ExtensionSpec {
+        name: "owner",
+        options: opts! {
+            ["--uid-owner"] = 1, ["--gid-owner"] = 1, ["--socket-exists"] = 0, ["--suppl-groups"] = 0,
+        },
+    },
+    ExtensionSpec {
+        name: "icmp",
+        options: opts! { ["--icmp-type"] = 1 },
+    },
+    ExtensionSpec {
+        name: "icmp6",
+        options: opts! { ["--icmpv6-type"] = 1 },
+    },
+    ExtensionSpec {
+        name: "length",
+        options: opts! { ["--length"] = 1 },
+    },
+    ExtensionSpec {
+        name: "ttl",
+        options: opts! { ["--ttl-eq"] = 1, ["--ttl-gt"] = 1, ["--ttl-lt"] = 1 },
+    },
+    ExtensionSpec {
+        name: "hl",
+        options: opts! { ["--hl-eq"] = 1, ["--hl-gt"] = 1, ["--hl-lt"] = 1 },
+    },
+    ExtensionSpec {
+        name: "time",
+        options: opts! {
+            ["--datestart"] = 1, ["--datestop"] = 1, ["--timestart"] = 1, ["--timestop"] = 1,
+            ["--monthdays"] = 1, ["--weekdays"] = 1, ["--contiguous"] = 0, ["--kerneltz"] = 0,
+            ["--utc"] = 0, ["--localtz"] = 0,
+        },
+    },
+    ExtensionSpec {
+        name: "pkttype",
+        options: opts! { ["--pkt-type"] = 1 },
+    },
+    ExtensionSpec {
+        name: "connlimit",
+        options: opts! { ["--connlimit-upto"] = 1, ["--connlimit-above"] = 1, ["--connlimit-mask"] = 1, ["--connlimit-saddr"] = 0, ["--connlimit-daddr"] = 0 },
+    },
+    ExtensionSpec {
+        name: "hashlimit",
+        options: opts! {
+            ["--hashlimit-upto", "--hashlimit"] = 1, ["--hashlimit-above"] = 1, ["--hashlimit-burst"] = 1,
+            ["--hashlimit-mode"] = 1, ["--hashlimit-name"] = 1, ["--hashlimit-htable-size"] = 1,
+            ["--hashlimit-htable-max"] = 1, ["--hashlimit-htable-expire"] = 1,
+            ["--hashlimit-htable-gcinterval"] = 1, ["--hashlimit-srcmask"] = 1,
+            ["--hashlimit-dstmask"] = 1, ["--hashlimit-rate-match"] = 0, ["--hashlimit-rate-interval"] = 1,
+        },
+    },
+];
+
+/// The spec of module `name`, when iptlint knows its options.
+pub fn match_spec(name: &str) -> Option<&'static ExtensionSpec> {
+    MATCH_SPECS.iter().find(|spec| spec.name == name)
+}
+
+/// A set of conntrack states (`NEW,ESTABLISHED`), one bit each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct CtStates(pub u8);
+
+impl CtStates {
+    /// Every state name, in bit order.
+    pub const NAMES: [&'static str; 7] = [
+        "INVALID",
+        "NEW",
+        "ESTABLISHED",
+        "RELATED",
+        "UNTRACKED",
+        "SNAT",
+        "DNAT",
+    ];
+
+    /// Whether every state of `other` is in `self`.
+    pub fn contains(self, other: CtStates) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+fn parse_ct_states(text: &str) -> Result<CtStates, String> {
+    let mut bits = 0u8;
+    for name in text.split(',') {
+        let index = CtStates::NAMES
+            .iter()
+            .position(|known| known.eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                format!(
+                    "`{name}` is not a conntrack state ({})",
+                    CtStates::NAMES.join(", ")
+                )
+            })?;
+        bits |= 1 << index;
+    }
+    Ok(CtStates(bits))
+}
+
+/// TCP flags as `--tcp-flags MASK COMP` (and `--syn`) give them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TcpFlags {
+    /// Flags examined.
+    pub mask: u8,
+    /// Of those, the ones that must be set.
+    pub comparison: u8,
+}
+
+fn parse_tcp_flag_list(text: &str) -> Result<u8, String> {
+    const FLAGS: [(&str, u8); 8] = [
+        ("FIN", 0x01),
+        ("SYN", 0x02),
+        ("RST", 0x04),
+        ("PSH", 0x08),
+        ("ACK", 0x10),
+        ("URG", 0x20),
+        ("ALL", 0x3f),
+        ("NONE", 0),
+    ];
+    text.split(',').try_fold(0u8, |bits, name| {
+        FLAGS
+            .iter()
+            .find(|(known, _)| known.eq_ignore_ascii_case(name))
+            .map(|(_, bit)| bits | bit)
+            .ok_or_else(|| format!("`{name}` is not a TCP flag"))
+    })
+}
+
+/// `-m tcp` / `-m udp` (and the ports of sctp, dccp, udplite).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PortMatch {
+    /// `--sport`.
+    pub source: Option<Negatable<PortRange>>,
+    /// `--dport`.
+    pub destination: Option<Negatable<PortRange>>,
+    /// `--tcp-flags` or `--syn` (tcp only).
+    pub flags: Option<Negatable<TcpFlags>>,
+}
+
+/// `-m multiport`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MultiportMatch {
+    /// `--sports`.
+    pub source: Option<Negatable<Vec<PortRange>>>,
+    /// `--dports`.
+    pub destination: Option<Negatable<Vec<PortRange>>>,
+    /// `--ports`: source or destination.
+    pub either: Option<Negatable<Vec<PortRange>>>,
+}
+
+/// `-m conntrack` (the typed part; other conntrack options are validated and kept raw).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConntrackMatch {
+    /// `--ctstate`.
+    pub state: Option<Negatable<CtStates>>,
+    /// `--ctorigdst`.
+    pub original_destination: Option<Negatable<IpNet>>,
+    /// Whether options other than the typed ones are present.
+    pub has_other_options: bool,
+}
+
+/// `-m addrtype`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AddrTypeMatch {
+    /// `--src-type`, upper case (`LOCAL`, `UNICAST` ...).
+    pub source: Option<Negatable<String>>,
+    /// `--dst-type`.
+    pub destination: Option<Negatable<String>>,
+    /// `--limit-iface-in` or `--limit-iface-out`.
+    pub limit_iface: bool,
+}
+
+const ADDRESS_TYPES: [&str; 12] = [
+    "UNSPEC",
+    "UNICAST",
+    "LOCAL",
+    "BROADCAST",
+    "ANYCAST",
+    "MULTICAST",
+    "BLACKHOLE",
+    "UNREACHABLE",
+    "PROHIBIT",
+    "THROW",
+    "NAT",
+    "XRESOLVE",
+];
+
+/// `-m statistic`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatisticMatch {
+    /// `--mode random --probability P`.
+    Random(Negatable<Probability>),
+    /// `--mode nth --every N --packet P`: the rule matches one packet in N.
+    Nth {
+        /// N.
+        every: u32,
+        /// Which packet of each N (0-based).
+        packet: u32,
+        /// `! --every`.
+        negated: bool,
+        /// Where the options were written.
+        span: Span,
+    },
+}
+
+/// What a `-m recent` rule does with its list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecentAction {
+    /// `--set`: add the address; always matches.
+    Set,
+    /// `--rcheck`: match if the address is listed.
+    Check,
+    /// `--update`: like check, and refresh the timestamp.
+    Update,
+    /// `--remove`: match and remove if listed.
+    Remove,
+}
+
+/// `-m recent`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecentMatch {
+    /// The action.
+    pub action: RecentAction,
+    /// `!` on the action.
+    pub negated: bool,
+    /// `--name` (default `DEFAULT`).
+    pub name: String,
+    /// `--seconds`.
+    pub seconds: Option<u32>,
+    /// `--hitcount`.
+    pub hitcount: Option<u32>,
+    /// `--rdest` (otherwise the source address is recorded).
+    pub destination_side: bool,
+}
+
+/// `-m iprange`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IpRangeMatch {
+    /// `--src-range A-B`.
+    pub source: Option<Negatable<(IpAddr, IpAddr)>>,
+    /// `--dst-range A-B`.
+    pub destination: Option<Negatable<(IpAddr, IpAddr)>>,
+}
+
+/// `-m set --match-set NAME src,dst`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetMatch {
+    /// The ipset's name.
+    pub name: String,
+    /// `src`/`dst` per dimension; `true` for `dst`.
+    pub destination_flags: Vec<bool>,
+    /// `! --match-set`.
+    pub negated: bool,
+}
+
+/// `-m limit`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitMatch {
+    /// Packets per second allowed on average.
+    pub per_second: f64,
+    /// `--limit-burst` (default 5).
+    pub burst: u32,
+}
+
+/// `-m physdev`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PhysdevMatch {
+    /// `--physdev-in`.
+    pub input: Option<Negatable<String>>,
+    /// `--physdev-out`.
+    pub output: Option<Negatable<String>>,
+    /// `--physdev-is-bridged` (negated when `Some(true)` means `!`).
+    pub is_bridged: Option<bool>,
+}
+
+/// `-m owner`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OwnerMatch {
+    /// `--uid-owner` as an inclusive range, or a user name.
+    pub uid: Option<Negatable<String>>,
+    /// `--gid-owner`.
+    pub gid: Option<Negatable<String>>,
+    /// `--socket-exists`.
+    pub socket_exists: bool,
+}
+
+/// `-m icmp --icmp-type` / `-m icmp6 --icmpv6-type`: a type name or `TYPE[/CODE]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IcmpMatch {
+    /// As written (`echo-request`, `8`, `3/4`, `any`).
+    pub icmp_type: Negatable<String>,
+}
+
+/// `-m ttl` / `-m hl`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtlMatch {
+    /// `--ttl-eq N` (negatable).
+    Equal(u8, bool),
+    /// `--ttl-gt N`.
+    Greater(u8),
+    /// `--ttl-lt N`.
+    Less(u8),
+}
+
+/// The typed content of a match.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MatchKind<'a> {
+    /// `-m comment --comment TEXT`.
+    Comment(Cow<'a, str>),
+    /// `-m tcp`.
+    Tcp(PortMatch),
+    /// `-m udp` (also udplite, sctp and dccp ports).
+    Udp(PortMatch),
+    /// `-m multiport`.
+    Multiport(MultiportMatch),
+    /// `-m conntrack`.
+    Conntrack(ConntrackMatch),
+    /// `-m state --state`.
+    State(Negatable<CtStates>),
+    /// `-m mark --mark` (`connmark` too: see [`Match::name`]).
+    Mark(Negatable<MarkValue>),
+    /// `-m addrtype`.
+    AddrType(AddrTypeMatch),
+    /// `-m statistic`.
+    Statistic(StatisticMatch),
+    /// `-m recent`.
+    Recent(RecentMatch),
+    /// `-m mac --mac-source`.
+    Mac(Negatable<[u8; 6]>),
+    /// `-m iprange`.
+    IpRange(IpRangeMatch),
+    /// `-m set`.
+    Set(SetMatch),
+    /// `-m limit`.
+    Limit(LimitMatch),
+    /// `-m physdev`.
+    Physdev(PhysdevMatch),
+    /// `-m owner`.
+    Owner(OwnerMatch),
+    /// `-m icmp` / `-m icmp6`.
+    Icmp(IcmpMatch),
+    /// `-m length --length MIN[:MAX]`.
+    Length(Negatable<(u16, u16)>),
+    /// `-m ttl` / `-m hl`.
+    Ttl(TtlMatch),
+    /// A module whose options iptlint validates by name only, or does not
+    /// know at all: its options as written.
+    Other(Vec<RawOption<'a>>),
+}
+
+/// One `-m MODULE ...` (or a protocol match loaded implicitly by `-p tcp --dport`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match<'a> {
+    /// The module name as written.
+    pub name: Cow<'a, str>,
+    /// `-m MODULE` through its last option.
+    pub span: Span,
+    /// Loaded by `-p PROTO` without `-m`.
+    pub implicit: bool,
+    /// Typed content.
+    pub kind: MatchKind<'a>,
+}
+
+/// A value error: where and what.
+pub type ValueError = (Span, String);
+
+fn value<'o>(option: &'o RawOption<'_>, index: usize) -> (&'o str, Span) {
+    let word = &option.values[index];
+    (word.text.as_ref(), word.span)
+}
+
+fn typed<T>(
+    option: &RawOption<'_>,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<Negatable<T>, ValueError> {
+    let (text, span) = value(option, 0);
+    let parsed = parse(text).map_err(|message| (span, format!("{}: {message}", option.name)))?;
+    Ok(Negatable {
+        value: parsed,
+        negated: option.negated,
+        span: option.span,
+    })
+}
+
+fn not_negatable(option: &RawOption<'_>) -> Result<(), ValueError> {
+    if option.negated {
+        return Err((
+            option.span,
+            format!("{} cannot be inverted with `!`", option.name),
+        ));
+    }
+    Ok(())
+}
+
+/// Turn a known module's raw options into its typed form.
+pub fn build_match<'a>(
+    name: &str,
+    options: Vec<RawOption<'a>>,
+    span: Span,
+) -> Result<MatchKind<'a>, ValueError> {
+    Ok(match name {
+        "comment" => {
+            let mut text = Cow::Borrowed("");
+            for option in options {
+                not_negatable(&option)?;
+                text = option
+                    .values
+                    .into_iter()
+                    .next()
+                    .map(|word| word.text)
+                    .unwrap_or_default();
+            }
+            if text.len() > 256 {
+                return Err((
+                    span,
+                    "comment: longer than the kernel's 256 bytes".to_string(),
+                ));
+            }
+            MatchKind::Comment(text)
+        }
+        "tcp" | "udp" | "udplite" | "sctp" | "dccp" => {
+            let mut ports = PortMatch::default();
+            let mut other = false;
+            for option in &options {
+                match option.name {
+                    "--sport" => ports.source = Some(typed(option, parse_port_range)?),
+                    "--dport" => ports.destination = Some(typed(option, parse_port_range)?),
+                    "--tcp-flags" => {
+                        let (mask_text, mask_span) = value(option, 0);
+                        let (comp_text, comp_span) = value(option, 1);
+                        let mask = parse_tcp_flag_list(mask_text).map_err(|m| (mask_span, m))?;
+                        let comparison =
+                            parse_tcp_flag_list(comp_text).map_err(|m| (comp_span, m))?;
+                        ports.flags = Some(Negatable {
+                            value: TcpFlags { mask, comparison },
+                            negated: option.negated,
+                            span: option.span,
+                        });
+                    }
+                    "--syn" => {
+                        ports.flags = Some(Negatable {
+                            value: TcpFlags {
+                                mask: 0x17,
+                                comparison: 0x02,
+                            },
+                            negated: option.negated,
+                            span: option.span,
+                        })
+                    }
+                    _ => other = true,
+                }
+            }
+            if other && name != "tcp" {
+                return Ok(MatchKind::Other(options));
+            }
+            if name == "tcp" {
+                if other {
+                    // --tcp-option: validated, kept raw; the ports stay unknown
+                    // to analyses that would otherwise over-trust them.
+                    return Ok(MatchKind::Other(options));
+                }
+                MatchKind::Tcp(ports)
+            } else {
+                MatchKind::Udp(ports)
+            }
+        }
+        "multiport" => {
+            let mut multiport = MultiportMatch::default();
+            for option in &options {
+                let list = typed(option, parse_port_list)?;
+                match option.name {
+                    "--sports" => multiport.source = Some(list),
+                    "--dports" => multiport.destination = Some(list),
+                    _ => multiport.either = Some(list),
+                }
+            }
+            MatchKind::Multiport(multiport)
+        }
+        "conntrack" => {
+            let mut conntrack = ConntrackMatch::default();
+            for option in &options {
+                match option.name {
+                    "--ctstate" => conntrack.state = Some(typed(option, parse_ct_states)?),
+                    "--ctorigdst" => {
+                        conntrack.original_destination =
+                            Some(typed(option, super::values::parse_ipnet)?)
+                    }
+                    "--ctorigsrc" | "--ctreplsrc" | "--ctrepldst" => {
+                        typed(option, super::values::parse_ipnet)?;
+                        conntrack.has_other_options = true;
+                    }
+                    "--ctorigsrcport" | "--ctorigdstport" | "--ctreplsrcport"
+                    | "--ctrepldstport" => {
+                        typed(option, parse_port_range)?;
+                        conntrack.has_other_options = true;
+                    }
+                    _ => conntrack.has_other_options = true,
+                }
+            }
+            MatchKind::Conntrack(conntrack)
+        }
+        "state" => match options.first() {
+            Some(option) => MatchKind::State(typed(option, parse_ct_states)?),
+            None => return Err((span, "state: --state is required".to_string())),
+        },
+        "mark" | "connmark" => match options.first() {
+            Some(option) => MatchKind::Mark(typed(option, parse_mark)?),
+            None => return Err((span, format!("{name}: --mark is required"))),
+        },
+        "addrtype" => {
+            let mut addrtype = AddrTypeMatch::default();
+            let parse_type = |text: &str| -> Result<String, String> {
+                let upper = text.to_ascii_uppercase();
+                if ADDRESS_TYPES.contains(&upper.as_str()) {
+                    Ok(upper)
+                } else {
+                    Err(format!(
+                        "`{text}` is not an address type ({})",
+                        ADDRESS_TYPES.join(", ")
+                    ))
+                }
+            };
+            for option in &options {
+                match option.name {
+                    "--src-type" => addrtype.source = Some(typed(option, parse_type)?),
+                    "--dst-type" => addrtype.destination = Some(typed(option, parse_type)?),
+                    _ => addrtype.limit_iface = true,
+                }
+            }
+            MatchKind::AddrType(addrtype)
+        }
+        "statistic" => build_statistic(&options, span)?,
+        "recent" => build_recent(&options)?,
+        "mac" => match options.first() {
+            Some(option) => MatchKind::Mac(typed(option, parse_mac)?),
+            None => return Err((span, "mac: --mac-source is required".to_string())),
+        },
+        "iprange" => {
+            let mut range = IpRangeMatch::default();
+            for option in &options {
+                let parsed = typed(option, parse_ip_range)?;
+                if option.name == "--src-range" {
+                    range.source = Some(parsed);
+                } else {
+                    range.destination = Some(parsed);
+                }
+            }
+            MatchKind::IpRange(range)
+        }
+        "set" => {
+            let Some(option) = options.iter().find(|o| o.name == "--match-set") else {
+                return Err((span, "set: --match-set is required".to_string()));
+            };
+            let (flags_text, flags_span) = value(option, 1);
+            let destination_flags = flags_text
+                .split(',')
+                .map(|flag| match flag {
+                    "src" => Ok(false),
+                    "dst" => Ok(true),
+                    other => Err((flags_span, format!("set: `{other}` is not `src` or `dst`"))),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            MatchKind::Set(SetMatch {
+                name: value(option, 0).0.to_string(),
+                destination_flags,
+                negated: option.negated,
+            })
+        }
+        "limit" => {
+            let mut limit = LimitMatch {
+                per_second: 3.0 / 3600.0,
+                burst: 5,
+            };
+            for option in &options {
+                not_negatable(option)?;
+                let (text, value_span) = value(option, 0);
+                if option.name == "--limit" {
+                    limit.per_second = parse_rate(text).map_err(|m| (value_span, m))?;
+                } else {
+                    limit.burst =
+                        parse_u32(text).map_err(|m| (value_span, format!("--limit-burst: {m}")))?;
+                }
+            }
+            MatchKind::Limit(limit)
+        }
+        "physdev" => {
+            let mut physdev = PhysdevMatch::default();
+            for option in &options {
+                match option.name {
+                    "--physdev-in" => physdev.input = Some(typed(option, |t| Ok(t.to_string()))?),
+                    "--physdev-out" => physdev.output = Some(typed(option, |t| Ok(t.to_string()))?),
+                    "--physdev-is-bridged" => physdev.is_bridged = Some(option.negated),
+                    _ => {}
+                }
+            }
+            MatchKind::Physdev(physdev)
+        }
+        "owner" => {
+            let mut owner = OwnerMatch::default();
+            for option in &options {
+                match option.name {
+                    "--uid-owner" => owner.uid = Some(typed(option, |t| Ok(t.to_string()))?),
+                    "--gid-owner" => owner.gid = Some(typed(option, |t| Ok(t.to_string()))?),
+                    "--socket-exists" => owner.socket_exists = true,
+                    _ => {}
+                }
+            }
+            MatchKind::Owner(owner)
+        }
+        "icmp" | "icmp6" => match options.first() {
+            Some(option) => MatchKind::Icmp(IcmpMatch {
+                icmp_type: typed(option, |t| {
+                    if t.is_empty() {
+                        Err("empty ICMP type".to_string())
+                    } else {
+                        Ok(t.to_string())
+                    }
+                })?,
+            }),
+            None => return Err((span, format!("{name}: a type option is required"))),
+        },
+        "length" => match options.first() {
+            Some(option) => MatchKind::Length(typed(option, |text| {
+                let (lo, hi) = text.split_once(':').unwrap_or((text, text));
+                let parse = |t: &str| {
+                    t.parse::<u16>()
+                        .map_err(|_| format!("`{t}` is not a length (0-65535)"))
+                };
+                Ok((parse(lo)?, if hi.is_empty() { 65535 } else { parse(hi)? }))
+            })?),
+            None => return Err((span, "length: --length is required".to_string())),
+        },
+        "ttl" | "hl" => match options.first() {
+            Some(option) => {
+                let (text, value_span) = value(option, 0);
+                let number = text.parse::<u8>().map_err(|_| {
+                    (
+                        value_span,
+                        format!("{}: `{text}` is not between 0 and 255", option.name),
+                    )
+                })?;
+                if option.name.ends_with("-eq") {
+                    MatchKind::Ttl(TtlMatch::Equal(number, option.negated))
+                } else {
+                    not_negatable(option)?;
+                    if option.name.ends_with("-gt") {
+                        MatchKind::Ttl(TtlMatch::Greater(number))
+                    } else {
+                        MatchKind::Ttl(TtlMatch::Less(number))
+                    }
+                }
+            }
+            None => return Err((span, format!("{name}: a comparison is required"))),
+        },
+        _ => MatchKind::Other(options),
+    })
+}
+
+fn build_statistic<'a>(options: &[RawOption<'a>], span: Span) -> Result<MatchKind<'a>, ValueError> {
+    let find = |name: &str| options.iter().find(|option| option.name == name);
+    let Some(mode) = find("--mode") else {
+        return Err((span, "statistic: --mode is required".to_string()));
+    };
+    match value(mode, 0).0 {
+        "random" => {
+            let Some(probability) = find("--probability") else {
+                return Err((
+                    mode.span,
+                    "statistic: --mode random needs --probability".to_string(),
+                ));
+            };
+            Ok(MatchKind::Statistic(StatisticMatch::Random(typed(
+                probability,
+                parse_probability,
+            )?)))
+        }
+        "nth" => {
+            let Some(every) = find("--every") else {
+                return Err((mode.span, "statistic: --mode nth needs --every".to_string()));
+            };
+            let every_value = typed(every, parse_u32)?;
+            if every_value.value == 0 {
+                return Err((
+                    every.span,
+                    "statistic: --every must be at least 1".to_string(),
+                ));
+            }
+            let packet = match find("--packet") {
+                Some(packet) => {
+                    let packet_value = typed(packet, parse_u32)?;
+                    if packet_value.value >= every_value.value {
+                        return Err((
+                            packet.span,
+                            "statistic: --packet must be less than --every".to_string(),
+                        ));
+                    }
+                    packet_value.value
+                }
+                None => 0,
+            };
+            Ok(MatchKind::Statistic(StatisticMatch::Nth {
+                every: every_value.value,
+                packet,
+                negated: every.negated,
+                span,
+            }))
+        }
+        other => Err((
+            value(mode, 0).1,
+            format!("statistic: `{other}` is not a mode (random, nth)"),
+        )),
+    }
+}
+
+fn build_recent<'a>(options: &[RawOption<'a>]) -> Result<MatchKind<'a>, ValueError> {
+    let mut recent = RecentMatch {
+        action: RecentAction::Check,
+        negated: false,
+        name: "DEFAULT".to_string(),
+        seconds: None,
+        hitcount: None,
+        destination_side: false,
+    };
+    let mut action_seen = false;
+    for option in options {
+        let action = match option.name {
+            "--set" => Some(RecentAction::Set),
+            "--rcheck" => Some(RecentAction::Check),
+            "--update" => Some(RecentAction::Update),
+            "--remove" => Some(RecentAction::Remove),
+            _ => None,
+        };
+        if let Some(action) = action {
+            if action_seen {
+                return Err((
+                    option.span,
+                    "recent: only one of --set, --rcheck, --update, --remove".to_string(),
+                ));
+            }
+            action_seen = true;
+            recent.action = action;
+            recent.negated = option.negated;
+            continue;
+        }
+        match option.name {
+            "--name" => recent.name = value(option, 0).0.to_string(),
+            "--seconds" => recent.seconds = Some(typed(option, parse_u32)?.value),
+            "--hitcount" => recent.hitcount = Some(typed(option, parse_u32)?.value),
+            "--rdest" => recent.destination_side = true,
+            "--mask" => {
+                typed(option, |t| {
+                    t.parse::<IpAddr>()
+                        .map_err(|_| format!("`{t}` is not a mask"))
+                })?;
+            }
+            _ => {}
+        }
+    }
+    Ok(MatchKind::Recent(recent))
+}
+
+fn parse_ip_range(text: &str) -> Result<(IpAddr, IpAddr), String> {
+    let (lo, hi) = text.split_once('-').unwrap_or((text, text));
+    let parse = |t: &str| {
+        t.parse::<IpAddr>()
+            .map_err(|_| format!("`{t}` is not an IP address"))
+    };
+    Ok((parse(lo)?, parse(hi)?))
+}
+
+/// `3/min`, `10/second`, `1/s`: packets per second.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let (count, unit) = text.split_once('/').unwrap_or((text, "second"));
+    let count: f64 = count
+        .parse()
+        .ok()
+        .filter(|c: &f64| c.is_finite() && *c > 0.0)
+        .ok_or_else(|| format!("--limit: `{text}` is not a rate like 3/min"))?;
+    let seconds = match unit {
+        u if "second".starts_with(u) && !u.is_empty() => 1.0,
+        u if "minute".starts_with(u) && !u.is_empty() => 60.0,
+        u if "hour".starts_with(u) && !u.is_empty() => 3600.0,
+        u if "day".starts_with(u) && !u.is_empty() => 86400.0,
+        _ => {
+            return Err(format!(
+                "--limit: `{unit}` is not a unit (second, minute, hour, day)"
+            ));
+        }
+    };
+    Ok(count / seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ct_states_and_flags() {
+        assert_eq!(parse_ct_states("NEW,ESTABLISHED").unwrap(), CtStates(0b110));
+        assert!(parse_ct_states("BOGUS").is_err());
+        assert_eq!(parse_tcp_flag_list("FIN,SYN,RST,ACK").unwrap(), 0x17);
+        assert_eq!(parse_tcp_flag_list("ALL").unwrap(), 0x3f);
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("3/min").unwrap(), 0.05);
+        assert_eq!(parse_rate("10/s").unwrap(), 10.0);
+        assert!(parse_rate("3/fortnight").is_err());
+    }
+
+    #[test]
+    fn every_spec_has_unique_option_names() {
+        for spec in MATCH_SPECS {
+            let mut names: Vec<_> = spec.options.iter().flat_map(|o| o.names.iter()).collect();
+            let before = names.len();
+            names.sort();
+            names.dedup();
+            assert_eq!(before, names.len(), "{}", spec.name);
+        }
+    }
+}

@@ -1,0 +1,1068 @@
+//! From the words of a rule line to a restore command and a typed [`Rule`].
+//!
+//! Options are assigned the way iptables assigns them: an option belongs to
+//! the target or the loaded match that defines it; `--dport` after
+//! `-p tcp` without `-m tcp` loads the protocol's match implicitly; an
+//! option nobody defines is an error. Values are taken like getopt takes
+//! them, so `--mark -j` gives `--mark` the value `-j` (and an error).
+
+use std::borrow::Cow;
+
+use super::matches::{ExtensionSpec, Match, MatchKind, build_match, match_spec};
+use super::targets::{Action, Target, build_action, is_extension, target_spec};
+use super::values::parse_ipnet;
+use super::{Negatable, Protocol, RawOption, Rule};
+use crate::diagnostics::codes::{
+    ARGUMENT_LIMIT, BAD_NEGATION, BAD_VALUE, OBSOLETE_NEGATION, SYNTAX_ERROR, UNKNOWN_OPTION,
+};
+use crate::diagnostics::{CodeInfo, Diagnostic};
+use crate::syntax::{Arg, Counters, Span, Word};
+
+/// Longest word iptables-restore accepts (its buffer is 1024 bytes).
+pub const MAX_WORD_LEN: usize = 1023;
+/// Most words iptables-restore accepts on one rule line.
+pub const MAX_WORDS: usize = 255;
+
+/// A restore command with its arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Statement<'a> {
+    /// `-A CHAIN rule`.
+    Append(Word<'a>, Rule<'a>),
+    /// `-I CHAIN [N] rule`.
+    Insert(Word<'a>, Option<u32>, Rule<'a>),
+    /// `-D CHAIN rule` or `-D CHAIN N`.
+    Delete(Word<'a>, RuleRef<'a>),
+    /// `-R CHAIN N rule`.
+    Replace(Word<'a>, u32, Rule<'a>),
+    /// `-N CHAIN`.
+    NewChain(Word<'a>),
+    /// `-X [CHAIN]`.
+    DeleteChain(Option<Word<'a>>),
+    /// `-F [CHAIN]`.
+    Flush(Option<Word<'a>>),
+    /// `-Z [CHAIN [N]]`.
+    Zero(Option<Word<'a>>),
+    /// `-P CHAIN POLICY`.
+    Policy(Word<'a>, Word<'a>),
+    /// `-E OLD NEW`.
+    Rename(Word<'a>, Word<'a>),
+}
+
+/// Which rule `-D` deletes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleRef<'a> {
+    /// By 1-based position.
+    Number(u32),
+    /// By its specification.
+    Spec(Box<Rule<'a>>),
+}
+
+/// What a rule line means, and what was wrong with it.
+#[derive(Debug, Clone)]
+pub struct Interpreted<'a> {
+    /// The command; `None` when the line makes no sense (then a
+    /// `syntax-error` is among the diagnostics).
+    pub statement: Option<Statement<'a>>,
+    /// Problems found in the line.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+struct ModuleBuilder<'a> {
+    name: Cow<'a, str>,
+    spec: Option<&'static ExtensionSpec>,
+    span: Span,
+    implicit: bool,
+    options: Vec<RawOption<'a>>,
+}
+
+struct TargetBuilder<'a> {
+    name: Cow<'a, str>,
+    name_span: Span,
+    span: Span,
+    goto: bool,
+    spec: Option<&'static ExtensionSpec>,
+    options: Vec<RawOption<'a>>,
+}
+
+struct Interpreter<'a> {
+    args: std::iter::Peekable<std::vec::IntoIter<Arg<'a>>>,
+    diagnostics: Vec<Diagnostic>,
+    negation: Option<Span>,
+    command: Option<(char, Span)>,
+    chain: Option<Word<'a>>,
+    positional: Vec<Word<'a>>,
+    rule: Rule<'a>,
+    modules: Vec<ModuleBuilder<'a>>,
+    target: Option<TargetBuilder<'a>>,
+    spec_span: Option<Span>,
+}
+
+/// Interpret the words of one rule line.
+pub fn interpret<'a>(
+    line: u32,
+    span: Span,
+    counters: Option<Counters>,
+    args: Vec<Arg<'a>>,
+) -> Interpreted<'a> {
+    let mut diagnostics = Vec::new();
+    if args.len() > MAX_WORDS {
+        diagnostics.push(Diagnostic::new(
+            &ARGUMENT_LIMIT,
+            span,
+            format!(
+                "{} words on one line; iptables-restore takes at most {MAX_WORDS}",
+                args.len()
+            ),
+        ));
+    }
+    for arg in &args {
+        if let Arg::Word(word) = arg
+            && word.text.len() > MAX_WORD_LEN
+        {
+            diagnostics.push(Diagnostic::new(
+                &ARGUMENT_LIMIT,
+                word.span,
+                format!(
+                    "a word of {} bytes; iptables-restore takes at most {MAX_WORD_LEN}",
+                    word.text.len()
+                ),
+            ));
+        }
+    }
+    let mut interpreter = Interpreter {
+        args: args.into_iter().peekable(),
+        diagnostics,
+        negation: None,
+        command: None,
+        chain: None,
+        positional: Vec::new(),
+        rule: Rule {
+            line,
+            span,
+            spec: Span::new(span.end as usize, span.end as usize),
+            counters,
+            source: None,
+            destination: None,
+            in_interface: None,
+            out_interface: None,
+            protocol: None,
+            fragment: None,
+            matches: Vec::new(),
+            target: None,
+        },
+        modules: Vec::new(),
+        target: None,
+        spec_span: None,
+    };
+    interpreter.run();
+    interpreter.finish()
+}
+
+fn error(info: &'static CodeInfo, span: Span, message: impl Into<String>) -> Diagnostic {
+    Diagnostic::new(info, span, message)
+}
+
+impl<'a> Interpreter<'a> {
+    fn run(&mut self) {
+        while let Some(arg) = self.args.next() {
+            match arg {
+                Arg::Bang(span) => {
+                    if let Some(first) = self.negation {
+                        self.diagnostics.push(
+                            error(&BAD_NEGATION, span, "multiple `!` flags are not allowed")
+                                .with_secondary(first, "first `!` here"),
+                        );
+                    }
+                    self.negation = Some(span);
+                    if self.args.peek().is_none() {
+                        self.diagnostics.push(error(
+                            &BAD_NEGATION,
+                            span,
+                            "`!` at the end of the line inverts nothing",
+                        ));
+                    }
+                }
+                Arg::Word(word) => self.word(word),
+            }
+        }
+    }
+
+    fn mark_spec(&mut self, span: Span) {
+        self.spec_span = Some(self.spec_span.map_or(span, |s| s.to(span)));
+    }
+
+    fn take_negation(&mut self) -> Option<Span> {
+        self.negation.take()
+    }
+
+    fn refuse_negation(&mut self, what: &str) {
+        if let Some(bang) = self.take_negation() {
+            self.diagnostics.push(error(
+                &BAD_NEGATION,
+                bang,
+                format!("{what} cannot be inverted with `!`"),
+            ));
+        }
+    }
+
+    /// Take the `n` values of an option, accepting the old `--opt ! value`
+    /// negation before them. Returns the values, whether the old negation
+    /// was used, and the end of the last value.
+    fn take_values(&mut self, option: &Word<'a>, n: u8) -> Option<(Vec<Word<'a>>, Option<Span>)> {
+        let mut old_negation = None;
+        if n > 0
+            && let Some(Arg::Bang(span)) = self.args.peek()
+        {
+            old_negation = Some(*span);
+            self.args.next();
+            self.diagnostics.push(
+                error(
+                    &OBSOLETE_NEGATION,
+                    span_between(option.span, old_negation.unwrap()),
+                    format!(
+                        "`{} !` puts the `!` after the option; iptables >= 1.4.12 refuses this",
+                        option.text
+                    ),
+                )
+                .with_primary_message("write `! ".to_string() + &option.text + "` instead")
+                .with_note("this is the form written by iptables <= 1.4.10"),
+            );
+        }
+        let mut values = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            match self.args.next() {
+                Some(Arg::Word(value)) => values.push(value),
+                Some(Arg::Bang(span)) => values.push(Word {
+                    text: Cow::Borrowed("!"),
+                    span,
+                }),
+                None => {
+                    self.diagnostics.push(error(
+                        &BAD_VALUE,
+                        option.span,
+                        format!(
+                            "option `{}` needs {} value{}",
+                            option.text,
+                            n,
+                            if n == 1 { "" } else { "s" }
+                        ),
+                    ));
+                    return None;
+                }
+            }
+        }
+        Some((values, old_negation))
+    }
+
+    fn word(&mut self, word: Word<'a>) {
+        let text: &str = &word.text;
+        if !text.starts_with('-') || text.len() < 2 {
+            self.refuse_negation("a plain word");
+            self.positional_or_stray(word);
+            return;
+        }
+        let command = match text {
+            "-A" | "--append" => Some('A'),
+            "-I" | "--insert" => Some('I'),
+            "-D" | "--delete" => Some('D'),
+            "-R" | "--replace" => Some('R'),
+            "-N" | "--new-chain" | "--new" => Some('N'),
+            "-X" | "--delete-chain" => Some('X'),
+            "-F" | "--flush" => Some('F'),
+            "-Z" | "--zero" => Some('Z'),
+            "-P" | "--policy" => Some('P'),
+            "-E" | "--rename-chain" => Some('E'),
+            _ => None,
+        };
+        if let Some(letter) = command {
+            self.refuse_negation("a command");
+            self.command_word(letter, word);
+            return;
+        }
+        self.mark_spec(word.span);
+        match text {
+            "-s" | "--source" | "--src" | "-d" | "--destination" | "--dst" => {
+                let negation = self.take_negation();
+                let Some((values, old)) = self.take_values(&word, 1) else {
+                    return;
+                };
+                let value = &values[0];
+                self.mark_spec(value.span);
+                match parse_ipnet(&value.text) {
+                    Ok(net) => {
+                        let parsed = Some(Negatable {
+                            value: net,
+                            negated: negation.is_some() || old.is_some(),
+                            span: negation.unwrap_or(word.span).to(value.span),
+                        });
+                        if text.starts_with("-s") || text.starts_with("--s") {
+                            self.rule.source = parsed;
+                        } else {
+                            self.rule.destination = parsed;
+                        }
+                    }
+                    Err(message) => self
+                        .diagnostics
+                        .push(error(&BAD_VALUE, value.span, message)),
+                }
+            }
+            "-i" | "--in-interface" | "-o" | "--out-interface" => {
+                let negation = self.take_negation();
+                let Some((mut values, old)) = self.take_values(&word, 1) else {
+                    return;
+                };
+                let value = values.pop().expect("one value");
+                self.mark_spec(value.span);
+                if value.text.is_empty() || value.text.len() > 15 || value.text.contains(['/', ' '])
+                {
+                    self.diagnostics.push(error(
+                        &BAD_VALUE,
+                        value.span,
+                        format!(
+                            "`{}` is not an interface name (1 to 15 characters, no `/`)",
+                            value.text
+                        ),
+                    ));
+                    return;
+                }
+                let parsed = Some(Negatable {
+                    span: negation.unwrap_or(word.span).to(value.span),
+                    negated: negation.is_some() || old.is_some(),
+                    value: value.text,
+                });
+                if text == "-i" || text == "--in-interface" {
+                    self.rule.in_interface = parsed;
+                } else {
+                    self.rule.out_interface = parsed;
+                }
+            }
+            "-p" | "--protocol" => {
+                let negation = self.take_negation();
+                let Some((values, old)) = self.take_values(&word, 1) else {
+                    return;
+                };
+                let value = &values[0];
+                self.mark_spec(value.span);
+                match Protocol::parse(&value.text) {
+                    Ok(protocol) => {
+                        self.rule.protocol = Some(Negatable {
+                            value: protocol,
+                            negated: negation.is_some() || old.is_some(),
+                            span: negation.unwrap_or(word.span).to(value.span),
+                        })
+                    }
+                    Err(message) => self
+                        .diagnostics
+                        .push(error(&BAD_VALUE, value.span, message)),
+                }
+            }
+            "-f" | "--fragment" => {
+                let negation = self.take_negation();
+                self.rule.fragment = Some(Negatable {
+                    value: (),
+                    negated: negation.is_some(),
+                    span: negation.unwrap_or(word.span).to(word.span),
+                });
+            }
+            "-m" | "--match" => {
+                self.refuse_negation("`-m`");
+                let Some((values, _)) = self.take_values(&word, 1) else {
+                    return;
+                };
+                let name = values.into_iter().next().expect("one value");
+                self.mark_spec(name.span);
+                if name.text.is_empty() || name.text.starts_with('-') {
+                    self.diagnostics.push(error(
+                        &BAD_VALUE,
+                        name.span,
+                        format!("`-m` needs a module name, found `{}`", name.text),
+                    ));
+                    return;
+                }
+                self.modules.push(ModuleBuilder {
+                    spec: match_spec(&name.text),
+                    span: word.span.to(name.span),
+                    name: name.text,
+                    implicit: false,
+                    options: Vec::new(),
+                });
+            }
+            "-j" | "--jump" | "-g" | "--goto" => {
+                self.refuse_negation("a target");
+                let Some((values, _)) = self.take_values(&word, 1) else {
+                    return;
+                };
+                let name = values.into_iter().next().expect("one value");
+                self.mark_spec(name.span);
+                if let Some(previous) = &self.target {
+                    self.diagnostics.push(
+                        error(&SYNTAX_ERROR, word.span, "a rule can have only one target")
+                            .with_secondary(previous.span, "first target here"),
+                    );
+                    return;
+                }
+                self.target = Some(TargetBuilder {
+                    spec: target_spec(&name.text),
+                    name_span: name.span,
+                    span: word.span.to(name.span),
+                    goto: text == "-g" || text == "--goto",
+                    name: name.text,
+                    options: Vec::new(),
+                });
+            }
+            "-c" | "--set-counters" => {
+                let Some((values, _)) = self.take_values(&word, 2) else {
+                    return;
+                };
+                let parse = |w: &Word<'_>| w.text.parse::<u64>().ok();
+                match (parse(&values[0]), parse(&values[1])) {
+                    (Some(packets), Some(bytes)) => {
+                        self.rule.counters = Some(Counters {
+                            packets,
+                            bytes,
+                            span: word.span.to(values[1].span),
+                        })
+                    }
+                    _ => self.diagnostics.push(error(
+                        &BAD_VALUE,
+                        values[0].span.to(values[1].span),
+                        "`-c` needs two counters: packets and bytes",
+                    )),
+                }
+            }
+            "-4" | "--ipv4" | "-6" | "--ipv6" => {}
+            "-t" | "--table" => {
+                self.diagnostics.push(error(
+                    &SYNTAX_ERROR,
+                    word.span,
+                    "`-t` cannot be used in iptables-restore input: the table is the enclosing `*table`",
+                ));
+                self.args.next();
+            }
+            _ if text.starts_with("--") => self.extension_option(word),
+            _ => {
+                self.refuse_negation("an unknown option");
+                self.diagnostics.push(error(
+                    &UNKNOWN_OPTION,
+                    word.span,
+                    format!("unknown option `{text}`"),
+                ));
+            }
+        }
+    }
+
+    fn command_word(&mut self, letter: char, word: Word<'a>) {
+        if let Some((_, first)) = self.command {
+            self.diagnostics.push(
+                error(
+                    &SYNTAX_ERROR,
+                    word.span,
+                    "only one command is allowed per line",
+                )
+                .with_secondary(first, "first command here"),
+            );
+            return;
+        }
+        self.command = Some((letter, word.span));
+        let needs_chain = matches!(letter, 'A' | 'I' | 'D' | 'R' | 'N' | 'P' | 'E');
+        match self.args.peek() {
+            Some(Arg::Word(next)) if needs_chain || !next.text.starts_with('-') => {
+                let Some(Arg::Word(chain)) = self.args.next() else {
+                    unreachable!()
+                };
+                self.chain = Some(chain);
+            }
+            _ if needs_chain => {
+                self.diagnostics.push(error(
+                    &SYNTAX_ERROR,
+                    word.span,
+                    format!("`{}` needs a chain name", word.text),
+                ));
+                return;
+            }
+            _ => return,
+        }
+        let positional_count = match letter {
+            'P' | 'E' => 1,
+            'I' | 'R' | 'D' | 'Z' => usize::from(matches!(
+                self.args.peek(),
+                Some(Arg::Word(next)) if next.text.bytes().all(|b| b.is_ascii_digit()) && !next.text.is_empty()
+            )),
+            _ => 0,
+        };
+        for _ in 0..positional_count {
+            match self.args.next() {
+                Some(Arg::Word(value)) => self.positional.push(value),
+                _ => {
+                    self.diagnostics.push(error(
+                        &SYNTAX_ERROR,
+                        word.span,
+                        format!("`{}` needs another argument", word.text),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn positional_or_stray(&mut self, word: Word<'a>) {
+        self.diagnostics.push(error(
+            &UNKNOWN_OPTION,
+            word.span,
+            format!(
+                "unexpected argument `{}`: it belongs to no option",
+                word.text
+            ),
+        ));
+    }
+
+    fn extension_option(&mut self, word: Word<'a>) {
+        let name: &str = &word.text;
+        let negation = self.take_negation();
+        // 1. a target that knows the option; 2. a loaded match that knows it
+        // (latest first); 3. the protocol's match, loaded implicitly.
+        enum Owner {
+            Target(u8),
+            Module(usize, u8),
+            Implicit(&'static ExtensionSpec, u8),
+            OpaqueTarget,
+            OpaqueModule(usize),
+        }
+        let owner = if let Some(spec) = self
+            .target
+            .as_ref()
+            .and_then(|t| t.spec)
+            .and_then(|s| s.option(name))
+        {
+            Some(Owner::Target(spec.arity))
+        } else if let Some((index, spec)) = self
+            .modules
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, m)| m.spec.and_then(|s| s.option(name)).map(|spec| (i, spec)))
+        {
+            Some(Owner::Module(index, spec.arity))
+        } else if let Some((spec, option)) = self.implicit_protocol_spec(name) {
+            Some(Owner::Implicit(spec, option))
+        } else if self
+            .target
+            .as_ref()
+            .is_some_and(|t| t.spec.is_none() && is_extension(&t.name))
+        {
+            Some(Owner::OpaqueTarget)
+        } else {
+            self.modules
+                .iter()
+                .rposition(|m| m.spec.is_none())
+                .map(Owner::OpaqueModule)
+        };
+        let Some(owner) = owner else {
+            let known_here = self
+                .modules
+                .iter()
+                .map(|m| format!("`-m {}`", m.name))
+                .chain(self.target.iter().map(|t| format!("`-j {}`", t.name)))
+                .collect::<Vec<_>>();
+            let mut diagnostic = error(
+                &UNKNOWN_OPTION,
+                word.span,
+                format!("unknown option `{name}`"),
+            );
+            diagnostic = if known_here.is_empty() {
+                diagnostic.with_note(
+                    "no match module is loaded; options like this one follow `-m MODULE`",
+                )
+            } else {
+                diagnostic.with_note(format!(
+                    "no option of that name in {}",
+                    known_here.join(", ")
+                ))
+            };
+            if let Some(hint) = renamed_option_hint(name) {
+                diagnostic = diagnostic.with_note(hint);
+            }
+            self.diagnostics.push(diagnostic);
+            // Skip what looks like its values so they are not reported as stray.
+            while matches!(self.args.peek(), Some(Arg::Word(w)) if !w.text.starts_with('-')) {
+                self.args.next();
+            }
+            return;
+        };
+        let arity = match owner {
+            Owner::Target(arity) | Owner::Module(_, arity) | Owner::Implicit(_, arity) => {
+                Some(arity)
+            }
+            Owner::OpaqueTarget | Owner::OpaqueModule(_) => None,
+        };
+        let (values, old) = match arity {
+            Some(n) => match self.take_values(&word, n) {
+                Some(taken) => taken,
+                None => return,
+            },
+            None => self.take_opaque_values(),
+        };
+        let canonical: &'a str = match owner {
+            Owner::Target(_) => canonical_name(self.target.as_ref().and_then(|t| t.spec), name),
+            Owner::Module(index, _) => canonical_name(self.modules[index].spec, name),
+            Owner::Implicit(spec, _) => canonical_name(Some(spec), name),
+            Owner::OpaqueTarget | Owner::OpaqueModule(_) => match &word.text {
+                Cow::Borrowed(text) => text,
+                Cow::Owned(_) => "--?",
+            },
+        };
+        let end = values.last().map_or(word.span, |value| value.span);
+        self.mark_spec(end);
+        let option = RawOption {
+            name: canonical,
+            negated: negation.is_some() || old.is_some(),
+            span: negation.unwrap_or(word.span).to(end),
+            values,
+        };
+        match owner {
+            Owner::Target(_) | Owner::OpaqueTarget => {
+                let target = self.target.as_mut().expect("owner is the target");
+                target.span = target.span.to(option.span);
+                target.options.push(option);
+            }
+            Owner::Module(index, _) | Owner::OpaqueModule(index) => {
+                let module = &mut self.modules[index];
+                module.span = module.span.to(option.span);
+                module.options.push(option);
+            }
+            Owner::Implicit(spec, _) => self.modules.push(ModuleBuilder {
+                name: Cow::Borrowed(spec.name),
+                spec: Some(spec),
+                span: option.span,
+                implicit: true,
+                options: vec![option],
+            }),
+        }
+    }
+
+    fn implicit_protocol_spec(&self, option: &str) -> Option<(&'static ExtensionSpec, u8)> {
+        let protocol = self.rule.protocol.as_ref().filter(|p| !p.negated)?;
+        let module = match protocol.value {
+            Protocol::Number(6) => "tcp",
+            Protocol::Number(17) => "udp",
+            Protocol::Number(1) => "icmp",
+            Protocol::Number(58) => "icmp6",
+            Protocol::Number(132) => "sctp",
+            Protocol::Number(136) => "udplite",
+            Protocol::Number(33) => "dccp",
+            _ => return None,
+        };
+        if self.modules.iter().any(|m| m.name == module) {
+            return None;
+        }
+        let spec = match_spec(module)?;
+        spec.option(option).map(|o| (spec, o.arity))
+    }
+
+    /// Values of an option whose arity iptlint does not know: the words up
+    /// to the next option.
+    fn take_opaque_values(&mut self) -> (Vec<Word<'a>>, Option<Span>) {
+        let mut values = Vec::new();
+        let mut old = None;
+        loop {
+            match self.args.peek() {
+                Some(Arg::Word(w)) if !w.text.starts_with('-') || w.text == "-" => {
+                    let Some(Arg::Word(w)) = self.args.next() else {
+                        unreachable!()
+                    };
+                    values.push(w);
+                }
+                Some(Arg::Bang(span)) if values.is_empty() => {
+                    // `--opt ! value` (old form) unless the `!` belongs to the next option.
+                    let span = *span;
+                    let mut lookahead = self.args.clone();
+                    lookahead.next();
+                    match lookahead.peek() {
+                        Some(Arg::Word(w)) if !w.text.starts_with('-') => {
+                            self.args.next();
+                            old = Some(span);
+                        }
+                        _ => break,
+                    }
+                }
+                _ => break,
+            }
+        }
+        (values, old)
+    }
+
+    fn finish(mut self) -> Interpreted<'a> {
+        for module in std::mem::take(&mut self.modules) {
+            let kind = match module.spec {
+                Some(_) => match build_match(&module.name, module.options, module.span) {
+                    Ok(kind) => kind,
+                    Err((span, message)) => {
+                        self.diagnostics.push(error(&BAD_VALUE, span, message));
+                        MatchKind::Other(Vec::new())
+                    }
+                },
+                None => MatchKind::Other(module.options),
+            };
+            self.rule.matches.push(Match {
+                name: module.name,
+                span: module.span,
+                implicit: module.implicit,
+                kind,
+            });
+        }
+        if let Some(target) = self.target.take() {
+            let action = if is_extension(&target.name) {
+                match build_action(&target.name, target.options, target.span) {
+                    Ok(action) => action,
+                    Err((span, message)) => {
+                        self.diagnostics.push(error(&BAD_VALUE, span, message));
+                        Action::Extension(Vec::new())
+                    }
+                }
+            } else {
+                if let Some(option) = target.options.first() {
+                    self.diagnostics.push(error(
+                        &UNKNOWN_OPTION,
+                        option.span,
+                        format!("`{}` is a chain, which takes no options", target.name),
+                    ));
+                }
+                if target.name.is_empty() {
+                    self.diagnostics
+                        .push(error(&BAD_VALUE, target.name_span, "empty target name"));
+                }
+                Action::Chain
+            };
+            self.rule.target = Some(Target {
+                name: target.name,
+                name_span: target.name_span,
+                span: target.span,
+                goto: target.goto,
+                action,
+                chain: None,
+            });
+        }
+        if let Some(spec) = self.spec_span {
+            self.rule.spec = spec;
+        }
+        let Some((letter, command_span)) = self.command else {
+            self.diagnostics.push(error(
+                &SYNTAX_ERROR,
+                self.rule.span,
+                "a rule line needs a command such as `-A CHAIN`",
+            ));
+            return Interpreted {
+                statement: None,
+                diagnostics: self.diagnostics,
+            };
+        };
+        let Some(chain) = self.chain else {
+            return Interpreted {
+                statement: match letter {
+                    'X' => Some(Statement::DeleteChain(None)),
+                    'F' => Some(Statement::Flush(None)),
+                    'Z' => Some(Statement::Zero(None)),
+                    _ => None,
+                },
+                diagnostics: self.diagnostics,
+            };
+        };
+        if chain.text.is_empty() {
+            self.diagnostics
+                .push(error(&SYNTAX_ERROR, chain.span, "empty chain name"));
+            return Interpreted {
+                statement: None,
+                diagnostics: self.diagnostics,
+            };
+        }
+        let number = |word: Option<&Word<'_>>| word.and_then(|w| w.text.parse::<u32>().ok());
+        let has_spec = self.spec_span.is_some();
+        let statement = match letter {
+            'A' => Statement::Append(chain, self.rule),
+            'I' => Statement::Insert(chain, number(self.positional.first()), self.rule),
+            'D' => match number(self.positional.first()) {
+                Some(n) => Statement::Delete(chain, RuleRef::Number(n)),
+                None => Statement::Delete(chain, RuleRef::Spec(Box::new(self.rule))),
+            },
+            'R' => match number(self.positional.first()) {
+                Some(n) => Statement::Replace(chain, n, self.rule),
+                None => {
+                    self.diagnostics.push(error(
+                        &SYNTAX_ERROR,
+                        command_span,
+                        "`-R` needs a rule number",
+                    ));
+                    return Interpreted {
+                        statement: None,
+                        diagnostics: self.diagnostics,
+                    };
+                }
+            },
+            'N' => Statement::NewChain(chain),
+            'X' => Statement::DeleteChain(Some(chain)),
+            'F' => Statement::Flush(Some(chain)),
+            'Z' => Statement::Zero(Some(chain)),
+            'P' => match self.positional.pop() {
+                Some(policy) => Statement::Policy(chain, policy),
+                None => {
+                    return Interpreted {
+                        statement: None,
+                        diagnostics: self.diagnostics,
+                    };
+                }
+            },
+            _ => match self.positional.pop() {
+                Some(new_name) => Statement::Rename(chain, new_name),
+                None => {
+                    return Interpreted {
+                        statement: None,
+                        diagnostics: self.diagnostics,
+                    };
+                }
+            },
+        };
+        if has_spec && !matches!(letter, 'A' | 'I' | 'D' | 'R') {
+            self.diagnostics.push(error(
+                &SYNTAX_ERROR,
+                self.spec_span.unwrap_or(command_span),
+                "this command takes no rule specification",
+            ));
+        }
+        Interpreted {
+            statement: Some(statement),
+            diagnostics: self.diagnostics,
+        }
+    }
+}
+
+fn span_between(a: Span, b: Span) -> Span {
+    a.to(b)
+}
+
+fn canonical_name<'a>(spec: Option<&'static ExtensionSpec>, name: &str) -> &'a str {
+    spec.and_then(|s| s.option(name))
+        .map_or("--?", |o| o.names[0])
+}
+
+/// Options renamed or removed in iptables' history, for a helpful note.
+fn renamed_option_hint(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "--days" => "`-m time --days` was renamed `--weekdays` in iptables 1.4",
+        "--timestart" | "--timestop" => "`--timestart`/`--timestop` belong to `-m time`",
+        "--state" => "`--state` belongs to `-m state` (or use `-m conntrack --ctstate`)",
+        "--ctstate" => "`--ctstate` belongs to `-m conntrack`",
+        "--comment" => "`--comment` belongs to `-m comment`",
+        "--dport" | "--sport" => {
+            "`--dport`/`--sport` need `-p tcp` or `-p udp` (or `-m tcp`/`-m udp`) before them"
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::matches::{CtStates, StatisticMatch};
+    use crate::model::values::PortRange;
+    use crate::syntax::{LineKind, parse_line};
+
+    fn interpret_line(text: &str) -> Interpreted<'_> {
+        let line = parse_line(text, 0, 1).unwrap();
+        let LineKind::Rule { counters, args } = line.kind else {
+            panic!("not a rule line")
+        };
+        interpret(1, line.span, counters, args)
+    }
+
+    fn appended(text: &str) -> Rule<'_> {
+        let interpreted = interpret_line(text);
+        assert!(
+            interpreted.diagnostics.is_empty(),
+            "{:?}",
+            interpreted.diagnostics
+        );
+        match interpreted.statement {
+            Some(Statement::Append(_, rule)) => rule,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn codes(text: &str) -> Vec<&'static str> {
+        interpret_line(text)
+            .diagnostics
+            .iter()
+            .map(|d| d.info.name)
+            .collect()
+    }
+
+    #[test]
+    fn basic_matches_with_negation() {
+        let rule = appended(
+            "-A KUBE-SERVICES ! -s 10.244.0.0/16 -d 10.96.129.200/32 -p tcp -i eth+ -j KUBE-MARK-MASQ",
+        );
+        let source = rule.source.unwrap();
+        assert!(source.negated);
+        assert_eq!(source.value.prefix, 16);
+        assert_eq!(
+            rule.destination.unwrap().value.to_string(),
+            "10.96.129.200/32"
+        );
+        assert_eq!(rule.protocol.unwrap().value, Protocol::TCP);
+        assert_eq!(rule.in_interface.unwrap().value, "eth+");
+        let target = rule.target.unwrap();
+        assert_eq!(target.name, "KUBE-MARK-MASQ");
+        assert_eq!(target.action, Action::Chain);
+    }
+
+    #[test]
+    fn implicit_protocol_match() {
+        let rule = appended("-A INPUT -p tcp --dport 22 -j ACCEPT");
+        assert_eq!(rule.matches.len(), 1);
+        assert!(rule.matches[0].implicit);
+        let MatchKind::Tcp(ports) = &rule.matches[0].kind else {
+            panic!()
+        };
+        assert_eq!(
+            ports.destination.as_ref().unwrap().value,
+            PortRange { lo: 22, hi: 22 }
+        );
+    }
+
+    #[test]
+    fn options_go_to_the_module_that_defines_them() {
+        let rule = appended(
+            "-A X -p tcp -m tcp -m comment --comment \"a b\" --dport 80 -m statistic --mode random --probability 0.20000000019 -j KUBE-SEP-A",
+        );
+        assert_eq!(rule.comment(), Some("a b"));
+        let MatchKind::Tcp(ports) = &rule.matches[0].kind else {
+            panic!()
+        };
+        assert_eq!(ports.destination.as_ref().unwrap().value.lo, 80);
+        let MatchKind::Statistic(StatisticMatch::Random(p)) = &rule.matches[2].kind else {
+            panic!()
+        };
+        assert!((p.value.effective() - 0.2).abs() < 1e-9);
+    }
+
+    #[test]
+    fn conntrack_negated_state() {
+        let rule = appended("-A F -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP");
+        let MatchKind::Conntrack(ct) = &rule.matches[0].kind else {
+            panic!()
+        };
+        let state = ct.state.as_ref().unwrap();
+        assert!(state.negated);
+        assert!(state.value.contains(CtStates(0b100)));
+    }
+
+    #[test]
+    fn nat_targets() {
+        let rule = appended("-A KUBE-SEP-X -p tcp -m tcp -j DNAT --to-destination 10.244.0.63:80");
+        let Some(Target {
+            action: Action::Dnat(to),
+            ..
+        }) = &rule.target
+        else {
+            panic!()
+        };
+        assert_eq!(to[0].to_string(), "10.244.0.63:80");
+        let rule = appended("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000");
+        assert_eq!(rule.target.unwrap().flow(), crate::model::Flow::Continue);
+    }
+
+    #[test]
+    fn old_negation_is_parsed_and_warned() {
+        let interpreted = interpret_line("-A INPUT -s ! 10.0.0.0/8 -p tcp --dport ! 22 -j DROP");
+        let names: Vec<_> = interpreted
+            .diagnostics
+            .iter()
+            .map(|d| d.info.name)
+            .collect();
+        assert_eq!(names, ["obsolete-negation", "obsolete-negation"]);
+        let Some(Statement::Append(_, rule)) = interpreted.statement else {
+            panic!()
+        };
+        assert!(rule.source.unwrap().negated);
+        let MatchKind::Tcp(ports) = &rule.matches[0].kind else {
+            panic!()
+        };
+        assert!(ports.destination.as_ref().unwrap().negated);
+    }
+
+    #[test]
+    fn errors_that_leave_the_rule_understandable() {
+        assert_eq!(
+            codes("-A FORWARD -m time --days Mon -j DROP"),
+            ["unknown-option"]
+        );
+        assert_eq!(
+            codes("-A X -m mac --mac-source XX:XX:XX:XX:XX:XX -j RETURN"),
+            ["bad-value"]
+        );
+        assert_eq!(
+            codes("-A X -m mark --mark  -j ACCEPT"),
+            ["unknown-option", "bad-value"]
+        );
+        assert_eq!(codes("-A X ! ! -s 1.2.3.4 -j DROP"), ["bad-negation"]);
+        assert_eq!(codes("-A X -s 1.2.3.4 !"), ["bad-negation"]);
+        assert_eq!(codes("-A X -s 10.0.0.300 -j DROP"), ["bad-value"]);
+        assert_eq!(codes("-A X --something-else -j DROP"), ["unknown-option"]);
+        assert_eq!(
+            codes("-A X -m statistic --mode random --probability 2 -j DROP"),
+            ["bad-value"]
+        );
+        assert_eq!(
+            codes("-A X -j KUBE-SEP-A --to-destination 1.2.3.4"),
+            ["unknown-option"]
+        );
+    }
+
+    #[test]
+    fn a_line_without_command_is_a_syntax_error() {
+        let interpreted = interpret_line("-s 1.2.3.4 -j DROP");
+        assert!(interpreted.statement.is_none());
+        assert_eq!(interpreted.diagnostics[0].info.name, "syntax-error");
+    }
+
+    #[test]
+    fn restore_commands() {
+        assert!(
+            matches!(interpret_line("-N FOO").statement, Some(Statement::NewChain(w)) if w.text == "FOO")
+        );
+        assert!(matches!(
+            interpret_line("-X").statement,
+            Some(Statement::DeleteChain(None))
+        ));
+        assert!(
+            matches!(interpret_line("-P INPUT DROP").statement, Some(Statement::Policy(_, p)) if p.text == "DROP")
+        );
+        assert!(matches!(
+            interpret_line("-I INPUT 2 -j ACCEPT").statement,
+            Some(Statement::Insert(_, Some(2), _))
+        ));
+        assert!(matches!(
+            interpret_line("-D INPUT 3").statement,
+            Some(Statement::Delete(_, RuleRef::Number(3)))
+        ));
+        assert!(
+            matches!(interpret_line("-E OLD NEW").statement, Some(Statement::Rename(_, n)) if n.text == "NEW")
+        );
+    }
+
+    #[test]
+    fn opaque_modules_keep_their_options() {
+        let rule = appended("-A INPUT -m string --string \"GET /\" --algo bm -j DROP");
+        let MatchKind::Other(options) = &rule.matches[0].kind else {
+            panic!()
+        };
+        assert_eq!(options.len(), 2);
+        assert_eq!(options[0].values[0].text, "GET /");
+    }
+
+    #[test]
+    fn spec_span_covers_the_rule_words() {
+        let text = "[1:2] -A INPUT -s 1.2.3.4/32 -j DROP";
+        let rule = appended(text);
+        assert_eq!(rule.spec.text(text), "-s 1.2.3.4/32 -j DROP");
+        assert_eq!(rule.counters.unwrap().packets, 1);
+    }
+}

@@ -1,0 +1,453 @@
+//! `-j TARGET` / `-g CHAIN`: what a rule does when it matches, and, decided
+//! here and nowhere else, whether that ends the packet's trip through the table.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use super::RawOption;
+use super::matches::{ExtensionSpec, OptionSpec, ValueError};
+use super::values::{IpNet, PortRange, parse_ipnet, parse_mark, parse_port, parse_port_range};
+use crate::syntax::Span;
+
+macro_rules! opts {
+    ($( [$($name:literal),+] = $arity:literal ),* $(,)?) => {
+        &[$( OptionSpec { names: &[$($name),+], arity: $arity } ),*]
+    };
+}
+
+/// Targets iptlint knows the options of.
+pub static TARGET_SPECS: &[ExtensionSpec] = &[
+    ExtensionSpec {
+        name: "ACCEPT",
+        options: &[],
+    },
+    ExtensionSpec {
+        name: "DROP",
+        options: &[],
+    },
+    ExtensionSpec {
+        name: "RETURN",
+        options: &[],
+    },
+    ExtensionSpec {
+        name: "QUEUE",
+        options: &[],
+    },
+    ExtensionSpec {
+        name: "REJECT",
+        options: opts! { ["--reject-with"] = 1 },
+    },
+    ExtensionSpec {
+        name: "NFQUEUE",
+        options: opts! { ["--queue-num"] = 1, ["--queue-balance"] = 1, ["--queue-bypass"] = 0, ["--fail-open"] = 0, ["--queue-cpu-fanout"] = 0 },
+    },
+    ExtensionSpec {
+        name: "DNAT",
+        options: opts! { ["--to-destination", "--to"] = 1, ["--random"] = 0, ["--persistent"] = 0, ["--random-fully"] = 0 },
+    },
+    ExtensionSpec {
+        name: "SNAT",
+        options: opts! { ["--to-source", "--to"] = 1, ["--random"] = 0, ["--random-fully"] = 0, ["--persistent"] = 0 },
+    },
+    ExtensionSpec {
+        name: "MASQUERADE",
+        options: opts! { ["--to-ports"] = 1, ["--random"] = 0, ["--random-fully"] = 0 },
+    },
+    ExtensionSpec {
+        name: "REDIRECT",
+        options: opts! { ["--to-ports"] = 1, ["--random"] = 0 },
+    },
+    ExtensionSpec {
+        name: "NETMAP",
+        options: opts! { ["--to"] = 1 },
+    },
+    ExtensionSpec {
+        name: "LOG",
+        options: opts! {
+            ["--log-level"] = 1, ["--log-prefix"] = 1, ["--log-tcp-sequence"] = 0, ["--log-tcp-options"] = 0,
+            ["--log-ip-options"] = 0, ["--log-uid"] = 0, ["--log-macdecode"] = 0,
+        },
+    },
+    ExtensionSpec {
+        name: "MARK",
+        options: opts! { ["--set-xmark"] = 1, ["--set-mark"] = 1, ["--and-mark"] = 1, ["--or-mark"] = 1, ["--xor-mark"] = 1 },
+    },
+    ExtensionSpec {
+        name: "CONNMARK",
+        options: opts! {
+            ["--set-xmark"] = 1, ["--set-mark"] = 1, ["--and-mark"] = 1, ["--or-mark"] = 1, ["--xor-mark"] = 1,
+            ["--save-mark"] = 0, ["--restore-mark"] = 0, ["--nfmask"] = 1, ["--ctmask"] = 1, ["--mask"] = 1,
+        },
+    },
+    ExtensionSpec {
+        name: "NOTRACK",
+        options: &[],
+    },
+    ExtensionSpec {
+        name: "TRACE",
+        options: &[],
+    },
+];
+
+/// Target extensions that do not end evaluation (the rule after them runs
+/// next). Options of those without a [`TARGET_SPECS`] entry are kept raw.
+pub const NON_TERMINAL_EXTENSIONS: &[&str] = &[
+    "LOG",
+    "NFLOG",
+    "ULOG",
+    "MARK",
+    "CONNMARK",
+    "SECMARK",
+    "CONNSECMARK",
+    "TRACE",
+    "CT",
+    "NOTRACK",
+    "CLASSIFY",
+    "DSCP",
+    "TOS",
+    "TTL",
+    "HL",
+    "TCPMSS",
+    "CHECKSUM",
+    "SET",
+    "AUDIT",
+    "IDLETIMER",
+    "LED",
+    "TEE",
+    "CLUSTERIP",
+    "HMARK",
+    "RATEEST",
+    "ECN",
+    "TCPOPTSTRIP",
+    "NFACCT",
+    "IPV4OPTSSTRIP",
+    "DNPT",
+    "SNPT",
+];
+
+/// Target extensions that end evaluation besides the verdicts and NAT actions.
+pub const TERMINAL_EXTENSIONS: &[&str] = &["TPROXY", "SYNPROXY", "TARPIT"];
+
+/// How far a rule's target, once the rule matches, takes the packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Evaluation goes on with the next rule.
+    Continue,
+    /// The packet leaves the current chain for its caller (`RETURN`).
+    Return,
+    /// The verdict for the table is decided (ACCEPT, DROP, DNAT...).
+    Terminate,
+    /// Control moves into another chain, to come back after it (`-j CHAIN`).
+    Call,
+    /// Control moves into another chain for good (`-g CHAIN`).
+    Goto,
+}
+
+/// A NAT destination, `10.0.0.1-10.0.0.9:80-90` or `[fd00::1]:80`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NatAddress {
+    /// First address, when given.
+    pub first: Option<IpAddr>,
+    /// Last address of a range (equal to `first` for one address).
+    pub last: Option<IpAddr>,
+    /// Ports, when given.
+    pub ports: Option<PortRange>,
+}
+
+impl std::fmt::Display for NatAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let address = |f: &mut std::fmt::Formatter<'_>, addr: IpAddr| match addr {
+            IpAddr::V6(v6) if self.ports.is_some() => write!(f, "[{v6}]"),
+            other => write!(f, "{other}"),
+        };
+        if let Some(first) = self.first {
+            address(f, first)?;
+            if let Some(last) = self.last.filter(|last| *last != first) {
+                f.write_str("-")?;
+                address(f, last)?;
+            }
+        }
+        if let Some(ports) = self.ports {
+            write!(f, ":{}", ports.to_string().replace(':', "-"))?;
+        }
+        Ok(())
+    }
+}
+
+/// What a rule does when it matches.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action<'a> {
+    /// No `-j`: the rule only counts packets.
+    None,
+    /// `ACCEPT`.
+    Accept,
+    /// `DROP`.
+    Drop,
+    /// `REJECT [--reject-with TYPE]`.
+    Reject(Option<Cow<'a, str>>),
+    /// `RETURN`.
+    Return,
+    /// `QUEUE` / `NFQUEUE`: the verdict is left to user space.
+    Queue,
+    /// `DNAT --to-destination`.
+    Dnat(Vec<NatAddress>),
+    /// `SNAT --to-source`.
+    Snat(Vec<NatAddress>),
+    /// `MASQUERADE [--to-ports]`.
+    Masquerade(Option<PortRange>),
+    /// `REDIRECT [--to-ports]`.
+    Redirect(Option<PortRange>),
+    /// `NETMAP --to`.
+    Netmap(IpNet),
+    /// `-j CHAIN` or `-g CHAIN` to a user chain (resolved against the table
+    /// when the model is built; see [`Target::chain`]).
+    Chain,
+    /// Another target extension: LOG, MARK, CT, TPROXY ... with its options.
+    Extension(Vec<RawOption<'a>>),
+}
+
+/// The target of a rule: `-j NAME ...` or `-g NAME`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target<'a> {
+    /// The name after `-j`/`-g`.
+    pub name: Cow<'a, str>,
+    /// Where the name was written.
+    pub name_span: Span,
+    /// `-j NAME` through the target's last option.
+    pub span: Span,
+    /// Written with `-g`.
+    pub goto: bool,
+    /// What it does.
+    pub action: Action<'a>,
+    /// For [`Action::Chain`]: the index of the chain in its table, when the
+    /// table declares it.
+    pub chain: Option<usize>,
+}
+
+impl Target<'_> {
+    /// The one place that decides what a matching rule does to the evaluation.
+    pub fn flow(&self) -> Flow {
+        match &self.action {
+            Action::None => Flow::Continue,
+            Action::Return => Flow::Return,
+            Action::Chain if self.goto => Flow::Goto,
+            Action::Chain => Flow::Call,
+            Action::Extension(_) if TERMINAL_EXTENSIONS.contains(&self.name.as_ref()) => {
+                Flow::Terminate
+            }
+            Action::Extension(_) => Flow::Continue,
+            Action::Accept
+            | Action::Drop
+            | Action::Reject(_)
+            | Action::Queue
+            | Action::Dnat(_)
+            | Action::Snat(_)
+            | Action::Masquerade(_)
+            | Action::Redirect(_)
+            | Action::Netmap(_) => Flow::Terminate,
+        }
+    }
+
+    /// Whether this is a jump or goto to a user chain.
+    pub fn is_chain(&self) -> bool {
+        matches!(self.action, Action::Chain)
+    }
+
+    /// Whether this is a NAT action that only the nat table accepts.
+    pub fn is_nat_action(&self) -> bool {
+        matches!(
+            self.action,
+            Action::Dnat(_)
+                | Action::Snat(_)
+                | Action::Masquerade(_)
+                | Action::Redirect(_)
+                | Action::Netmap(_)
+        )
+    }
+}
+
+/// Whether `name` is a target extension rather than a user chain.
+pub fn is_extension(name: &str) -> bool {
+    target_spec(name).is_some()
+        || NON_TERMINAL_EXTENSIONS.contains(&name)
+        || TERMINAL_EXTENSIONS.contains(&name)
+        || name == "NFQUEUE"
+}
+
+/// The option spec of target `name`, when iptlint knows it.
+pub fn target_spec(name: &str) -> Option<&'static ExtensionSpec> {
+    TARGET_SPECS.iter().find(|spec| spec.name == name)
+}
+
+/// Build the typed action of target `name` from its options.
+pub fn build_action<'a>(
+    name: &str,
+    options: Vec<RawOption<'a>>,
+    span: Span,
+) -> Result<Action<'a>, ValueError> {
+    let first_value = |option_name: &str| {
+        options
+            .iter()
+            .find(|option| option.name == option_name)
+            .and_then(|option| option.values.first())
+    };
+    Ok(match name {
+        "ACCEPT" => Action::Accept,
+        "DROP" => Action::Drop,
+        "RETURN" => Action::Return,
+        "QUEUE" | "NFQUEUE" => Action::Queue,
+        "REJECT" => Action::Reject(first_value("--reject-with").map(|word| word.text.clone())),
+        "DNAT" | "SNAT" => {
+            let option_name = if name == "DNAT" {
+                "--to-destination"
+            } else {
+                "--to-source"
+            };
+            let mut addresses = Vec::new();
+            for option in options.iter().filter(|option| option.name == option_name) {
+                let word = &option.values[0];
+                addresses.push(
+                    parse_nat_address(&word.text)
+                        .map_err(|m| (word.span, format!("{option_name}: {m}")))?,
+                );
+            }
+            if name == "DNAT" {
+                Action::Dnat(addresses)
+            } else if addresses.is_empty() {
+                return Err((span, "SNAT: --to-source is required".to_string()));
+            } else {
+                Action::Snat(addresses)
+            }
+        }
+        "MASQUERADE" | "REDIRECT" => {
+            let ports = match first_value("--to-ports") {
+                Some(word) => Some(
+                    parse_port_range(&word.text.replace('-', ":"))
+                        .map_err(|m| (word.span, format!("--to-ports: {m}")))?,
+                ),
+                None => None,
+            };
+            if name == "MASQUERADE" {
+                Action::Masquerade(ports)
+            } else {
+                Action::Redirect(ports)
+            }
+        }
+        "NETMAP" => match first_value("--to") {
+            Some(word) => Action::Netmap(
+                parse_ipnet(&word.text).map_err(|m| (word.span, format!("--to: {m}")))?,
+            ),
+            None => return Err((span, "NETMAP: --to is required".to_string())),
+        },
+        "MARK" | "CONNMARK" => {
+            for option in &options {
+                if let Some(word) = option.values.first() {
+                    parse_mark(&word.text)
+                        .map_err(|m| (word.span, format!("{}: {m}", option.name)))?;
+                }
+            }
+            Action::Extension(options)
+        }
+        _ => Action::Extension(options),
+    })
+}
+
+/// Parse a NAT destination: `ADDR[-ADDR][:PORT[-PORT]]`, IPv6 in brackets.
+pub fn parse_nat_address(text: &str) -> Result<NatAddress, String> {
+    let (addresses, ports) = if let Some(rest) = text.strip_prefix('[') {
+        let (inside, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("`{text}`: missing `]`"))?;
+        let ports = after.strip_prefix(':');
+        if ports.is_none() && !after.is_empty() {
+            return Err(format!("`{text}`: expected `:PORT` after `]`"));
+        }
+        (inside, ports)
+    } else if text.matches(':').count() > 1 {
+        (text, None)
+    } else {
+        match text.split_once(':') {
+            Some((addr, port)) => (addr, Some(port)),
+            None => (text, None),
+        }
+    };
+    let (first, last) = if addresses.is_empty() {
+        (None, None)
+    } else {
+        let (lo, hi) = addresses.split_once('-').unwrap_or((addresses, addresses));
+        let parse = |t: &str| {
+            t.parse::<IpAddr>()
+                .map_err(|_| format!("`{t}` is not an IP address"))
+        };
+        (Some(parse(lo)?), Some(parse(hi)?))
+    };
+    let ports = match ports {
+        Some(ports) => {
+            let (lo, hi) = ports.split_once('-').unwrap_or((ports, ports));
+            let (lo, hi) = (parse_port(lo)?, parse_port(hi)?);
+            Some(PortRange {
+                lo: lo.min(hi),
+                hi: lo.max(hi),
+            })
+        }
+        None => None,
+    };
+    if first.is_none() && ports.is_none() {
+        return Err("empty NAT destination".to_string());
+    }
+    Ok(NatAddress { first, last, ports })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nat_addresses() {
+        let plain = parse_nat_address("10.244.0.63:80").unwrap();
+        assert_eq!(plain.to_string(), "10.244.0.63:80");
+        assert_eq!(plain.ports, Some(PortRange { lo: 80, hi: 80 }));
+        let v6 = parse_nat_address("[fd00::1]:8080").unwrap();
+        assert_eq!(v6.to_string(), "[fd00::1]:8080");
+        assert_eq!(parse_nat_address("fd00::1").unwrap().to_string(), "fd00::1");
+        assert_eq!(
+            parse_nat_address("10.0.0.1-10.0.0.9:80-90")
+                .unwrap()
+                .to_string(),
+            "10.0.0.1-10.0.0.9:80-90"
+        );
+        assert!(parse_nat_address("10.0.0.300:80").is_err());
+        assert!(parse_nat_address("").is_err());
+    }
+
+    #[test]
+    fn flow_is_decided_by_the_target() {
+        let target = |name: &str, action: Action<'static>, goto: bool| Target {
+            name: Cow::Owned(name.to_string()),
+            name_span: Span::default(),
+            span: Span::default(),
+            goto,
+            action,
+            chain: None,
+        };
+        assert_eq!(
+            target("ACCEPT", Action::Accept, false).flow(),
+            Flow::Terminate
+        );
+        assert_eq!(target("RETURN", Action::Return, false).flow(), Flow::Return);
+        assert_eq!(target("X", Action::Chain, false).flow(), Flow::Call);
+        assert_eq!(target("X", Action::Chain, true).flow(), Flow::Goto);
+        assert_eq!(
+            target("LOG", Action::Extension(vec![]), false).flow(),
+            Flow::Continue
+        );
+        assert_eq!(
+            target("TPROXY", Action::Extension(vec![]), false).flow(),
+            Flow::Terminate
+        );
+        assert_eq!(
+            target("DNAT", Action::Dnat(vec![]), false).flow(),
+            Flow::Terminate
+        );
+    }
+}

@@ -1,0 +1,419 @@
+//! Typed values of options: addresses, ports, marks, MAC addresses,
+//! probabilities. Each parser returns a message fit for a `bad-value`
+//! diagnostic when the text is not what iptables would accept.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The kernel's scale for `--probability`: it stores `round(P * 2^31)`.
+pub const PROBABILITY_SCALE: f64 = 2147483648.0;
+
+/// An address with a prefix length, `10.0.0.0/8` or `fd00::/64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IpNet {
+    /// The address, with host bits as written.
+    pub addr: IpAddr,
+    /// Prefix length in bits.
+    pub prefix: u8,
+}
+
+impl IpNet {
+    /// The network containing every address of the family (`0.0.0.0/0`).
+    pub fn any(v6: bool) -> IpNet {
+        let addr = if v6 {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        };
+        IpNet { addr, prefix: 0 }
+    }
+
+    /// Address bits as a u128 (IPv4 in the low 32 bits) and the family width.
+    fn bits(&self) -> (u128, u8) {
+        match self.addr {
+            IpAddr::V4(v4) => (u32::from(v4) as u128, 32),
+            IpAddr::V6(v6) => (u128::from(v6), 128),
+        }
+    }
+
+    fn mask(&self) -> u128 {
+        let (_, width) = self.bits();
+        if self.prefix == 0 {
+            0
+        } else {
+            let ones = u128::MAX << (128 - self.prefix as u32);
+            ones >> (128 - width as u32)
+        }
+    }
+
+    /// Whether every address of `other` is in `self`.
+    pub fn contains(&self, other: &IpNet) -> bool {
+        let ((a, wa), (b, wb)) = (self.bits(), other.bits());
+        if wa != wb || self.prefix > other.prefix {
+            return false;
+        }
+        let mask = self.mask();
+        a & mask == b & mask
+    }
+
+    /// Whether the two networks share at least one address.
+    pub fn overlaps(&self, other: &IpNet) -> bool {
+        self.contains(other) || other.contains(self)
+    }
+
+    /// Whether this is a single host (`/32` or `/128`).
+    pub fn is_host(&self) -> bool {
+        self.prefix == self.bits().1
+    }
+}
+
+impl fmt::Display for IpNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// Parse `ADDR`, `ADDR/LEN` or `ADDR/MASK` (IPv4 dotted mask), as `-s`/`-d` take them.
+pub fn parse_ipnet(text: &str) -> Result<IpNet, String> {
+    let (addr_text, prefix_text) = match text.split_once('/') {
+        Some((addr, prefix)) => (addr, Some(prefix)),
+        None => (text, None),
+    };
+    let addr: IpAddr = addr_text.parse().map_err(|_| {
+        format!("`{addr_text}` is not an IP address (iptables-save never writes host names)")
+    })?;
+    let width = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix_text {
+        None => width,
+        Some(p) if p.contains('.') && addr.is_ipv4() => {
+            let mask: Ipv4Addr = p.parse().map_err(|_| format!("`{p}` is not a netmask"))?;
+            let bits = u32::from(mask);
+            if bits.leading_ones() + bits.trailing_zeros() != 32 {
+                return Err(format!("`{p}` is not a contiguous netmask"));
+            }
+            bits.leading_ones() as u8
+        }
+        Some(p) => match p.parse::<u8>() {
+            Ok(len) if len <= width => len,
+            _ => {
+                return Err(format!(
+                    "`{p}` is not a prefix length between 0 and {width}"
+                ));
+            }
+        },
+    };
+    Ok(IpNet { addr, prefix })
+}
+
+/// An inclusive range of ports, `80` or `1000:2000`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PortRange {
+    /// Lowest port.
+    pub lo: u16,
+    /// Highest port.
+    pub hi: u16,
+}
+
+impl PortRange {
+    /// Every port.
+    pub const ALL: PortRange = PortRange { lo: 0, hi: 65535 };
+
+    /// Whether `other` lies inside `self`.
+    pub fn contains(&self, other: &PortRange) -> bool {
+        self.lo <= other.lo && other.hi <= self.hi
+    }
+
+    /// Whether the ranges share a port.
+    pub fn overlaps(&self, other: &PortRange) -> bool {
+        self.lo <= other.hi && other.lo <= self.hi
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.lo == self.hi {
+            write!(f, "{}", self.lo)
+        } else {
+            write!(f, "{}:{}", self.lo, self.hi)
+        }
+    }
+}
+
+/// Parse one port: a number or a well-known service name.
+pub fn parse_port(text: &str) -> Result<u16, String> {
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(port);
+    }
+    service_port(text)
+        .ok_or_else(|| format!("`{text}` is not a port number or a known service name"))
+}
+
+/// Parse `P`, `P:Q`, `:Q` or `P:` as the tcp/udp matches take them.
+pub fn parse_port_range(text: &str) -> Result<PortRange, String> {
+    let Some((lo, hi)) = text.split_once(':') else {
+        let port = parse_port(text)?;
+        return Ok(PortRange { lo: port, hi: port });
+    };
+    let lo = if lo.is_empty() { 0 } else { parse_port(lo)? };
+    let hi = if hi.is_empty() {
+        65535
+    } else {
+        parse_port(hi)?
+    };
+    if lo > hi {
+        // iptables swaps an inverted range silently; so do we.
+        return Ok(PortRange { lo: hi, hi: lo });
+    }
+    Ok(PortRange { lo, hi })
+}
+
+/// Parse a multiport list: up to 15 ports, a range counting as two.
+pub fn parse_port_list(text: &str) -> Result<Vec<PortRange>, String> {
+    let mut ports = Vec::new();
+    let mut slots = 0;
+    for item in text.split(',') {
+        let range = parse_port_range(item)?;
+        slots += if item.contains(':') { 2 } else { 1 };
+        ports.push(range);
+    }
+    if slots > 15 {
+        return Err(format!(
+            "too many ports in `{text}`: multiport takes at most 15 (a range counts twice)"
+        ));
+    }
+    Ok(ports)
+}
+
+/// The few service names that real dumps use in place of numbers.
+fn service_port(name: &str) -> Option<u16> {
+    Some(match name {
+        "ftp-data" => 20,
+        "ftp" => 21,
+        "ssh" => 22,
+        "telnet" => 23,
+        "smtp" => 25,
+        "domain" => 53,
+        "bootps" => 67,
+        "bootpc" => 68,
+        "tftp" => 69,
+        "http" | "www" => 80,
+        "pop3" => 110,
+        "sunrpc" => 111,
+        "auth" | "ident" => 113,
+        "ntp" => 123,
+        "netbios-ns" => 137,
+        "netbios-dgm" => 138,
+        "netbios-ssn" => 139,
+        "imap2" | "imap" => 143,
+        "snmp" => 161,
+        "snmp-trap" => 162,
+        "ldap" => 389,
+        "https" => 443,
+        "microsoft-ds" => 445,
+        "isakmp" => 500,
+        "syslog" => 514,
+        "submission" => 587,
+        "ldaps" => 636,
+        "imaps" => 993,
+        "pop3s" => 995,
+        "openvpn" => 1194,
+        "mysql" => 3306,
+        "postgresql" => 5432,
+        _ => return None,
+    })
+}
+
+/// A value with an optional mask, as `--mark` and `--set-xmark` take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MarkValue {
+    /// The value.
+    pub value: u32,
+    /// The mask; `0xffffffff` when not written.
+    pub mask: u32,
+}
+
+/// Parse `VALUE[/MASK]`, each decimal, hex (`0x`) or octal, as iptables' strtoul does.
+pub fn parse_mark(text: &str) -> Result<MarkValue, String> {
+    let (value_text, mask_text) = match text.split_once('/') {
+        Some((value, mask)) => (value, Some(mask)),
+        None => (text, None),
+    };
+    let value = parse_u32(value_text)?;
+    let mask = mask_text.map(parse_u32).transpose()?.unwrap_or(u32::MAX);
+    Ok(MarkValue { value, mask })
+}
+
+/// Parse an unsigned 32-bit integer in C's notation (`0x..`, `0..`, decimal).
+pub fn parse_u32(text: &str) -> Result<u32, String> {
+    let parsed = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        u32::from_str_radix(hex, 16)
+    } else if text.len() > 1 && text.starts_with('0') {
+        u32::from_str_radix(&text[1..], 8)
+    } else {
+        text.parse::<u32>()
+    };
+    parsed.map_err(|_| format!("`{text}` is not an integer between 0 and 4294967295"))
+}
+
+/// A MAC address.
+pub fn parse_mac(text: &str) -> Result<[u8; 6], String> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in mac.iter_mut() {
+        let part = parts.next().unwrap_or("");
+        *byte = match part.len() {
+            1 | 2 => u8::from_str_radix(part, 16).map_err(|_| invalid_mac(text))?,
+            _ => return Err(invalid_mac(text)),
+        };
+    }
+    if parts.next().is_some() {
+        return Err(invalid_mac(text));
+    }
+    Ok(mac)
+}
+
+fn invalid_mac(text: &str) -> String {
+    format!("`{text}` is not a MAC address (six hex bytes separated by `:`)")
+}
+
+/// A `--probability` as written and as the kernel applies it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Probability {
+    /// The number written in the dump.
+    pub written: f64,
+    /// What the kernel stores: `round(written * 2^31)`, as a u32.
+    pub stored: u32,
+    /// Digits after the decimal point as written (5 for kube-proxy < 1.17,
+    /// 10 after, 11 for iptables-save's canonical form).
+    pub decimals: u8,
+}
+
+impl Probability {
+    /// The probability the kernel really applies: `stored / 2^31`.
+    pub fn effective(&self) -> f64 {
+        self.stored as f64 / PROBABILITY_SCALE
+    }
+}
+
+/// Parse a probability between 0 and 1.
+pub fn parse_probability(text: &str) -> Result<Probability, String> {
+    let written: f64 = text
+        .parse()
+        .ok()
+        .filter(|p: &f64| p.is_finite())
+        .ok_or_else(|| format!("`{text}` is not a number"))?;
+    if !(0.0..=1.0).contains(&written) {
+        return Err(format!("probability `{text}` is not between 0 and 1"));
+    }
+    // libxt_statistic.c: info->u.random.probability = lround(0x80000000 * prob)
+    let stored = (written * PROBABILITY_SCALE).round() as u32;
+    let decimals = text
+        .split_once('.')
+        .map_or(0, |(_, frac)| frac.len().min(255) as u8);
+    Ok(Probability {
+        written,
+        stored,
+        decimals,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipnets() {
+        let net = parse_ipnet("10.0.0.0/8").unwrap();
+        assert_eq!(net.prefix, 8);
+        assert!(net.contains(&parse_ipnet("10.1.2.3").unwrap()));
+        assert!(!net.contains(&parse_ipnet("11.1.2.3").unwrap()));
+        assert!(!parse_ipnet("10.1.2.3").unwrap().contains(&net));
+        assert_eq!(parse_ipnet("10.0.0.0/255.255.0.0").unwrap().prefix, 16);
+        assert!(parse_ipnet("10.0.0.0/255.0.255.0").is_err());
+        assert!(parse_ipnet("10.0.0.0/33").is_err());
+        assert!(parse_ipnet("example.com").is_err());
+        let v6 = parse_ipnet("fd00::/8").unwrap();
+        assert!(v6.contains(&parse_ipnet("fd12::1/128").unwrap()));
+        assert!(!v6.contains(&parse_ipnet("10.0.0.1").unwrap()));
+        assert!(IpNet::any(false).contains(&parse_ipnet("1.2.3.4").unwrap()));
+        assert!(parse_ipnet("1.2.3.4/32").unwrap().is_host());
+    }
+
+    #[test]
+    fn ports() {
+        assert_eq!(
+            parse_port_range("80").unwrap(),
+            PortRange { lo: 80, hi: 80 }
+        );
+        assert_eq!(
+            parse_port_range("1000:2000").unwrap(),
+            PortRange { lo: 1000, hi: 2000 }
+        );
+        assert_eq!(
+            parse_port_range(":1024").unwrap(),
+            PortRange { lo: 0, hi: 1024 }
+        );
+        assert_eq!(
+            parse_port_range("ssh").unwrap(),
+            PortRange { lo: 22, hi: 22 }
+        );
+        assert!(parse_port_range("70000").is_err());
+        assert!(parse_port_range("nope").is_err());
+        assert_eq!(parse_port_list("22,80:90,443").unwrap().len(), 3);
+        assert!(parse_port_list("1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16").is_err());
+    }
+
+    #[test]
+    fn marks() {
+        assert_eq!(
+            parse_mark("0x4000/0x4000").unwrap(),
+            MarkValue {
+                value: 0x4000,
+                mask: 0x4000
+            }
+        );
+        assert_eq!(
+            parse_mark("7").unwrap(),
+            MarkValue {
+                value: 7,
+                mask: u32::MAX
+            }
+        );
+        assert_eq!(parse_u32("010").unwrap(), 8);
+        assert!(parse_mark("").is_err());
+        assert!(parse_mark("-j").is_err());
+    }
+
+    #[test]
+    fn macs() {
+        assert_eq!(
+            parse_mac("00:1a:2B:3c:4d:5e").unwrap(),
+            [0, 0x1a, 0x2b, 0x3c, 0x4d, 0x5e]
+        );
+        assert!(parse_mac("XX:XX:XX:XX:XX:XX").is_err());
+        assert!(parse_mac("00:11:22:33:44").is_err());
+        assert!(parse_mac("00:11:22:33:44:55:66").is_err());
+    }
+
+    #[test]
+    fn probabilities_are_quantised_like_the_kernel() {
+        // Values read back from the kernel by iptables-save (%.11f).
+        let cases = [
+            ("0.2", 0.20000000019),
+            ("0.25", 0.25),
+            ("0.3333333333", 0.33333333349),
+            ("0.5", 0.5),
+        ];
+        for (written, saved) in cases {
+            let p = parse_probability(written).unwrap();
+            assert!(
+                (p.effective() - saved).abs() < 5e-12,
+                "{written}: {}",
+                p.effective()
+            );
+        }
+        assert_eq!(parse_probability("0.20000").unwrap().decimals, 5);
+        assert!(parse_probability("1.5").is_err());
+        assert!(parse_probability("NaN").is_err());
+    }
+}

@@ -1,0 +1,136 @@
+//! Input files: reading bytes from a path or stdin, decoding, and mapping
+//! byte offsets to 1-based lines and columns.
+
+use std::io::Read;
+use std::ops::Range;
+
+/// Largest input accepted: spans are 32-bit.
+pub const MAX_INPUT: usize = u32::MAX as usize - 1;
+
+/// One input text with its line index.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The name shown in diagnostics: the path as given, or `<stdin>`.
+    pub name: String,
+    /// The text; invalid UTF-8 replaced by U+FFFD.
+    pub text: String,
+    /// Byte offset of the first invalid UTF-8 sequence in the original bytes, if any.
+    pub invalid_utf8_at: Option<usize>,
+    line_starts: Vec<usize>,
+}
+
+impl SourceFile {
+    /// A source from bytes, decoding UTF-8 leniently.
+    pub fn from_bytes(name: impl Into<String>, bytes: Vec<u8>) -> Self {
+        let (text, invalid_utf8_at) = match String::from_utf8(bytes) {
+            Ok(text) => (text, None),
+            Err(error) => {
+                let at = error.utf8_error().valid_up_to();
+                (
+                    String::from_utf8_lossy(error.as_bytes()).into_owned(),
+                    Some(at),
+                )
+            }
+        };
+        Self::from_text(name, text, invalid_utf8_at)
+    }
+
+    /// A source from text.
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
+        Self::from_text(name, text.into(), None)
+    }
+
+    fn from_text(name: impl Into<String>, text: String, invalid_utf8_at: Option<usize>) -> Self {
+        let mut line_starts = Vec::with_capacity(text.len() / 64 + 1);
+        line_starts.push(0);
+        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        SourceFile {
+            name: name.into(),
+            text,
+            invalid_utf8_at,
+            line_starts,
+        }
+    }
+
+    /// Read `path`, or stdin when `path` is `-`.
+    pub fn read(path: &str) -> std::io::Result<Self> {
+        let mut bytes = Vec::new();
+        if path == "-" {
+            std::io::stdin().lock().read_to_end(&mut bytes)?;
+            check_size(&bytes)?;
+            return Ok(Self::from_bytes("<stdin>", bytes));
+        }
+        let metadata = std::fs::metadata(path)?;
+        if metadata.is_dir() {
+            return Err(std::io::Error::other("is a directory"));
+        }
+        bytes = std::fs::read(path)?;
+        check_size(&bytes)?;
+        Ok(Self::from_bytes(path, bytes))
+    }
+
+    /// 1-based line and column (in characters) of byte `offset`.
+    pub fn location(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&start| start <= offset) - 1;
+        let start = self.line_starts[line];
+        let column = floor_char_boundary(&self.text, offset)
+            .checked_sub(start)
+            .map_or(0, |len| self.text[start..start + len].chars().count());
+        (line + 1, column + 1)
+    }
+
+    /// Byte range of 1-based line `line`, without its newline.
+    pub fn line_range(&self, line: usize) -> Range<usize> {
+        let start = self.line_starts[line - 1];
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(self.text.len(), |next| next - 1);
+        start..end.max(start)
+    }
+
+    /// Number of lines.
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
+    }
+}
+
+fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
+    while offset > 0 && !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+fn check_size(bytes: &[u8]) -> std::io::Result<()> {
+    if bytes.len() > MAX_INPUT {
+        return Err(std::io::Error::other(
+            "larger than 4 GiB, which iptlint does not read",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_are_one_based() {
+        let file = SourceFile::new("x", "ab\ncdé\nf");
+        assert_eq!(file.location(0), (1, 1));
+        assert_eq!(file.location(3), (2, 1));
+        assert_eq!(file.location(7), (2, 4));
+        assert_eq!(file.location(8), (3, 1));
+        assert_eq!(file.location(9), (3, 2));
+        assert_eq!(file.line_range(2), 3..7);
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_and_remembered() {
+        let file = SourceFile::from_bytes("x", b"ok\n\xff\xfe bad".to_vec());
+        assert_eq!(file.invalid_utf8_at, Some(3));
+        assert!(file.text.contains('\u{fffd}'));
+    }
+}

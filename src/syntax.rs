@@ -1,0 +1,496 @@
+//! Lines of an iptables-save dump, as written: the pest grammar in
+//! `grammar/iptables_save.pest` turned into a spanned AST.
+//!
+//! Nothing here knows what an option means; [`crate::model`] decides that.
+//! Every node carries the [`Span`] of the bytes it came from, so any finding
+//! can point at the exact text.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use pest::Parser as _;
+use pest::error::{ErrorVariant, InputLocation};
+use pest::iterators::Pair;
+
+/// The pest parser generated from the grammar file.
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/iptables_save.pest"]
+pub struct LineParser;
+
+/// A byte range in one source file. `u32` keeps AST nodes small; inputs over
+/// 4 GiB are refused before parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Span {
+    /// First byte.
+    pub start: u32,
+    /// One past the last byte.
+    pub end: u32,
+}
+
+impl Span {
+    /// A span from byte offsets.
+    pub fn new(start: usize, end: usize) -> Self {
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+
+    /// As a `Range<usize>`, the form codespan-reporting takes.
+    pub fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+
+    /// The text this span covers in `src`.
+    pub fn text(self, src: &str) -> &str {
+        &src[self.range()]
+    }
+}
+
+/// One word of a rule line, after quote removal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word<'a> {
+    /// The word as iptables sees it: quotes removed, `\x` inside quotes made `x`.
+    pub text: Cow<'a, str>,
+    /// Where the word was written, quotes included.
+    pub span: Span,
+}
+
+impl Word<'_> {
+    /// The word's text.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+/// A word or a lone `!`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg<'a> {
+    /// `!`: inverts the option next to it.
+    Bang(Span),
+    /// Anything else.
+    Word(Word<'a>),
+}
+
+impl Arg<'_> {
+    /// Where the argument was written.
+    pub fn span(&self) -> Span {
+        match self {
+            Arg::Bang(span) => *span,
+            Arg::Word(word) => word.span,
+        }
+    }
+}
+
+/// `[packets:bytes]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counters {
+    /// Packets that matched.
+    pub packets: u64,
+    /// Bytes that matched.
+    pub bytes: u64,
+    /// Where the counters were written, brackets included.
+    pub span: Span,
+}
+
+/// What a line says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineKind<'a> {
+    /// Nothing at all.
+    Empty,
+    /// `# ...` in column 0; the text after `#`.
+    Comment(&'a str),
+    /// `*table`.
+    Table {
+        /// The table's name.
+        name: Word<'a>,
+    },
+    /// `:CHAIN POLICY [p:b]`.
+    Chain {
+        /// The chain name; `None` for a bare `:`.
+        name: Option<Word<'a>>,
+        /// `ACCEPT`, `DROP` or `-`.
+        policy: Option<Word<'a>>,
+        /// Counters, when written.
+        counters: Option<Counters>,
+    },
+    /// `COMMIT`.
+    Commit,
+    /// A rule or restore command: its optional counters and its words.
+    Rule {
+        /// `[p:b]` written before the command.
+        counters: Option<Counters>,
+        /// The words, in order.
+        args: Vec<Arg<'a>>,
+    },
+}
+
+/// A line of the dump.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line<'a> {
+    /// 1-based line number.
+    pub number: u32,
+    /// The line's bytes, without the line ending.
+    pub span: Span,
+    /// What it says.
+    pub kind: LineKind<'a>,
+}
+
+/// A line pest could not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// 1-based line number.
+    pub line: u32,
+    /// Where reading stopped (an empty span at the offending byte, or the
+    /// offending token).
+    pub span: Span,
+    /// What was wrong, for a human.
+    pub message: String,
+}
+
+/// Parse one line. `text` is the line without its ending; `offset` is where it
+/// starts in the file, so spans are file offsets.
+pub fn parse_line(text: &str, offset: usize, number: u32) -> Result<Line<'_>, SyntaxError> {
+    let span = Span::new(offset, offset + text.len());
+    let mut pairs = LineParser::parse(Rule::line, text).map_err(|error| {
+        let at = match error.location {
+            InputLocation::Pos(pos) => pos,
+            InputLocation::Span((start, _)) => start,
+        };
+        SyntaxError {
+            line: number,
+            span: Span::new(offset + at, offset + at),
+            message: describe_error(&error.variant, text, at),
+        }
+    })?;
+    let pair = pairs
+        .next()
+        .expect("grammar: a line is one of its alternatives");
+    let kind = match pair.as_rule() {
+        Rule::empty => LineKind::Empty,
+        Rule::comment => LineKind::Comment(&text[1..]),
+        Rule::commit => LineKind::Commit,
+        Rule::table_header => {
+            let name = pair.into_inner().next().expect("grammar: table name");
+            LineKind::Table {
+                name: plain_word(name, offset),
+            }
+        }
+        Rule::chain_decl => {
+            let (mut name, mut policy, mut counters) = (None, None, None);
+            for inner in pair.into_inner() {
+                match inner.as_rule() {
+                    Rule::name => name = Some(plain_word(inner, offset)),
+                    Rule::policy => policy = Some(plain_word(inner, offset)),
+                    Rule::counters => counters = Some(parse_counters(inner, offset, number)?),
+                    _ => {}
+                }
+            }
+            LineKind::Chain {
+                name,
+                policy,
+                counters,
+            }
+        }
+        Rule::rule_line => {
+            let mut counters = None;
+            let mut args = Vec::new();
+            for inner in pair.into_inner() {
+                match inner.as_rule() {
+                    Rule::counters => counters = Some(parse_counters(inner, offset, number)?),
+                    Rule::bang => args.push(Arg::Bang(pair_span(&inner, offset))),
+                    Rule::word => args.push(Arg::Word(parse_word(inner, offset))),
+                    _ => {}
+                }
+            }
+            LineKind::Rule { counters, args }
+        }
+        other => unreachable!("grammar: unexpected top-level rule {other:?}"),
+    };
+    Ok(Line { number, span, kind })
+}
+
+fn pair_span(pair: &Pair<'_, Rule>, offset: usize) -> Span {
+    let s = pair.as_span();
+    Span::new(offset + s.start(), offset + s.end())
+}
+
+fn plain_word<'a>(pair: Pair<'a, Rule>, offset: usize) -> Word<'a> {
+    Word {
+        span: pair_span(&pair, offset),
+        text: Cow::Borrowed(pair.as_str()),
+    }
+}
+
+fn parse_counters(pair: Pair<'_, Rule>, offset: usize, line: u32) -> Result<Counters, SyntaxError> {
+    let span = pair_span(&pair, offset);
+    let mut numbers = pair.into_inner().map(|number| {
+        number.as_str().parse::<u64>().map_err(|_| SyntaxError {
+            line,
+            span: pair_span(&number, offset),
+            message: "counter does not fit in 64 bits".to_string(),
+        })
+    });
+    let packets = numbers.next().expect("grammar: packets")?;
+    let bytes = numbers.next().expect("grammar: bytes")?;
+    Ok(Counters {
+        packets,
+        bytes,
+        span,
+    })
+}
+
+/// Build a word from its bare and quoted parts. A word that is one bare run,
+/// or one quoted span without escapes, borrows the input.
+fn parse_word<'a>(pair: Pair<'a, Rule>, offset: usize) -> Word<'a> {
+    let span = pair_span(&pair, offset);
+    let mut parts = pair.into_inner().peekable();
+    let first = parts.next().expect("grammar: a word has a part");
+    let single = parts.peek().is_none();
+    let borrowed = |part: &Pair<'a, Rule>| -> Option<&'a str> {
+        match part.as_rule() {
+            Rule::bare => Some(part.as_str()),
+            Rule::quoted => {
+                let text = part
+                    .clone()
+                    .into_inner()
+                    .next()
+                    .expect("grammar: quoted text");
+                (!text.as_str().contains('\\')).then_some(text.as_str())
+            }
+            _ => None,
+        }
+    };
+    if single && let Some(text) = borrowed(&first) {
+        return Word {
+            text: Cow::Borrowed(text),
+            span,
+        };
+    }
+    let mut text = String::new();
+    for part in std::iter::once(first).chain(parts) {
+        match part.as_rule() {
+            Rule::bare => text.push_str(part.as_str()),
+            Rule::quoted => {
+                let inner = part.into_inner().next().expect("grammar: quoted text");
+                unescape_into(inner.as_str(), &mut text);
+            }
+            _ => {}
+        }
+    }
+    Word {
+        text: Cow::Owned(text),
+        span,
+    }
+}
+
+/// Inside quotes, `\x` stands for `x` (xshared.c: add_param_to_argv).
+fn unescape_into(quoted: &str, out: &mut String) {
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+fn describe_error(variant: &ErrorVariant<Rule>, text: &str, at: usize) -> String {
+    let ErrorVariant::ParsingError { positives, .. } = variant else {
+        return "cannot parse this line".to_string();
+    };
+    if positives.contains(&Rule::closing_quote) {
+        return "unterminated quote: a `\"` opened in this word is never closed".to_string();
+    }
+    if positives.contains(&Rule::number) {
+        return "expected a counter of the form `[packets:bytes]`".to_string();
+    }
+    if text[..at].starts_with('[') && !text[..at].contains(']') {
+        return "expected `]` to close the counters `[packets:bytes]`".to_string();
+    }
+    if text[at..].starts_with("\"") {
+        return "unexpected `\"`".to_string();
+    }
+    let names: Vec<&str> = positives
+        .iter()
+        .filter_map(|rule| rule_name(*rule))
+        .collect();
+    if names.is_empty() {
+        "cannot parse this line".to_string()
+    } else {
+        format!("expected {}", names.join(" or "))
+    }
+}
+
+fn rule_name(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::name => "a name",
+        Rule::policy => "a policy",
+        Rule::counters => "counters `[packets:bytes]`",
+        Rule::word | Rule::bare | Rule::quoted | Rule::arg => "a word",
+        Rule::bang => "`!`",
+        Rule::EOI => "the end of the line",
+        _ => return None,
+    })
+}
+
+/// Byte ranges of the lines of `src`, line endings excluded. A final line
+/// without `\n` counts; a trailing `\n` does not start another line.
+pub fn line_ranges(src: &str) -> Vec<Range<usize>> {
+    let bytes = src.as_bytes();
+    let mut ranges = Vec::with_capacity(bytes.len() / 64 + 1);
+    let mut start = 0;
+    for newline in memchr::memchr_iter(b'\n', bytes) {
+        ranges.push(start..newline);
+        start = newline + 1;
+    }
+    if start < bytes.len() {
+        ranges.push(start..bytes.len());
+    }
+    ranges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule_words(line: &str) -> Vec<String> {
+        match parse_line(line, 0, 1).unwrap().kind {
+            LineKind::Rule { args, .. } => args
+                .into_iter()
+                .map(|arg| match arg {
+                    Arg::Bang(_) => "!".to_string(),
+                    Arg::Word(word) => format!("<{}>", word.text),
+                })
+                .collect(),
+            other => panic!("not a rule: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn splits_words_like_iptables() {
+        assert_eq!(
+            rule_words("-A INPUT -m comment --comment \"a b\" -j ACCEPT"),
+            [
+                "<-A>",
+                "<INPUT>",
+                "<-m>",
+                "<comment>",
+                "<--comment>",
+                "<a b>",
+                "<-j>",
+                "<ACCEPT>"
+            ]
+        );
+        assert_eq!(rule_words("ab\"cd ef\"gh"), ["<abcd efgh>"]);
+        assert_eq!(rule_words("\"\""), ["<>"]);
+        assert_eq!(rule_words("'a b'"), ["<'a>", "<b'>"]);
+        assert_eq!(rule_words("a\\b"), ["<a\\b>"]);
+        assert_eq!(rule_words("\"say \\\"hi\\\" \\\\ \""), ["<say \"hi\" \\ >"]);
+        assert_eq!(
+            rule_words("-A\tX  ! -s !x"),
+            ["<-A>", "<X>", "!", "<-s>", "<!x>"]
+        );
+        assert_eq!(rule_words("-s ! 10.0.0.0/8"), ["<-s>", "!", "<10.0.0.0/8>"]);
+        assert_eq!(rule_words("-A X \r"), ["<-A>", "<X>", "<\r>"]);
+    }
+
+    #[test]
+    fn word_spans_include_quotes() {
+        let line = parse_line("-A X \"q\"", 100, 7).unwrap();
+        let LineKind::Rule { args, .. } = line.kind else {
+            panic!()
+        };
+        assert_eq!(args[2].span(), Span::new(105, 108));
+        assert_eq!(line.span, Span::new(100, 108));
+        assert_eq!(line.number, 7);
+    }
+
+    #[test]
+    fn structural_lines() {
+        assert_eq!(parse_line("", 0, 1).unwrap().kind, LineKind::Empty);
+        assert_eq!(
+            parse_line("# hi", 0, 1).unwrap().kind,
+            LineKind::Comment(" hi")
+        );
+        assert_eq!(parse_line("COMMIT", 0, 1).unwrap().kind, LineKind::Commit);
+        assert!(matches!(
+            parse_line("COMMIT ", 0, 1).unwrap().kind,
+            LineKind::Rule { .. }
+        ));
+        let LineKind::Table { name } = parse_line("*nat", 0, 1).unwrap().kind else {
+            panic!()
+        };
+        assert_eq!(name.text, "nat");
+        let LineKind::Chain {
+            name,
+            policy,
+            counters,
+        } = parse_line(":INPUT DROP [3:180]", 0, 1).unwrap().kind
+        else {
+            panic!()
+        };
+        assert_eq!(name.unwrap().text, "INPUT");
+        assert_eq!(policy.unwrap().text, "DROP");
+        let counters = counters.unwrap();
+        assert_eq!((counters.packets, counters.bytes), (3, 180));
+        assert_eq!(counters.span, Span::new(12, 19));
+        let LineKind::Chain {
+            policy, counters, ..
+        } = parse_line(":X -", 0, 1).unwrap().kind
+        else {
+            panic!()
+        };
+        assert_eq!(policy.unwrap().text, "-");
+        assert!(counters.is_none());
+    }
+
+    #[test]
+    fn rule_counters() {
+        let LineKind::Rule { counters, args } =
+            parse_line("[12:3400] -A INPUT -j DROP", 0, 1).unwrap().kind
+        else {
+            panic!()
+        };
+        assert_eq!(counters.unwrap().packets, 12);
+        assert_eq!(args.len(), 4);
+    }
+
+    #[test]
+    fn errors_point_at_the_column() {
+        let error = parse_line("-A X -m comment --comment \"open", 0, 3).unwrap_err();
+        assert_eq!(error.line, 3);
+        assert!(
+            error.message.contains("unterminated quote"),
+            "{}",
+            error.message
+        );
+        let error = parse_line("[12:x] -A X", 50, 1).unwrap_err();
+        assert_eq!(error.span.start, 54);
+        assert!(
+            error.message.contains("[packets:bytes]"),
+            "{}",
+            error.message
+        );
+        let error = parse_line("[99999999999999999999999:0] -A X", 0, 1).unwrap_err();
+        assert!(error.message.contains("64 bits"));
+    }
+
+    #[test]
+    fn line_ranges_split_on_newlines() {
+        assert_eq!(line_ranges("a\nbc\n"), vec![0..1, 2..4]);
+        assert_eq!(line_ranges("a\n\nb"), vec![0..1, 2..2, 3..4]);
+        assert!(line_ranges("").is_empty());
+    }
+}
