@@ -1,0 +1,164 @@
+//! Shared helpers for integration tests: the real kernel as an oracle, the
+//! shared corpus, and visible skips.
+//!
+//! Kernel tests run `iptables-restore` inside a private network namespace
+//! (`unshare -n`) made for that one call, so nothing touches the host's rules
+//! and no packet leaves the namespace.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// Print a skip message that CI logs show, even under libtest's capture.
+pub fn skip(test: &str, reason: &str) {
+    eprintln!("SKIP: {test}: {reason}");
+    println!("SKIP: {test}: {reason}");
+}
+
+/// `../shared/corpus`, when present.
+pub fn corpus_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    dir.is_dir().then_some(dir)
+}
+
+/// `fixtures/` of this repository.
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// Which iptables family a tool is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// iptables
+    V4,
+    /// ip6tables
+    V6,
+}
+
+/// The real iptables, usable as root inside private network namespaces.
+#[derive(Debug, Clone)]
+pub struct Kernel {
+    /// `legacy` or `nft`.
+    pub backend: &'static str,
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+impl Kernel {
+    /// The kernel oracle, or `None` (after printing a SKIP line for `test`)
+    /// when not root, or when `unshare` or iptables are missing.
+    pub fn get(test: &str) -> Option<Kernel> {
+        if !is_root() {
+            skip(
+                test,
+                "needs root for `unshare -n` (run as root, as CI does)",
+            );
+            return None;
+        }
+        if !have("unshare") {
+            skip(test, "needs `unshare` (util-linux)");
+            return None;
+        }
+        for backend in ["legacy", "nft"] {
+            if have(&format!("iptables-{backend}-restore")) {
+                let kernel = Kernel { backend };
+                // The namespace must actually work here (containers may forbid it).
+                if kernel.restore(Family::V4, "*filter\nCOMMIT\n", &[]).is_ok() {
+                    return Some(kernel);
+                }
+            }
+        }
+        skip(
+            test,
+            "needs iptables (apt-get install -y iptables) and a kernel that lets root create network namespaces",
+        );
+        None
+    }
+
+    fn tool(&self, family: Family, what: &str) -> String {
+        let prefix = if family == Family::V6 {
+            "ip6tables"
+        } else {
+            "iptables"
+        };
+        format!("{prefix}-{}-{what}", self.backend)
+    }
+
+    /// Load `dump` into a fresh namespace with `iptables-restore ARGS`;
+    /// `Err` holds what iptables printed.
+    pub fn restore(&self, family: Family, dump: &str, args: &[&str]) -> Result<(), String> {
+        self.run_in_netns(
+            &format!("{} {}", self.tool(family, "restore"), args.join(" ")),
+            dump,
+        )
+        .map(|_| ())
+    }
+
+    /// Load `dump` into a fresh namespace and return `iptables-save -c` of it.
+    pub fn round_trip(&self, family: Family, dump: &str) -> Result<String, String> {
+        self.run_in_netns(
+            &format!(
+                "{} && {} -c",
+                self.tool(family, "restore"),
+                self.tool(family, "save")
+            ),
+            dump,
+        )
+    }
+
+    /// Run `script` under `sh -c` in a fresh network namespace with `stdin`.
+    pub fn run_in_netns(&self, script: &str, stdin: &str) -> Result<String, String> {
+        let mut child = Command::new("unshare")
+            .args(["-n", "sh", "-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run unshare: {e}"))?;
+        let mut input = child.stdin.take().expect("piped");
+        let stdin = stdin.to_string();
+        let writer = std::thread::spawn(move || {
+            let _ = input.write_all(stdin.as_bytes());
+        });
+        let output = child.wait_with_output().map_err(|e| e.to_string())?;
+        let _ = writer.join();
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    }
+}
+
+/// The line number iptables names in an error ("Error occurred at line: N",
+/// "line N failed", "line N: ...").
+pub fn failing_line(stderr: &str) -> Option<usize> {
+    for marker in ["Error occurred at line: ", "line "] {
+        for (index, _) in stderr.match_indices(marker) {
+            let digits: String = stderr[index + marker.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            if let Ok(line) = digits.parse() {
+                return Some(line);
+            }
+        }
+    }
+    None
+}
