@@ -4,7 +4,10 @@
 //! grammar in `grammar/`, [`model`] gives them meaning, [`graph`] links the
 //! chains, [`checks`] find problems, [`render`] prints them, and [`cli`] ties
 //! it together. [`lint`] runs the whole `check` pipeline for one or more files.
+//! [`analysis`] reasons about the packets each chain sees, for the checks
+//! that depend on it.
 
+pub mod analysis;
 pub mod checks;
 pub mod cli;
 pub mod diagnostics;

@@ -84,11 +84,7 @@ pub fn check_source(source: SourceFile, settings: &Settings) -> FileReport {
         }
         if !parsed.has_syntax_errors() {
             let graph = DumpGraph::build(&parsed.dump);
-            let cx = Context {
-                src: &source.text,
-                dump: &parsed.dump,
-                graph: &graph,
-            };
+            let cx = Context::new(&source.text, &parsed.dump, &graph);
             diagnostics.extend(checks::run_all(&cx));
         }
         diagnostics

@@ -5,8 +5,11 @@
 //! What it does / Why it matters / Example / How to fix, is what
 //! `iptlint rule NAME` prints. Register new checks in [`REGISTRY`].
 
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 
+use crate::analysis::Analysis;
 use crate::diagnostics::codes::PARSE_CODES;
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::graph::DumpGraph;
@@ -20,6 +23,27 @@ pub struct Context<'d, 'a> {
     pub dump: &'d Dump<'a>,
     /// The jump graphs, one per table of `dump`.
     pub graph: &'d DumpGraph,
+    /// The packet analysis, computed by the first check that asks for it.
+    analysis: OnceLock<Analysis>,
+}
+
+impl<'d, 'a> Context<'d, 'a> {
+    /// What the checks look at.
+    pub fn new(src: &'a str, dump: &'d Dump<'a>, graph: &'d DumpGraph) -> Self {
+        Context {
+            src,
+            dump,
+            graph,
+            analysis: OnceLock::new(),
+        }
+    }
+
+    /// What is known about the packets entering each chain and what becomes
+    /// of them; computed once, shared by the checks that need it.
+    pub fn analysis(&self) -> &Analysis {
+        self.analysis
+            .get_or_init(|| Analysis::of(self.src, self.dump, self.graph))
+    }
 }
 
 /// A check: one diagnostic code and the analysis that finds it.
