@@ -118,9 +118,19 @@ pub struct Shadow {
     pub rule: usize,
     /// Index of the earlier rule.
     pub by: usize,
-    /// Whether the earlier rule contains the later one on their own matches,
-    /// without what is known about the chain's packets.
-    pub without_context: bool,
+    /// What the containment rests on.
+    pub basis: ShadowBasis,
+}
+
+/// Why an earlier rule matches every packet a later one does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShadowBasis {
+    /// The matches alone: the earlier rule's contain the later rule's.
+    Matches,
+    /// Only for the packets that can enter the chain.
+    Entry,
+    /// Only for the packets other earlier rules leave.
+    EarlierRules,
 }
 
 /// What the analysis found about one chain.
@@ -223,14 +233,18 @@ fn may_mutate(rule: &Rule<'_>) -> bool {
     }
 }
 
-/// An earlier rule that ends evaluation, kept to find rules it shadows.
+/// An earlier rule that ends evaluation, kept to find rules it shadows. Its
+/// set is rebuilt from the rule when needed: keeping every set of a
+/// 10,000-rule chain would cost more than rebuilding the few looked at.
 struct Ender {
-    rule: usize,
-    set: PacketSet,
+    rule: u32,
     /// The mutation epoch it was recorded in, when its set constrains what
     /// targets change (then it is stale after the next mutation).
     epoch: Option<u32>,
 }
+
+/// Below this many earlier ending rules, a plain list is faster than buckets.
+const INDEX_AFTER: usize = 16;
 
 /// Earlier ending rules indexed by the single value of their most
 /// selective dimension, so that a later rule is compared only with the
@@ -246,9 +260,15 @@ struct ShadowIndex {
 }
 
 impl ShadowIndex {
-    fn insert(&mut self, rule: usize, set: PacketSet) {
+    fn is_empty(&self) -> bool {
+        self.enders.is_empty()
+    }
+
+    fn insert(&mut self, rule: usize, set: &PacketSet) {
         let id = self.enders.len() as u32;
-        let bucket = if let Some(addr) = set.destination.single() {
+        let bucket = if self.enders.len() < INDEX_AFTER {
+            &mut self.general
+        } else if let Some(addr) = set.destination.single() {
             self.by_destination.entry(addr).or_default()
         } else if let Some(addr) = set.source.single() {
             self.by_source.entry(addr).or_default()
@@ -259,23 +279,27 @@ impl ShadowIndex {
         };
         bucket.push(id);
         let epoch = set.constrains_mutable().then_some(self.epoch);
-        self.enders.push(Ender { rule, set, epoch });
+        self.enders.push(Ender {
+            rule: rule as u32,
+            epoch,
+        });
     }
 
     /// The earliest recorded rule whose set contains `packets`.
-    fn find(&self, packets: &PacketSet) -> Option<&Ender> {
-        let mut best: Option<&Ender> = None;
+    fn find(&self, packets: &PacketSet, rules: &[Rule<'_>], family: Family) -> Option<usize> {
+        let mut best: Option<usize> = None;
         let mut scan = |ids: &[u32]| {
             for &id in ids.iter().take(SHADOW_SCAN_LIMIT) {
                 let ender = &self.enders[id as usize];
-                if best.is_some_and(|b| b.rule <= ender.rule) {
+                let rule = ender.rule as usize;
+                if best.is_some_and(|b| b <= rule) {
                     return;
                 }
                 if ender.epoch.is_some_and(|e| e != self.epoch) {
                     continue;
                 }
-                if packets.subset_of(&ender.set) {
-                    best = Some(ender);
+                if packets.subset_of(&RuleSet::of(&rules[rule], family).set) {
+                    best = Some(rule);
                     return;
                 }
             }
@@ -351,27 +375,38 @@ pub fn walk_chain(
         }
         let rule_set = RuleSet::of(rule, family);
         let end = ending(rule, verdict);
-        // The packets that reach this rule and may match it.
-        let matched = remaining.meet(&rule_set.set);
-        let may_match = !matched.is_empty();
+        // Whether some packet reaching this rule may match it.
+        let may_match = remaining.intersects(&rule_set.set);
+        let jump_target = rule
+            .target
+            .as_ref()
+            .and_then(|t| t.chain)
+            .filter(|_| matches!(rule.flow(), Flow::Call | Flow::Goto));
         if let (Some(index), Some(src), Some(reach)) = (&index, src, &reach)
             && !rule_set.opaque
-            && let lookup = if may_match {
-                matched.clone()
+            && !index.is_empty()
+        {
+            let lookup = if may_match {
+                remaining.meet(&rule_set.set)
             } else {
                 reach.meet(&rule_set.set)
+            };
+            if !lookup.is_empty()
+                && let Some(by) = index.find(&lookup, rules, family)
+                && rules[by].spec.text(src) != rule.spec.text(src)
+            {
+                let earlier = RuleSet::of(&rules[by], family).set;
+                let basis = if rule_set.set.subset_of(&earlier) {
+                    ShadowBasis::Matches
+                } else if reach.meet(&rule_set.set).subset_of(&earlier) {
+                    ShadowBasis::Entry
+                } else {
+                    ShadowBasis::EarlierRules
+                };
+                out.shadows.push(Shadow { rule: i, by, basis });
             }
-            && !lookup.is_empty()
-            && let Some(ender) = index.find(&lookup)
-            && rules[ender.rule].spec.text(src) != rule.spec.text(src)
-        {
-            out.shadows.push(Shadow {
-                rule: i,
-                by: ender.rule,
-                without_context: rule_set.set.subset_of(&ender.set),
-            });
         }
-        if end != Ending::No && may_match && end == Ending::ChainOnly {
+        if may_match && end == Ending::ChainOnly {
             out.exits.push(match rule.flow() {
                 Flow::Return => Exit::Return { rule: i },
                 _ => Exit::Goto {
@@ -380,24 +415,22 @@ pub fn walk_chain(
                 },
             });
         }
-        if let Some(target) = rule.target.as_ref().and_then(|t| t.chain)
-            && matches!(rule.flow(), Flow::Call | Flow::Goto)
+        if let Some(target) = jump_target
             && may_match
         {
-            on_jump(target, matched);
+            on_jump(target, remaining.meet(&rule_set.set));
         }
         if end != Ending::No {
             if rule_set.exact {
-                let left = remaining.minus(&rule_set.set);
-                if left.is_empty() {
+                remaining.subtract(&rule_set.set);
+                if remaining.is_empty() {
                     out.emptied_by = Some(i);
                     alone = entry.subset_of(&rule_set.set);
                 } else if may_match {
                     last_partial = Some(i);
                 }
-                remaining = left;
                 if let Some(index) = &mut index {
-                    index.insert(i, rule_set.set);
+                    index.insert(i, &rule_set.set);
                 }
             } else if may_match {
                 last_partial = Some(i);
@@ -425,15 +458,25 @@ fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Famil
     let n = table.chains.len();
     // Reverse topological order: callees before callers.
     let components = kosaraju_scc(&graph.graph);
+    let mut component_of = vec![0usize; n];
+    for (c, component) in components.iter().enumerate() {
+        for node in component {
+            component_of[node.index()] = c;
+        }
+    }
     let cyclic = |component: &[NodeIndex]| {
         component.len() > 1 || graph.graph.find_edge(component[0], component[0]).is_some()
     };
     let fragment = table.is_fragment();
 
-    // Pass 1: entry sets, callers first.
+    // Pass 1, callers first: entry sets. Each chain is walked with its final
+    // entry set and no known verdicts; that walk is already the answer for a
+    // chain none of whose callees turns out to give a verdict.
     let mut entries: Vec<Option<PacketSet>> = vec![None; n];
     let mut origins: Vec<Origin> = vec![Origin::Unreached; n];
+    let mut walks: Vec<Option<Walk>> = (0..n).map(|_| None).collect();
     let mut changes: Vec<u32> = vec![0; n];
+    let mut queued = vec![false; n];
     for (i, chain) in table.chains.iter().enumerate() {
         if chain.builtin {
             entries[i] = Some(PacketSet::any(family));
@@ -441,13 +484,6 @@ fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Famil
         }
     }
     let no_verdicts = |_: usize| false;
-    let mut component_of = vec![0usize; n];
-    for (c, component) in components.iter().enumerate() {
-        for node in component {
-            component_of[node.index()] = c;
-        }
-    }
-    let mut queued = vec![false; n];
     for (c, component) in components.iter().enumerate().rev() {
         for node in component {
             let chain = node.index();
@@ -471,72 +507,98 @@ fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Famil
         }
         while let Some(chain) = work.pop() {
             queued[chain] = false;
-            let entry = entries[chain].clone().expect("seeded");
             let known = origins[chain].is_known();
-            let mut passed: Vec<(usize, PacketSet)> = Vec::new();
-            walk_chain(
+            let entry = entries[chain].take().expect("seeded");
+            let mut to_self: Option<PacketSet> = None;
+            let mut changed: Vec<usize> = Vec::new();
+            let walk = walk_chain(
                 table,
                 family,
                 chain,
                 &entry,
                 &no_verdicts,
-                &mut |target, packets| passed.push((target, packets)),
-                None,
+                &mut |target, packets| {
+                    if target == chain {
+                        match &mut to_self {
+                            Some(existing) => {
+                                existing.absorb(&packets);
+                            }
+                            None => to_self = Some(packets),
+                        }
+                        return;
+                    }
+                    if known && origins[target] == Origin::Unreached {
+                        origins[target] = Origin::Reached;
+                    }
+                    let grew = match &mut entries[target] {
+                        slot @ None => {
+                            *slot = Some(packets);
+                            true
+                        }
+                        Some(existing) => existing.absorb(&packets),
+                    };
+                    if grew && looping && component_of[target] == c {
+                        changed.push(target);
+                    }
+                },
+                (!looping).then_some(src),
             );
-            for (target, packets) in passed {
-                if known && origins[target] == Origin::Unreached {
-                    origins[target] = Origin::Reached;
+            if !looping {
+                walks[chain] = Some(walk);
+            }
+            let mut entry = entry;
+            if let Some(packets) = to_self
+                && entry.absorb(&packets)
+            {
+                changed.push(chain);
+            }
+            entries[chain] = Some(entry);
+            for target in changed {
+                // Inside a loop: walk the target again, widening to "any
+                // packet" once it has changed often enough.
+                changes[target] += 1;
+                if changes[target] > WIDEN_AFTER {
+                    entries[target] = Some(PacketSet::any(family));
                 }
-                let joined = match &entries[target] {
-                    None => packets,
-                    Some(existing) => existing.join(&packets),
-                };
-                if entries[target].as_ref() == Some(&joined) {
-                    continue;
-                }
-                entries[target] = Some(joined);
-                if looping && component_of[target] == c {
-                    // Inside a loop: walk the target again, widening to
-                    // "any packet" once it has changed often enough.
-                    changes[target] += 1;
-                    if changes[target] > WIDEN_AFTER {
-                        entries[target] = Some(PacketSet::any(family));
-                    }
-                    if !queued[target] && changes[target] <= WIDEN_AFTER + 1 {
-                        queued[target] = true;
-                        work.push(target);
-                    }
+                if !queued[target] && changes[target] <= WIDEN_AFTER + 1 {
+                    queued[target] = true;
+                    work.push(target);
                 }
             }
         }
     }
-    let entries: Vec<PacketSet> = entries
-        .into_iter()
-        .map(|e| e.unwrap_or_else(|| PacketSet::any(family)))
-        .collect();
 
-    // Pass 2: verdicts, callees first.
+    // Pass 2, callees first: verdicts. A chain is walked again only when
+    // one of its callees always gives a verdict (or it is part of a loop).
     let mut verdicts = vec![false; n];
-    let mut flows: Vec<Option<ChainFlow>> = vec![None; n];
+    let mut flows: Vec<Option<ChainFlow>> = (0..n).map(|_| None).collect();
     for component in &components {
         for node in component {
             let chain = node.index();
-            let walk = {
-                let verdict_of = |target: usize| verdicts[target];
-                walk_chain(
-                    table,
-                    family,
-                    chain,
-                    &entries[chain],
-                    &verdict_of,
-                    &mut |_, _| {},
-                    Some(src),
-                )
+            let entry = entries[chain].take().expect("every chain has an entry set");
+            let stale = graph
+                .graph
+                .neighbors(*node)
+                .any(|callee| verdicts[callee.index()]);
+            let walk = match walks[chain].take() {
+                Some(walk) if !stale => walk,
+                _ => {
+                    let verdict_of = |target: usize| verdicts[target];
+                    walk_chain(
+                        table,
+                        family,
+                        chain,
+                        &entry,
+                        &verdict_of,
+                        &mut |_, _| {},
+                        Some(src),
+                    )
+                }
             };
             let verdict = walk.exits.is_empty();
             verdicts[chain] = verdict;
             flows[chain] = Some(ChainFlow {
-                entry: entries[chain].clone(),
+                entry,
                 origin: origins[chain],
                 verdict,
                 verdict_rule: if verdict { walk.emptied_by } else { None },

@@ -8,5 +8,5 @@
 pub mod context;
 pub mod packets;
 
-pub use context::{Analysis, ChainFlow, Exit, HiddenRun, Origin, Shadow, TableFlow};
+pub use context::{Analysis, ChainFlow, Exit, HiddenRun, Origin, Shadow, ShadowBasis, TableFlow};
 pub use packets::{PacketSet, RuleSet};

@@ -47,136 +47,270 @@ pub trait Dim: Clone + PartialEq {
     fn join(&self, other: &Self) -> Self;
     /// A set between `self \ other` and `self`.
     fn minus(&self, other: &Self) -> Self;
+    /// `false` only if no value is in both.
+    fn intersects(&self, other: &Self) -> bool {
+        !self.meet(other).is_empty()
+    }
 }
 
 // ---------------------------------------------------------------------------
 // Ranges of integers: addresses and ports.
 
-/// A set of integers in `0..=max`: `None` ranges means all of them, otherwise
-/// sorted, disjoint, non-adjacent inclusive ranges (empty: no value).
+/// Builds the ranges of a [`Values`] from ranges given in increasing order.
+struct RangesBuilder {
+    ranges: Vec<(u128, u128)>,
+    first: Option<(u128, u128)>,
+}
+
+impl RangesBuilder {
+    fn new() -> Self {
+        RangesBuilder {
+            ranges: Vec::new(),
+            first: None,
+        }
+    }
+
+    /// Append a range that starts after every range already pushed, merging
+    /// it with the last one when they touch.
+    fn push(&mut self, lo: u128, hi: u128) {
+        let last = if self.ranges.is_empty() {
+            self.first.as_mut()
+        } else {
+            self.ranges.last_mut()
+        };
+        match last {
+            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+            Some(_) => {
+                if self.ranges.is_empty() {
+                    self.ranges.push(self.first.expect("a first range"));
+                }
+                self.ranges.push((lo, hi));
+            }
+            None => self.first = Some((lo, hi)),
+        }
+    }
+
+    fn finish(self, width: Width) -> Values {
+        let repr = match (self.first, self.ranges.is_empty()) {
+            (None, _) => Repr::Wide(width, Vec::new()),
+            (Some((0, hi)), true) if hi >= width.max() => Repr::All(width),
+            (Some((lo, hi)), true) if hi <= u32::MAX as u128 => {
+                Repr::Narrow(width, lo as u32, hi as u32)
+            }
+            (Some(range), true) => Repr::Wide(width, vec![range]),
+            (Some(_), false) => Repr::Wide(width, self.ranges),
+        };
+        Values { repr }
+    }
+}
+
+/// Which integers a [`Values`] ranges over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Width {
+    Port,
+    V4,
+    V6,
+}
+
+impl Width {
+    fn max(self) -> u128 {
+        match self {
+            Width::Port => 65535,
+            Width::V4 => u32::MAX as u128,
+            Width::V6 => u128::MAX,
+        }
+    }
+
+    fn of(max: u128) -> Width {
+        match max {
+            65535 => Width::Port,
+            m if m == u32::MAX as u128 => Width::V4,
+            _ => Width::V6,
+        }
+    }
+}
+
+/// How a [`Values`] is stored: one range of ports or IPv4 addresses (the
+/// common case) inline, anything else in a vector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Repr {
+    /// Every value.
+    All(Width),
+    /// One range whose ends fit in 32 bits.
+    Narrow(Width, u32, u32),
+    /// Sorted, disjoint, non-adjacent ranges: none, several, or one that
+    /// does not fit [`Repr::Narrow`].
+    Wide(Width, Vec<(u128, u128)>),
+}
+
+/// The ranges of a [`Values`], borrowed or, for one inline range, copied.
+pub enum RangesView<'a> {
+    /// One range.
+    One([(u128, u128); 1]),
+    /// Several (or none).
+    Many(&'a [(u128, u128)]),
+}
+
+impl std::ops::Deref for RangesView<'_> {
+    type Target = [(u128, u128)];
+
+    fn deref(&self) -> &[(u128, u128)] {
+        match self {
+            RangesView::One(one) => one,
+            RangesView::Many(many) => many,
+        }
+    }
+}
+
+/// A set of integers in `0..=max` (ports, or addresses of one family).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Values {
-    max: u128,
-    ranges: Option<Vec<(u128, u128)>>,
+    repr: Repr,
 }
 
 impl Values {
-    /// Every value up to `max`.
+    /// Every value up to `max` (65535, `u32::MAX` or `u128::MAX`).
     pub fn any(max: u128) -> Self {
-        Values { max, ranges: None }
+        Values {
+            repr: Repr::All(Width::of(max)),
+        }
     }
 
     /// No value.
     pub fn none(max: u128) -> Self {
         Values {
-            max,
-            ranges: Some(Vec::new()),
+            repr: Repr::Wide(Width::of(max), Vec::new()),
         }
+    }
+
+    fn width(&self) -> Width {
+        match self.repr {
+            Repr::All(w) | Repr::Narrow(w, ..) | Repr::Wide(w, _) => w,
+        }
+    }
+
+    fn max(&self) -> u128 {
+        self.width().max()
     }
 
     /// `lo..=hi`.
     pub fn range(max: u128, lo: u128, hi: u128) -> Self {
-        Values::from_ranges(max, vec![(lo.min(hi), hi.max(lo).min(max))])
+        let (lo, hi) = (lo.min(hi), hi.max(lo).min(max));
+        let mut builder = RangesBuilder::new();
+        builder.push(lo, hi);
+        builder.finish(Width::of(max))
     }
 
     /// The union of `ranges` (in any order).
     pub fn from_ranges(max: u128, mut ranges: Vec<(u128, u128)>) -> Self {
         ranges.sort_unstable();
-        let mut merged: Vec<(u128, u128)> = Vec::with_capacity(ranges.len());
+        let mut builder = RangesBuilder::new();
         for (lo, hi) in ranges {
-            match merged.last_mut() {
-                Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
-                _ => merged.push((lo, hi)),
-            }
+            builder.push(lo, hi.min(max));
         }
-        Values::normalized(max, merged)
-    }
-
-    fn normalized(max: u128, ranges: Vec<(u128, u128)>) -> Self {
-        if ranges.len() == 1 && ranges[0] == (0, max) {
-            Values::any(max)
-        } else {
-            Values {
-                max,
-                ranges: Some(ranges),
-            }
-        }
+        builder.finish(Width::of(max))
     }
 
     /// The ranges, `None` for every value.
-    pub fn ranges(&self) -> Option<&[(u128, u128)]> {
-        self.ranges.as_deref()
+    pub fn ranges(&self) -> Option<RangesView<'_>> {
+        match &self.repr {
+            Repr::All(_) => None,
+            Repr::Narrow(_, lo, hi) => Some(RangesView::One([(*lo as u128, *hi as u128)])),
+            Repr::Wide(_, ranges) => Some(RangesView::Many(ranges)),
+        }
     }
 
     /// The one value of a singleton set.
     pub fn single(&self) -> Option<u128> {
-        match self.ranges.as_deref() {
-            Some([(lo, hi)]) if lo == hi => Some(*lo),
+        match &self.repr {
+            Repr::Narrow(_, lo, hi) if lo == hi => Some(*lo as u128),
+            Repr::Wide(_, ranges) if ranges.len() == 1 && ranges[0].0 == ranges[0].1 => {
+                Some(ranges[0].0)
+            }
             _ => None,
         }
     }
 
     /// Every value not in `self`.
     pub fn complement(&self) -> Self {
-        let Some(ranges) = &self.ranges else {
-            return Values::none(self.max);
+        let Some(ranges) = self.ranges() else {
+            return Values::none(self.max());
         };
-        let mut out = Vec::with_capacity(ranges.len() + 1);
+        let max = self.max();
+        let mut out = RangesBuilder::new();
         let mut next = 0u128;
         let mut open = true;
-        for &(lo, hi) in ranges {
+        for &(lo, hi) in ranges.iter() {
             if lo > next {
-                out.push((next, lo - 1));
+                out.push(next, lo - 1);
             }
-            if hi >= self.max {
+            if hi >= max {
                 open = false;
                 break;
             }
             next = hi + 1;
         }
         if open {
-            out.push((next, self.max));
+            out.push(next, max);
         }
-        Values::normalized(self.max, out)
+        out.finish(self.width())
     }
 
-    /// Merge the closest neighbours until at most [`MAX_RANGES`] remain.
+    /// Past [`MAX_RANGES`] ranges, the one range from the lowest value to the
+    /// highest: joins of thousands of addresses (every service IP jumping to
+    /// one chain) stay cheap, and further joins mostly fall inside.
     fn capped(self) -> Self {
-        let Some(mut ranges) = self.ranges else {
-            return self;
-        };
-        while ranges.len() > MAX_RANGES {
-            let (at, _) = ranges
-                .windows(2)
-                .enumerate()
-                .min_by_key(|(_, pair)| pair[1].0 - pair[0].1)
-                .expect("more than one range");
-            ranges[at].1 = ranges[at + 1].1;
-            ranges.remove(at + 1);
+        match self.repr {
+            Repr::Wide(width, ranges) if ranges.len() > MAX_RANGES => {
+                let mut builder = RangesBuilder::new();
+                builder.push(ranges[0].0, ranges[ranges.len() - 1].1);
+                builder.finish(width)
+            }
+            repr => Values { repr },
         }
-        Values::normalized(self.max, ranges)
     }
 }
 
 impl Dim for Values {
+    fn intersects(&self, other: &Self) -> bool {
+        let (Some(a), Some(b)) = (self.ranges(), other.ranges()) else {
+            return !self.is_empty() && !other.is_empty();
+        };
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            if a[i].0.max(b[j].0) <= a[i].1.min(b[j].1) {
+                return true;
+            }
+            if a[i].1 < b[j].1 {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+        false
+    }
+
     fn is_any(&self) -> bool {
-        self.ranges.is_none()
+        matches!(self.repr, Repr::All(_))
     }
 
     fn is_empty(&self) -> bool {
-        self.ranges.as_ref().is_some_and(Vec::is_empty)
+        matches!(&self.repr, Repr::Wide(_, ranges) if ranges.is_empty())
     }
 
     fn subset_of(&self, other: &Self) -> bool {
-        let Some(theirs) = &other.ranges else {
-            return true;
-        };
-        let Some(ours) = &self.ranges else {
-            return false;
+        match (&self.repr, &other.repr) {
+            (_, Repr::All(_)) => return true,
+            (Repr::All(_), _) => return false,
+            (Repr::Narrow(_, a, b), Repr::Narrow(_, c, d)) => return c <= a && b <= d,
+            _ => {}
+        }
+        let (Some(ours), Some(theirs)) = (self.ranges(), other.ranges()) else {
+            unreachable!("handled above")
         };
         // Two pointers: each of our ranges lies inside one of theirs.
         let mut j = 0;
-        for &(lo, hi) in ours {
+        for &(lo, hi) in ours.iter() {
             while j < theirs.len() && theirs[j].1 < lo {
                 j += 1;
             }
@@ -188,20 +322,31 @@ impl Dim for Values {
     }
 
     fn meet(&self, other: &Self) -> Self {
-        let (Some(a), Some(b)) = (&self.ranges, &other.ranges) else {
-            return if self.ranges.is_none() {
-                other.clone()
-            } else {
-                self.clone()
-            };
+        match (&self.repr, &other.repr) {
+            (Repr::All(_), _) => return other.clone(),
+            (_, Repr::All(_)) => return self.clone(),
+            (Repr::Narrow(w, a, b), Repr::Narrow(_, c, d)) => {
+                let (lo, hi) = (*a.max(c), *b.min(d));
+                return Values {
+                    repr: if lo <= hi {
+                        Repr::Narrow(*w, lo, hi)
+                    } else {
+                        Repr::Wide(*w, Vec::new())
+                    },
+                };
+            }
+            _ => {}
+        }
+        let (Some(a), Some(b)) = (self.ranges(), other.ranges()) else {
+            unreachable!("handled above")
         };
-        let mut out = Vec::new();
+        let mut out = RangesBuilder::new();
         let (mut i, mut j) = (0, 0);
         while i < a.len() && j < b.len() {
             let lo = a[i].0.max(b[j].0);
             let hi = a[i].1.min(b[j].1);
             if lo <= hi {
-                out.push((lo, hi));
+                out.push(lo, hi);
             }
             if a[i].1 < b[j].1 {
                 i += 1;
@@ -209,24 +354,40 @@ impl Dim for Values {
                 j += 1;
             }
         }
-        Values::normalized(self.max, out)
+        out.finish(self.width())
     }
 
     fn join(&self, other: &Self) -> Self {
-        let (Some(a), Some(b)) = (&self.ranges, &other.ranges) else {
-            return Values::any(self.max);
+        if other.subset_of(self) {
+            return self.clone();
+        }
+        let (Some(a), Some(b)) = (self.ranges(), other.ranges()) else {
+            return Values {
+                repr: Repr::All(self.width()),
+            };
         };
-        let mut all = Vec::with_capacity(a.len() + b.len());
-        all.extend_from_slice(a);
-        all.extend_from_slice(b);
-        Values::from_ranges(self.max, all).capped()
+        // Merge the two sorted lists.
+        let mut out = RangesBuilder::new();
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            let take_a = j == b.len() || (i < a.len() && a[i].0 <= b[j].0);
+            let (lo, hi) = if take_a {
+                i += 1;
+                a[i - 1]
+            } else {
+                j += 1;
+                b[j - 1]
+            };
+            out.push(lo, hi);
+        }
+        out.finish(self.width()).capped()
     }
 
     fn minus(&self, other: &Self) -> Self {
         let difference = self.meet(&other.complement());
         // Keep the representation small: a difference that would split the
         // set into too many pieces is left undone (a superset is allowed).
-        if difference.ranges.as_ref().is_some_and(|r| r.len() > MAX_RANGES) {
+        if difference.ranges().is_some_and(|r| r.len() > MAX_RANGES) {
             self.clone()
         } else {
             difference
@@ -276,6 +437,9 @@ impl Protocols {
 }
 
 impl Dim for Protocols {
+    fn intersects(&self, other: &Self) -> bool {
+        (0..4).any(|i| self.0[i] & other.0[i] != 0)
+    }
     fn is_any(&self) -> bool {
         *self == Protocols::ANY
     }
@@ -308,6 +472,9 @@ macro_rules! bitset_dim {
         }
 
         impl Dim for $name {
+            fn intersects(&self, other: &Self) -> bool {
+                self.0 & other.0 != 0
+            }
             fn is_any(&self) -> bool {
                 self.0 == Self::ANY.0
             }
@@ -502,7 +669,7 @@ pub enum Interfaces {
 
 impl Interfaces {
     /// Every interface.
-    pub fn any() -> Self {
+    pub const fn any() -> Self {
         Interfaces::Except(Vec::new())
     }
 
@@ -644,7 +811,7 @@ pub struct Marks {
 
 impl Marks {
     /// Every mark.
-    pub fn any() -> Self {
+    pub const fn any() -> Self {
         Marks {
             mask: 0,
             value: 0,
@@ -815,6 +982,161 @@ impl Dim for Marks {
 // ---------------------------------------------------------------------------
 // The product.
 
+/// The properties most rules leave alone: interfaces and marks.
+#[derive(Debug, Clone, PartialEq)]
+struct ExtraDims {
+    in_interface: Interfaces,
+    out_interface: Interfaces,
+    mark: Marks,
+    connmark: Marks,
+}
+
+static ANY_EXTRA: ExtraDims = ExtraDims {
+    in_interface: Interfaces::any(),
+    out_interface: Interfaces::any(),
+    mark: Marks::any(),
+    connmark: Marks::any(),
+};
+
+/// Apply `$m!(field)` to every field of [`ExtraDims`].
+macro_rules! for_each_extra {
+    ($m:ident) => {
+        $m!(in_interface);
+        $m!(out_interface);
+        $m!(mark);
+        $m!(connmark);
+    };
+}
+
+/// Interfaces and marks, boxed and absent when nothing is known, so that
+/// the common [`PacketSet`] stays small. A [`Dim`] of its own whose
+/// [`Dim::minus`] is exact when only one of its parts differs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Extra(Option<Box<ExtraDims>>);
+
+impl Extra {
+    fn dims(&self) -> &ExtraDims {
+        self.0.as_deref().unwrap_or(&ANY_EXTRA)
+    }
+
+    fn dims_mut(&mut self) -> &mut ExtraDims {
+        self.0.get_or_insert_with(|| Box::new(ANY_EXTRA.clone()))
+    }
+
+    fn from_dims(dims: ExtraDims) -> Self {
+        if dims == ANY_EXTRA {
+            Extra(None)
+        } else {
+            Extra(Some(Box::new(dims)))
+        }
+    }
+}
+
+impl Dim for Extra {
+    fn is_any(&self) -> bool {
+        self.0.is_none() || *self.dims() == ANY_EXTRA
+    }
+
+    fn is_empty(&self) -> bool {
+        let Some(dims) = self.0.as_deref() else {
+            return false;
+        };
+        macro_rules! empty {
+            ($f:ident) => {
+                if dims.$f.is_empty() {
+                    return true;
+                }
+            };
+        }
+        for_each_extra!(empty);
+        false
+    }
+
+    fn subset_of(&self, other: &Self) -> bool {
+        if other.0.is_none() {
+            return true;
+        }
+        let (a, b) = (self.dims(), other.dims());
+        macro_rules! sub {
+            ($f:ident) => {
+                if !a.$f.subset_of(&b.$f) {
+                    return false;
+                }
+            };
+        }
+        for_each_extra!(sub);
+        true
+    }
+
+    fn intersects(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (None, None) => return true,
+            (None, Some(_)) => return !other.is_empty(),
+            (Some(_), None) => return !self.is_empty(),
+            (Some(_), Some(_)) => {}
+        }
+        let (a, b) = (self.dims(), other.dims());
+        macro_rules! inter {
+            ($f:ident) => {
+                if !a.$f.intersects(&b.$f) {
+                    return false;
+                }
+            };
+        }
+        for_each_extra!(inter);
+        true
+    }
+
+    fn meet(&self, other: &Self) -> Self {
+        match (&self.0, &other.0) {
+            (None, _) => other.clone(),
+            (_, None) => self.clone(),
+            (Some(a), Some(b)) => Extra::from_dims(ExtraDims {
+                in_interface: a.in_interface.meet(&b.in_interface),
+                out_interface: a.out_interface.meet(&b.out_interface),
+                mark: a.mark.meet(&b.mark),
+                connmark: a.connmark.meet(&b.connmark),
+            }),
+        }
+    }
+
+    fn join(&self, other: &Self) -> Self {
+        match (&self.0, &other.0) {
+            (None, _) | (_, None) => Extra(None),
+            (Some(a), Some(b)) => Extra::from_dims(ExtraDims {
+                in_interface: a.in_interface.join(&b.in_interface),
+                out_interface: a.out_interface.join(&b.out_interface),
+                mark: a.mark.join(&b.mark),
+                connmark: a.connmark.join(&b.connmark),
+            }),
+        }
+    }
+
+    fn minus(&self, other: &Self) -> Self {
+        let (a, b) = (self.dims(), other.dims());
+        let differing = [
+            !a.in_interface.subset_of(&b.in_interface),
+            !a.out_interface.subset_of(&b.out_interface),
+            !a.mark.subset_of(&b.mark),
+            !a.connmark.subset_of(&b.connmark),
+        ];
+        if differing.iter().filter(|d| **d).count() != 1 {
+            return self.clone();
+        }
+        let mut dims = a.clone();
+        if differing[0] {
+            dims.in_interface = a.in_interface.minus(&b.in_interface);
+        } else if differing[1] {
+            dims.out_interface = a.out_interface.minus(&b.out_interface);
+        } else if differing[2] {
+            dims.mark = a.mark.minus(&b.mark);
+        } else {
+            dims.connmark = a.connmark.minus(&b.connmark);
+        }
+        Extra::from_dims(dims)
+    }
+}
+
 /// What is known about a set of packets: one set per property.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PacketSet {
@@ -828,16 +1150,8 @@ pub struct PacketSet {
     pub source_ports: Values,
     /// `--dport`, `-m multiport --dports`.
     pub destination_ports: Values,
-    /// `-i`.
-    pub in_interface: Interfaces,
-    /// `-o`.
-    pub out_interface: Interfaces,
     /// `-m conntrack --ctstate`, `-m state --state`.
     pub states: CtSet,
-    /// `-m mark --mark`.
-    pub mark: Marks,
-    /// `-m connmark --mark`.
-    pub connmark: Marks,
     /// `-m addrtype --src-type`.
     pub source_type: AddrTypes,
     /// `-m addrtype --dst-type`.
@@ -846,6 +1160,8 @@ pub struct PacketSet {
     pub fragments: Fragments,
     /// `--tcp-flags`, `--syn`.
     pub tcp_flags: TcpFlagSet,
+    /// `-i`, `-o`, `-m mark`, `-m connmark` (see the accessors).
+    pub extra: Extra,
 }
 
 /// Apply `$m!(field)` to every field of a [`PacketSet`].
@@ -856,20 +1172,17 @@ macro_rules! for_each_dim {
         $m!(destination);
         $m!(source_ports);
         $m!(destination_ports);
-        $m!(in_interface);
-        $m!(out_interface);
         $m!(states);
-        $m!(mark);
-        $m!(connmark);
         $m!(source_type);
         $m!(destination_type);
         $m!(fragments);
         $m!(tcp_flags);
+        $m!(extra);
     };
 }
 
 /// Names of the dimensions, for [`PacketSet::differing_dims`].
-const DIM_COUNT: usize = 14;
+const DIM_COUNT: usize = 11;
 
 fn address_max(family: Family) -> u128 {
     match family {
@@ -888,15 +1201,12 @@ impl PacketSet {
             destination: Values::any(addresses),
             source_ports: Values::any(65535),
             destination_ports: Values::any(65535),
-            in_interface: Interfaces::any(),
-            out_interface: Interfaces::any(),
             states: CtSet::ANY,
-            mark: Marks::any(),
-            connmark: Marks::any(),
             source_type: AddrTypes::ANY,
             destination_type: AddrTypes::ANY,
             fragments: Fragments::ANY,
             tcp_flags: TcpFlagSet::ANY,
+            extra: Extra(None),
         }
     }
 
@@ -942,6 +1252,30 @@ impl PacketSet {
         true
     }
 
+    /// `false` only if no packet is in both (no allocation).
+    pub fn intersects(&self, other: &PacketSet) -> bool {
+        macro_rules! inter {
+            ($f:ident) => {
+                if !self.$f.intersects(&other.$f) {
+                    return false;
+                }
+            };
+        }
+        for_each_dim!(inter);
+        true
+    }
+
+    /// Grow `self` to a superset of `other` too; whether it changed.
+    pub fn absorb(&mut self, other: &PacketSet) -> bool {
+        if other.subset_of(self) {
+            return false;
+        }
+        let joined = self.join(other);
+        let changed = joined != *self;
+        *self = joined;
+        changed
+    }
+
     /// A superset of the packets in both.
     pub fn meet(&self, other: &PacketSet) -> PacketSet {
         macro_rules! meet {
@@ -955,15 +1289,12 @@ impl PacketSet {
             destination: meet!(destination),
             source_ports: meet!(source_ports),
             destination_ports: meet!(destination_ports),
-            in_interface: meet!(in_interface),
-            out_interface: meet!(out_interface),
             states: meet!(states),
-            mark: meet!(mark),
-            connmark: meet!(connmark),
             source_type: meet!(source_type),
             destination_type: meet!(destination_type),
             fragments: meet!(fragments),
             tcp_flags: meet!(tcp_flags),
+            extra: meet!(extra),
         }
     }
 
@@ -986,15 +1317,12 @@ impl PacketSet {
             destination: join!(destination),
             source_ports: join!(source_ports),
             destination_ports: join!(destination_ports),
-            in_interface: join!(in_interface),
-            out_interface: join!(out_interface),
             states: join!(states),
-            mark: join!(mark),
-            connmark: join!(connmark),
             source_type: join!(source_type),
             destination_type: join!(destination_type),
             fragments: join!(fragments),
             tcp_flags: join!(tcp_flags),
+            extra: join!(extra),
         }
     }
 
@@ -1021,43 +1349,69 @@ impl PacketSet {
     /// `self`. Exact when `other` differs from `self` in at most one
     /// dimension (then the difference is taken in that dimension alone);
     /// otherwise `self` is returned unchanged.
-    #[allow(unused_assignments)] // the macro's last `index += 1`
     pub fn minus(&self, other: &PacketSet) -> PacketSet {
+        let mut out = self.clone();
+        out.subtract(other);
+        out
+    }
+
+    /// [`PacketSet::minus`] in place.
+    #[allow(unused_assignments)] // the macro's last `index += 1`
+    pub fn subtract(&mut self, other: &PacketSet) {
         let differing = self.differing_dims(other);
         if differing == 0 {
-            return PacketSet {
-                protocols: Protocols::NONE,
-                ..self.clone()
-            };
+            self.protocols = Protocols::NONE;
+            return;
         }
         if differing.count_ones() > 1 {
-            return self.clone();
+            return;
         }
-        let mut out = self.clone();
         let mut index = 0;
         macro_rules! minus {
             ($f:ident) => {
                 if differing & (1 << index) != 0 {
-                    out.$f = self.$f.minus(&other.$f);
+                    self.$f = self.$f.minus(&other.$f);
                 }
                 index += 1;
             };
         }
         for_each_dim!(minus);
-        out
     }
 
     /// Forget what targets may change: marks and conntrack state (MARK,
     /// CONNMARK, CT, NOTRACK, or anything a called chain does).
     pub fn widen_mutable(&mut self) {
         self.states = CtSet::ANY;
-        self.mark = Marks::any();
-        self.connmark = Marks::any();
+        if let Some(mut dims) = self.extra.0.take() {
+            dims.mark = Marks::any();
+            dims.connmark = Marks::any();
+            self.extra = Extra::from_dims(*dims);
+        }
     }
 
     /// Whether the set constrains something a target may change.
     pub fn constrains_mutable(&self) -> bool {
-        !self.states.is_any() || !self.mark.is_any() || !self.connmark.is_any()
+        !self.states.is_any() || !self.mark().is_any() || !self.connmark().is_any()
+    }
+
+    /// `-i`.
+    pub fn in_interface(&self) -> &Interfaces {
+        &self.extra.dims().in_interface
+    }
+
+    /// `-o`.
+    pub fn out_interface(&self) -> &Interfaces {
+        &self.extra.dims().out_interface
+    }
+
+    /// `-m mark --mark`.
+    pub fn mark(&self) -> &Marks {
+        &self.extra.dims().mark
+    }
+
+    /// `-m connmark --mark`.
+    pub fn connmark(&self) -> &Marks {
+        &self.extra.dims().connmark
     }
 
     /// A short description for messages, e.g. `tcp to 10.96.0.1/32 port 443`.
@@ -1081,20 +1435,20 @@ impl PacketSet {
         if !self.destination_ports.is_any() {
             parts.push(format!("port {}", describe_ports(&self.destination_ports)));
         }
-        if !self.in_interface.is_any() {
-            parts.push(format!("in on {}", describe_interfaces(&self.in_interface)));
+        if !self.in_interface().is_any() {
+            parts.push(format!("in on {}", describe_interfaces(self.in_interface())));
         }
-        if !self.out_interface.is_any() {
-            parts.push(format!("out on {}", describe_interfaces(&self.out_interface)));
+        if !self.out_interface().is_any() {
+            parts.push(format!("out on {}", describe_interfaces(self.out_interface())));
         }
         if !self.states.is_any() {
             parts.push(format!("ctstate {}", describe_states(self.states)));
         }
-        if !self.mark.is_any() {
-            parts.push(format!("mark {}", describe_marks(&self.mark)));
+        if !self.mark().is_any() {
+            parts.push(format!("mark {}", describe_marks(self.mark())));
         }
-        if !self.connmark.is_any() {
-            parts.push(format!("connmark {}", describe_marks(&self.connmark)));
+        if !self.connmark().is_any() {
+            parts.push(format!("connmark {}", describe_marks(self.connmark())));
         }
         if !self.source_type.is_any() {
             parts.push(format!("source type {}", describe_types(self.source_type)));
@@ -1148,11 +1502,11 @@ fn describe_addresses(values: &Values) -> String {
         return "anywhere".to_string();
     };
     let complement = values.complement();
-    let complement_ranges = complement.ranges().unwrap_or(&[]);
+    let complement_ranges: &[(u128, u128)] = &complement.ranges().map(|r| r.to_vec()).unwrap_or_default();
     if complement_ranges.len() < ranges.len() && !complement_ranges.is_empty() {
-        return format!("not {}", list_ranges(complement_ranges, values.max, true));
+        return format!("not {}", list_ranges(complement_ranges, values.max(), true));
     }
-    list_ranges(ranges, values.max, true)
+    list_ranges(&ranges, values.max(), true)
 }
 
 fn describe_ports(values: &Values) -> String {
@@ -1160,11 +1514,11 @@ fn describe_ports(values: &Values) -> String {
         return "any".to_string();
     };
     let complement = values.complement();
-    let complement_ranges = complement.ranges().unwrap_or(&[]);
+    let complement_ranges: &[(u128, u128)] = &complement.ranges().map(|r| r.to_vec()).unwrap_or_default();
     if complement_ranges.len() < ranges.len() && !complement_ranges.is_empty() {
-        return format!("not {}", list_ranges(complement_ranges, values.max, false));
+        return format!("not {}", list_ranges(complement_ranges, values.max(), false));
     }
-    list_ranges(ranges, values.max, false)
+    list_ranges(&ranges, values.max(), false)
 }
 
 fn list_ranges(ranges: &[(u128, u128)], max: u128, addresses: bool) -> String {
@@ -1311,79 +1665,84 @@ fn negate_if(values: Values, negated: bool) -> Values {
 impl RuleSet {
     /// The set of packets `rule` matches, in a dump of `family`.
     pub fn of(rule: &Rule<'_>, family: Family) -> RuleSet {
-        let mut builder = Builder {
+        let mut out = RuleSet {
             set: PacketSet::any(family),
             exact: true,
             opaque: false,
-            family,
         };
-        builder.rule(rule);
-        RuleSet {
-            set: builder.set,
-            exact: builder.exact,
-            opaque: builder.opaque,
+        // Built in place: a PacketSet is a few hundred bytes, and this runs
+        // twice for every rule of the dump.
+        Builder {
+            out: &mut out,
+            family,
         }
+        .rule(rule);
+        // Conditions that turned out to say nothing leave no box behind.
+        if let Some(dims) = out.set.extra.0.take() {
+            out.set.extra = Extra::from_dims(*dims);
+        }
+        out
     }
 }
 
-struct Builder {
-    set: PacketSet,
-    exact: bool,
-    opaque: bool,
+struct Builder<'o> {
+    out: &'o mut RuleSet,
     family: Family,
 }
 
-impl Builder {
+impl Builder<'_> {
     fn address(&mut self, source: bool, condition: &Option<Negatable<IpNet>>) {
         let Some(condition) = condition else { return };
         match address_values(&condition.value, self.family) {
             Some(values) => {
                 let values = negate_if(values, condition.negated);
                 let dim = if source {
-                    &mut self.set.source
+                    &mut self.out.set.source
                 } else {
-                    &mut self.set.destination
+                    &mut self.out.set.destination
                 };
                 *dim = dim.meet(&values);
             }
             // An address of the other family: iptables refuses it anyway.
-            None => self.exact = false,
+            None => self.out.exact = false,
         }
     }
 
     fn ports(&mut self, source: bool, values: Values) {
         let dim = if source {
-            &mut self.set.source_ports
+            &mut self.out.set.source_ports
         } else {
-            &mut self.set.destination_ports
+            &mut self.out.set.destination_ports
         };
         *dim = dim.meet(&values);
         // Port matches never match second and later fragments, negated or not.
-        self.set.fragments = self.set.fragments.meet(&Fragments::HEADS);
+        self.out.set.fragments = self.out.set.fragments.meet(&Fragments::HEADS);
     }
 
     fn rule(&mut self, rule: &Rule<'_>) {
         self.address(true, &rule.source);
         self.address(false, &rule.destination);
         if let Some(interface) = &rule.in_interface {
-            self.set.in_interface = Interfaces::from_rule(&interface.value, interface.negated);
+            self.out.set.extra.dims_mut().in_interface =
+                Interfaces::from_rule(&interface.value, interface.negated);
         }
         if let Some(interface) = &rule.out_interface {
-            self.set.out_interface = Interfaces::from_rule(&interface.value, interface.negated);
+            self.out.set.extra.dims_mut().out_interface =
+                Interfaces::from_rule(&interface.value, interface.negated);
         }
         if let Some(protocol) = &rule.protocol {
             let set = match protocol.value {
                 Protocol::All => Protocols::ANY,
                 Protocol::Number(n) => Protocols::one(n),
             };
-            self.set.protocols = if protocol.negated {
+            self.out.set.protocols = if protocol.negated {
                 set.complement()
             } else {
                 set
             };
         }
         if let Some(fragment) = &rule.fragment {
-            self.set.fragments = if fragment.negated {
+            self.out.set.fragments = if fragment.negated {
                 Fragments::HEADS
             } else {
                 Fragments::LATER
@@ -1411,11 +1770,11 @@ impl Builder {
                     } else {
                         set
                     };
-                    self.set.tcp_flags = self.set.tcp_flags.meet(&set);
-                    self.set.fragments = self.set.fragments.meet(&Fragments::HEADS);
+                    self.out.set.tcp_flags = self.out.set.tcp_flags.meet(&set);
+                    self.out.set.fragments = self.out.set.fragments.meet(&Fragments::HEADS);
                 }
                 // `-m tcp` alone still skips later fragments.
-                self.set.fragments = self.set.fragments.meet(&Fragments::HEADS);
+                self.out.set.fragments = self.out.set.fragments.meet(&Fragments::HEADS);
             }
             MatchKind::Multiport(multiport) => {
                 if let Some(p) = &multiport.source {
@@ -1426,31 +1785,32 @@ impl Builder {
                 }
                 if multiport.either.is_some() {
                     // Source or destination: not a product; keep the superset.
-                    self.exact = false;
+                    self.out.exact = false;
                 }
-                self.set.fragments = self.set.fragments.meet(&Fragments::HEADS);
+                self.out.set.fragments = self.out.set.fragments.meet(&Fragments::HEADS);
             }
             MatchKind::Conntrack(conntrack) => {
                 if let Some(state) = &conntrack.state {
                     self.states(state);
                 }
                 if conntrack.original_destination.is_some() || conntrack.has_other_options {
-                    self.exact = false;
+                    self.out.exact = false;
                 }
             }
             MatchKind::State(state) => self.states(state),
             MatchKind::Mark(mark) => {
                 let set = Marks::from_rule(mark.value, mark.negated);
+                let dims = self.out.set.extra.dims_mut();
                 if name == "connmark" {
-                    self.set.connmark = self.set.connmark.meet(&set);
+                    dims.connmark = dims.connmark.meet(&set);
                 } else {
-                    self.set.mark = self.set.mark.meet(&set);
+                    dims.mark = dims.mark.meet(&set);
                 }
             }
             MatchKind::AddrType(addrtype) => {
                 if addrtype.limit_iface {
                     // Types as seen from one interface: not the same property.
-                    self.exact = false;
+                    self.out.exact = false;
                     return;
                 }
                 for (condition, source) in [(&addrtype.source, true), (&addrtype.destination, false)]
@@ -1464,13 +1824,13 @@ impl Builder {
                                 types
                             };
                             let dim = if source {
-                                &mut self.set.source_type
+                                &mut self.out.set.source_type
                             } else {
-                                &mut self.set.destination_type
+                                &mut self.out.set.destination_type
                             };
                             *dim = dim.meet(&types);
                         }
-                        None => self.exact = false,
+                        None => self.out.exact = false,
                     }
                 }
             }
@@ -1485,13 +1845,13 @@ impl Builder {
                                 condition.negated,
                             );
                             let dim = if source {
-                                &mut self.set.source
+                                &mut self.out.set.source
                             } else {
-                                &mut self.set.destination
+                                &mut self.out.set.destination
                             };
                             *dim = dim.meet(&values);
                         }
-                        _ => self.exact = false,
+                        _ => self.out.exact = false,
                     }
                 }
             }
@@ -1500,9 +1860,9 @@ impl Builder {
                 match (recent.action, recent.negated) {
                     // `--set` records the address and always matches.
                     (RecentAction::Set, false) => {}
-                    (RecentAction::Set, true) => self.set.protocols = Protocols::NONE,
+                    (RecentAction::Set, true) => self.out.set.protocols = Protocols::NONE,
                     // Whether the address is listed depends on history.
-                    _ => self.exact = false,
+                    _ => self.out.exact = false,
                 }
             }
             MatchKind::Statistic(StatisticMatch::Random(_))
@@ -1517,11 +1877,11 @@ impl Builder {
             | MatchKind::Ttl(_) => {
                 // Known conditions iptlint does not evaluate: they only narrow
                 // the rule, so the set stays a superset.
-                self.exact = false;
+                self.out.exact = false;
             }
             MatchKind::Other(_) => {
-                self.exact = false;
-                self.opaque = true;
+                self.out.exact = false;
+                self.out.opaque = true;
             }
         }
     }
@@ -1533,7 +1893,7 @@ impl Builder {
         } else {
             set
         };
-        self.set.states = self.set.states.meet(&set);
+        self.out.set.states = self.out.set.states.meet(&set);
     }
 }
 
@@ -1663,13 +2023,13 @@ mod tests {
         assert!(eth.meet(&not_eth).is_empty());
         assert!(eth.join(&not_eth).is_any());
         assert_eq!(
-            PacketSet::any(Family::V4).minus(&eth0).in_interface,
+            PacketSet::any(Family::V4).minus(&eth0).in_interface().clone(),
             Interfaces::Except(vec![Pattern::parse("eth0")])
         );
         // eth0 or wlan0, minus eth+ leaves wlan0.
         let either = eth0.join(&set("-i wlan0 -j ACCEPT"));
         assert_eq!(
-            either.minus(&eth).in_interface,
+            either.minus(&eth).in_interface().clone(),
             Interfaces::Only(vec![Pattern::parse("wlan0")])
         );
     }

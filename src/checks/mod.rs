@@ -54,8 +54,17 @@ pub trait Check: Sync {
     fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>);
 }
 
+mod flow_text;
+pub mod missing_terminal;
+pub mod shadowed_rule;
+pub mod unreachable_rule;
+
 /// Every check, in code order.
-pub static REGISTRY: &[&dyn Check] = &[];
+pub static REGISTRY: &[&dyn Check] = &[
+    &unreachable_rule::UnreachableRule,
+    &shadowed_rule::ShadowedRule,
+    &missing_terminal::MissingTerminal,
+];
 
 /// Every code iptlint can report: parse-level codes, then the checks'.
 pub fn all_codes() -> Vec<&'static CodeInfo> {

@@ -1,0 +1,368 @@
+//! `missing-terminal`: chains whose job is to end evaluation, but which let
+//! packets through.
+
+use crate::analysis::context::{is_kube_service_chain, walk_chain};
+use crate::analysis::{Exit, Origin, TableFlow};
+use crate::declare_code;
+use crate::diagnostics::{CodeInfo, Diagnostic, Severity};
+use crate::graph::ChainGraph;
+use crate::model::{Action, Chain, Family, Flow, Table};
+
+use super::flow_text::{entry_note, lines_phrase};
+use super::{Check, Context};
+
+declare_code! {
+    /// ## What it does
+    /// Reports a chain whose job is to end evaluation that lets some
+    /// packets through, and says which:
+    ///
+    /// - a `KUBE-SEP-*` chain without a DNAT rule, or whose DNAT does not
+    ///   match every packet entering it (`-p tcp` for udp packets);
+    /// - a `KUBE-SVC-*` or `KUBE-SVL-*` chain whose last endpoint rule is
+    ///   conditional (a `--probability` on the last rule), or that RETURNs;
+    /// - a `KUBE-EXT-*`, `KUBE-FW-*` or `KUBE-XLB-*` chain that ends with an
+    ///   unconditional rule and still lets packets fall off its end (kube-proxy
+    ///   lets them fall through on purpose only after a conditional rule, a
+    ///   comment-only rule or a jump to `KUBE-MARK-DROP`);
+    /// - a chain a built-in chain reaches with `-g` that can fall off its
+    ///   end: those packets get the built-in chain's policy and skip the rules
+    ///   after the goto.
+    ///
+    /// A chain is blamed only for its own rules: a service chain whose
+    /// endpoint chain lacks its DNAT is not reported, the endpoint chain is.
+    /// It is an error for kube-proxy chains (`KUBE-*`), a warning otherwise.
+    ///
+    /// ## Why it matters
+    /// A packet that falls through a service chain is not load-balanced: it
+    /// goes back to `KUBE-SERVICES`, on to the next rules and usually out of
+    /// the node un-NATed, to a cluster IP nothing answers. Behind a goto, a
+    /// packet that falls off the end gets the built-in policy, often ACCEPT,
+    /// without seeing the rules that follow the goto.
+    ///
+    /// ## Example
+    /// ```text
+    /// -A KUBE-SVC-X -m statistic --mode random --probability 0.5 -j KUBE-SEP-A
+    /// -A KUBE-SVC-X -m statistic --mode random --probability 0.5 -j KUBE-SEP-B
+    /// ```
+    /// A quarter of the service's connections fall through `KUBE-SVC-X`.
+    ///
+    /// ## How to fix
+    /// End the chain with an unconditional rule that gives the verdict: drop
+    /// the `--probability` of the last endpoint rule, restore the DNAT rule
+    /// of the endpoint chain, or end the goto's target with an explicit
+    /// ACCEPT, DROP or REJECT.
+    pub static MISSING_TERMINAL = ("IPT123", "missing-terminal", Error, "a chain meant to end evaluation lets packets fall through");
+}
+
+/// The `missing-terminal` check.
+pub struct MissingTerminal;
+
+/// What a kube-proxy chain is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Job {
+    /// `KUBE-SEP-*`: DNAT to one endpoint.
+    Endpoint,
+    /// `KUBE-SVC-*`, `KUBE-SVL-*`: pick an endpoint.
+    Service,
+    /// `KUBE-EXT-*`, `KUBE-FW-*`, `KUBE-XLB-*`: external traffic, which
+    /// kube-proxy lets fall through on purpose when it has nowhere to go.
+    External,
+}
+
+fn job(table: &Table<'_>, name: &str) -> Option<Job> {
+    if !is_kube_service_chain(table, name) {
+        return None;
+    }
+    Some(if name.starts_with("KUBE-SEP-") {
+        Job::Endpoint
+    } else if name.starts_with("KUBE-SVC-") || name.starts_with("KUBE-SVL-") {
+        Job::Service
+    } else {
+        Job::External
+    })
+}
+
+/// Whether kube-proxy meant packets to fall off the end of an external chain:
+/// its last rule is conditional, counts only, or marks for drop.
+fn falls_through_on_purpose(chain: &Chain<'_>) -> bool {
+    chain.rules.last().is_none_or(|last| {
+        !last.is_unconditional()
+            || last.target.is_none()
+            || last
+                .target
+                .as_ref()
+                .is_some_and(|t| t.name == "KUBE-MARK-DROP")
+    })
+}
+
+fn severity_for(name: &str) -> Severity {
+    if name.starts_with("KUBE-") {
+        Severity::Error
+    } else {
+        Severity::Warning
+    }
+}
+
+impl Check for MissingTerminal {
+    fn info(&self) -> &'static CodeInfo {
+        &MISSING_TERMINAL
+    }
+
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
+        let analysis = cx.analysis();
+        for (t, table) in cx.dump.tables.iter().enumerate() {
+            let flows = &analysis.tables[t];
+            let graph = &cx.graph.tables[t];
+            let mut reported = vec![false; table.chains.len()];
+            for (c, chain) in table.chains.iter().enumerate() {
+                if let Some(job) = job(table, &chain.name)
+                    && let Some(diagnostic) =
+                        kube_chain(cx, table, flows, graph, c, job, cx.dump.family)
+                {
+                    reported[c] = true;
+                    out.push(diagnostic);
+                }
+            }
+            for (c, chain) in table.chains.iter().enumerate() {
+                if chain.builtin {
+                    gotos_from_builtin(table, flows, graph, c, &mut reported, out);
+                }
+            }
+        }
+    }
+}
+
+/// A kube-proxy service chain that lets packets through because of its own
+/// rules (the kube-proxy chains it calls are assumed to do their job; they
+/// are reported on their own).
+fn kube_chain(
+    cx: &Context<'_, '_>,
+    table: &Table<'_>,
+    flows: &TableFlow,
+    graph: &ChainGraph,
+    c: usize,
+    job: Job,
+    family: Family,
+) -> Option<Diagnostic> {
+    let chain = &table.chains[c];
+    let flow = &flows.chains[c];
+    if flow.verdict {
+        return None;
+    }
+    if job == Job::External && falls_through_on_purpose(chain) {
+        return None;
+    }
+    let assumed = |callee: usize| {
+        flows.chains[callee].verdict || is_kube_service_chain(table, &table.chains[callee].name)
+    };
+    let walk = walk_chain(
+        table,
+        family,
+        c,
+        &flow.entry,
+        &assumed,
+        &mut |_, _| {},
+        None,
+    );
+    if walk.exits.is_empty() {
+        return None;
+    }
+    if !flow.origin.is_known() {
+        // Nothing known enters it (a stale chain, or one whose callers are
+        // outside a restore fragment): report only a chain no rule of which
+        // can end evaluation, whatever enters it.
+        let can_end = chain.rules.iter().any(|rule| match rule.flow() {
+            Flow::Terminate | Flow::Goto => true,
+            Flow::Call => rule
+                .target
+                .as_ref()
+                .and_then(|t| t.chain)
+                .is_some_and(assumed),
+            Flow::Return | Flow::Continue => false,
+        });
+        if can_end {
+            return None;
+        }
+    }
+    let has_dnat = chain.rules.iter().any(|rule| {
+        rule.target
+            .as_ref()
+            .is_some_and(|t| matches!(t.action, Action::Dnat(_)))
+    });
+    let message = match job {
+        Job::Endpoint if !has_dnat => format!(
+            "{} has no DNAT rule: every packet entering it comes back to its caller",
+            chain.name
+        ),
+        Job::Endpoint => format!("some packets entering {} are not DNAT-ed", chain.name),
+        Job::Service | Job::External => {
+            format!("packets can fall through {} without being DNAT-ed", chain.name)
+        }
+    };
+    let mut diagnostic = Diagnostic::new(&MISSING_TERMINAL, chain.name_span, message)
+        .with_severity(severity_for(&chain.name))
+        .with_primary_message("this chain is meant to end evaluation");
+    diagnostic = describe_exits(diagnostic, cx, table, chain, &walk.exits);
+    if let Some(note) = entry_note(c, chain, flow, graph) {
+        diagnostic = diagnostic.with_note(note);
+    }
+    diagnostic = diagnostic.with_note(callers_note(table, graph, c));
+    let _ = Origin::Reached;
+    Some(diagnostic.in_table(&table.name, Some(&chain.name)))
+}
+
+/// Labels and notes saying how packets get out of `chain`.
+fn describe_exits(
+    mut diagnostic: Diagnostic,
+    cx: &Context<'_, '_>,
+    table: &Table<'_>,
+    chain: &Chain<'_>,
+    exits: &[Exit],
+) -> Diagnostic {
+    for exit in exits.iter().take(3) {
+        diagnostic = match exit {
+            Exit::Return { rule } => diagnostic.with_secondary(
+                chain.rules[*rule].target_span(),
+                "packets matching this rule return to the caller",
+            ),
+            Exit::Goto { rule, target } => diagnostic.with_secondary(
+                chain.rules[*rule].target_span(),
+                format!(
+                    "packets go to {} here, which can return without a verdict",
+                    target.map_or("an undeclared chain", |t| table.chains[t].name.as_ref())
+                ),
+            ),
+            Exit::FallsOff {
+                last_partial: Some(rule),
+                packets,
+            } => {
+                let rule = &chain.rules[*rule];
+                diagnostic
+                    .with_secondary(
+                        rule.spec,
+                        format!(
+                            "packets not matched by the rule at line {} fall off the end of {}",
+                            rule.line, chain.name
+                        ),
+                    )
+                    .with_note(format!("the packets that fall through: {}", packets.describe()))
+            }
+            Exit::FallsOff {
+                last_partial: None,
+                packets,
+            } => match chain.rules.last() {
+                Some(last) => diagnostic
+                    .with_secondary(
+                        last.spec,
+                        format!(
+                            "no rule of {} ({}) ends evaluation for these packets",
+                            chain.name,
+                            lines_phrase(chain, 0, chain.rules.len())
+                        ),
+                    )
+                    .with_note(format!("the packets that fall through: {}", packets.describe())),
+                None => diagnostic.with_note(format!("{} has no rules", chain.name)),
+            },
+        };
+    }
+    let _ = cx;
+    diagnostic
+}
+
+/// "called from KUBE-SVC-X at line N: packets that come back continue there".
+fn callers_note(table: &Table<'_>, graph: &ChainGraph, c: usize) -> String {
+    let mut callers: Vec<(u32, usize, bool)> = graph
+        .callers(c)
+        .map(|(from, jump)| (jump.line, from, jump.goto))
+        .collect();
+    callers.sort_unstable();
+    match callers.as_slice() {
+        [] => "nothing jumps to it in this table".to_string(),
+        [(line, from, goto), rest @ ..] => {
+            let more = if rest.is_empty() {
+                String::new()
+            } else {
+                format!(" (and {} more)", rest.len())
+            };
+            if *goto {
+                format!(
+                    "reached by the goto at line {line} in {}{more}: packets that fall through \
+                     go back to the chain that called {}",
+                    table.chains[*from].name, table.chains[*from].name
+                )
+            } else {
+                format!(
+                    "called from {} at line {line}{more}: packets that come back continue with \
+                     the rule after it",
+                    table.chains[*from].name
+                )
+            }
+        }
+    }
+}
+
+/// A goto from built-in chain `b` into a chain that can fall off its end,
+/// while rules follow the goto: those packets get the policy instead.
+fn gotos_from_builtin(
+    table: &Table<'_>,
+    flows: &TableFlow,
+    graph: &ChainGraph,
+    b: usize,
+    reported: &mut [bool],
+    out: &mut Vec<Diagnostic>,
+) {
+    let builtin = &table.chains[b];
+    let evaluated = flows.chains[b]
+        .hidden
+        .as_ref()
+        .map_or(builtin.rules.len(), |h| h.first);
+    for (i, rule) in builtin.rules.iter().enumerate().take(evaluated) {
+        let Some(target) = rule.target.as_ref().filter(|t| t.goto) else {
+            continue;
+        };
+        let Some(callee) = target.chain else { continue };
+        let flow = &flows.chains[callee];
+        if flow.verdict || reported[callee] || i + 1 >= evaluated {
+            continue;
+        }
+        let falls_off = flow.exits.iter().find_map(|exit| match exit {
+            Exit::FallsOff { packets, .. } => Some(packets),
+            _ => None,
+        });
+        let Some(packets) = falls_off else { continue };
+        reported[callee] = true;
+        let chain = &table.chains[callee];
+        let diagnostic = Diagnostic::new(
+            &MISSING_TERMINAL,
+            chain.name_span,
+            format!(
+                "packets that fall off the end of {} get the {} policy of {}",
+                chain.name,
+                builtin.policy_name(),
+                builtin.name
+            ),
+        )
+        .with_severity(severity_for(&chain.name))
+        .with_primary_message("this chain can fall off its end")
+        .with_secondary(
+            target.span,
+            format!(
+                "`-g` here: packets never come back to {}",
+                builtin.name
+            ),
+        )
+        .with_note(format!(
+            "the {} rules of {} after line {} never see them",
+            evaluated - i - 1,
+            builtin.name,
+            rule.line
+        ))
+        .with_note(format!("the packets that fall through: {}", packets.describe()))
+        .with_note(format!(
+            "end {} with an explicit verdict, or use `-j` if the rules after line {} should see them",
+            chain.name, rule.line
+        ));
+        let _ = graph;
+        out.push(diagnostic.in_table(&table.name, Some(&chain.name)));
+    }
+}
