@@ -90,20 +90,6 @@ fn ten_thousand_services_analyse_quickly() {
             }
         }
     }
-    let start = Instant::now();
-    let mut touched = 0usize;
-    for table in &parsed.dump.tables {
-        for chain in &table.chains {
-            for rule in &chain.rules {
-                touched += rule.matches.len() + rule.source.is_some() as usize;
-                for m in &rule.matches {
-                    touched += matches!(m.kind, iptlint::model::MatchKind::Comment(_)) as usize;
-                }
-            }
-        }
-    }
-    println!("touching every rule: {:?} ({touched})", start.elapsed());
-    println!("rule sets of every rule, in chain order: {:?} ({exact} exact)", start.elapsed());
     println!(
         "{} lines: parse {:?}, analysis {:?} (best of 5)",
         text.lines().count(),
@@ -112,15 +98,3 @@ fn ten_thousand_services_analyse_quickly() {
     );
 }
 
-#[test]
-fn sizes() {
-    println!(
-        "PacketSet {} Values {} Interfaces {} Marks {} Rule {} Match {}",
-        std::mem::size_of::<iptlint::analysis::PacketSet>(),
-        std::mem::size_of::<iptlint::analysis::packets::Values>(),
-        std::mem::size_of::<iptlint::analysis::packets::Interfaces>(),
-        std::mem::size_of::<iptlint::analysis::packets::Marks>(),
-        std::mem::size_of::<iptlint::model::Rule>(),
-        std::mem::size_of::<iptlint::model::Match>(),
-    );
-}

@@ -2,7 +2,7 @@
 //! packets through.
 
 use crate::analysis::context::{is_kube_service_chain, walk_chain};
-use crate::analysis::{Exit, Origin, TableFlow};
+use crate::analysis::{Exit, PacketSet, TableFlow};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic, Severity};
 use crate::graph::ChainGraph;
@@ -116,8 +116,7 @@ impl Check for MissingTerminal {
             let mut reported = vec![false; table.chains.len()];
             for (c, chain) in table.chains.iter().enumerate() {
                 if let Some(job) = job(table, &chain.name)
-                    && let Some(diagnostic) =
-                        kube_chain(cx, table, flows, graph, c, job, cx.dump.family)
+                    && let Some(diagnostic) = kube_chain(table, flows, graph, c, job, cx.dump.family)
                 {
                     reported[c] = true;
                     out.push(diagnostic);
@@ -125,7 +124,7 @@ impl Check for MissingTerminal {
             }
             for (c, chain) in table.chains.iter().enumerate() {
                 if chain.builtin {
-                    gotos_from_builtin(table, flows, graph, c, &mut reported, out);
+                    gotos_from_builtin(table, flows, c, &mut reported, out);
                 }
             }
         }
@@ -136,7 +135,6 @@ impl Check for MissingTerminal {
 /// rules (the kube-proxy chains it calls are assumed to do their job; they
 /// are reported on their own).
 fn kube_chain(
-    cx: &Context<'_, '_>,
     table: &Table<'_>,
     flows: &TableFlow,
     graph: &ChainGraph,
@@ -202,23 +200,27 @@ fn kube_chain(
     let mut diagnostic = Diagnostic::new(&MISSING_TERMINAL, chain.name_span, message)
         .with_severity(severity_for(&chain.name))
         .with_primary_message("this chain is meant to end evaluation");
-    diagnostic = describe_exits(diagnostic, cx, table, chain, &walk.exits);
+    diagnostic = describe_exits(diagnostic, table, chain, &flow.entry, &walk.exits);
     if let Some(note) = entry_note(c, chain, flow, graph) {
         diagnostic = diagnostic.with_note(note);
     }
     diagnostic = diagnostic.with_note(callers_note(table, graph, c));
-    let _ = Origin::Reached;
     Some(diagnostic.in_table(&table.name, Some(&chain.name)))
 }
 
 /// Labels and notes saying how packets get out of `chain`.
 fn describe_exits(
     mut diagnostic: Diagnostic,
-    cx: &Context<'_, '_>,
     table: &Table<'_>,
     chain: &Chain<'_>,
+    entry: &PacketSet,
     exits: &[Exit],
 ) -> Diagnostic {
+    // What falls through, unless it is simply everything that enters (the
+    // entry note says that already).
+    let falling = |packets: &PacketSet| {
+        (packets != entry).then(|| format!("the packets that fall through: {}", packets.describe()))
+    };
     for exit in exits.iter().take(3) {
         diagnostic = match exit {
             Exit::Return { rule } => diagnostic.with_secondary(
@@ -237,35 +239,40 @@ fn describe_exits(
                 packets,
             } => {
                 let rule = &chain.rules[*rule];
-                diagnostic
-                    .with_secondary(
-                        rule.spec,
-                        format!(
-                            "packets not matched by the rule at line {} fall off the end of {}",
-                            rule.line, chain.name
-                        ),
-                    )
-                    .with_note(format!("the packets that fall through: {}", packets.describe()))
+                let diagnostic = diagnostic.with_secondary(
+                    rule.spec,
+                    format!(
+                        "packets not matched by the rule at line {} fall off the end of {}",
+                        rule.line, chain.name
+                    ),
+                );
+                match falling(packets) {
+                    Some(note) => diagnostic.with_note(note),
+                    None => diagnostic,
+                }
             }
             Exit::FallsOff {
                 last_partial: None,
                 packets,
             } => match chain.rules.last() {
-                Some(last) => diagnostic
-                    .with_secondary(
+                Some(last) => {
+                    let diagnostic = diagnostic.with_secondary(
                         last.spec,
                         format!(
                             "no rule of {} ({}) ends evaluation for these packets",
                             chain.name,
                             lines_phrase(chain, 0, chain.rules.len())
                         ),
-                    )
-                    .with_note(format!("the packets that fall through: {}", packets.describe())),
+                    );
+                    match falling(packets) {
+                        Some(note) => diagnostic.with_note(note),
+                        None => diagnostic,
+                    }
+                }
                 None => diagnostic.with_note(format!("{} has no rules", chain.name)),
             },
         };
     }
-    let _ = cx;
     diagnostic
 }
 
@@ -306,7 +313,6 @@ fn callers_note(table: &Table<'_>, graph: &ChainGraph, c: usize) -> String {
 fn gotos_from_builtin(
     table: &Table<'_>,
     flows: &TableFlow,
-    graph: &ChainGraph,
     b: usize,
     reported: &mut [bool],
     out: &mut Vec<Diagnostic>,
@@ -362,7 +368,6 @@ fn gotos_from_builtin(
             "end {} with an explicit verdict, or use `-j` if the rules after line {} should see them",
             chain.name, rule.line
         ));
-        let _ = graph;
         out.push(diagnostic.in_table(&table.name, Some(&chain.name)));
     }
 }

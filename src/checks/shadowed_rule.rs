@@ -4,6 +4,7 @@ use super::flow_text::{ending_phrase, entry_note};
 use super::{Check, Context};
 use crate::analysis::ShadowBasis;
 use crate::declare_code;
+use crate::model::Flow;
 use crate::diagnostics::{CodeInfo, Diagnostic};
 
 declare_code! {
@@ -84,6 +85,9 @@ impl Check for ShadowedRule {
                         (Some(ours), Some(theirs)) if ours == theirs => format!(
                             "both rules do `{ours}`: the later one is redundant"
                         ),
+                        (Some(ours), Some(_)) if rule.flow() == Flow::Continue => {
+                            format!("`{ours}` never runs for any packet")
+                        }
                         (Some(ours), Some(theirs)) => format!(
                             "the rules do different things (`{theirs}` first, then `{ours}`): \
                              packets meant for the later rule get the earlier one's"
