@@ -142,6 +142,18 @@ pub struct Line<'a> {
     pub span: Span,
     /// What it says.
     pub kind: LineKind<'a>,
+    /// Things iptables accepts here but that are probably not what was meant.
+    pub issues: Vec<Issue>,
+}
+
+/// Something readable but suspicious in a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issue {
+    /// Counters that are not `[packets:bytes]` with two integers; iptables
+    /// ignores them unless restoring with `-c`, then fails.
+    BadCounters(Span, String),
+    /// A `"` never closed: the rest of the line became part of one word.
+    UnterminatedQuote(Span),
 }
 
 /// A line pest could not read.
@@ -174,6 +186,7 @@ pub fn parse_line(text: &str, offset: usize, number: u32) -> Result<Line<'_>, Sy
     let pair = pairs
         .next()
         .expect("grammar: a line is one of its alternatives");
+    let mut issues = Vec::new();
     let kind = match pair.as_rule() {
         Rule::empty => LineKind::Empty,
         Rule::comment => LineKind::Comment(&text[1..]),
@@ -190,7 +203,7 @@ pub fn parse_line(text: &str, offset: usize, number: u32) -> Result<Line<'_>, Sy
                 match inner.as_rule() {
                     Rule::name => name = Some(plain_word(inner, offset)),
                     Rule::policy => policy = Some(plain_word(inner, offset)),
-                    Rule::counters => counters = Some(parse_counters(inner, offset, number)?),
+                    Rule::counters => counters = parse_counters(inner, offset, &mut issues),
                     _ => {}
                 }
             }
@@ -205,9 +218,9 @@ pub fn parse_line(text: &str, offset: usize, number: u32) -> Result<Line<'_>, Sy
             let mut args = Vec::new();
             for inner in pair.into_inner() {
                 match inner.as_rule() {
-                    Rule::counters => counters = Some(parse_counters(inner, offset, number)?),
+                    Rule::counters => counters = parse_counters(inner, offset, &mut issues),
                     Rule::bang => args.push(Arg::Bang(pair_span(&inner, offset))),
-                    Rule::word => args.push(Arg::Word(parse_word(inner, offset))),
+                    Rule::word => args.push(Arg::Word(parse_word(inner, offset, &mut issues))),
                     _ => {}
                 }
             }
@@ -215,7 +228,12 @@ pub fn parse_line(text: &str, offset: usize, number: u32) -> Result<Line<'_>, Sy
         }
         other => unreachable!("grammar: unexpected top-level rule {other:?}"),
     };
-    Ok(Line { number, span, kind })
+    Ok(Line {
+        number,
+        span,
+        kind,
+        issues,
+    })
 }
 
 fn pair_span(pair: &Pair<'_, Rule>, offset: usize) -> Span {
@@ -230,28 +248,53 @@ fn plain_word<'a>(pair: Pair<'a, Rule>, offset: usize) -> Word<'a> {
     }
 }
 
-fn parse_counters(pair: Pair<'_, Rule>, offset: usize, line: u32) -> Result<Counters, SyntaxError> {
+fn parse_counters(
+    pair: Pair<'_, Rule>,
+    offset: usize,
+    issues: &mut Vec<Issue>,
+) -> Option<Counters> {
     let span = pair_span(&pair, offset);
-    let mut numbers = pair.into_inner().map(|number| {
-        number.as_str().parse::<u64>().map_err(|_| SyntaxError {
-            line,
-            span: pair_span(&number, offset),
-            message: "counter does not fit in 64 bits".to_string(),
-        })
+    let text = pair
+        .into_inner()
+        .next()
+        .expect("grammar: counter text")
+        .as_str();
+    let parsed = text.split_once(':').and_then(|(packets, bytes)| {
+        Some((packets.parse::<u64>().ok()?, bytes.parse::<u64>().ok()?))
     });
-    let packets = numbers.next().expect("grammar: packets")?;
-    let bytes = numbers.next().expect("grammar: bytes")?;
-    Ok(Counters {
-        packets,
-        bytes,
-        span,
-    })
+    match parsed {
+        Some((packets, bytes)) => Some(Counters {
+            packets,
+            bytes,
+            span,
+        }),
+        None => {
+            issues.push(Issue::BadCounters(
+                span,
+                format!("`[{text}]` is not `[packets:bytes]` with two integers below 2^64"),
+            ));
+            None
+        }
+    }
 }
 
 /// Build a word from its bare and quoted parts. A word that is one bare run,
 /// or one quoted span without escapes, borrows the input.
-fn parse_word<'a>(pair: Pair<'a, Rule>, offset: usize) -> Word<'a> {
+fn parse_word<'a>(pair: Pair<'a, Rule>, offset: usize, issues: &mut Vec<Issue>) -> Word<'a> {
     let span = pair_span(&pair, offset);
+    if pair.as_str().ends_with('"') || pair.as_str().contains('"') {
+        let unterminated = pair
+            .clone()
+            .into_inner()
+            .filter(|part| part.as_rule() == Rule::quoted)
+            .any(|part| {
+                part.into_inner()
+                    .all(|inner| inner.as_rule() != Rule::closing_quote)
+            });
+        if unterminated {
+            issues.push(Issue::UnterminatedQuote(span));
+        }
+    }
     let mut parts = pair.into_inner().peekable();
     let first = parts.next().expect("grammar: a word has a part");
     let single = parts.peek().is_none();
@@ -310,13 +353,7 @@ fn describe_error(variant: &ErrorVariant<Rule>, text: &str, at: usize) -> String
     let ErrorVariant::ParsingError { positives, .. } = variant else {
         return "cannot parse this line".to_string();
     };
-    if positives.contains(&Rule::closing_quote) {
-        return "unterminated quote: a `\"` opened in this word is never closed".to_string();
-    }
-    if positives.contains(&Rule::number) {
-        return "expected a counter of the form `[packets:bytes]`".to_string();
-    }
-    if text[..at].starts_with('[') && !text[..at].contains(']') {
+    if text.starts_with('[') && !text[..at].contains(']') {
         return "expected `]` to close the counters `[packets:bytes]`".to_string();
     }
     if text[at..].starts_with("\"") {
@@ -337,7 +374,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::name => "a name",
         Rule::policy => "a policy",
-        Rule::counters => "counters `[packets:bytes]`",
+        Rule::counters | Rule::counter_text => "counters `[packets:bytes]`",
         Rule::word | Rule::bare | Rule::quoted | Rule::arg => "a word",
         Rule::bang => "`!`",
         Rule::EOI => "the end of the line",
@@ -469,22 +506,39 @@ mod tests {
 
     #[test]
     fn errors_point_at_the_column() {
-        let error = parse_line("-A X -m comment --comment \"open", 0, 3).unwrap_err();
+        let error = parse_line("[12:3 -A X", 50, 3).unwrap_err();
         assert_eq!(error.line, 3);
-        assert!(
-            error.message.contains("unterminated quote"),
-            "{}",
-            error.message
+        assert_eq!(
+            error.span.start, 50,
+            "points at the `[` that is never closed"
         );
-        let error = parse_line("[12:x] -A X", 50, 1).unwrap_err();
-        assert_eq!(error.span.start, 54);
-        assert!(
-            error.message.contains("[packets:bytes]"),
-            "{}",
-            error.message
+        assert!(error.message.contains("`]`"), "{}", error.message);
+    }
+
+    #[test]
+    fn suspicious_but_accepted_by_iptables() {
+        // iptables-restore reads an unclosed quote to the end of the line.
+        let line = parse_line("-A X -m comment --comment \"open -j ACCEPT", 0, 3).unwrap();
+        assert_eq!(
+            line.issues,
+            vec![Issue::UnterminatedQuote(Span::new(26, 41))]
         );
-        let error = parse_line("[99999999999999999999999:0] -A X", 0, 1).unwrap_err();
-        assert!(error.message.contains("64 bits"));
+        let LineKind::Rule { args, .. } = line.kind else {
+            panic!()
+        };
+        assert_eq!(args.len(), 6);
+        // Without -c, iptables-restore only needs the `]`.
+        let line = parse_line("[12:x] -A X", 50, 1).unwrap();
+        assert!(
+            matches!(&line.issues[0], Issue::BadCounters(span, _) if *span == Span::new(50, 56))
+        );
+        let line = parse_line("[99999999999999999999999:0]-A X", 0, 1).unwrap();
+        assert_eq!(line.issues.len(), 1);
+        let LineKind::Rule { counters, args } = line.kind else {
+            panic!()
+        };
+        assert!(counters.is_none());
+        assert_eq!(args.len(), 2);
     }
 
     #[test]

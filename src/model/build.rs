@@ -12,11 +12,11 @@ use super::rule::{Interpreted, RuleRef, Statement, interpret};
 use super::{Chain, Command, Dump, Family, Rule, Table, TableKind};
 use crate::diagnostics::Diagnostic;
 use crate::diagnostics::codes::{
-    BAD_POLICY, BAD_VALUE, CHAIN_NAME_TOO_LONG, CRLF_LINE_ENDINGS, DUPLICATE_CHAIN,
+    BAD_COUNTERS, BAD_POLICY, BAD_VALUE, CHAIN_NAME_TOO_LONG, CRLF_LINE_ENDINGS, DUPLICATE_CHAIN,
     DUPLICATE_TABLE, MISSING_COMMIT, POLICY_ON_USER_CHAIN, RULE_OUTSIDE_TABLE, SYNTAX_ERROR,
-    UNDECLARED_CHAIN, UNKNOWN_TABLE, WHITESPACE_LINE,
+    UNDECLARED_CHAIN, UNKNOWN_TABLE, UNTERMINATED_QUOTE, WHITESPACE_LINE,
 };
-use crate::syntax::{Counters, LineKind, Span, SyntaxError, Word, line_ranges, parse_line};
+use crate::syntax::{Counters, Issue, LineKind, Span, SyntaxError, Word, line_ranges, parse_line};
 
 /// Longest chain name the kernel accepts.
 pub const MAX_CHAIN_NAME: usize = 28;
@@ -73,34 +73,36 @@ enum Item<'a> {
     Error(SyntaxError),
 }
 
-fn parse_item(src: &str, number: u32, range: std::ops::Range<usize>) -> Item<'_> {
+fn parse_item(src: &str, number: u32, range: std::ops::Range<usize>) -> (Item<'_>, Vec<Issue>) {
     let text = &src[range.clone()];
     let text = text.strip_suffix('\r').unwrap_or(text);
     match parse_line(text, range.start, number) {
-        Err(error) => Item::Error(error),
-        Ok(line) => match line.kind {
-            LineKind::Empty => Item::Empty,
-            LineKind::Comment(comment) => Item::Comment(number, line.span, comment),
-            LineKind::Table { name } => Item::Table(name, line.span),
-            LineKind::Chain {
-                name,
-                policy,
-                counters,
-            } => Item::Chain {
-                name,
-                policy,
-                counters,
-                line: number,
-                span: line.span,
-            },
-            LineKind::Commit => Item::Commit(line.span),
-            LineKind::Rule { args, .. } if args.is_empty() => Item::Whitespace(line.span),
-            LineKind::Rule { counters, args } => Item::Rule(
-                number,
-                line.span,
-                interpret(number, line.span, counters, args),
-            ),
+        Err(error) => (Item::Error(error), Vec::new()),
+        Ok(line) => (line_item(line.kind, number, line.span), line.issues),
+    }
+}
+
+fn line_item<'a>(kind: LineKind<'a>, number: u32, span: Span) -> Item<'a> {
+    match kind {
+        LineKind::Empty => Item::Empty,
+        LineKind::Comment(comment) => Item::Comment(number, span, comment),
+        LineKind::Table { name } => Item::Table(name, span),
+        LineKind::Chain {
+            name,
+            policy,
+            counters,
+        } => Item::Chain {
+            name,
+            policy,
+            counters,
+            line: number,
+            span,
         },
+        LineKind::Commit => Item::Commit(span),
+        LineKind::Rule { args, .. } if args.is_empty() => Item::Whitespace(span),
+        LineKind::Rule { counters, args } => {
+            Item::Rule(number, span, interpret(number, span, counters, args))
+        }
     }
 }
 
@@ -137,12 +139,25 @@ pub fn build(src: &str) -> Parsed<'_> {
         let parse = |(offset, range): (usize, &std::ops::Range<usize>)| {
             parse_item(src, (first_line + offset) as u32, range.clone())
         };
-        let items: Vec<Item<'_>> = if batch.len() > 1024 {
+        let items: Vec<(Item<'_>, Vec<Issue>)> = if batch.len() > 1024 {
             batch.par_iter().enumerate().map(parse).collect()
         } else {
             batch.iter().enumerate().map(parse).collect()
         };
-        for item in items {
+        for (item, issues) in items {
+            for issue in issues {
+                builder.push(match issue {
+                    Issue::BadCounters(span, message) => Diagnostic::new(&BAD_COUNTERS, span, message)
+                        .with_note("iptables-restore ignores them, but `iptables-restore -c` refuses the line"),
+                    Issue::UnterminatedQuote(span) => Diagnostic::new(
+                        &UNTERMINATED_QUOTE,
+                        span,
+                        "this quote is never closed: the rest of the line becomes part of this word",
+                    )
+                    .with_primary_message("unclosed `\"` swallows everything up to the end of the line")
+                    .with_note("iptables-restore accepts this; any `-j` target written after the quote is lost"),
+                });
+            }
             builder.apply(item);
         }
     }
@@ -286,8 +301,11 @@ impl<'a> Builder<'a> {
         let table = self.current.as_ref().expect("checked above");
         let existing = table.chain_index(&name.text);
         let builtin = table.kind.builtin_chains().contains(&name.text.as_ref());
+        let known_table = table.kind != TableKind::Unknown;
         let chain_name = name.text.to_string();
+        // In a table iptables does not have, which chains are built in is unknown.
         match (&policy, builtin) {
+            _ if !known_table => {}
             (None, true) => {
                 let d = Diagnostic::new(
                     &BAD_POLICY,
