@@ -298,7 +298,7 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_never_baselined() {
-        let broken = report("a.rules", "*filter\n-A INPUT \"open\nCOMMIT\n");
+        let broken = report("a.rules", "*filter\n[1:2 -A INPUT\nCOMMIT\n");
         assert!(broken.is_fatal());
         assert!(Baseline::from_reports(&[broken]).is_empty());
     }

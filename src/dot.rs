@@ -461,7 +461,7 @@ pub fn build(
             }
         }
         Focus::Service(wanted) => {
-            let mut found = false;
+            let mut found: Vec<String> = Vec::new();
             let mut candidates: Vec<String> = Vec::new();
             for &t in &tables {
                 let table = &dump.tables[t];
@@ -493,7 +493,7 @@ pub fn build(
                 if matching.is_empty() {
                     continue;
                 }
-                found = true;
+                found.extend(matching.iter().map(|g| g.name.clone()));
                 let count = table.chains.len();
                 let mut member = vec![false; count];
                 for group in &matching {
@@ -523,7 +523,7 @@ pub fn build(
                     },
                 ));
             }
-            if !found {
+            if found.is_empty() {
                 candidates.sort();
                 candidates.dedup();
                 candidates.sort_by_key(|name| distance(name, wanted));
@@ -537,9 +537,12 @@ pub fn build(
                     )
                 });
             }
+            found.sort();
+            found.dedup();
             label.push(format!(
-                "service {wanted}: its entries, service and endpoint chains and destinations \
-                 (jumps to shared helper chains such as KUBE-MARK-MASQ not drawn)"
+                "service {}: its entries, service and endpoint chains and destinations \
+                 (jumps to shared helper chains such as KUBE-MARK-MASQ not drawn)",
+                found.join(", ")
             ));
         }
         Focus::Chain { name, depth } => {

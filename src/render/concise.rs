@@ -57,7 +57,7 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
-            "dump.rules:3:19: error[IPT002 unknown-option] unknown option `--days`\n"
+            "dump.rules:3:18: error[IPT002 unknown-option] unknown option `--days`\n"
         );
     }
 }
