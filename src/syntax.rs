@@ -313,10 +313,12 @@ fn split_args<'a>(text: &'a str, start: usize, args: &mut Vec<Arg<'a>>, issues: 
         if quoted {
             issues.push(Issue::UnterminatedQuote(span));
         }
-        let text = if has_quote {
-            Cow::Owned(unquote(written))
-        } else {
+        let text = if !has_quote {
             Cow::Borrowed(written)
+        } else if let Some(inner) = simply_quoted(written) {
+            Cow::Borrowed(inner)
+        } else {
+            Cow::Owned(unquote(written))
         };
         // iptables compares the word after quote removal, so `"!"` inverts too.
         args.push(if text == "!" {
@@ -326,6 +328,13 @@ fn split_args<'a>(text: &'a str, start: usize, args: &mut Vec<Arg<'a>>, issues: 
         });
         at = at_end;
     }
+}
+
+/// The inside of `"..."` when the word is one quoted span without escapes
+/// (every quoted comment kube-proxy writes), so it can borrow the input.
+fn simply_quoted(written: &str) -> Option<&str> {
+    let inner = written.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.contains(['"', '\\'])).then_some(inner)
 }
 
 /// Remove quotes as iptables does (xshared.c:add_param_to_argv): `"` toggles
@@ -439,6 +448,10 @@ mod tests {
         );
         assert_eq!(rule_words("-s ! 10.0.0.0/8"), ["<-s>", "!", "<10.0.0.0/8>"]);
         assert_eq!(rule_words("-A X \r"), ["<-A>", "<X>", "<\r>"]);
+        assert_eq!(rule_words("\"!\" -s"), ["!", "<-s>"]);
+        assert_eq!(rule_words("-A X \"a\\\" b\""), ["<-A>", "<X>", "<a\" b>"]);
+        assert_eq!(rule_words("\"a\"\"b\""), ["<ab>"]);
+        assert_eq!(rule_words("\""), ["<>"]);
     }
 
     #[test]
