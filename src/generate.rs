@@ -239,6 +239,12 @@ pub struct GenConfig {
     pub counters: Option<u64>,
     /// Defects to inject, each into a different service port.
     pub defects: Vec<Defect>,
+    /// Write `--probability` values as iptables-save prints them once the
+    /// kernel holds the rules (`%.11f` of `round(P * 2^31) / 2^31`, e.g.
+    /// `0.33333333349`) instead of as kube-proxy wrote them (`%0.10f` or
+    /// `%0.5f` per [`Style`]). With it the dump is byte-for-byte what
+    /// `iptables-save` prints after loading it.
+    pub canonical_probabilities: bool,
 }
 
 impl Default for GenConfig {
@@ -259,6 +265,7 @@ impl Default for GenConfig {
             style: Style::Modern,
             counters: None,
             defects: Vec::new(),
+            canonical_probabilities: false,
         }
     }
 }
@@ -449,10 +456,19 @@ pub fn generate(config: &GenConfig) -> Generated {
     let mut defect_rng = Rng::with_seed(config.seed ^ DEFECT_STREAM);
     let assignments = assign::assign(&config.defects, &mut plans, &mut alloc, &mut defect_rng);
 
-    let mut emitted = emit::emit(config.style, &plans, &assignments);
+    let mut emitted = emit::emit(
+        config.style,
+        config.canonical_probabilities,
+        &plans,
+        &assignments,
+    );
     let observed = config.counters.map(|connections| {
-        let mut traffic_rng = Rng::with_seed(config.seed ^ TRAFFIC_STREAM);
-        traffic::simulate(&mut emitted, &assignments, connections, &mut traffic_rng)
+        traffic::simulate(
+            &mut emitted,
+            &assignments,
+            connections,
+            config.seed ^ TRAFFIC_STREAM,
+        )
     });
 
     let saved_by = match config.style {

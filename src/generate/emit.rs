@@ -155,7 +155,14 @@ struct Emitter<'a> {
 }
 
 /// Writes all service ports in `plans` with the defects in `assignments`.
-pub(crate) fn emit(style: Style, plans: &[PortPlan], assignments: &[Assignment]) -> Emitted {
+/// `canonical_probabilities` writes `--probability` as iptables-save prints
+/// it back from the kernel instead of as kube-proxy wrote it.
+pub(crate) fn emit(
+    style: Style,
+    canonical_probabilities: bool,
+    plans: &[PortPlan],
+    assignments: &[Assignment],
+) -> Emitted {
     let mut filter = Table::new("filter", &["INPUT", "FORWARD", "OUTPUT"]);
     let mut nat = Table::new("nat", &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"]);
     // About 2.5 nat rules per endpoint plus 3 per port.
@@ -170,7 +177,11 @@ pub(crate) fn emit(style: Style, plans: &[PortPlan], assignments: &[Assignment])
     let mut emitter = Emitter {
         style,
         endpoint_comments: style != Style::NoComments,
-        texts: ProbabilityTexts::new(if style == Style::Legacy { 5 } else { 10 }),
+        texts: if canonical_probabilities {
+            ProbabilityTexts::as_saved()
+        } else {
+            ProbabilityTexts::kube_proxy(if style == Style::Legacy { 5 } else { 10 })
+        },
         filter,
         nat,
         chains,

@@ -56,17 +56,30 @@ impl Spread {
 }
 
 /// Formats probabilities the way a kube-proxy version does (`%0.10f` since
-/// v1.17, `%0.5f` before) and caches the `1/k` texts, as kube-proxy does.
+/// v1.17, `%0.5f` before) or the way iptables-save prints them back from the
+/// kernel (`%.11f` of the stored value), and caches the `1/k` texts, as
+/// kube-proxy does.
 pub(crate) struct ProbabilityTexts {
     decimals: usize,
+    as_saved: bool,
     reciprocals: Vec<(String, f64)>,
 }
 
 impl ProbabilityTexts {
-    /// Texts with `decimals` digits after the point.
-    pub(crate) fn new(decimals: usize) -> Self {
+    /// Texts as kube-proxy writes them, with `decimals` digits after the point.
+    pub(crate) fn kube_proxy(decimals: usize) -> Self {
         ProbabilityTexts {
             decimals,
+            as_saved: false,
+            reciprocals: Vec::new(),
+        }
+    }
+
+    /// Texts as iptables-save prints them once the kernel holds the rule.
+    pub(crate) fn as_saved() -> Self {
+        ProbabilityTexts {
+            decimals: 11,
+            as_saved: true,
             reciprocals: Vec::new(),
         }
     }
@@ -82,6 +95,11 @@ impl ProbabilityTexts {
 
     fn format(&self, value: f64) -> (String, f64) {
         let mut text = String::with_capacity(self.decimals + 2);
+        if self.as_saved {
+            let q = quantize(value);
+            let _ = write!(text, "{q:.11}");
+            return (text, q);
+        }
         let _ = write!(text, "{value:.prec$}", prec = self.decimals);
         // The kernel sees the written text, so the truth is computed from it.
         let parsed: f64 = text.parse().expect("a formatted f64 parses");
@@ -153,7 +171,7 @@ mod tests {
 
     #[test]
     fn kube_proxy_spread_is_uniform() {
-        let mut texts = ProbabilityTexts::new(10);
+        let mut texts = ProbabilityTexts::kube_proxy(10);
         let spread = texts.spread(5, None);
         let written: Vec<_> = spread.written.iter().map(|w| texts.text(w)).collect();
         assert_eq!(
@@ -174,8 +192,32 @@ mod tests {
     }
 
     #[test]
+    fn saved_form_round_trips_through_the_kernel() {
+        let mut texts = ProbabilityTexts::as_saved();
+        let spread = texts.spread(5, None);
+        let written: Vec<_> = spread.written.iter().map(|w| texts.text(w)).collect();
+        assert_eq!(
+            written,
+            [
+                Some("0.20000000019"),
+                Some("0.25000000000"),
+                Some("0.33333333349"),
+                Some("0.50000000000"),
+                None
+            ]
+        );
+        // Printing 11 decimals of a multiple of 2^-31 and quantising again
+        // gives the same value back.
+        for (written, &q) in spread.written.iter().zip(&spread.quantized) {
+            if let Some(text) = texts.text(written) {
+                assert_eq!(quantize(text.parse().unwrap()), q);
+            }
+        }
+    }
+
+    #[test]
     fn leak_and_skew_are_exact() {
-        let mut texts = ProbabilityTexts::new(10);
+        let mut texts = ProbabilityTexts::kube_proxy(10);
         let leak = texts.spread(4, Some(Defect::ProbabilityLeak { leaked: 0.05 }));
         let (_, fallthrough) = leak.shares();
         assert!((fallthrough - 0.05).abs() < 1e-9, "{fallthrough}");

@@ -22,12 +22,14 @@ pub(crate) struct Observed {
 }
 
 /// Simulates `connections` new connections per service port and writes the
-/// counters into the tables.
+/// counters into the tables. Each port's traffic has its own random stream
+/// derived from `seed`, so a defect in one service leaves the counters of the
+/// others unchanged.
 pub(crate) fn simulate(
     emitted: &mut Emitted,
     assignments: &[Assignment],
     connections: u64,
-    rng: &mut Rng,
+    seed: u64,
 ) -> Observed {
     let mut per_port: Vec<Vec<u64>> = emitted
         .ports
@@ -52,9 +54,10 @@ pub(crate) fn simulate(
         emitted.nat.set_packets(entry_rule, connections);
 
         let chain = &emitted.ports[chain_port];
+        let mut rng = Rng::with_seed(seed ^ (source as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let mut remaining = connections;
         for (j, &q) in chain.spread.quantized.iter().enumerate() {
-            let matched = binomial(rng, remaining, q);
+            let matched = binomial(&mut rng, remaining, q);
             per_port[chain_port][j] += matched;
             if chain.endpoints[j].terminates {
                 remaining -= matched;
@@ -147,37 +150,40 @@ fn skew(counts: &mut [u64], factor: f64) {
     }
 }
 
-/// A sample of Binomial(n, p): exact (Bernoulli trials, or geometric skips
-/// when successes are rare) up to a mean of 1000 events, a rounded normal
-/// approximation beyond, where its error is far below the sampling noise.
-fn binomial(rng: &mut Rng, n: u64, p: f64) -> u64 {
-    if n == 0 || p <= 0.0 {
+/// How many of `n` packets a rule with probability `q` matches: a sample of
+/// Binomial(n, q). Exact up to 65,536 packets (few matches: geometric gaps
+/// between them; otherwise one 31-bit random compare per packet, as the
+/// kernel does), a rounded normal approximation beyond, where its error is
+/// far below the sampling noise.
+fn binomial(rng: &mut Rng, n: u64, q: f64) -> u64 {
+    if n == 0 || q <= 0.0 {
         return 0;
     }
-    if p >= 1.0 {
+    if q >= 1.0 {
         return n;
     }
-    // Sample the rarer outcome.
-    let (rare, flipped) = if p > 0.5 { (1.0 - p, true) } else { (p, false) };
+    // Work with the rarer outcome so the cheap paths apply to both tails.
+    let (rare, flipped) = if q > 0.5 { (1.0 - q, true) } else { (q, false) };
     let mean = n as f64 * rare;
-    let count = if n <= 64 {
-        (0..n).filter(|_| rng.f64() < rare).count() as u64
-    } else if mean <= 1000.0 {
-        // Gaps between successes are geometric; O(successes) work.
+    let count = if mean <= 64.0 {
+        // Gaps between rare events are geometric: O(events) work.
         let log_miss = (1.0 - rare).ln();
         let mut position = 0u64;
-        let mut successes = 0u64;
+        let mut events = 0u64;
         loop {
             let gap = ((1.0 - rng.f64()).ln() / log_miss).floor();
             if gap >= (n - position) as f64 {
-                break successes;
+                break events;
             }
             position += gap as u64 + 1;
-            successes += 1;
-            if position >= n {
-                break successes;
-            }
+            events += 1;
         }
+    } else if n <= 1 << 16 {
+        // The kernel's test: (random & 0x7fffffff) < round(rare * 2^31).
+        let threshold = (rare * 2_147_483_648.0).round() as u32;
+        (0..n)
+            .filter(|_| rng.u32(..) & 0x7fff_ffff < threshold)
+            .count() as u64
     } else {
         let sd = (mean * (1.0 - rare)).sqrt();
         // Box-Muller.
