@@ -2,8 +2,12 @@
 //!
 //! ```text
 //! cargo run --release --example gen-dump -- --services 10000 --seed 1 \
-//!     [--style modern|legacy|nocomment] [--counters N] [--endpoints MIN-MAX] > dump.rules
+//!     [--style modern|legacy|nocomment] [--counters N] [--endpoints MIN-MAX] \
+//!     [--canonical] > dump.rules
 //! ```
+//!
+//! `--canonical` writes probabilities as iptables-save prints them back from
+//! the kernel (`%.11f`), making the dump identical to a kernel round trip.
 //!
 //! A one-line summary (lines, service ports, generation time) goes to stderr.
 
@@ -14,14 +18,19 @@ use std::time::Instant;
 use iptlint::generate::{GenConfig, Style, generate};
 
 const USAGE: &str = "usage: gen-dump [--services N] [--seed N] [--style modern|legacy|nocomment] \
-[--counters N] [--endpoints MIN-MAX]";
+[--counters N] [--endpoints MIN-MAX] [--canonical]";
 
 fn parse_args() -> Result<GenConfig, String> {
     let mut config = GenConfig::default();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            return Err(USAGE.to_owned());
+        match flag.as_str() {
+            "--help" | "-h" => return Err(USAGE.to_owned()),
+            "--canonical" => {
+                config.canonical_probabilities = true;
+                continue;
+            }
+            _ => {}
         }
         let value = args
             .next()
