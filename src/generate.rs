@@ -32,6 +32,7 @@
 //! KUBE-NODEPORTS) and, in legacy style, the KUBE-MARK-DROP helper.
 
 mod assign;
+mod base;
 mod chain_name;
 mod emit;
 mod plan;
@@ -503,16 +504,12 @@ pub fn generate(config: &GenConfig) -> Generated {
         .defects
         .iter()
         .map(|record| InjectedDefect {
-            defect: assignments
-                .iter()
-                .find(|a| a.port == record.port)
-                .expect("every record comes from an assignment")
-                .defect,
-            check: record.check,
+            defect: record.defect,
+            check: record.defect.check(),
             table: anchor_table(record.anchor).name().to_owned(),
             chain: record.chain.clone(),
             line: lines.resolve(record.anchor),
-            severity_hint: record.severity,
+            severity_hint: record.defect.severity_hint(),
             service: plans[record.port].name.clone(),
             detail: record.detail.clone(),
         })
