@@ -218,10 +218,15 @@ impl Emitter<'_> {
         } else {
             self.write_port_with_endpoints(index, plan, svc_chain, assignment)
         };
-        if let (Some(hc), Some(chain)) = (plan.health_check_nodeport, self.chains.filter_nodeports)
-        {
+        if let (Some(hc), Some(chain), true) = (
+            plan.health_check_nodeport,
+            self.chains.filter_nodeports,
+            plan.first_of_service,
+        ) {
             // kube-proxy opens the health-check port whether or not the
-            // service has endpoints.
+            // service has endpoints. It writes the rule once per service
+            // port, which gives a multi-port service identical ACCEPT rules;
+            // writing it once keeps clean dumps free of shadowed rules.
             self.filter.push(chain, |r| {
                 r.proto(Protocol::Tcp)
                     .comment(format_args!("{} health check node port", plan.name))

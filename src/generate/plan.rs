@@ -45,6 +45,9 @@ pub(crate) struct PortPlan {
     pub(crate) affinity: bool,
     /// externalTrafficPolicy: Local (only for NodePort and LoadBalancer).
     pub(crate) local_policy: bool,
+    /// Whether this is the service's first port; per-service rules (the
+    /// health-check port) are written with it.
+    pub(crate) first_of_service: bool,
 }
 
 impl PortPlan {
@@ -304,7 +307,7 @@ fn plan_service(
     };
 
     let unnamed = ports.len() == 1 && !special && rng.f64() < config.unnamed_port_fraction;
-    for (protocol, (port_name, port, target_port)) in ports {
+    for (position, (protocol, (port_name, port, target_port))) in ports.into_iter().enumerate() {
         let port_name = if unnamed { "" } else { port_name };
         let name = if port_name.is_empty() {
             format!("{namespace}/{service}")
@@ -339,6 +342,7 @@ fn plan_service(
             load_balancer: load_balancer.clone(),
             affinity,
             local_policy,
+            first_of_service: position == 0,
         });
     }
 }
