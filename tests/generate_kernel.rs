@@ -102,17 +102,34 @@ fn config(style: Style) -> GenConfig {
     }
 }
 
+/// Every feature at high density (LB firewalls, local policy, affinity,
+/// external IPs, UDP, multi-port), so each rule form meets the kernel.
+fn busy_config(style: Style) -> GenConfig {
+    GenConfig {
+        udp_fraction: 0.3,
+        multi_port_fraction: 0.5,
+        nodeport_fraction: 0.3,
+        external_ip_fraction: 0.3,
+        load_balancer_fraction: 0.3,
+        affinity_fraction: 0.3,
+        local_policy_fraction: 0.6,
+        zero_endpoint_fraction: 0.1,
+        ..config(style)
+    }
+}
+
 #[test]
 fn clean_dumps_of_every_style_load() {
     let Some(ipt) = iptables("clean_dumps_of_every_style_load") else {
         return;
     };
     for style in STYLES {
-        for counters in [None, Some(1000)] {
-            let generated = generate(&GenConfig {
-                counters,
-                ..config(style)
-            });
+        for (counters, base) in [
+            (None, config(style)),
+            (Some(1000), config(style)),
+            (Some(1000), busy_config(style)),
+        ] {
+            let generated = generate(&GenConfig { counters, ..base });
             let output = load(&ipt, &generated.text);
             assert!(
                 output.status.success(),
@@ -135,7 +152,7 @@ fn canonical_dumps_survive_a_kernel_round_trip_unchanged() {
         let generated = generate(&GenConfig {
             canonical_probabilities: true,
             counters: Some(500),
-            ..config(style)
+            ..busy_config(style)
         });
         let save = quoted(&ipt.save);
         let script = format!(

@@ -15,6 +15,21 @@ fn config(style: Style, seed: u64) -> GenConfig {
     }
 }
 
+/// Every feature at high density, to exercise their combinations.
+fn busy_config(style: Style, seed: u64) -> GenConfig {
+    GenConfig {
+        udp_fraction: 0.3,
+        multi_port_fraction: 0.5,
+        nodeport_fraction: 0.3,
+        external_ip_fraction: 0.3,
+        load_balancer_fraction: 0.3,
+        affinity_fraction: 0.3,
+        local_policy_fraction: 0.6,
+        zero_endpoint_fraction: 0.1,
+        ..config(style, seed)
+    }
+}
+
 /// Every defect kind, with parameters.
 fn all_defects() -> Vec<Defect> {
     vec![
@@ -112,6 +127,37 @@ const TARGET_EXTENSIONS: [&str; 7] = [
     "MASQUERADE",
 ];
 
+/// Within a chain, a rule whose matches (comments aside) equal an earlier
+/// rule's is a duplicate, or shadowed when the earlier rule ends the packet's
+/// traversal (ACCEPT, DROP, REJECT, DNAT, or a service/endpoint chain).
+fn assert_no_same_match_rules(parsed: &Parsed, what: &str) {
+    for (&(table, chain), rules) in &parsed.rules {
+        let mut seen: HashMap<String, &str> = HashMap::new();
+        for &n in rules {
+            let rule = rule_body(parsed.lines[n]).unwrap();
+            let (matches, target) = rule.rsplit_once(" -j ").unwrap_or((rule, ""));
+            // Drop the comment match: it does not change what the rule matches.
+            let matches = match matches.split_once(" -m comment --comment \"") {
+                Some((before, after)) => {
+                    format!("{before}{}", after.split_once('"').unwrap().1)
+                }
+                None => matches.to_owned(),
+            };
+            if let Some(earlier) = seen.insert(matches.clone(), target) {
+                let terminal = ["ACCEPT", "DROP", "REJECT", "DNAT"]
+                    .iter()
+                    .any(|t| earlier.split(' ').next() == Some(t))
+                    || earlier.starts_with("KUBE-SVC-")
+                    || earlier.starts_with("KUBE-SEP-");
+                assert!(
+                    !terminal && earlier != target,
+                    "{what}: {table} {chain}: line {n} has the same matches as an earlier rule ({earlier})"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn same_seed_same_dump_other_seed_other_dump() {
     for style in STYLES {
@@ -133,8 +179,10 @@ fn same_seed_same_dump_other_seed_other_dump() {
 #[test]
 fn clean_dumps_are_structurally_sound() {
     for style in STYLES {
-        for seed in 0..5 {
-            let generated = generate(&config(style, seed));
+        for (seed, cfg) in (0..5)
+            .flat_map(|seed| [config(style, seed), busy_config(style, seed)].map(|c| (seed, c)))
+        {
+            let generated = generate(&cfg);
             let parsed = Parsed::new(&generated.text);
             assert_eq!(parsed.lines.len() - 1, generated.line_count);
             for (table, chains) in [("filter", 6), ("nat", 4)] {
@@ -170,6 +218,7 @@ fn clean_dumps_are_structurally_sound() {
                 );
                 assert!(chain.len() <= 28, "{chain} is too long");
             }
+            assert_no_same_match_rules(&parsed, &format!("{style:?}/{seed}"));
             // The nodeports rule is the last rule of nat KUBE-SERVICES.
             let services = &parsed.rules[&("nat", "KUBE-SERVICES")];
             assert!(parsed.lines[*services.last().unwrap()].contains("-j KUBE-NODEPORTS"));
@@ -501,10 +550,14 @@ fn clean_observed(clean: &Generated, name: &str) -> Vec<u64> {
 #[test]
 fn defect_lines_point_at_the_right_text() {
     for style in STYLES {
-        for seed in [1, 2, 3] {
+        for base in [1, 2, 3]
+            .map(|seed| config(style, seed))
+            .into_iter()
+            .chain([busy_config(style, 4)])
+        {
             let mut cfg = GenConfig {
                 counters: Some(2000),
-                ..config(style, seed)
+                ..base
             };
             let clean = generate(&cfg);
             cfg.defects = all_defects();
