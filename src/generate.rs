@@ -342,10 +342,15 @@ pub struct ServiceTruth {
     /// The endpoints in KUBE-SVC order, with their exact shares.
     pub endpoints: Vec<EndpointTruth>,
     /// Exact fraction of new connections entering KUBE-SVC that match no
-    /// load-balancing rule: 0 for a clean service (the last rule always
-    /// matches), positive with a ProbabilityLeak defect.
+    /// load-balancing rule, `prod (1 - q_j)`: 0 for a clean service (the
+    /// last rule always matches), positive with a ProbabilityLeak defect, 0
+    /// when there are no endpoints (and no KUBE-SVC chain). A MissingTerminal
+    /// endpoint's share is counted as matched here, although its packets
+    /// return from the SEP chain and continue down KUBE-SVC.
     pub fallthrough: f64,
-    /// Simulated new connections sent to the cluster IP, with counters.
+    /// With counters: the simulated new connections sent to the cluster IP
+    /// (None without endpoints). They all reach KUBE-SVC unless a
+    /// ShadowedRule diverts them to another service's chain.
     pub connections: Option<u64>,
 }
 
@@ -369,7 +374,8 @@ pub struct LocalPolicyTruth {
     pub chain_line: Option<usize>,
     /// The local endpoints, with their shares within this chain.
     pub endpoints: Vec<EndpointTruth>,
-    /// Fraction that falls through the chain (0 with local endpoints).
+    /// Fraction that falls through the chain: 0 with local endpoints, 1
+    /// without.
     pub fallthrough: f64,
 }
 
@@ -395,9 +401,10 @@ pub struct EndpointTruth {
     /// Whether the pod runs on this node.
     pub local: bool,
     /// With counters: the packet count written on the load-balancing rule
-    /// (and the DNAT rule). Sampled with the quantised probabilities, so it
-    /// is consistent with `probability`, unless a CounterSkew defect altered
-    /// it.
+    /// (and on the DNAT rule). Sampled with the quantised probabilities, so
+    /// it is consistent with `probability`, unless a CounterSkew defect
+    /// altered it. In [`LocalPolicyTruth`] it is 0: only cluster-IP traffic
+    /// is simulated.
     pub observed: Option<u64>,
 }
 
