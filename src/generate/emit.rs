@@ -218,11 +218,10 @@ impl Emitter<'_> {
         } else {
             self.write_port_with_endpoints(index, plan, svc_chain, assignment)
         };
-        if let (Some(hc), Some(chain), true) = (
-            plan.health_check_nodeport,
-            self.chains.filter_nodeports,
-            plan.first_of_service,
-        ) {
+        if plan.first_of_service
+            && let (Some(hc), Some(chain)) =
+                (plan.health_check_nodeport, self.chains.filter_nodeports)
+        {
             // kube-proxy opens the health-check port whether or not the
             // service has endpoints. It writes the rule once per service
             // port, which gives a multi-port service identical ACCEPT rules;
