@@ -8,6 +8,7 @@
 pub mod checks;
 pub mod cli;
 pub mod diagnostics;
+pub mod generate;
 pub mod graph;
 pub mod lint;
 pub mod model;
