@@ -5,92 +5,16 @@
 //! Needs root and iptables; otherwise each test prints `SKIP: ...` and passes.
 //! Nothing here sends any network traffic.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod support;
 
 use iptlint::generate::{Defect, GenConfig, Style, generate};
+use support::{Family, Kernel};
 
 const STYLES: [Style; 3] = [Style::Modern, Style::Legacy, Style::NoComments];
 
-/// The restore/save pair to use: the legacy backend if installed (it checks
-/// the whole ruleset in the kernel), else the default one.
-struct Iptables {
-    restore: PathBuf,
-    save: PathBuf,
-}
-
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
-
-fn is_root() -> bool {
-    // The effective UID is the third field of the Uid line.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1).map(|uid| uid == "0"))
-        })
-        .unwrap_or(false)
-}
-
-/// The iptables binaries, or None (after printing why) when the test must be
-/// skipped.
-fn iptables(test: &str) -> Option<Iptables> {
-    if !is_root() {
-        eprintln!("SKIP: {test}: not root, cannot unshare a network namespace");
-        return None;
-    }
-    if find_program("unshare").is_none() {
-        eprintln!("SKIP: {test}: unshare not found");
-        return None;
-    }
-    let pair = [
-        ("iptables-legacy-restore", "iptables-legacy-save"),
-        ("iptables-restore", "iptables-save"),
-    ]
-    .into_iter()
-    .find_map(|(restore, save)| {
-        Some(Iptables {
-            restore: find_program(restore)?,
-            save: find_program(save)?,
-        })
-    });
-    if pair.is_none() {
-        eprintln!("SKIP: {test}: iptables-restore not found");
-    }
-    pair
-}
-
-/// Runs `script` under `sh` in a fresh network namespace with the dump on
-/// stdin.
-fn in_private_netns(script: &str, dump: &str) -> Output {
-    let mut child = Command::new("unshare")
-        .args(["-n", "sh", "-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn unshare");
-    // A refused dump may close stdin early; that shows in the exit status.
-    let _ = child.stdin.take().unwrap().write_all(dump.as_bytes());
-    child.wait_with_output().expect("wait for unshare")
-}
-
-fn quoted(path: &Path) -> String {
-    format!("'{}'", path.display())
-}
-
-/// Loads `dump` (with counters if it has them) and returns the result.
-fn load(ipt: &Iptables, dump: &str) -> Output {
-    in_private_netns(&format!("{} -c", quoted(&ipt.restore)), dump)
+/// Loads `dump` with its counters (`iptables-restore -c`).
+fn load(kernel: &Kernel, dump: &str) -> Result<(), String> {
+    kernel.restore(Family::V4, dump, &["-c"])
 }
 
 fn config(style: Style) -> GenConfig {
@@ -120,7 +44,7 @@ fn busy_config(style: Style) -> GenConfig {
 
 #[test]
 fn clean_dumps_of_every_style_load() {
-    let Some(ipt) = iptables("clean_dumps_of_every_style_load") else {
+    let Some(kernel) = Kernel::get("clean_dumps_of_every_style_load") else {
         return;
     };
     for style in STYLES {
@@ -130,12 +54,9 @@ fn clean_dumps_of_every_style_load() {
             (Some(1000), busy_config(style)),
         ] {
             let generated = generate(&GenConfig { counters, ..base });
-            let output = load(&ipt, &generated.text);
-            assert!(
-                output.status.success(),
-                "{style:?} (counters {counters:?}) was refused: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            if let Err(stderr) = load(&kernel, &generated.text) {
+                panic!("{style:?} (counters {counters:?}) was refused: {stderr}");
+            }
         }
     }
 }
@@ -145,7 +66,7 @@ fn clean_dumps_of_every_style_load() {
 /// counters. Only the header and footer comments (dates) differ.
 #[test]
 fn canonical_dumps_survive_a_kernel_round_trip_unchanged() {
-    let Some(ipt) = iptables("canonical_dumps_survive_a_kernel_round_trip_unchanged") else {
+    let Some(kernel) = Kernel::get("canonical_dumps_survive_a_kernel_round_trip_unchanged") else {
         return;
     };
     for style in STYLES {
@@ -154,24 +75,20 @@ fn canonical_dumps_survive_a_kernel_round_trip_unchanged() {
             counters: Some(500),
             ..busy_config(style)
         });
-        let save = quoted(&ipt.save);
+        let save = kernel.tool(Family::V4, "save");
         let script = format!(
             "{} -c && {save} -c -t filter && {save} -c -t nat",
-            quoted(&ipt.restore)
+            kernel.tool(Family::V4, "restore")
         );
-        let output = in_private_netns(&script, &generated.text);
-        assert!(
-            output.status.success(),
-            "{style:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let resaved = kernel
+            .run_in_netns(&script, &generated.text)
+            .unwrap_or_else(|stderr| panic!("{style:?}: {stderr}"));
         let without_comments = |text: &str| {
             text.lines()
                 .filter(|line| !line.starts_with('#'))
                 .map(str::to_owned)
                 .collect::<Vec<_>>()
         };
-        let resaved = String::from_utf8(output.stdout).unwrap();
         let (ours, kernel) = (
             without_comments(&generated.text),
             without_comments(&resaved),
@@ -185,7 +102,7 @@ fn canonical_dumps_survive_a_kernel_round_trip_unchanged() {
 
 #[test]
 fn kernel_refuses_exactly_the_defects_it_must() {
-    let Some(ipt) = iptables("kernel_refuses_exactly_the_defects_it_must") else {
+    let Some(kernel) = Kernel::get("kernel_refuses_exactly_the_defects_it_must") else {
         return;
     };
     let defects = [
@@ -210,13 +127,12 @@ fn kernel_refuses_exactly_the_defects_it_must() {
                 counters: Some(100),
                 ..config(style)
             });
-            let output = load(&ipt, &generated.text);
-            let stderr = String::from_utf8_lossy(&output.stderr);
+            let result = load(&kernel, &generated.text);
+            let stderr = result.clone().err().unwrap_or_default();
             assert_eq!(
-                !output.status.success(),
+                result.is_err(),
                 defect.refused_by_kernel(),
-                "{style:?} {defect:?}: exit {:?}, stderr: {stderr}",
-                output.status.code()
+                "{style:?} {defect:?}: stderr: {stderr}"
             );
             if defect == Defect::UndefinedTarget {
                 // Both backends name the missing chain.
