@@ -11,6 +11,7 @@ pub mod cli;
 pub mod diagnostics;
 pub mod dot;
 pub mod fingerprint;
+pub mod generate;
 pub mod graph;
 pub mod lint;
 pub mod model;

@@ -219,8 +219,12 @@ pub fn parse_line(text: &str, offset: usize, number: u32) -> Result<Line<'_>, Sy
             for inner in pair.into_inner() {
                 match inner.as_rule() {
                     Rule::counters => counters = parse_counters(inner, offset, &mut issues),
-                    Rule::bang => args.push(Arg::Bang(pair_span(&inner, offset))),
-                    Rule::word => args.push(Arg::Word(parse_word(inner, offset, &mut issues))),
+                    Rule::args => split_args(
+                        inner.as_str(),
+                        offset + inner.as_span().start(),
+                        &mut args,
+                        &mut issues,
+                    ),
                     _ => {}
                 }
             }
@@ -278,75 +282,79 @@ fn parse_counters(
     }
 }
 
-/// Build a word from its bare and quoted parts. A word that is one bare run,
-/// or one quoted span without escapes, borrows the input.
-fn parse_word<'a>(pair: Pair<'a, Rule>, offset: usize, issues: &mut Vec<Issue>) -> Word<'a> {
-    let span = pair_span(&pair, offset);
-    if pair.as_str().ends_with('"') || pair.as_str().contains('"') {
-        let unterminated = pair
-            .clone()
-            .into_inner()
-            .filter(|part| part.as_rule() == Rule::quoted)
-            .any(|part| {
-                part.into_inner()
-                    .all(|inner| inner.as_rule() != Rule::closing_quote)
-            });
-        if unterminated {
+/// Cut the text the grammar's `args` rule matched into words, at the spaces
+/// and tabs outside quotes that the rule accepted as separators; `start` is
+/// the text's offset in the file.
+fn split_args<'a>(text: &'a str, start: usize, args: &mut Vec<Arg<'a>>, issues: &mut Vec<Issue>) {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        while at < bytes.len() && (bytes[at] == b' ' || bytes[at] == b'\t') {
+            at += 1;
+        }
+        let word_start = at;
+        let mut quoted = false;
+        let mut has_quote = false;
+        while at < bytes.len() {
+            match bytes[at] {
+                b'"' => {
+                    quoted = !quoted;
+                    has_quote = true;
+                }
+                b'\\' if quoted => at += 1,
+                b' ' | b'\t' if !quoted => break,
+                _ => {}
+            }
+            at += 1;
+        }
+        let at_end = at.min(bytes.len());
+        let written = &text[word_start..at_end];
+        let span = Span::new(start + word_start, start + at_end);
+        if quoted {
             issues.push(Issue::UnterminatedQuote(span));
         }
-    }
-    let mut parts = pair.into_inner().peekable();
-    let first = parts.next().expect("grammar: a word has a part");
-    let single = parts.peek().is_none();
-    let borrowed = |part: &Pair<'a, Rule>| -> Option<&'a str> {
-        match part.as_rule() {
-            Rule::bare => Some(part.as_str()),
-            Rule::quoted => {
-                let text = part
-                    .clone()
-                    .into_inner()
-                    .next()
-                    .expect("grammar: quoted text");
-                (!text.as_str().contains('\\')).then_some(text.as_str())
-            }
-            _ => None,
-        }
-    };
-    if single && let Some(text) = borrowed(&first) {
-        return Word {
-            text: Cow::Borrowed(text),
-            span,
+        let text = if !has_quote {
+            Cow::Borrowed(written)
+        } else if let Some(inner) = simply_quoted(written) {
+            Cow::Borrowed(inner)
+        } else {
+            Cow::Owned(unquote(written))
         };
-    }
-    let mut text = String::new();
-    for part in std::iter::once(first).chain(parts) {
-        match part.as_rule() {
-            Rule::bare => text.push_str(part.as_str()),
-            Rule::quoted => {
-                let inner = part.into_inner().next().expect("grammar: quoted text");
-                unescape_into(inner.as_str(), &mut text);
-            }
-            _ => {}
-        }
-    }
-    Word {
-        text: Cow::Owned(text),
-        span,
+        // iptables compares the word after quote removal, so `"!"` inverts too.
+        args.push(if text == "!" {
+            Arg::Bang(span)
+        } else {
+            Arg::Word(Word { text, span })
+        });
+        at = at_end;
     }
 }
 
-/// Inside quotes, `\x` stands for `x` (xshared.c: add_param_to_argv).
-fn unescape_into(quoted: &str, out: &mut String) {
-    let mut chars = quoted.chars();
+/// The inside of `"..."` when the word is one quoted span without escapes
+/// (every quoted comment kube-proxy writes), so it can borrow the input.
+fn simply_quoted(written: &str) -> Option<&str> {
+    let inner = written.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.contains(['"', '\\'])).then_some(inner)
+}
+
+/// Remove quotes as iptables does (xshared.c:add_param_to_argv): `"` toggles
+/// quoting, and inside quotes a backslash makes the next character literal.
+fn unquote(written: &str) -> String {
+    let mut text = String::with_capacity(written.len());
+    let mut quoted = false;
+    let mut chars = written.chars();
     while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(next) = chars.next() {
-                out.push(next);
+        match c {
+            '"' => quoted = !quoted,
+            '\\' if quoted => {
+                if let Some(next) = chars.next() {
+                    text.push(next);
+                }
             }
-        } else {
-            out.push(c);
+            other => text.push(other),
         }
     }
+    text
 }
 
 fn describe_error(variant: &ErrorVariant<Rule>, text: &str, at: usize) -> String {
@@ -375,8 +383,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::name => "a name",
         Rule::policy => "a policy",
         Rule::counters | Rule::counter_text => "counters `[packets:bytes]`",
-        Rule::word | Rule::bare | Rule::quoted | Rule::arg => "a word",
-        Rule::bang => "`!`",
+        Rule::args => "a word",
         Rule::EOI => "the end of the line",
         _ => return None,
     })
@@ -441,6 +448,10 @@ mod tests {
         );
         assert_eq!(rule_words("-s ! 10.0.0.0/8"), ["<-s>", "!", "<10.0.0.0/8>"]);
         assert_eq!(rule_words("-A X \r"), ["<-A>", "<X>", "<\r>"]);
+        assert_eq!(rule_words("\"!\" -s"), ["!", "<-s>"]);
+        assert_eq!(rule_words("-A X \"a\\\" b\""), ["<-A>", "<X>", "<a\" b>"]);
+        assert_eq!(rule_words("\"a\"\"b\""), ["<ab>"]);
+        assert_eq!(rule_words("\""), ["<>"]);
     }
 
     #[test]

@@ -91,7 +91,8 @@ impl Kernel {
         None
     }
 
-    fn tool(&self, family: Family, what: &str) -> String {
+    /// The command for `what` (`restore`, `save`) of this backend and family.
+    pub fn tool(&self, family: Family, what: &str) -> String {
         let prefix = if family == Family::V6 {
             "ip6tables"
         } else {
