@@ -11,6 +11,7 @@ use std::process::{Command as StdCommand, Stdio};
 
 use assert_cmd::Command;
 use iptlint::dot::service_groups;
+use iptlint::generate::{GenConfig, generate};
 use iptlint::graph::DumpGraph;
 use iptlint::model::build::build;
 use support::{corpus_dir, fixtures_dir, skip};
@@ -414,72 +415,93 @@ fn findings_are_drawn_once_their_checks_exist() {
     }
 }
 
-/// A kube-proxy-like nat table with `services` services of `endpoints` endpoints.
-fn many_services(services: usize, endpoints: usize) -> String {
-    let mut declarations = String::from(
-        "*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n",
-    );
-    let mut rules = String::from(
-        "-A PREROUTING -j KUBE-SERVICES\n-A OUTPUT -j KUBE-SERVICES\n-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000\n",
-    );
-    for s in 0..services {
-        let name = format!("ns/svc{s}:http");
-        declarations.push_str(&format!(":KUBE-SVC-S{s:07} - [0:0]\n"));
-        rules.push_str(&format!(
-            "-A KUBE-SERVICES -d 10.96.{}.{}/32 -p tcp -m comment --comment \"{name} cluster IP\" -m tcp --dport 80 -j KUBE-SVC-S{s:07}\n",
-            s / 250,
-            s % 250 + 1
-        ));
-        for e in 0..endpoints {
-            declarations.push_str(&format!(":KUBE-SEP-S{s:07}E{e} - [0:0]\n"));
-            let statistic = if e + 1 < endpoints {
-                format!(
-                    "-m statistic --mode random --probability {:.11} ",
-                    1.0 / (endpoints - e) as f64
-                )
-            } else {
-                String::new()
-            };
-            rules.push_str(&format!(
-                "-A KUBE-SVC-S{s:07} -m comment --comment \"{name} -> 10.244.{s}.{e}:80\" {statistic}-j KUBE-SEP-S{s:07}E{e}\n"
-            ));
-            rules.push_str(&format!(
-                "-A KUBE-SEP-S{s:07}E{e} -s 10.244.{}.{}/32 -j KUBE-MARK-MASQ\n-A KUBE-SEP-S{s:07}E{e} -p tcp -m tcp -j DNAT --to-destination 10.244.{}.{}:80\n",
-                s % 250, e, s % 250, e
-            ));
-        }
-    }
-    declarations + &rules + "COMMIT\n"
-}
-
 #[test]
-fn large_dumps_collapse_services_and_still_render() {
-    let test = "large_dumps_collapse_services_and_still_render";
+fn large_generated_dumps_collapse_into_their_services_and_still_render() {
+    let test = "large_generated_dumps_collapse_into_their_services_and_still_render";
+    let generated = generate(&GenConfig {
+        seed: 5,
+        services: 120,
+        endpoints: 1..=6,
+        ..GenConfig::default()
+    });
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("many.rules");
-    std::fs::write(&path, many_services(150, 3)).unwrap();
+    let path = dir.path().join("generated.rules");
+    std::fs::write(&path, &generated.text).unwrap();
     let file = path.display().to_string();
+    let parsed = build(&generated.text);
+    let chains: usize = parsed.dump.tables.iter().map(|t| t.chains.len()).sum();
+    assert!(chains > 500, "only {chains} chains");
+
     let (text, stderr, code) = dot(&[&file]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(text.contains("606 chains: too many to draw one by one"), "{}", &text[..400]);
-    assert_eq!(text.matches("shape=box3d").count(), 150);
-    assert!(!text.contains("KUBE-SEP-"));
-    assert!(text.contains("label=\"service ns/svc7:http\\n4 chains, 3 endpoints\""));
-    // Every KUBE-SERVICES rule to a service is one edge; the 450 hairpin
-    // jumps to KUBE-MARK-MASQ merge into one edge per service.
-    let masq_edges = edge_lines(&text)
-        .into_iter()
-        .filter(|l| l.contains("-> \"t0_c5\""))
-        .count();
-    assert_eq!(masq_edges, 150);
-    assert!(text.contains("label=\"3 jumps\""));
-    // Narrowed, nothing collapses; with the threshold off, nothing either.
-    let (one, _, code) = dot(&["--service", "ns/svc42:http", &file]);
-    assert_eq!(code, 0);
-    assert_eq!(one.matches("label=\"KUBE-SEP-").count(), 3);
+    assert!(
+        text.contains(&format!("{chains} chains: too many to draw one by one")),
+        "{}",
+        &text[..600]
+    );
+    assert!(!text.contains("label=\"KUBE-SEP-"));
+    // One collapsed node per service port with endpoints, named after it,
+    // counting its endpoints (KUBE-SVL chains share the SVC's endpoints).
+    let mut drawn: Vec<String> = text
+        .lines()
+        .filter(|l| l.contains("shape=box3d"))
+        .map(|l| {
+            let label = &l[l.find("label=\"service ").unwrap() + 15..];
+            label[..label.find("\\n").unwrap()].to_string()
+        })
+        .collect();
+    drawn.sort();
+    let mut expected: Vec<String> = generated
+        .services
+        .iter()
+        .filter(|s| s.svc_chain_line.is_some())
+        .map(|s| s.name.clone())
+        .collect();
+    expected.sort();
+    assert_eq!(drawn, expected);
+    for service in generated
+        .services
+        .iter()
+        .filter(|s| s.svc_chain_line.is_some())
+        .take(3)
+    {
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!("label=\"service {}\\n", service.name)))
+            .unwrap();
+        let endpoints = service.endpoints.len();
+        assert!(
+            line.contains(&format!(
+                " {endpoints} endpoint{}",
+                if endpoints == 1 { "" } else { "s" }
+            )),
+            "{line}"
+        );
+    }
+
+    // Narrowed to one service nothing collapses: exactly its endpoint chains
+    // and destinations; with the threshold off nothing collapses either.
+    let service = generated
+        .services
+        .iter()
+        .find(|s| s.endpoints.len() >= 3 && s.local_policy.is_none() && s.svc_chain_line.is_some())
+        .expect("a service with 3+ endpoints");
+    let (one, stderr, code) = dot(&["--service", &service.name, &file]);
+    assert_eq!(code, 0, "{stderr}");
     assert!(!one.contains("box3d"));
+    assert_eq!(
+        one.matches("label=\"KUBE-SEP-").count(),
+        service.endpoints.len(),
+        "{one}"
+    );
+    for endpoint in &service.endpoints {
+        assert!(one.contains(&format!("label=\"{}\\n", endpoint.sep_chain)));
+        assert!(one.contains(&format!("label=\"{}:{}\"", endpoint.ip, endpoint.port)));
+    }
+    assert!(one.contains(&format!("label=\"{}\\n", service.svc_chain)));
     let (all, _, _) = dot(&["--collapse-above", "0", &file]);
-    assert_eq!(all.matches("label=\"KUBE-SEP-").count(), 450);
+    let endpoints: usize = generated.services.iter().map(|s| s.endpoints.len()).sum();
+    assert_eq!(all.matches("label=\"KUBE-SEP-").count(), endpoints);
     if graphviz(test) {
         render(&text).expect("Graphviz lays out the collapsed drawing");
         render(&one).expect("Graphviz lays out one service");
