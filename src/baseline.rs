@@ -103,7 +103,8 @@ pub fn file_key(name: &str) -> &str {
 /// Whether a finding can be baselined: a file that cannot be read or parsed
 /// always fails the run.
 fn is_baselinable(diagnostic: &Diagnostic) -> bool {
-    !std::ptr::eq(diagnostic.info, &SYNTAX_ERROR) && !std::ptr::eq(diagnostic.info, &UNREADABLE_INPUT)
+    !std::ptr::eq(diagnostic.info, &SYNTAX_ERROR)
+        && !std::ptr::eq(diagnostic.info, &UNREADABLE_INPUT)
 }
 
 impl Baseline {
@@ -134,8 +135,8 @@ impl Baseline {
 
     /// Parse a baseline file's text.
     pub fn parse(text: &str) -> Result<Baseline, String> {
-        let file: BaselineFile =
-            serde_json::from_str(text).map_err(|error| format!("not an iptlint baseline: {error}"))?;
+        let file: BaselineFile = serde_json::from_str(text)
+            .map_err(|error| format!("not an iptlint baseline: {error}"))?;
         if file.version != VERSION {
             return Err(format!(
                 "baseline format version {} is not supported (this iptlint writes version {VERSION})",
@@ -164,7 +165,8 @@ impl Baseline {
 
     /// The file's text: one entry per line, sorted by file and fingerprint.
     pub fn to_json(&self) -> String {
-        let mut text = format!("{{\"version\": {VERSION}, \"tool\": \"iptlint\", \"findings\": [\n");
+        let mut text =
+            format!("{{\"version\": {VERSION}, \"tool\": \"iptlint\", \"findings\": [\n");
         let count = self.entries.len();
         for (index, entry) in self.entries.values().enumerate() {
             text.push_str(&serde_json::to_string(entry).expect("entries serialise"));
@@ -202,7 +204,11 @@ impl Baseline {
     /// Remove from `diagnostics` (findings of `source`) those the baseline
     /// knows, up to each entry's count, keeping the first ones in source
     /// order as known and the later ones as new.
-    pub fn filter(&self, source: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> BaselineOutcome {
+    pub fn filter(
+        &self,
+        source: &SourceFile,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> BaselineOutcome {
         let file = file_key(&source.name);
         let mut used: HashMap<String, usize> = HashMap::new();
         let mut suppressed = 0;
@@ -253,7 +259,8 @@ mod tests {
 
     #[test]
     fn round_trips_through_its_file() {
-        let baseline = Baseline::from_reports(&[report("./a.rules", TWO), report("b.rules", THREE)]);
+        let baseline =
+            Baseline::from_reports(&[report("./a.rules", TWO), report("b.rules", THREE)]);
         assert_eq!(baseline.len(), 2);
         assert_eq!(baseline.findings(), 5);
         let text = baseline.to_json();
@@ -274,7 +281,13 @@ mod tests {
         assert!(outcome.stale.is_empty());
         assert_eq!(grown.diagnostics.len(), 1);
         // The new one is the last in source order.
-        assert_eq!(grown.source.location(grown.diagnostics[0].primary_span().start as usize).0, 6);
+        assert_eq!(
+            grown
+                .source
+                .location(grown.diagnostics[0].primary_span().start as usize)
+                .0,
+            6
+        );
 
         let baseline = Baseline::from_reports(&[report("a.rules", THREE)]);
         let mut shrunk = report("a.rules", TWO);
@@ -293,7 +306,10 @@ mod tests {
         let outcome = baseline.filter(&other.source.clone(), &mut other.diagnostics);
         assert_eq!(outcome.suppressed, 0);
         assert_eq!(other.diagnostics.len(), 2);
-        assert!(outcome.stale.is_empty(), "entries of a.rules are not stale for b.rules");
+        assert!(
+            outcome.stale.is_empty(),
+            "entries of a.rules are not stale for b.rules"
+        );
     }
 
     #[test]
@@ -305,7 +321,11 @@ mod tests {
 
     #[test]
     fn bad_files_are_refused_with_a_reason() {
-        assert!(Baseline::parse("[]").unwrap_err().contains("not an iptlint baseline"));
+        assert!(
+            Baseline::parse("[]")
+                .unwrap_err()
+                .contains("not an iptlint baseline")
+        );
         assert!(
             Baseline::parse("{\"version\": 9, \"findings\": []}")
                 .unwrap_err()

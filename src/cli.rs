@@ -254,11 +254,13 @@ fn check(args: CheckArgs) -> std::io::Result<ExitStatus> {
     }
     render_check(&args, &reports, outcome.as_ref())?;
     let status = exit_status(&reports, args.fail_on.severity(), args.exit_zero);
-    Ok(if args.write_baseline.is_some() && status == ExitStatus::Findings {
-        ExitStatus::Clean
-    } else {
-        status
-    })
+    Ok(
+        if args.write_baseline.is_some() && status == ExitStatus::Findings {
+            ExitStatus::Clean
+        } else {
+            status
+        },
+    )
 }
 
 fn render_check(

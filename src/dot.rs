@@ -26,8 +26,8 @@ use crate::cli::ExitStatus;
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::graph::{ChainGraph, DumpGraph};
 use crate::lint::{self, Settings};
-use crate::model::{Action, Dump, MatchKind, Table, TableKind};
 use crate::model::matches::StatisticMatch;
+use crate::model::{Action, Dump, MatchKind, Table, TableKind};
 use crate::render::dot::{Cluster, DotGraph, Edge, Marks, Node, NodeKind, to_dot};
 use crate::source::SourceFile;
 
@@ -163,7 +163,14 @@ impl<'d, 'a> RuleProbabilities<'d, 'a> {
 
 impl EdgeShares for RuleProbabilities<'_, '_> {
     fn share(&self, table: usize, chain: usize, rule: usize) -> Option<Share> {
-        let rule = self.dump.tables.get(table)?.chains.get(chain)?.rules.get(rule)?;
+        let rule = self
+            .dump
+            .tables
+            .get(table)?
+            .chains
+            .get(chain)?
+            .rules
+            .get(rule)?;
         rule.matches.iter().find_map(|m| match &m.kind {
             MatchKind::Statistic(StatisticMatch::Random(p)) => {
                 let effective = p.value.effective();
@@ -193,14 +200,22 @@ pub struct Findings {
 
 impl Findings {
     /// Read the findings of `diagnostics` (of `dump`).
-    pub fn from_diagnostics(dump: &Dump<'_>, graph: &DumpGraph, diagnostics: &[Diagnostic]) -> Self {
+    pub fn from_diagnostics(
+        dump: &Dump<'_>,
+        graph: &DumpGraph,
+        diagnostics: &[Diagnostic],
+    ) -> Self {
         let mut findings = Findings::default();
         let mut cycles_of: HashMap<usize, Vec<Vec<usize>>> = HashMap::new();
         for diagnostic in diagnostics {
-            let (Some(table_name), Some(chain_name)) = (&diagnostic.table, &diagnostic.chain) else {
+            let (Some(table_name), Some(chain_name)) = (&diagnostic.table, &diagnostic.chain)
+            else {
                 continue;
             };
-            let Some(table) = dump.tables.iter().position(|t| t.name == table_name.as_str())
+            let Some(table) = dump
+                .tables
+                .iter()
+                .position(|t| t.name == table_name.as_str())
             else {
                 continue;
             };
@@ -224,7 +239,11 @@ impl Findings {
                     }
                 }
                 "unreferenced-chain" => {
-                    findings.marks.entry((table, chain)).or_default().unreferenced = true;
+                    findings
+                        .marks
+                        .entry((table, chain))
+                        .or_default()
+                        .unreferenced = true;
                 }
                 "missing-terminal" => {
                     findings
@@ -235,10 +254,17 @@ impl Findings {
                 }
                 _ => {}
             }
-            findings.notes.entry((table, chain)).or_default().push(format!(
-                "{}[{} {}]: {}",
-                diagnostic.severity, diagnostic.info.code, diagnostic.info.name, diagnostic.message
-            ));
+            findings
+                .notes
+                .entry((table, chain))
+                .or_default()
+                .push(format!(
+                    "{}[{} {}]: {}",
+                    diagnostic.severity,
+                    diagnostic.info.code,
+                    diagnostic.info.name,
+                    diagnostic.message
+                ));
         }
         findings
     }
@@ -249,7 +275,9 @@ impl Findings {
     }
 
     fn tooltip(&self, table: usize, chain: usize) -> Option<String> {
-        self.notes.get(&(table, chain)).map(|notes| notes.join("\n"))
+        self.notes
+            .get(&(table, chain))
+            .map(|notes| notes.join("\n"))
     }
 }
 
@@ -363,7 +391,9 @@ fn distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, &cb) in b.iter().enumerate() {
             let current = row[j + 1];
-            row[j + 1] = (previous + usize::from(ca != cb)).min(row[j] + 1).min(row[j + 1] + 1);
+            row[j + 1] = (previous + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
             previous = current;
         }
     }
@@ -417,7 +447,10 @@ pub fn build(
                 .position(|table| table.name == name.as_str())
                 .ok_or_else(|| {
                     let names: Vec<&str> = dump.tables.iter().map(|t| t.name.as_ref()).collect();
-                    format!("no table `{name}` in the dump (it has: {})", names.join(", "))
+                    format!(
+                        "no table `{name}` in the dump (it has: {})",
+                        names.join(", ")
+                    )
                 })?;
             vec![index]
         }
@@ -455,9 +488,8 @@ pub fn build(
                     "{total} chains: too many to draw one by one, so the chains of each \
                      kube-proxy service are collapsed into one node ({services} services)"
                 ));
-                label.push(
-                    "narrow with --service S or --chain C --depth N to see them".to_string(),
-                );
+                label
+                    .push("narrow with --service S or --chain C --depth N to see them".to_string());
             }
         }
         Focus::Service(wanted) => {
@@ -554,7 +586,14 @@ pub fn build(
                 let count = table.chains.len();
                 let mut chains = vec![false; count];
                 for direction in [petgraph::Direction::Outgoing, petgraph::Direction::Incoming] {
-                    walk(&graph.tables[t], &[start], direction, *depth, |_| true, &mut chains);
+                    walk(
+                        &graph.tables[t],
+                        &[start],
+                        direction,
+                        *depth,
+                        |_| true,
+                        &mut chains,
+                    );
                 }
                 views.push((
                     t,
@@ -824,11 +863,13 @@ pub fn render_svg(dot: &str) -> Result<Vec<u8>, String> {
     {
         Ok(child) => child,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            return Err("SVG output needs Graphviz's `dot` program, which is not installed: \
+            return Err(
+                "SVG output needs Graphviz's `dot` program, which is not installed: \
                  install Graphviz (`apt-get install graphviz`, `dnf install graphviz`, \
                  `brew install graphviz`; see https://graphviz.org/download/), \
                  or write DOT with `--format dot` and render it elsewhere"
-                .to_string());
+                    .to_string(),
+            );
         }
         Err(error) => return Err(format!("cannot run Graphviz's `dot`: {error}")),
     };
@@ -930,4 +971,136 @@ pub fn run(args: DotArgs) -> std::io::Result<ExitStatus> {
         }
     }
     Ok(ExitStatus::Clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::declare_code;
+    use crate::diagnostics::CodeInfo;
+    use crate::syntax::Span;
+
+    declare_code! {
+        /// Stand-in for the check of that name.
+        static CYCLE = ("IPT900", "jump-cycle", Error, "test");
+    }
+    declare_code! {
+        /// Stand-in for the check of that name.
+        static UNREFERENCED = ("IPT901", "unreferenced-chain", Warning, "test");
+    }
+    declare_code! {
+        /// Stand-in for the check of that name.
+        static MISSING = ("IPT902", "missing-terminal", Warning, "test");
+    }
+    declare_code! {
+        /// Some other check.
+        static OTHER = ("IPT903", "other-check", Note, "test");
+    }
+
+    const DUMP: &str = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n:LOOP-A - [0:0]\n:LOOP-B - [0:0]\n:LOOP-C - [0:0]\n:STALE - [0:0]\n:LOGDROP - [0:0]\n-A INPUT -j LOOP-A\n-A LOOP-A -j LOOP-B\n-A LOOP-B -j LOOP-C\n-A LOOP-C -g LOOP-A\n-A FORWARD -g LOGDROP\n-A LOGDROP -j LOG\nCOMMIT\n";
+
+    fn diagnostic(info: &'static CodeInfo, chain: &str) -> Diagnostic {
+        Diagnostic::new(info, Span::default(), format!("{} \"here\"", info.name))
+            .in_table("filter", Some(chain))
+    }
+
+    #[test]
+    fn findings_colour_whole_cycles_and_flag_chains() {
+        let parsed = crate::model::build::build(DUMP);
+        let graph = DumpGraph::build(&parsed.dump);
+        let diagnostics = vec![
+            // One diagnostic per loop, on one of its chains.
+            diagnostic(&CYCLE, "LOOP-B"),
+            diagnostic(&UNREFERENCED, "STALE"),
+            diagnostic(&MISSING, "LOGDROP"),
+            diagnostic(&OTHER, "LOGDROP"),
+            // Unknown chains and tables are ignored, not fatal.
+            diagnostic(&OTHER, "NO-SUCH-CHAIN"),
+            Diagnostic::new(&OTHER, Span::default(), "x").in_table("nat", Some("X")),
+        ];
+        let findings = Findings::from_diagnostics(&parsed.dump, &graph, &diagnostics);
+        let table = &parsed.dump.tables[0];
+        let marks = |name: &str| findings.marks(0, table.chain_index(name).unwrap());
+        for name in ["LOOP-A", "LOOP-B", "LOOP-C"] {
+            assert!(marks(name).cycle, "{name}");
+        }
+        assert!(!marks("INPUT").cycle);
+        assert!(marks("STALE").unreferenced && !marks("STALE").cycle);
+        assert!(marks("LOGDROP").missing_terminal);
+
+        let drawing = build(
+            &parsed.dump,
+            &graph,
+            &findings,
+            &RuleProbabilities::new(&parsed.dump),
+            &Options::default(),
+        )
+        .unwrap();
+        let node = |name: &str| {
+            drawing
+                .nodes()
+                .find(|n| n.lines[0] == name)
+                .unwrap_or_else(|| panic!("no node {name}"))
+        };
+        assert!(node("LOOP-C").lines.contains(&"jump cycle".to_string()));
+        assert!(node("STALE").lines.contains(&"unreferenced".to_string()));
+        assert!(
+            node("LOGDROP")
+                .lines
+                .contains(&"missing terminal rule".to_string())
+        );
+        let tooltip = node("LOGDROP").tooltip.clone().unwrap();
+        assert!(
+            tooltip.contains("note[IPT903 other-check]: other-check \"here\""),
+            "{tooltip}"
+        );
+        // Edges inside the loop are red, the entry into it is not.
+        let red: Vec<(&str, &str)> = drawing
+            .edges()
+            .filter(|e| e.cycle)
+            .map(|e| {
+                let name =
+                    |id: &str| drawing.nodes().find(|n| n.id == id).unwrap().lines[0].as_str();
+                (name(&e.from), name(&e.to))
+            })
+            .collect();
+        assert_eq!(
+            red,
+            vec![
+                ("LOOP-A", "LOOP-B"),
+                ("LOOP-B", "LOOP-C"),
+                ("LOOP-C", "LOOP-A")
+            ]
+        );
+        let text = to_dot(&drawing);
+        let line_of = |name: &str| {
+            text.lines()
+                .find(|l| l.contains(&format!("label=\"{name}\\n")))
+                .unwrap()
+                .to_string()
+        };
+        assert!(line_of("LOOP-A").contains("color=\"red\""));
+        assert!(line_of("STALE").contains("fillcolor=\"grey90\""));
+        assert!(line_of("LOGDROP").contains("peripheries=2"));
+        assert!(!line_of("INPUT").contains("red"));
+    }
+
+    #[test]
+    fn rule_probabilities_use_the_kernel_value() {
+        let dump = "*nat\n:PREROUTING ACCEPT [0:0]\n:S - [0:0]\n:E - [0:0]\n-A S -m statistic --mode random --probability 0.33333 -j E\n-A S -m statistic --mode random ! --probability 0.25 -j E\n-A S -m statistic --mode nth --every 4 --packet 0 -j E\n-A S -j E\nCOMMIT\n";
+        let parsed = crate::model::build::build(dump);
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        let shares = RuleProbabilities::new(&parsed.dump);
+        let s = parsed.dump.tables[0].chain_index("S").unwrap();
+        let Some(Share::Conditional(p)) = shares.share(0, s, 0) else {
+            panic!()
+        };
+        assert_eq!(p, (0.33333f64 * 2f64.powi(31)).round() / 2f64.powi(31));
+        assert_ne!(p, 0.33333);
+        assert_eq!(shares.share(0, s, 1), Some(Share::Conditional(0.75)));
+        assert_eq!(shares.share(0, s, 2), Some(Share::Conditional(0.25)));
+        assert_eq!(shares.share(0, s, 3), None);
+        assert_eq!(Share::Conditional(p).label(), "p=33.3%");
+        assert_eq!(Share::OfChain(0.2000000002).label(), "20.0%");
+    }
 }

@@ -100,7 +100,10 @@ fn node_count(dot_text: &str) -> usize {
 }
 
 fn edge_lines(dot_text: &str) -> Vec<&str> {
-    dot_text.lines().filter(|line| line.contains("->")).collect()
+    dot_text
+        .lines()
+        .filter(|line| line.contains("->"))
+        .collect()
 }
 
 /// Every dump to draw: own fixtures that parse, then the shared corpus.
@@ -181,7 +184,10 @@ fn graphviz_renders_every_dump_full_and_per_service() {
         return;
     }
     if corpus_dir().is_none() {
-        skip(test, "../shared/corpus is absent: drawing the own fixtures only");
+        skip(
+            test,
+            "../shared/corpus is absent: drawing the own fixtures only",
+        );
     }
     let mut drawn = 0;
     let mut services = 0;
@@ -239,7 +245,15 @@ fn hostile_names_render_exactly_as_written() {
     // Through the library, names iptables could never hold: newlines,
     // carriage returns, NUL and other control characters.
     use iptlint::render::dot::{Cluster, DotGraph, Edge, Marks, Node, NodeKind, to_dot};
-    let weird = ["line\nbreak", "cr\rhere", "nul\0tab\t", "\"", "\\", "\\\"", "a\\\n\""];
+    let weird = [
+        "line\nbreak",
+        "cr\rhere",
+        "nul\0tab\t",
+        "\"",
+        "\\",
+        "\\\"",
+        "a\\\n\"",
+    ];
     let graph = DotGraph {
         label: vec!["a \"label\" \\ with\nlines".into()],
         clusters: vec![Cluster {
@@ -285,7 +299,12 @@ fn the_seed_service_is_a_smaller_subgraph_with_its_five_endpoints() {
     assert!(node_count(&service) < node_count(&full));
     assert!(edge_lines(&service).len() < edge_lines(&full).len());
     // Entries -> KUBE-SERVICES -> service chain -> five endpoint chains -> five destinations.
-    for name in ["PREROUTING", "OUTPUT", "KUBE-SERVICES", "KUBE-SVC-LNJBOIUQQNHIUUAM"] {
+    for name in [
+        "PREROUTING",
+        "OUTPUT",
+        "KUBE-SERVICES",
+        "KUBE-SVC-LNJBOIUQQNHIUUAM",
+    ] {
         assert!(service.contains(&format!("label=\"{name}\\n")), "{name}");
     }
     assert_eq!(service.matches("label=\"KUBE-SEP-").count(), 5);
@@ -330,7 +349,10 @@ fn a_chain_neighbourhood_goes_both_ways_to_the_given_depth() {
         "KUBE-SVC-LNJBOIUQQNHIUUAM",
         "KUBE-NODEPORTS",
     ] {
-        assert!(one.contains(&format!("label=\"{name}\\n")), "{name} in\n{one}");
+        assert!(
+            one.contains(&format!("label=\"{name}\\n")),
+            "{name} in\n{one}"
+        );
     }
     assert!(!one.contains("KUBE-SEP-"));
     let (two, _, _) = dot(&["--chain", "KUBE-SERVICES", "--depth", "2", &seed]);
@@ -358,7 +380,10 @@ fn narrowing_errors_name_what_is_missing_and_exit_2() {
     assert!(stderr.contains("no table `filter`"), "{stderr}");
     let (_, stderr, code) = dot(&["/no/such/dump.rules"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("cannot read `/no/such/dump.rules`"), "{stderr}");
+    assert!(
+        stderr.contains("cannot read `/no/such/dump.rules`"),
+        "{stderr}"
+    );
     let output = iptlint()
         .arg("dot")
         .write_stdin("*filter\n[1:2 -A INPUT\nCOMMIT\n")
@@ -403,7 +428,11 @@ fn findings_are_drawn_once_their_checks_exist() {
         checked += 1;
     }
     if iptlint::checks::find_code("unreferenced-chain").is_some() {
-        assert!(node("STALE").contains("fillcolor=\"grey90\""), "{}", node("STALE"));
+        assert!(
+            node("STALE").contains("fillcolor=\"grey90\""),
+            "{}",
+            node("STALE")
+        );
         assert!(!node("LOGDROP").contains("grey90"));
         checked += 1;
     }

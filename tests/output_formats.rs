@@ -89,7 +89,9 @@ fn exit_codes_are_the_same_in_every_format() {
             }
             "concise" => {
                 assert!(
-                    broken.stdout.starts_with("<stdin>:2:1: error[IPT001 syntax-error]"),
+                    broken
+                        .stdout
+                        .starts_with("<stdin>:2:1: error[IPT001 syntax-error]"),
                     "{}",
                     broken.stdout
                 );
@@ -121,17 +123,44 @@ fn a_note_fails_only_with_fail_on_note() {
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::from("*filter\n:INPUT ACCEPT [0:0]\n");
     for i in 0..201 {
-        text.push_str(&format!("-A INPUT -s ! 10.0.{}.{}/32 -j DROP\n", i / 200, i % 200));
+        text.push_str(&format!(
+            "-A INPUT -s ! 10.0.{}.{}/32 -j DROP\n",
+            i / 200,
+            i % 200
+        ));
     }
     text.push_str("COMMIT\n");
     std::fs::write(dir.path().join("many.rules"), &text).unwrap();
-    let run = check_in(Some(dir.path()), &["--format", "json", "many.rules"], None, &[]);
+    let run = check_in(
+        Some(dir.path()),
+        &["--format", "json", "many.rules"],
+        None,
+        &[],
+    );
     let value: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(value["summary"]["warnings"], 200);
     assert_eq!(value["summary"]["notes"], 1);
     // Only warnings and a note: --fail-on error passes, note and warning fail.
-    assert_eq!(check_in(Some(dir.path()), &["--fail-on", "error", "many.rules"], None, &[]).code, 0);
-    assert_eq!(check_in(Some(dir.path()), &["--fail-on", "note", "many.rules"], None, &[]).code, 1);
+    assert_eq!(
+        check_in(
+            Some(dir.path()),
+            &["--fail-on", "error", "many.rules"],
+            None,
+            &[]
+        )
+        .code,
+        0
+    );
+    assert_eq!(
+        check_in(
+            Some(dir.path()),
+            &["--fail-on", "note", "many.rules"],
+            None,
+            &[]
+        )
+        .code,
+        1
+    );
 }
 
 #[test]
@@ -145,18 +174,30 @@ fn color_follows_the_flag_the_environment_and_the_terminal() {
     };
     assert!(ansi(&with(&["--color", "always"], &[])));
     assert!(ansi(&with(&["--color", "always"], &[("NO_COLOR", "1")])));
-    assert!(!ansi(&with(&["--color", "never"], &[("CLICOLOR_FORCE", "1")])));
+    assert!(!ansi(&with(
+        &["--color", "never"],
+        &[("CLICOLOR_FORCE", "1")]
+    )));
     // auto: stdout is a pipe here.
     assert!(!ansi(&with(&[], &[])));
     assert!(!ansi(&with(&["--color", "auto"], &[])));
-    assert!(ansi(&with(&["--color", "auto"], &[("CLICOLOR_FORCE", "1")])));
-    assert!(!ansi(&with(&["--color", "auto"], &[("CLICOLOR_FORCE", "0")])));
+    assert!(ansi(&with(
+        &["--color", "auto"],
+        &[("CLICOLOR_FORCE", "1")]
+    )));
+    assert!(!ansi(&with(
+        &["--color", "auto"],
+        &[("CLICOLOR_FORCE", "0")]
+    )));
     assert!(!ansi(&with(
         &["--color", "auto"],
         &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]
     )));
     // An empty NO_COLOR does not count (no-color.org).
-    assert!(ansi(&with(&[], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "")])));
+    assert!(ansi(&with(
+        &[],
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "")]
+    )));
 
     // A real terminal, through util-linux `script`.
     let test = "color_follows_the_flag_the_environment_and_the_terminal";
@@ -165,7 +206,10 @@ fn color_follows_the_flag_the_environment_and_the_terminal() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !script_ok {
-        skip(test, "util-linux `script` is not installed: terminal case not tested");
+        skip(
+            test,
+            "util-linux `script` is not installed: terminal case not tested",
+        );
         return;
     }
     let binary = assert_cmd::cargo::cargo_bin("iptlint");
@@ -182,10 +226,16 @@ fn color_follows_the_flag_the_environment_and_the_terminal() {
     };
     let colored = tty("");
     assert!(colored.contains("obsolete-negation"), "{colored}");
-    assert!(colored.contains("\u{1b}["), "no color on a terminal: {colored:?}");
+    assert!(
+        colored.contains("\u{1b}["),
+        "no color on a terminal: {colored:?}"
+    );
     let plain = tty("NO_COLOR=1");
     assert!(plain.contains("obsolete-negation"), "{plain}");
-    assert!(!plain.contains("\u{1b}["), "color despite NO_COLOR: {plain:?}");
+    assert!(
+        !plain.contains("\u{1b}["),
+        "color despite NO_COLOR: {plain:?}"
+    );
 }
 
 #[test]
@@ -193,7 +243,10 @@ fn quiet_prints_findings_only() {
     for format in ["human", "concise", "github"] {
         let loud = check(&["--format", format, &fixture(WARNING)]);
         let quiet = check(&["--format", format, "-q", &fixture(WARNING)]);
-        assert!(loud.stdout.contains("found 1 warning in 1 file"), "{format}");
+        assert!(
+            loud.stdout.contains("found 1 warning in 1 file"),
+            "{format}"
+        );
         assert!(!quiet.stdout.contains("found 1 warning"), "{format}");
         assert!(quiet.stdout.contains("obsolete-negation"), "{format}");
         assert_eq!(quiet.code, 1);
@@ -204,7 +257,13 @@ fn quiet_prints_findings_only() {
 
 #[test]
 fn concise_is_one_line_per_finding() {
-    let run = check(&["--format", "concise", "-q", &fixture(ERROR), &fixture(WARNING)]);
+    let run = check(&[
+        "--format",
+        "concise",
+        "-q",
+        &fixture(ERROR),
+        &fixture(WARNING),
+    ]);
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(
         lines,
@@ -253,9 +312,7 @@ fn several_files_are_reported_in_the_order_given() {
         .collect();
     let mut expected: Vec<String> = Vec::new();
     for name in &args[3..] {
-        let i: Option<usize> = name
-            .strip_prefix("node-")
-            .and_then(|n| n[..2].parse().ok());
+        let i: Option<usize> = name.strip_prefix("node-").and_then(|n| n[..2].parse().ok());
         match i {
             Some(i) if i % 3 != 0 => expected.extend((0..=i).map(|_| name.to_string())),
             Some(_) => {}
@@ -264,7 +321,10 @@ fn several_files_are_reported_in_the_order_given() {
     }
     assert_eq!(files, expected);
     for _ in 0..3 {
-        assert_eq!(check_in(Some(dir.path()), &args, None, &[]).stdout, first.stdout);
+        assert_eq!(
+            check_in(Some(dir.path()), &args, None, &[]).stdout,
+            first.stdout
+        );
     }
     // JSON names the file of each finding too.
     let mut json_args = args.clone();
@@ -363,7 +423,12 @@ fn sarif_validates_and_has_what_code_scanning_needs() {
     let driver = &run0["tool"]["driver"];
     assert_eq!(driver["name"], "iptlint");
     assert_eq!(driver["version"], env!("CARGO_PKG_VERSION"));
-    assert!(driver["informationUri"].as_str().unwrap().starts_with("https://"));
+    assert!(
+        driver["informationUri"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
     let rules = driver["rules"].as_array().unwrap();
     let codes = iptlint::checks::all_codes();
     assert_eq!(rules.len(), codes.len());
@@ -373,25 +438,52 @@ fn sarif_validates_and_has_what_code_scanning_needs() {
         assert_eq!(rule["shortDescription"]["text"], info.summary);
         assert!(!rule["fullDescription"]["text"].as_str().unwrap().is_empty());
         assert_eq!(rule["help"]["text"], info.explanation());
-        assert_eq!(rule["defaultConfiguration"]["level"], info.severity.as_str());
+        assert_eq!(
+            rule["defaultConfiguration"]["level"],
+            info.severity.as_str()
+        );
     }
     let results = run0["results"].as_array().unwrap();
     let uris: Vec<&str> = results
         .iter()
-        .map(|r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].as_str().unwrap())
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+        })
         .collect();
     assert_eq!(
         uris,
-        vec!["dumps/node%20a.rules", "dumps/old.rules", "dumps/missing.rules"]
+        vec![
+            "dumps/node%20a.rules",
+            "dumps/old.rules",
+            "dumps/missing.rules"
+        ]
     );
     let first = &results[0];
     assert_eq!(first["ruleId"], "IPT002");
-    assert_eq!(rules[first["ruleIndex"].as_u64().unwrap() as usize]["id"], "IPT002");
+    assert_eq!(
+        rules[first["ruleIndex"].as_u64().unwrap() as usize]["id"],
+        "IPT002"
+    );
     assert_eq!(first["level"], "error");
-    assert_eq!(first["message"]["text"].as_str().unwrap().lines().next().unwrap(), "unknown option `--days`");
+    assert_eq!(
+        first["message"]["text"]
+            .as_str()
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+        "unknown option `--days`"
+    );
     let region = &first["locations"][0]["physicalLocation"]["region"];
     assert_eq!(
-        (region["startLine"].as_u64(), region["startColumn"].as_u64(), region["endLine"].as_u64(), region["endColumn"].as_u64()),
+        (
+            region["startLine"].as_u64(),
+            region["startColumn"].as_u64(),
+            region["endLine"].as_u64(),
+            region["endColumn"].as_u64()
+        ),
         (Some(5), Some(50), Some(5), Some(56))
     );
     assert_eq!(results[1]["level"], "warning");
@@ -408,7 +500,8 @@ fn the_schema_check_catches_broken_logs() {
     bad_level["runs"][0]["results"][0]["level"] = "fatal".into();
     assert!(!schema_errors(&bad_level).is_empty());
     let mut zero_line = value.clone();
-    zero_line["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] = 0.into();
+    zero_line["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] =
+        0.into();
     assert!(!schema_errors(&zero_line).is_empty());
     let mut stray = value;
     stray["runs"][0]["tool"]["driver"]["colour"] = "red".into();
@@ -458,7 +551,9 @@ fn sarif_fingerprints_ignore_line_numbers_and_counters() {
 
 /// Undo the runner's escaping of a workflow command's message.
 fn unescape_data(text: &str) -> String {
-    text.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%")
+    text.replace("%0A", "\n")
+        .replace("%0D", "\r")
+        .replace("%25", "%")
 }
 
 fn unescape_property(text: &str) -> String {
@@ -475,7 +570,12 @@ fn github_lines_are_well_formed_workflow_commands() {
     let args = ["--format", "github", "-q", name, "old.rules"];
     let run = check_in(Some(dir.path()), &args, None, &[]);
     assert_eq!(run.code, 1);
-    let json = check_in(Some(dir.path()), &["--format", "json", name, "old.rules"], None, &[]);
+    let json = check_in(
+        Some(dir.path()),
+        &["--format", "json", name, "old.rules"],
+        None,
+        &[],
+    );
     let json: Value = serde_json::from_str(&json.stdout).unwrap();
     let diagnostics = json["diagnostics"].as_array().unwrap();
     let lines: Vec<&str> = run.stdout.lines().collect();
@@ -520,7 +620,11 @@ fn github_lines_are_well_formed_workflow_commands() {
         }
         assert_eq!(unescape_data(message), expected);
     }
-    assert!(run.stdout.contains("file=odd%2Cname%3A100%25.rules,"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("file=odd%2Cname%3A100%25.rules,"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -534,22 +638,50 @@ fn baselines_round_trip_and_report_only_new_findings() {
             rules.concat()
         )
     };
-    let twice = vec![rule("10.0.0.0/8"), rule("10.0.0.0/8"), rule("192.168.0.0/16")];
+    let twice = vec![
+        rule("10.0.0.0/8"),
+        rule("10.0.0.0/8"),
+        rule("192.168.0.0/16"),
+    ];
     std::fs::write(&path, dump(&twice)).unwrap();
     let at = Some(dir.path());
-    let written = check_in(at, &["--write-baseline", "baseline.json", "./node.rules"], None, &[]);
-    assert_eq!(written.code, 0, "writing a baseline succeeds: {}", written.stderr);
-    assert!(written.stderr.contains("wrote 3 findings (2 entries)"), "{}", written.stderr);
+    let written = check_in(
+        at,
+        &["--write-baseline", "baseline.json", "./node.rules"],
+        None,
+        &[],
+    );
+    assert_eq!(
+        written.code, 0,
+        "writing a baseline succeeds: {}",
+        written.stderr
+    );
+    assert!(
+        written.stderr.contains("wrote 3 findings (2 entries)"),
+        "{}",
+        written.stderr
+    );
     let text = std::fs::read_to_string(dir.path().join("baseline.json")).unwrap();
     let parsed: Value = serde_json::from_str(&text).unwrap();
     let entries = parsed["findings"].as_array().unwrap();
     assert_eq!(entries.len(), 2);
     assert!(entries.iter().all(|e| e["file"] == "node.rules"));
-    let counts: Vec<u64> = entries.iter().map(|e| e["count"].as_u64().unwrap()).collect();
+    let counts: Vec<u64> = entries
+        .iter()
+        .map(|e| e["count"].as_u64().unwrap())
+        .collect();
     assert_eq!(counts.iter().sum::<u64>(), 3);
     // Writing again gives the same bytes.
-    check_in(at, &["--write-baseline", "again.json", "node.rules"], None, &[]);
-    assert_eq!(std::fs::read_to_string(dir.path().join("again.json")).unwrap(), text);
+    check_in(
+        at,
+        &["--write-baseline", "again.json", "node.rules"],
+        None,
+        &[],
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("again.json")).unwrap(),
+        text
+    );
 
     // Same dump, reordered and with counters: nothing new.
     let moved = format!(
@@ -557,10 +689,23 @@ fn baselines_round_trip_and_report_only_new_findings() {
         twice[2], twice[0], twice[1]
     );
     std::fs::write(&path, moved).unwrap();
-    let same = check_in(at, &["--baseline", "baseline.json", "node.rules"], None, &[]);
+    let same = check_in(
+        at,
+        &["--baseline", "baseline.json", "node.rules"],
+        None,
+        &[],
+    );
     assert_eq!(same.code, 0, "{}", same.stdout);
-    assert!(same.stdout.contains("no findings in 1 file"), "{}", same.stdout);
-    assert!(same.stdout.contains("baseline: 3 known findings not shown"), "{}", same.stdout);
+    assert!(
+        same.stdout.contains("no findings in 1 file"),
+        "{}",
+        same.stdout
+    );
+    assert!(
+        same.stdout.contains("baseline: 3 known findings not shown"),
+        "{}",
+        same.stdout
+    );
 
     // A third copy of a known rule and a new rule: two new findings, the
     // later copy being the new one.
@@ -574,27 +719,59 @@ fn baselines_round_trip_and_report_only_new_findings() {
     std::fs::write(&path, dump(&grown)).unwrap();
     let new = check_in(
         at,
-        &["--baseline", "baseline.json", "--format", "concise", "node.rules"],
+        &[
+            "--baseline",
+            "baseline.json",
+            "--format",
+            "concise",
+            "node.rules",
+        ],
         None,
         &[],
     );
     assert_eq!(new.code, 1);
-    let lines: Vec<&str> = new.stdout.lines().filter(|l| l.contains("IPT010")).collect();
+    let lines: Vec<&str> = new
+        .stdout
+        .lines()
+        .filter(|l| l.contains("IPT010"))
+        .collect();
     assert_eq!(lines.len(), 2, "{}", new.stdout);
     assert!(lines[0].starts_with("node.rules:7:"), "{}", lines[0]);
     assert!(lines[1].starts_with("node.rules:8:"), "{}", lines[1]);
 
     // One known rule fixed: stale entry listed, nothing new.
     std::fs::write(&path, dump(&[rule("10.0.0.0/8"), rule("10.0.0.0/8")])).unwrap();
-    let fixed = check_in(at, &["--baseline", "baseline.json", "node.rules"], None, &[]);
+    let fixed = check_in(
+        at,
+        &["--baseline", "baseline.json", "node.rules"],
+        None,
+        &[],
+    );
     assert_eq!(fixed.code, 0);
-    assert!(fixed.stdout.contains("baseline: 1 stale entry"), "{}", fixed.stdout);
     assert!(
-        fixed.stdout.contains("node.rules: obsolete-negation in filter/INPUT: -A INPUT -s ! 192.168.0.0/16 -j DROP"),
+        fixed.stdout.contains("baseline: 1 stale entry"),
         "{}",
         fixed.stdout
     );
-    let json = check_in(at, &["--baseline", "baseline.json", "--format", "json", "node.rules"], None, &[]);
+    assert!(
+        fixed.stdout.contains(
+            "node.rules: obsolete-negation in filter/INPUT: -A INPUT -s ! 192.168.0.0/16 -j DROP"
+        ),
+        "{}",
+        fixed.stdout
+    );
+    let json = check_in(
+        at,
+        &[
+            "--baseline",
+            "baseline.json",
+            "--format",
+            "json",
+            "node.rules",
+        ],
+        None,
+        &[],
+    );
     let value: Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(value["baseline"]["suppressed"], 2);
     assert_eq!(value["baseline"]["stale"][0]["missing"], 1);
@@ -613,7 +790,12 @@ fn baselines_round_trip_and_report_only_new_findings() {
     assert!(bad.stderr.contains("baseline `bad.json`"), "{}", bad.stderr);
     // Syntax errors are never baselined.
     std::fs::write(&path, "*filter\n[1:2 -A INPUT\nCOMMIT\n").unwrap();
-    check_in(at, &["--write-baseline", "broken.json", "node.rules"], None, &[]);
+    check_in(
+        at,
+        &["--write-baseline", "broken.json", "node.rules"],
+        None,
+        &[],
+    );
     let broken = check_in(at, &["--baseline", "broken.json", "node.rules"], None, &[]);
     assert_eq!(broken.code, 2);
 }

@@ -219,11 +219,7 @@ pub fn to_dot(graph: &DotGraph) -> String {
     out.push_str("  node [fontname=\"Helvetica\", fontsize=10];\n");
     out.push_str("  edge [fontname=\"Helvetica\", fontsize=9];\n");
     for cluster in &graph.clusters {
-        let _ = writeln!(
-            out,
-            "  subgraph \"cluster_{}\" {{",
-            escape(&cluster.name)
-        );
+        let _ = writeln!(out, "  subgraph \"cluster_{}\" {{", escape(&cluster.name));
         let _ = writeln!(
             out,
             "    graph [label={}, style=\"rounded\", color=\"grey70\"];",

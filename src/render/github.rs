@@ -103,7 +103,10 @@ mod tests {
     #[test]
     fn escaping_follows_the_runner() {
         assert_eq!(escape_data("100% a:b,c\r\nd"), "100%25 a:b,c%0D%0Ad");
-        assert_eq!(escape_property("100% a:b,c\r\nd"), "100%25 a%3Ab%2Cc%0D%0Ad");
+        assert_eq!(
+            escape_property("100% a:b,c\r\nd"),
+            "100%25 a%3Ab%2Cc%0D%0Ad"
+        );
         // Escaping `%` first means an escape in the input survives as text.
         assert_eq!(escape_data("%0A"), "%250A");
     }

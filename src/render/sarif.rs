@@ -239,11 +239,7 @@ pub fn artifact_uri(name: &str) -> String {
 fn relative_to(path: &Path, base: &Path) -> Option<PathBuf> {
     let path: Vec<Component> = path.components().collect();
     let base: Vec<Component> = base.components().collect();
-    let common = path
-        .iter()
-        .zip(&base)
-        .take_while(|(a, b)| a == b)
-        .count();
+    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
     if common == 0 {
         return None;
     }
@@ -323,12 +319,11 @@ fn result<'a>(
         .collect();
     let mut partial_fingerprints = std::collections::BTreeMap::new();
     partial_fingerprints.insert(SARIF_KEY, fingerprint(&report.source, diagnostic).0);
-    let properties = (diagnostic.table.is_some() || diagnostic.chain.is_some()).then(|| {
-        ResultProperties {
+    let properties =
+        (diagnostic.table.is_some() || diagnostic.chain.is_some()).then_some(ResultProperties {
             table: diagnostic.table.as_deref(),
             chain: diagnostic.chain.as_deref(),
-        }
-    });
+        });
     SarifResult {
         rule_id: diagnostic.info.code,
         rule_index,
@@ -408,7 +403,10 @@ mod tests {
         assert_eq!(artifact_uri("<stdin>"), "%3Cstdin%3E");
         let cwd = std::env::current_dir().unwrap();
         let inside = cwd.join("fixtures").join("x.rules");
-        assert_eq!(artifact_uri(&inside.display().to_string()), "fixtures/x.rules");
+        assert_eq!(
+            artifact_uri(&inside.display().to_string()),
+            "fixtures/x.rules"
+        );
         let outside = cwd.parent().unwrap().join("y.rules");
         assert_eq!(artifact_uri(&outside.display().to_string()), "../y.rules");
     }
