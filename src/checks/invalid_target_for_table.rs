@@ -1,6 +1,7 @@
 //! `invalid-target-for-table`: a target the kernel refuses in this table, or
 //! in a chain that a built-in chain of the wrong hook reaches.
 
+use super::legacy_walk::{LEGACY_LOADS_NOTE, LegacyWalk};
 use super::{Check, Context};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic, Severity};
@@ -183,7 +184,7 @@ impl Check for InvalidTargetForTable {
             }
             let mut hooks: Option<HookReach> = None;
             for (index, chain) in table.chains.iter().enumerate() {
-                for rule in &chain.rules {
+                for (rule_index, rule) in chain.rules.iter().enumerate() {
                     let Some(target) = &rule.target else { continue };
                     let in_table = |d: Diagnostic| d.in_table(&table.name, Some(&chain.name));
                     if table.kind == TableKind::Nat && target.name == "DROP" {
@@ -229,6 +230,7 @@ impl Check for InvalidTargetForTable {
                     let Some((hook, entry)) = reach.wrong_hook(index, allowed_hooks) else {
                         continue;
                     };
+                    let legacy_refuses = reach.legacy_refuses(index, rule_index, allowed_hooks);
                     let hook_name = &table.chains[hook].name;
                     let mut diagnostic = Diagnostic::new(
                         &INVALID_TARGET_FOR_TABLE,
@@ -252,9 +254,18 @@ impl Check for InvalidTargetForTable {
                             .with_secondary(span, format!("reached from {hook_name} through here"))
                             .with_note(format!("the path: {path}"));
                     }
-                    out.push(in_table(diagnostic.with_note(
-                        "the kernel refuses the table (\"Invalid argument\") because it checks every chain a built-in chain reaches",
-                    )));
+                    diagnostic = if legacy_refuses {
+                        diagnostic.with_note(
+                            "the kernel refuses the table (\"Invalid argument\") because it checks every chain a built-in chain reaches",
+                        )
+                    } else {
+                        diagnostic
+                            .with_note("iptables-nft refuses the table (\"Invalid argument\") because it checks every chain a built-in chain reaches")
+                            .with_note(format!(
+                                "{LEGACY_LOADS_NOTE}: its check stops at a rule without conditions that accepts, drops or returns, and this rule is only reached after one"
+                            ))
+                    };
+                    out.push(in_table(diagnostic));
                 }
             }
             nat_drop_policies(cx.src, table, out);
@@ -268,22 +279,41 @@ struct HookReach<'g> {
     names: Vec<String>,
     /// Per built-in chain (by chain index): the chains it reaches.
     reach: Vec<(usize, Vec<bool>)>,
+    /// The same as the legacy kernel's check walks it.
+    legacy: LegacyWalk,
+    legacy_reach: Vec<Vec<bool>>,
 }
 
 impl<'g> HookReach<'g> {
     fn new(table: &Table<'_>, graph: &'g ChainGraph) -> Self {
-        let reach = table
+        let reach: Vec<(usize, Vec<bool>)> = table
             .chains
             .iter()
             .enumerate()
             .filter(|(_, chain)| chain.builtin)
             .map(|(index, _)| (index, graph.reachable_from(&[index])))
             .collect();
+        let legacy = LegacyWalk::new(table);
+        let legacy_reach = reach
+            .iter()
+            .map(|(hook, _)| legacy.reach(graph, &[*hook]))
+            .collect();
         HookReach {
             graph,
             names: table.chains.iter().map(|c| c.name.to_string()).collect(),
             reach,
+            legacy,
+            legacy_reach,
         }
+    }
+
+    /// Whether the legacy kernel's check also sees rule `rule` of `chain`
+    /// reached from a hook outside `allowed`.
+    fn legacy_refuses(&self, chain: usize, rule: usize, allowed: &[&str]) -> bool {
+        self.legacy.visits(chain, rule)
+            && self.reach.iter().zip(&self.legacy_reach).any(|((hook, _), reached)| {
+                reached[chain] && !allowed.contains(&self.names[*hook].as_str())
+            })
     }
 
     /// A built-in chain outside `allowed` that reaches `chain`, with the

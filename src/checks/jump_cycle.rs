@@ -7,6 +7,7 @@ use petgraph::graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
 
 use super::chain_roles::kube_depth;
+use super::legacy_walk::{LEGACY_LOADS_NOTE, LegacyWalk};
 use super::{Check, Context};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic, Severity};
@@ -83,6 +84,8 @@ struct LoopWalker<'t, 'a> {
     /// Scratch for the walk inside one component.
     inner_by: Vec<Option<EdgeIndex>>,
     inner_seen: Vec<usize>,
+    /// Chains on a loop that the legacy kernel's check finds.
+    legacy_loops: Vec<bool>,
 }
 
 impl<'t, 'a> LoopWalker<'t, 'a> {
@@ -123,6 +126,7 @@ impl<'t, 'a> LoopWalker<'t, 'a> {
             reached_by,
             inner_by: vec![None; count],
             inner_seen: vec![usize::MAX; count],
+            legacy_loops: LegacyWalk::new(table).loops_found(table, graph),
         }
     }
 
@@ -261,9 +265,19 @@ impl<'t, 'a> LoopWalker<'t, 'a> {
             } else {
                 format!("a built-in chain reaches the loop: {}", elide(&path))
             };
-            diagnostic.with_note(format!(
-                "the kernel refuses the whole table (\"Too many links\"): {how}"
-            ))
+            if chains.iter().any(|&chain| self.legacy_loops[chain]) {
+                diagnostic.with_note(format!(
+                    "the kernel refuses the whole table (\"Too many links\"): {how}"
+                ))
+            } else {
+                diagnostic
+                    .with_note(format!(
+                        "iptables-nft refuses the whole table (\"Too many links\"): {how}"
+                    ))
+                    .with_note(format!(
+                        "{LEGACY_LOADS_NOTE}: its loop check stops at a rule without conditions that accepts, drops or returns, and every way into this loop comes after one"
+                    ))
+            }
         } else {
             diagnostic.with_note(
                 "no built-in chain reaches the loop, so the table loads; the kernel will refuse it once a jump into the loop is added",

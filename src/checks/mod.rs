@@ -11,6 +11,7 @@ pub mod empty_chain;
 pub mod invalid_target_for_table;
 pub mod jump_cycle;
 pub mod jump_to_builtin_chain;
+pub mod legacy_walk;
 pub mod undefined_target;
 pub mod unreferenced_chain;
 
