@@ -180,7 +180,10 @@ pub fn run(cli: Cli) -> std::io::Result<ExitStatus> {
                 writeln!(
                     out,
                     "{:<7} {:<28} {:<8} {}",
-                    info.code, info.name, info.severity, info.summary
+                    info.code,
+                    info.name,
+                    info.severity.as_str(),
+                    info.summary
                 )?;
             }
             Ok(ExitStatus::Clean)
@@ -261,21 +264,22 @@ fn settings(args: &CheckArgs) -> Result<Settings, SettingsError> {
         ),
         None => Settings::default(),
     };
-    let resolve_all = |names: &[String], option: &str| -> Result<Vec<&'static str>, SettingsError> {
-        names
-            .iter()
-            .filter(|name| !name.trim().is_empty())
-            .map(|name| {
-                crate::suppress::resolve(name.trim()).ok_or_else(|| {
-                    let hint = crate::suppress::suggest_check(name.trim())
-                        .map_or_else(String::new, |close| format!("; did you mean `{close}`?"));
-                    SettingsError::Usage(format!(
-                        "{option}: no check named `{name}`{hint} (`iptlint rules` lists them)"
-                    ))
+    let resolve_all =
+        |names: &[String], option: &str| -> Result<Vec<&'static str>, SettingsError> {
+            names
+                .iter()
+                .filter(|name| !name.trim().is_empty())
+                .map(|name| {
+                    crate::suppress::resolve(name.trim()).ok_or_else(|| {
+                        let hint = crate::suppress::suggest_check(name.trim())
+                            .map_or_else(String::new, |close| format!("; did you mean `{close}`?"));
+                        SettingsError::Usage(format!(
+                            "{option}: no check named `{name}`{hint} (`iptlint rules` lists them)"
+                        ))
+                    })
                 })
-            })
-            .collect()
-    };
+                .collect()
+        };
     if !args.select.is_empty() {
         settings.select(&resolve_all(&args.select, "--select")?);
     }

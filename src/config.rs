@@ -353,20 +353,31 @@ mod tests {
         assert_eq!(
             errors_of("[checks]\nunreferenced-chains = \"allow\"\nempty-chain = \"off\"\n"),
             [
-                ("no check named `unreferenced-chains`".to_string(), "unreferenced-chains".to_string()),
+                (
+                    "no check named `unreferenced-chains`".to_string(),
+                    "unreferenced-chains".to_string()
+                ),
                 ("`off` is not a level".to_string(), "\"off\"".to_string()),
             ]
         );
         let unknown_key = errors_of("[checks]\n[output]\nformat = \"json\"\n");
         assert_eq!(unknown_key.len(), 1);
-        assert!(unknown_key[0].0.contains("unknown field `output`"), "{unknown_key:?}");
+        assert!(
+            unknown_key[0].0.contains("unknown field `output`"),
+            "{unknown_key:?}"
+        );
         assert_eq!(unknown_key[0].1, "output");
         let no_reason = errors_of("[[ignore]]\ncheck = \"empty-chain\"\nchain = \"X*\"\n");
         assert_eq!(no_reason[0].0, "`[[ignore]]` entry without a `reason`");
-        let bad_key = errors_of("[[ignore]]\ncheck = \"empty-chain\"\nreason = \"r\"\nchains = \"X\"\n");
-        assert!(bad_key[0].0.contains("unknown field `chains`"), "{bad_key:?}");
+        let bad_key =
+            errors_of("[[ignore]]\ncheck = \"empty-chain\"\nreason = \"r\"\nchains = \"X\"\n");
+        assert!(
+            bad_key[0].0.contains("unknown field `chains`"),
+            "{bad_key:?}"
+        );
         assert_eq!(bad_key[0].1, "chains");
-        let bad_table = errors_of("[[ignore]]\ncheck = \"empty-chain\"\nreason = \"r\"\ntable = \"nats\"\n");
+        let bad_table =
+            errors_of("[[ignore]]\ncheck = \"empty-chain\"\nreason = \"r\"\ntable = \"nats\"\n");
         assert_eq!(bad_table[0].1, "\"nats\"");
     }
 }

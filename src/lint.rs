@@ -95,13 +95,11 @@ pub struct FileReport {
 impl FileReport {
     /// Whether the file could not be read or parsed (exit code 2).
     pub fn is_fatal(&self) -> bool {
-        self.diagnostics
-            .iter()
-            .any(|d| {
-                std::ptr::eq(d.info, &SYNTAX_ERROR)
-                    || std::ptr::eq(d.info, &UNREADABLE_INPUT)
-                    || std::ptr::eq(d.info, &INVALID_CONFIG)
-            })
+        self.diagnostics.iter().any(|d| {
+            std::ptr::eq(d.info, &SYNTAX_ERROR)
+                || std::ptr::eq(d.info, &UNREADABLE_INPUT)
+                || std::ptr::eq(d.info, &INVALID_CONFIG)
+        })
     }
 }
 

@@ -153,7 +153,9 @@ pub fn apply(
                 problems.push(
                     Diagnostic::new(&UNUSED_SUPPRESSION, entry.span, message)
                         .with_primary_message("suppresses nothing")
-                        .with_note("delete it, or move it right above the line the finding points at"),
+                        .with_note(
+                            "delete it, or move it right above the line the finding points at",
+                        ),
                 );
             }
         }
@@ -182,8 +184,12 @@ fn directives(
         let trimmed_offset = after_offset + (after.len() - trimmed.len());
         let Some(list) = trimmed.strip_prefix("disable=") else {
             problems.push(
-                Diagnostic::new(&INVALID_SUPPRESSION, comment.span, "unknown iptlint directive")
-                    .with_primary_message("expected `# iptlint: disable=NAME[,NAME] -- reason`"),
+                Diagnostic::new(
+                    &INVALID_SUPPRESSION,
+                    comment.span,
+                    "unknown iptlint directive",
+                )
+                .with_primary_message("expected `# iptlint: disable=NAME[,NAME] -- reason`"),
             );
             continue;
         };

@@ -89,7 +89,10 @@ fn every_check_has_fixtures_that_fire_and_stay_silent() {
         }
     }
     // Every folder is named after a code, so a misspelled folder cannot hide.
-    let known: Vec<&str> = iptlint::checks::all_codes().iter().map(|i| i.name).collect();
+    let known: Vec<&str> = iptlint::checks::all_codes()
+        .iter()
+        .map(|i| i.name)
+        .collect();
     for entry in std::fs::read_dir(checks_dir()).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         if !known.contains(&name.as_str()) {
@@ -139,4 +142,56 @@ fn every_fixture_renders_as_snapshotted() {
         }
     }
     assert!(count >= 14, "only {count} fixtures found");
+}
+
+/// Codes whose error-level findings mean iptables-restore refuses the dump.
+fn is_refusal(info: &CodeInfo) -> bool {
+    iptlint::diagnostics::codes::PARSE_CODES
+        .iter()
+        .any(|code| std::ptr::eq(*code, info))
+        || [
+            "undefined-target",
+            "jump-cycle",
+            "invalid-target-for-table",
+            "jump-to-builtin-chain",
+        ]
+        .contains(&info.name)
+}
+
+#[test]
+fn fixtures_agree_with_the_kernel() {
+    let test = "fixtures_agree_with_the_kernel";
+    let kernels = support::Kernel::all(test);
+    let mut disagreements = Vec::new();
+    let mut checked = 0;
+    for folder in std::fs::read_dir(checks_dir()).unwrap() {
+        for path in fixture_files(&folder.unwrap().path(), "") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let report = check_source(SourceFile::new("f", text.as_str()), &Settings::default());
+            for kernel in &kernels {
+                let refused_by_iptlint = report.diagnostics.iter().any(|d| {
+                    d.severity == iptlint::diagnostics::Severity::Error
+                        && is_refusal(d.info)
+                        && !(kernel.backend == "legacy"
+                            && d.notes.iter().any(|n| {
+                                n.starts_with(iptlint::checks::legacy_walk::LEGACY_LOADS_NOTE)
+                            }))
+                });
+                let verdict = kernel.restore(support::Family::V4, &text, &[]);
+                if verdict.is_err() != refused_by_iptlint {
+                    disagreements.push(format!(
+                        "{}: {} says {:?}, iptlint refusal: {refused_by_iptlint}",
+                        path.display(),
+                        kernel.backend,
+                        verdict
+                    ));
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+    if !kernels.is_empty() {
+        assert!(checked >= 20, "only {checked} fixture loads");
+    }
 }

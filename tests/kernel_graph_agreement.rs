@@ -19,7 +19,10 @@ use support::{Family, Kernel};
 const TABLES: &[(&str, &[&str])] = &[
     ("filter", &["INPUT", "FORWARD", "OUTPUT"]),
     ("nat", &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"]),
-    ("mangle", &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"]),
+    (
+        "mangle",
+        &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
+    ),
     ("raw", &["PREROUTING", "OUTPUT"]),
 ];
 
@@ -59,8 +62,8 @@ fn random_table(rng: &mut fastrand::Rng) -> String {
             rng.usize(0..=4)
         };
         for _ in 0..count {
-            let condition = ["", "-p tcp ", "-s 10.0.0.0/8 ", "-m comment --comment c "]
-                [rng.usize(..4)];
+            let condition =
+                ["", "-p tcp ", "-s 10.0.0.0/8 ", "-m comment --comment c "][rng.usize(..4)];
             let flag = if rng.bool() { "-j" } else { "-g" };
             let roll = rng.f64();
             let target = if roll < 0.3 {
@@ -83,8 +86,14 @@ fn random_table(rng: &mut fastrand::Rng) -> String {
 /// refusal, and every error-level finding as `name at line N`. A finding
 /// noting that iptables-legacy loads the table anyway is no refusal there.
 fn iptlint_verdict(text: &str, backend: &str) -> (bool, Vec<String>) {
-    let report = check_source(SourceFile::new("generated.rules", text), &Settings::default());
-    assert!(!report.is_fatal(), "generated table does not parse:\n{text}");
+    let report = check_source(
+        SourceFile::new("generated.rules", text),
+        &Settings::default(),
+    );
+    assert!(
+        !report.is_fatal(),
+        "generated table does not parse:\n{text}"
+    );
     let errors: Vec<String> = report
         .diagnostics
         .iter()
@@ -159,8 +168,13 @@ fn random_chain_graphs_agree_with_the_kernel() {
                 )),
                 Err(_) => refused_count += 1,
                 Ok(()) => {
-                    let report = check_source(SourceFile::new("g", text.as_str()), &Settings::default());
-                    if report.diagnostics.iter().any(|d| d.info.name == "jump-cycle") {
+                    let report =
+                        check_source(SourceFile::new("g", text.as_str()), &Settings::default());
+                    if report
+                        .diagnostics
+                        .iter()
+                        .any(|d| d.info.name == "jump-cycle")
+                    {
                         loaded_with_loop += 1;
                     }
                 }
@@ -174,11 +188,24 @@ fn random_chain_graphs_agree_with_the_kernel() {
             disagreements.join("\n---\n")
         );
         // The generator must exercise both sides, or agreement means little.
-        assert!(refused_count >= cases / 5, "only {refused_count} refused tables");
-        assert!(cases - refused_count >= cases / 5, "only {} loaded tables", cases - refused_count);
-        assert!(loaded_with_loop >= 5, "only {loaded_with_loop} loaded tables with a loop");
+        assert!(
+            refused_count >= cases / 5,
+            "only {refused_count} refused tables"
+        );
+        assert!(
+            cases - refused_count >= cases / 5,
+            "only {} loaded tables",
+            cases - refused_count
+        );
+        assert!(
+            loaded_with_loop >= 5,
+            "only {loaded_with_loop} loaded tables with a loop"
+        );
         if kernel.backend == "legacy" {
-            assert!(backends_differ >= 1, "no table where only iptables-nft refuses");
+            assert!(
+                backends_differ >= 1,
+                "no table where only iptables-nft refuses"
+            );
         }
         eprintln!(
             "{}: {cases} tables, {refused_count} refused, {loaded_with_loop} loaded with a jump-cycle finding, {backends_differ} where legacy and nft differ",

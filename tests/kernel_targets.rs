@@ -17,7 +17,10 @@ use support::{Family, Kernel};
 const TABLES: &[(&str, &[&str])] = &[
     ("filter", &["INPUT", "FORWARD", "OUTPUT"]),
     ("nat", &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"]),
-    ("mangle", &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"]),
+    (
+        "mangle",
+        &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
+    ),
     ("raw", &["PREROUTING", "OUTPUT"]),
     ("security", &["INPUT", "FORWARD", "OUTPUT"]),
 ];
@@ -122,7 +125,10 @@ fn target_placements_agree_with_the_kernel() {
         let mut refused = 0;
         for ((description, text), verdict) in cases.iter().zip(&verdicts) {
             let (says_refused, errors) = iptlint_refuses(text, kernel.backend);
-            if errors.iter().any(|e| !e.starts_with("invalid-target-for-table")) {
+            if errors
+                .iter()
+                .any(|e| !e.starts_with("invalid-target-for-table"))
+            {
                 disagreements.push(format!("{description}: unexpected errors {errors:?}"));
             }
             match verdict {
@@ -147,7 +153,10 @@ fn target_placements_agree_with_the_kernel() {
             kernel.backend,
             disagreements.join("\n")
         );
-        assert!(refused > cases.len() / 4, "only {refused} refused placements");
+        assert!(
+            refused > cases.len() / 4,
+            "only {refused} refused placements"
+        );
         eprintln!(
             "{}: {} placements, {refused} refused",
             kernel.backend,

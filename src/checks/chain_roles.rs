@@ -50,7 +50,8 @@ pub fn is_unreferenced_by_design(name: &str) -> bool {
 /// ufw's, Shorewall's traffic-control hooks (`tcpre`, ...) and OpenWrt's
 /// user hooks (`input_rule`, ...).
 pub fn is_placeholder(name: &str) -> bool {
-    const FIREWALLD_ZONE_PREFIXES: &[&str] = &["PRE_", "POST_", "IN_", "FWDI_", "FWDO_", "FWD_", "OUT_"];
+    const FIREWALLD_ZONE_PREFIXES: &[&str] =
+        &["PRE_", "POST_", "IN_", "FWDI_", "FWDO_", "FWD_", "OUT_"];
     const FIREWALLD_ZONE_SUFFIXES: &[&str] = &["_log", "_deny", "_allow", "_pre", "_post"];
     (name.starts_with("KUBE-") && hashed_prefix(name).is_none())
         || matches!(
@@ -88,7 +89,10 @@ mod tests {
 
     #[test]
     fn recognises_kube_proxy_chain_names() {
-        assert_eq!(hashed_prefix("KUBE-SEP-C6EBXVWJJZMIWKLZ"), Some("KUBE-SEP-"));
+        assert_eq!(
+            hashed_prefix("KUBE-SEP-C6EBXVWJJZMIWKLZ"),
+            Some("KUBE-SEP-")
+        );
         assert_eq!(hashed_prefix("KUBE-FW-NUKIZ6OKUXPJNT4C"), Some("KUBE-FW-"));
         assert_eq!(hashed_prefix("KUBE-SEP-short"), None);
         assert_eq!(hashed_prefix("KUBE-SEP-c6ebxvwjjzmiwklz"), None);

@@ -69,7 +69,11 @@ impl Check for DuplicateRule {
                     }
                     let original = &chain.rules[first];
                     let consequence = match rule.flow() {
-                        _ if rule.matches.iter().any(|m| DECIDES_PER_COPY.contains(&m.name.as_ref())) => {
+                        _ if rule
+                            .matches
+                            .iter()
+                            .any(|m| DECIDES_PER_COPY.contains(&m.name.as_ref())) =>
+                        {
                             "each copy keeps its own state or draws its own random number, so the second copy changes what the rule does (it is not dead)"
                         }
                         Flow::Terminate | Flow::Return | Flow::Goto => {

@@ -71,10 +71,8 @@ impl Check for EmptyChain {
                     );
                 }
                 if jumps.len() > MAX_LABELLED_JUMPS {
-                    diagnostic = diagnostic.with_note(format!(
-                        "{} jumps in all lead here",
-                        jumps.len()
-                    ));
+                    diagnostic =
+                        diagnostic.with_note(format!("{} jumps in all lead here", jumps.len()));
                 }
                 let effect = if jumps.iter().any(|(_, jump)| jump.goto) {
                     "a `-j` to it returns at once and a `-g` to it returns to the caller's caller: its rules are probably missing"

@@ -203,7 +203,8 @@ impl Check for InvalidTargetForTable {
                     let Some(restriction) = restriction(&target.name) else {
                         continue;
                     };
-                    if let Some(allowed) = restriction.table.filter(|&allowed| allowed != table.kind)
+                    if let Some(allowed) =
+                        restriction.table.filter(|&allowed| allowed != table.kind)
                     {
                         out.push(in_table(
                             Diagnostic::new(
@@ -311,9 +312,13 @@ impl<'g> HookReach<'g> {
     /// reached from a hook outside `allowed`.
     fn legacy_refuses(&self, chain: usize, rule: usize, allowed: &[&str]) -> bool {
         self.legacy.visits(chain, rule)
-            && self.reach.iter().zip(&self.legacy_reach).any(|((hook, _), reached)| {
-                reached[chain] && !allowed.contains(&self.names[*hook].as_str())
-            })
+            && self
+                .reach
+                .iter()
+                .zip(&self.legacy_reach)
+                .any(|((hook, _), reached)| {
+                    reached[chain] && !allowed.contains(&self.names[*hook].as_str())
+                })
     }
 
     /// A built-in chain outside `allowed` that reaches `chain`, with the
@@ -349,7 +354,11 @@ fn nat_drop_policies(src: &str, table: &Table<'_>, out: &mut Vec<Diagnostic>) {
     }
     for command in table.commands.iter().filter(|c| c.letter == 'P') {
         let text = command.span.text(src);
-        let Some(policy) = text.split_ascii_whitespace().last().filter(|p| *p == "DROP") else {
+        let Some(policy) = text
+            .split_ascii_whitespace()
+            .last()
+            .filter(|p| *p == "DROP")
+        else {
             continue;
         };
         let start = command.span.start as usize + text.rfind(policy).expect("found above");
@@ -406,15 +415,35 @@ mod tests {
         assert_eq!(
             summary,
             [
-                ("`DNAT` is not valid in the filter table", "DNAT", Severity::Error),
-                ("DROP policy on nat chain `POSTROUTING`", "DROP", Severity::Warning),
-                ("`DNAT` in chain `V`, which POSTROUTING reaches", "DNAT", Severity::Error),
-                ("`MASQUERADE` is not valid in PREROUTING", "MASQUERADE", Severity::Error),
+                (
+                    "`DNAT` is not valid in the filter table",
+                    "DNAT",
+                    Severity::Error
+                ),
+                (
+                    "DROP policy on nat chain `POSTROUTING`",
+                    "DROP",
+                    Severity::Warning
+                ),
+                (
+                    "`DNAT` in chain `V`, which POSTROUTING reaches",
+                    "DNAT",
+                    Severity::Error
+                ),
+                (
+                    "`MASQUERADE` is not valid in PREROUTING",
+                    "MASQUERADE",
+                    Severity::Error
+                ),
                 ("`DROP` in the nat table", "DROP", Severity::Error),
                 ("DROP policy in the nat table", "DROP", Severity::Error),
             ]
         );
         assert_eq!(found[2].labels[1].span.text(src), "-j V");
-        assert!(found[2].notes.contains(&"the path: POSTROUTING -> U -> V".to_string()));
+        assert!(
+            found[2]
+                .notes
+                .contains(&"the path: POSTROUTING -> U -> V".to_string())
+        );
     }
 }

@@ -188,11 +188,21 @@ impl<'t, 'a> LoopWalker<'t, 'a> {
     }
 
     fn source(&self, edge: EdgeIndex) -> usize {
-        self.graph.graph.edge_endpoints(edge).expect("edge").0.index()
+        self.graph
+            .graph
+            .edge_endpoints(edge)
+            .expect("edge")
+            .0
+            .index()
     }
 
     fn target(&self, edge: EdgeIndex) -> usize {
-        self.graph.graph.edge_endpoints(edge).expect("edge").1.index()
+        self.graph
+            .graph
+            .edge_endpoints(edge)
+            .expect("edge")
+            .1
+            .index()
     }
 
     fn diagnose(&mut self, component: usize, chains: &[usize]) -> Diagnostic {
@@ -348,7 +358,11 @@ mod tests {
             "{:?}",
             d.notes
         );
-        assert!(d.notes.iter().any(|n| n.ends_with("PREROUTING -> KUBE-SERVICES -> KUBE-SVC-A")));
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.ends_with("PREROUTING -> KUBE-SERVICES -> KUBE-SVC-A"))
+        );
     }
 
     #[test]
@@ -357,7 +371,10 @@ mod tests {
         let found = findings(src, &JUMP_CYCLE);
         assert_eq!(found.len(), 2);
         assert!(found.iter().all(|d| d.severity == Severity::Warning));
-        assert_eq!(found[0].message, "jump loop through 2 chains that no built-in chain reaches");
+        assert_eq!(
+            found[0].message,
+            "jump loop through 2 chains that no built-in chain reaches"
+        );
         assert_eq!(found[1].message, "chain `S` jumps to itself");
         assert_eq!(found[1].primary_span().text(src), "-g S");
     }
@@ -378,6 +395,10 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].chain.as_deref(), Some("C199999"));
         assert_eq!(found[0].labels.len(), 1 + MAX_LOOP_LABELS);
-        assert!(found[0].notes[0].contains("(199989 more)"), "{}", found[0].notes[0]);
+        assert!(
+            found[0].notes[0].contains("(199989 more)"),
+            "{}",
+            found[0].notes[0]
+        );
     }
 }

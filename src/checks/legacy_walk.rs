@@ -29,8 +29,10 @@ pub const LEGACY_LOADS_NOTE: &str = "iptables-legacy loads this table anyway";
 /// Whether the legacy kernel stops walking a chain at `rule`.
 pub fn stops_legacy_walk(rule: &Rule<'_>) -> bool {
     let verdict = rule.target.as_ref().is_some_and(|target| {
-        matches!(target.action, Action::Accept | Action::Drop | Action::Return)
-            || target.name == "QUEUE"
+        matches!(
+            target.action,
+            Action::Accept | Action::Drop | Action::Return
+        ) || target.name == "QUEUE"
     });
     let any_address = |net: &Option<crate::model::Negatable<crate::model::IpNet>>| {
         net.as_ref()
@@ -155,7 +157,9 @@ mod tests {
         assert!(first_rule_stops("-A INPUT -j ACCEPT"));
         assert!(first_rule_stops("-A INPUT -s 0.0.0.0/0 -j DROP"));
         assert!(first_rule_stops("-A INPUT -p all -j RETURN"));
-        assert!(!first_rule_stops("-A INPUT -m comment --comment x -j RETURN"));
+        assert!(!first_rule_stops(
+            "-A INPUT -m comment --comment x -j RETURN"
+        ));
         assert!(!first_rule_stops("-A INPUT -i + -j ACCEPT"));
         assert!(!first_rule_stops("-A INPUT -j REJECT"));
         assert!(!first_rule_stops("-A INPUT ! -s 0.0.0.0/0 -j ACCEPT"));

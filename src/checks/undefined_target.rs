@@ -66,9 +66,8 @@ impl Check for UndefinedTarget {
                     let diagnostic = match target.chain {
                         None => {
                             let allowed = suggestions.len() < MAX_SUGGESTED_NAMES;
-                            let suggestion = *suggestions
-                                .entry(target.name.as_ref())
-                                .or_insert_with(|| {
+                            let suggestion =
+                                *suggestions.entry(target.name.as_ref()).or_insert_with(|| {
                                     allowed
                                         .then(|| closest_chain(table, &target.name))
                                         .flatten()
@@ -138,7 +137,10 @@ fn undefined(
     } else if let Some(suggestion) = suggestion {
         let declared = table.chain(suggestion).expect("suggested from this table");
         diagnostic = diagnostic
-            .with_secondary(declared.name_span, format!("`{suggestion}` is declared here"))
+            .with_secondary(
+                declared.name_span,
+                format!("`{suggestion}` is declared here"),
+            )
             .with_note(format!("did you mean `{suggestion}`?"));
     } else if let Some(extension) = case_insensitive_extension(name) {
         diagnostic = diagnostic.with_note(format!(
@@ -200,9 +202,7 @@ pub fn bounded_edit_distance(a: &str, b: &str, bound: usize) -> Option<usize> {
         let mut row_min = current[0];
         for (j, &cb) in b.iter().enumerate() {
             let substitution = previous[j] + usize::from(!ca.eq_ignore_ascii_case(&cb));
-            current[j + 1] = substitution
-                .min(previous[j + 1] + 1)
-                .min(current[j] + 1);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
             row_min = row_min.min(current[j + 1]);
         }
         if row_min > bound {
@@ -220,8 +220,14 @@ mod tests {
 
     #[test]
     fn edit_distance() {
-        assert_eq!(bounded_edit_distance("KUBE-SEP-A", "KUBE-SEP-A", 2), Some(0));
-        assert_eq!(bounded_edit_distance("KUBE-SEP-A", "KUBE-SEP-B", 2), Some(1));
+        assert_eq!(
+            bounded_edit_distance("KUBE-SEP-A", "KUBE-SEP-A", 2),
+            Some(0)
+        );
+        assert_eq!(
+            bounded_edit_distance("KUBE-SEP-A", "KUBE-SEP-B", 2),
+            Some(1)
+        );
         assert_eq!(bounded_edit_distance("LOGDROP", "LOG-DROP", 2), Some(1));
         assert_eq!(bounded_edit_distance("abc", "xyz", 2), None);
         assert_eq!(bounded_edit_distance("a", "abcdef", 2), None);
@@ -234,7 +240,10 @@ mod tests {
         assert_eq!(found.len(), 2, "{found:#?}");
         assert_eq!(found[0].message, "jump to undefined chain `LOGDROP`");
         assert!(found[0].notes.iter().any(|n| n.contains("`LOG-DROP`")));
-        assert_eq!(found[1].message, "jump to chain `LATER` before it is declared");
+        assert_eq!(
+            found[1].message,
+            "jump to chain `LATER` before it is declared"
+        );
     }
 
     #[test]

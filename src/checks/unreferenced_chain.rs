@@ -119,10 +119,8 @@ impl Check for UnreferencedChain {
                         }
                     ));
                     if callers.len() > 1 {
-                        diagnostic = diagnostic.with_note(format!(
-                            "{} jumps in all lead here",
-                            callers.len()
-                        ));
+                        diagnostic = diagnostic
+                            .with_note(format!("{} jumps in all lead here", callers.len()));
                     }
                     diagnostic
                 };

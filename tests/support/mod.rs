@@ -108,7 +108,10 @@ impl Kernel {
             {
                 kernels.push(kernel);
             } else {
-                skip(test, &format!("the {backend} backend is not usable; checked one backend only"));
+                skip(
+                    test,
+                    &format!("the {backend} backend is not usable; checked one backend only"),
+                );
             }
         }
         kernels
