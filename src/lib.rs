@@ -9,6 +9,7 @@ pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod diagnostics;
+pub mod generate;
 pub mod graph;
 pub mod lint;
 pub mod model;

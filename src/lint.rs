@@ -242,7 +242,7 @@ mod tests {
         let mut settings = Settings::default();
         settings.levels.insert("syntax-error".into(), None);
         let report = check_source(
-            SourceFile::new("x", "*filter\n-A INPUT \"open\nCOMMIT\n"),
+            SourceFile::new("x", "*filter\n[1:2 -A INPUT\nCOMMIT\n"),
             &settings,
         );
         assert!(report.is_fatal());
@@ -269,7 +269,7 @@ mod tests {
 
     #[test]
     fn floods_of_one_code_are_capped() {
-        let text = "garbage \"\n".repeat(1000);
+        let text = "[garbage\n".repeat(1000);
         let report = check_source(SourceFile::new("x", text), &Settings::default());
         assert_eq!(report.diagnostics.len(), MAX_PER_CODE + 1);
         let last = report.diagnostics.last().unwrap();

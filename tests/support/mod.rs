@@ -117,7 +117,8 @@ impl Kernel {
         kernels
     }
 
-    fn tool(&self, family: Family, what: &str) -> String {
+    /// The command for `what` (`restore`, `save`) of this backend and family.
+    pub fn tool(&self, family: Family, what: &str) -> String {
         let prefix = if family == Family::V6 {
             "ip6tables"
         } else {
