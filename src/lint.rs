@@ -1,5 +1,6 @@
 //! The `check` pipeline: read, parse, build the graph, run the checks, apply
-//! the configured severities. Several files are checked in parallel and
+//! the suppressions written in the dump, then the configured severities and
+//! ignore rules. Several files are checked in parallel and
 //! reported in the order given.
 
 use std::collections::HashMap;
@@ -7,6 +8,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use crate::checks::{self, Context};
+use crate::config::{Config, INVALID_CONFIG, IgnoreRule};
 use crate::diagnostics::codes::{
     INVALID_UTF8, SYNTAX_ERROR, TOO_MANY_DIAGNOSTICS, UNREADABLE_INPUT,
 };
@@ -24,26 +26,59 @@ pub const MAX_PER_CODE: usize = 200;
 pub struct Settings {
     /// Per code name: the severity to report it at, or `None` to drop it.
     pub levels: HashMap<String, Option<Severity>>,
+    /// `[[ignore]]` rules of the configuration: matching findings are dropped.
+    pub ignores: Vec<IgnoreRule>,
 }
 
 impl Settings {
+    /// The settings of a configuration file.
+    pub fn from_config(config: Config) -> Self {
+        Settings {
+            levels: config.levels,
+            ignores: config.ignores,
+        }
+    }
+
+    /// Report only the checks named in `names` (names or codes, already
+    /// validated): every other code is dropped, except that a file that
+    /// cannot be read or parsed is still reported.
+    pub fn select(&mut self, names: &[&str]) {
+        for info in checks::all_codes() {
+            if !names.contains(&info.name) {
+                self.levels.insert(info.name.to_string(), None);
+            }
+        }
+    }
+
+    /// Drop the checks named in `names`.
+    pub fn ignore(&mut self, names: &[&str]) {
+        for name in names {
+            self.levels.insert(name.to_string(), None);
+        }
+    }
+
     fn apply(&self, diagnostics: &mut Vec<Diagnostic>) {
-        if self.levels.is_empty() {
+        if self.levels.is_empty() && self.ignores.is_empty() {
             return;
         }
-        diagnostics.retain_mut(|diagnostic| match self.levels.get(diagnostic.info.name) {
+        diagnostics.retain_mut(|diagnostic| {
             // A file that cannot be read or parsed stays an error whatever the configuration says.
-            _ if std::ptr::eq(diagnostic.info, &SYNTAX_ERROR)
-                || std::ptr::eq(diagnostic.info, &UNREADABLE_INPUT) =>
+            if std::ptr::eq(diagnostic.info, &SYNTAX_ERROR)
+                || std::ptr::eq(diagnostic.info, &UNREADABLE_INPUT)
             {
-                true
+                return true;
             }
-            Some(Some(severity)) => {
-                diagnostic.severity = *severity;
-                true
+            if self.ignores.iter().any(|rule| rule.matches(diagnostic)) {
+                return false;
             }
-            Some(None) => false,
-            None => true,
+            match self.levels.get(diagnostic.info.name) {
+                Some(Some(severity)) => {
+                    diagnostic.severity = *severity;
+                    true
+                }
+                Some(None) => false,
+                None => true,
+            }
         });
     }
 }
@@ -60,14 +95,24 @@ pub struct FileReport {
 impl FileReport {
     /// Whether the file could not be read or parsed (exit code 2).
     pub fn is_fatal(&self) -> bool {
-        self.diagnostics
-            .iter()
-            .any(|d| std::ptr::eq(d.info, &SYNTAX_ERROR) || std::ptr::eq(d.info, &UNREADABLE_INPUT))
+        self.diagnostics.iter().any(|d| {
+            std::ptr::eq(d.info, &SYNTAX_ERROR)
+                || std::ptr::eq(d.info, &UNREADABLE_INPUT)
+                || std::ptr::eq(d.info, &INVALID_CONFIG)
+        })
     }
 }
 
 /// Check one source.
 pub fn check_source(source: SourceFile, settings: &Settings) -> FileReport {
+    let mut report = analyse_source(source, settings);
+    cap_per_code(&mut report.diagnostics);
+    report
+}
+
+/// Check one source without capping the findings per code (see
+/// [`cap_per_code`]): for baselines, which must see every finding.
+pub fn analyse_source(source: SourceFile, settings: &Settings) -> FileReport {
     let mut diagnostics = {
         let parsed = build(&source.text);
         let mut diagnostics = parsed.diagnostics.clone();
@@ -82,11 +127,13 @@ pub fn check_source(source: SourceFile, settings: &Settings) -> FileReport {
                 .with_note("invalid bytes are shown as U+FFFD; iptlint reads on"),
             );
         }
-        if !parsed.has_syntax_errors() {
+        let checks_run = !parsed.has_syntax_errors();
+        if checks_run {
             let graph = DumpGraph::build(&parsed.dump);
             let cx = Context::new(&source.text, &parsed.dump, &graph);
             diagnostics.extend(checks::run_all(&cx));
         }
+        crate::suppress::apply(&source, &parsed, &mut diagnostics, checks_run);
         diagnostics
     };
     settings.apply(&mut diagnostics);
@@ -97,7 +144,6 @@ pub fn check_source(source: SourceFile, settings: &Settings) -> FileReport {
             d.info.code,
         )
     });
-    cap_per_code(&mut diagnostics);
     FileReport {
         source,
         diagnostics,
@@ -105,7 +151,7 @@ pub fn check_source(source: SourceFile, settings: &Settings) -> FileReport {
 }
 
 /// Keep the first [`MAX_PER_CODE`] diagnostics of each code and say how many more there were.
-fn cap_per_code(diagnostics: &mut Vec<Diagnostic>) {
+pub fn cap_per_code(diagnostics: &mut Vec<Diagnostic>) {
     let mut counts: HashMap<&'static str, usize> = HashMap::new();
     let mut dropped: Vec<(&'static str, usize, Span)> = Vec::new();
     diagnostics.retain(|diagnostic| {
@@ -135,8 +181,15 @@ fn cap_per_code(diagnostics: &mut Vec<Diagnostic>) {
 /// Check a file by path (`-` is stdin). An unreadable file gives a report
 /// with one `unreadable-input` error.
 pub fn check_path(path: &str, settings: &Settings) -> FileReport {
+    let mut report = analyse_path(path, settings);
+    cap_per_code(&mut report.diagnostics);
+    report
+}
+
+/// [`check_path`] without capping the findings per code.
+pub fn analyse_path(path: &str, settings: &Settings) -> FileReport {
     match SourceFile::read(path) {
-        Ok(source) => check_source(source, settings),
+        Ok(source) => analyse_source(source, settings),
         Err(error) => {
             let name = if path == "-" { "<stdin>" } else { path };
             FileReport {
@@ -156,6 +209,14 @@ pub fn check_paths(paths: &[String], settings: &Settings) -> Vec<FileReport> {
     paths
         .par_iter()
         .map(|path| check_path(path, settings))
+        .collect()
+}
+
+/// [`check_paths`] without capping the findings per code.
+pub fn analyse_paths(paths: &[String], settings: &Settings) -> Vec<FileReport> {
+    paths
+        .par_iter()
+        .map(|path| analyse_path(path, settings))
         .collect()
 }
 
@@ -199,7 +260,7 @@ mod tests {
         let mut settings = Settings::default();
         settings.levels.insert("syntax-error".into(), None);
         let report = check_source(
-            SourceFile::new("x", "*filter\n-A INPUT \"open\nCOMMIT\n"),
+            SourceFile::new("x", "*filter\n[1:2 -A INPUT\nCOMMIT\n"),
             &settings,
         );
         assert!(report.is_fatal());
@@ -226,7 +287,7 @@ mod tests {
 
     #[test]
     fn floods_of_one_code_are_capped() {
-        let text = "garbage \"\n".repeat(1000);
+        let text = "[garbage\n".repeat(1000);
         let report = check_source(SourceFile::new("x", text), &Settings::default());
         assert_eq!(report.diagnostics.len(), MAX_PER_CODE + 1);
         let last = report.diagnostics.last().unwrap();

@@ -140,6 +140,9 @@ pub struct ChainFlow {
     pub entry: PacketSet,
     /// Why.
     pub origin: Origin,
+    /// Part of a jump loop: its entry set was widened, and the kernel
+    /// refuses the table if a built-in chain reaches the loop.
+    pub in_loop: bool,
     /// Every packet entering it gets a verdict in it or in chains it calls.
     pub verdict: bool,
     /// When `verdict`: the rule after which no packet is left.
@@ -202,13 +205,8 @@ enum Ending {
     Verdict,
 }
 
-fn ending(rule: &Rule<'_>, verdict: &dyn Fn(usize) -> bool) -> Ending {
-    let target_verdict = || {
-        rule.target
-            .as_ref()
-            .and_then(|t| t.chain)
-            .is_some_and(verdict)
-    };
+fn ending(rule: &Rule<'_>, verdict: &dyn Fn(Option<usize>) -> bool) -> Ending {
+    let target_verdict = || rule.target.as_ref().is_some_and(|t| verdict(t.chain));
     match rule.flow() {
         Flow::Continue => Ending::No,
         Flow::Terminate => Ending::Verdict,
@@ -339,7 +337,8 @@ pub struct Walk {
 
 /// Walk the rules of `table.chains[chain]` for the packets `entry`.
 ///
-/// `verdict(i)` says whether chain `i` always ends with a verdict;
+/// `verdict(Some(i))` says whether chain `i` always ends with a verdict
+/// (`verdict(None)`, whether a jump to an undeclared chain counts as one);
 /// `on_jump(target, packets)` receives what each jump or goto passes on;
 /// shadows are looked for when `src` (the dump's text) is given.
 pub fn walk_chain(
@@ -347,7 +346,7 @@ pub fn walk_chain(
     family: Family,
     chain: usize,
     entry: &PacketSet,
-    verdict: &dyn Fn(usize) -> bool,
+    verdict: &dyn Fn(Option<usize>) -> bool,
     on_jump: &mut dyn FnMut(usize, PacketSet),
     src: Option<&str>,
 ) -> Walk {
@@ -483,7 +482,7 @@ fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Famil
             origins[i] = Origin::Builtin;
         }
     }
-    let no_verdicts = |_: usize| false;
+    let no_verdicts = |_: Option<usize>| false;
     for (c, component) in components.iter().enumerate().rev() {
         for node in component {
             let chain = node.index();
@@ -573,6 +572,7 @@ fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Famil
     let mut verdicts = vec![false; n];
     let mut flows: Vec<Option<ChainFlow>> = (0..n).map(|_| None).collect();
     for component in &components {
+        let in_loop = cyclic(component);
         for node in component {
             let chain = node.index();
             let entry = entries[chain].take().expect("every chain has an entry set");
@@ -583,7 +583,7 @@ fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Famil
             let walk = match walks[chain].take() {
                 Some(walk) if !stale => walk,
                 _ => {
-                    let verdict_of = |target: usize| verdicts[target];
+                    let verdict_of = |target: Option<usize>| target.is_some_and(|t| verdicts[t]);
                     walk_chain(
                         table,
                         family,
@@ -600,6 +600,7 @@ fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Famil
             flows[chain] = Some(ChainFlow {
                 entry,
                 origin: origins[chain],
+                in_loop,
                 verdict,
                 verdict_rule: if verdict { walk.emptied_by } else { None },
                 exits: walk.exits,

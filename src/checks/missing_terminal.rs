@@ -144,14 +144,21 @@ fn kube_chain(
 ) -> Option<Diagnostic> {
     let chain = &table.chains[c];
     let flow = &flows.chains[c];
-    if flow.verdict {
+    if flow.verdict || flow.in_loop {
+        // In a loop the entry set is widened to anything, and jump-cycle
+        // reports the loop itself.
         return None;
     }
     if job == Job::External && falls_through_on_purpose(chain) {
         return None;
     }
-    let assumed = |callee: usize| {
-        flows.chains[callee].verdict || is_kube_service_chain(table, &table.chains[callee].name)
+    // Callees that are kube-proxy service chains are reported on their own,
+    // and a jump to an undeclared chain is undefined-target's finding.
+    let assumed = |callee: Option<usize>| {
+        callee.is_none_or(|callee| {
+            flows.chains[callee].verdict
+                || is_kube_service_chain(table, &table.chains[callee].name)
+        })
     };
     let walk = walk_chain(
         table,
@@ -171,11 +178,7 @@ fn kube_chain(
         // can end evaluation, whatever enters it.
         let can_end = chain.rules.iter().any(|rule| match rule.flow() {
             Flow::Terminate | Flow::Goto => true,
-            Flow::Call => rule
-                .target
-                .as_ref()
-                .and_then(|t| t.chain)
-                .is_some_and(assumed),
+            Flow::Call => rule.target.as_ref().is_some_and(|t| assumed(t.chain)),
             Flow::Return | Flow::Continue => false,
         });
         if can_end {
@@ -328,7 +331,7 @@ fn gotos_from_builtin(
         };
         let Some(callee) = target.chain else { continue };
         let flow = &flows.chains[callee];
-        if flow.verdict || reported[callee] || i + 1 >= evaluated {
+        if flow.verdict || flow.in_loop || reported[callee] || i + 1 >= evaluated {
             continue;
         }
         let falls_off = flow.exits.iter().find_map(|exit| match exit {
