@@ -49,6 +49,11 @@ pub enum Command {
         /// The check's name (`undefined-target`) or code (`IPT101`).
         name: String,
     },
+    /// Show where a kube-proxy service's new connections go: each path, each
+    /// endpoint's exact share, the verdict (exit 2 for an unknown service).
+    Explain(crate::explain::ExplainArgs),
+    /// List the kube-proxy services of a dump: address, endpoints, spread, leak.
+    Services(crate::explain::ServicesArgs),
 }
 
 /// Output formats of `check`.
@@ -171,6 +176,8 @@ pub fn run(cli: Cli) -> std::io::Result<ExitStatus> {
             }
             Ok(ExitStatus::Clean)
         }
+        Command::Explain(args) => crate::explain::explain(&args),
+        Command::Services(args) => crate::explain::list(&args),
         Command::Rule { name } => match checks::find_code(&name) {
             Some(info) => {
                 let mut out = std::io::stdout().lock();

@@ -5,9 +5,11 @@
 //! chains, [`checks`] find problems, [`render`] prints them, and [`cli`] ties
 //! it together. [`lint`] runs the whole `check` pipeline for one or more files.
 
+pub mod analysis;
 pub mod checks;
 pub mod cli;
 pub mod diagnostics;
+pub mod explain;
 pub mod graph;
 pub mod lint;
 pub mod model;

@@ -5,6 +5,11 @@
 //! What it does / Why it matters / Example / How to fix, is what
 //! `iptlint rule NAME` prints. Register new checks in [`REGISTRY`].
 
+pub mod counter_skew;
+pub mod non_uniform_spread;
+pub mod probability_leak;
+pub mod service_without_endpoints;
+
 use rayon::prelude::*;
 
 use crate::diagnostics::codes::PARSE_CODES;
@@ -31,7 +36,14 @@ pub trait Check: Sync {
 }
 
 /// Every check, in code order.
-pub static REGISTRY: &[&dyn Check] = &[];
+pub static REGISTRY: &[&dyn Check] = &[
+    &non_uniform_spread::NonUniformSpread,
+    &probability_leak::ProbabilityLeak,
+    &counter_skew::CounterSkew {
+        significance: counter_skew::DEFAULT_SIGNIFICANCE,
+    },
+    &service_without_endpoints::ServiceWithoutEndpoints,
+];
 
 /// Every code iptlint can report: parse-level codes, then the checks'.
 pub fn all_codes() -> Vec<&'static CodeInfo> {
