@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use crate::analysis::probability::{Case, Outcome, describe_all, describe_case};
 use crate::analysis::services::{
-    EPSILON, Entry, Quantisation, RejectedService, Service, rejected_services, services,
+    EPSILON, Entry, Quantisation, RejectedService, Service, Sketch, analyse, rejected_services,
+    services, sketches,
 };
 use crate::cli::{ExitStatus, Format};
 use crate::diagnostics::codes::SYNTAX_ERROR;
@@ -75,7 +76,7 @@ fn report_syntax_errors(source: &SourceFile, diagnostics: &[crate::diagnostics::
 #[derive(Debug)]
 pub enum Resolution<'s> {
     /// One service.
-    Found(&'s Service),
+    Found(&'s Sketch),
     /// A service kube-proxy rejects for lack of endpoints.
     Rejected(&'s RejectedService),
     /// Several services match: their names.
@@ -84,20 +85,23 @@ pub enum Resolution<'s> {
     Unknown(Vec<String>),
 }
 
-/// Resolve a SERVICE argument against the services of a dump.
+/// Resolve a SERVICE argument against the services of a dump, in this
+/// order: exact name; chain name (`KUBE-SVC-...`, `KUBE-EXT-...`, or the
+/// hash they share); address (`IP` or `IP:PORT` of any entry); `ns/svc`
+/// for `ns/svc:PORT`.
 pub fn resolve<'s>(
     query: &str,
-    services: &'s [Service],
+    services: &'s [Sketch],
     rejected: &'s [RejectedService],
 ) -> Resolution<'s> {
-    let one_or_many = |found: Vec<&'s Service>| match found.len() {
+    let one_or_many = |found: Vec<&'s Sketch>| match found.len() {
         0 => None,
         1 => Some(Resolution::Found(found[0])),
         _ => Some(Resolution::Ambiguous(
             found.iter().map(|s| describe_candidate(s)).collect(),
         )),
     };
-    let exact: Vec<&Service> = services.iter().filter(|s| s.name == query).collect();
+    let exact: Vec<&Sketch> = services.iter().filter(|s| s.name == query).collect();
     if let Some(resolution) = one_or_many(exact) {
         return resolution;
     }
@@ -105,30 +109,21 @@ pub fn resolve<'s>(
         return Resolution::Rejected(found);
     }
     if query.starts_with("KUBE-") {
-        let by_chain: Vec<&Service> = services
+        let by_chain: Vec<&Sketch> = services
             .iter()
-            .filter(|s| {
-                s.chain_name.as_deref() == Some(query)
-                    || s.entries.iter().any(|e| e.target_name == query)
-                    || s.key == query
-                    || query
-                        .split_once('-')
-                        .and_then(|(_, rest)| rest.split_once('-'))
-                        .is_some_and(|(_, key)| key == s.key)
-            })
+            .filter(|s| s.chain_names.iter().any(|name| name == query))
             .collect();
         if let Some(resolution) = one_or_many(by_chain) {
             return resolution;
         }
     }
     if let Some((ip, port)) = parse_address(query) {
-        let by_address: Vec<&Service> = services
+        let by_address: Vec<&Sketch> = services
             .iter()
             .filter(|s| {
-                s.entries.iter().any(|e| {
-                    e.packet.destination == Some(ip)
-                        && port.is_none_or(|p| e.packet.destination_port == Some(p))
-                }) || (s.cluster_ip == Some(ip) && port.is_none_or(|p| s.port == Some(p)))
+                s.addresses.iter().any(|&(address, service_port)| {
+                    address == ip && port.is_none_or(|p| service_port == Some(p))
+                })
             })
             .collect();
         if let Some(resolution) = one_or_many(by_address) {
@@ -144,7 +139,7 @@ pub fn resolve<'s>(
         }
     }
     let prefix = format!("{query}:");
-    let by_prefix: Vec<&Service> = services
+    let by_prefix: Vec<&Sketch> = services
         .iter()
         .filter(|s| s.name.starts_with(&prefix))
         .collect();
@@ -183,18 +178,19 @@ pub fn resolve<'s>(
     Resolution::Unknown(names.into_iter().take(3).map(str::to_string).collect())
 }
 
-fn describe_candidate(service: &Service) -> String {
-    let chain = service.chain_name.as_deref().unwrap_or("-");
-    format!(
-        "{} ({}, {})",
-        service.name,
-        service.address(),
-        if service.name == chain {
-            service.key.as_str()
-        } else {
-            chain
-        }
-    )
+fn describe_candidate(service: &Sketch) -> String {
+    let address = match service.cluster {
+        Some((std::net::IpAddr::V6(ip), Some(port))) => format!("[{ip}]:{port}"),
+        Some((ip, Some(port))) => format!("{ip}:{port}"),
+        Some((ip, None)) => ip.to_string(),
+        None => "no cluster IP".to_string(),
+    };
+    let chains = service.chain_names.join(", ");
+    if service.named_by_comment {
+        format!("{} ({address}; {chains})", service.name)
+    } else {
+        format!("{} ({address})", service.name)
+    }
 }
 
 /// `10.0.0.1`, `10.0.0.1:80`, `fd00::1`, `[fd00::1]:80`.
@@ -334,11 +330,12 @@ pub fn explain(args: &ExplainArgs) -> std::io::Result<ExitStatus> {
         return Ok(ExitStatus::Error);
     }
     let graph = DumpGraph::build(&parsed.dump);
-    let all = services(&source.text, &parsed.dump, &graph);
+    let all = sketches(&parsed.dump);
     let rejected = rejected_services(&parsed.dump);
     let mut out = std::io::stdout().lock();
     match resolve(&args.service, &all, &rejected) {
-        Resolution::Found(service) => {
+        Resolution::Found(sketch) => {
+            let service = &analyse(&source.text, &parsed.dump, sketch);
             let table = &parsed.dump.tables[service.table_index];
             let quantisation = Quantisation::of(table);
             match args.format {
@@ -884,10 +881,11 @@ pub fn list(args: &ServicesArgs) -> std::io::Result<ExitStatus> {
 /// Every service of a dump, with endpoint-less (rejected) ones after.
 pub fn service_lines(src: &str, dump: &Dump<'_>, graph: &DumpGraph) -> Vec<ServiceLineJson> {
     let all = services(src, dump, graph);
+    let quantisations: Vec<Quantisation> = dump.tables.iter().map(Quantisation::of).collect();
     let mut lines: Vec<ServiceLineJson> = all
         .iter()
         .map(|service| {
-            let quantisation = Quantisation::of(&dump.tables[service.table_index]);
+            let quantisation = &quantisations[service.table_index];
             ServiceLineJson {
                 service: service.name.clone(),
                 table: service.table.clone(),

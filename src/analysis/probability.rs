@@ -80,19 +80,57 @@ pub enum ConditionKind {
     Other,
 }
 
+/// What a [`Condition`] tests: a network (kept typed, since every
+/// kube-proxy masquerade rule has one and formatting it is not free) or a
+/// name or text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Subject {
+    /// An address with its prefix.
+    Net(IpNet),
+    /// A type, interface, list name, protocol or match text.
+    Text(String),
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::Net(net) => net.fmt(f),
+            Subject::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+impl From<IpNet> for Subject {
+    fn from(net: IpNet) -> Self {
+        Subject::Net(net)
+    }
+}
+
+impl From<String> for Subject {
+    fn from(text: String) -> Self {
+        Subject::Text(text)
+    }
+}
+
+impl From<&str> for Subject {
+    fn from(text: &str) -> Self {
+        Subject::Text(text.to_string())
+    }
+}
+
 /// A fact about a packet that the dump cannot decide (its source address,
 /// whether the client has session affinity, a mark...). Two rules testing
 /// the same fact share one condition, so cases stay consistent.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Condition {
     /// What it is about.
     pub kind: ConditionKind,
     /// The network, type, interface, list name or match text.
-    pub subject: String,
+    pub subject: Subject,
 }
 
 impl Condition {
-    fn new(kind: ConditionKind, subject: impl Into<String>) -> Self {
+    fn new(kind: ConditionKind, subject: impl Into<Subject>) -> Self {
         Condition {
             kind,
             subject: subject.into(),
@@ -147,19 +185,21 @@ pub fn describe_case(literals: &[Literal]) -> String {
         .iter()
         .any(|(c, holds)| c.kind == ConditionKind::Affinity && *holds);
     let mut parts = Vec::new();
-    let mut without: Vec<&str> = Vec::new();
+    let mut without: Vec<String> = Vec::new();
     for (condition, holds) in literals {
         if condition.kind != ConditionKind::Affinity {
             parts.push(condition.describe(*holds));
         } else if *holds {
             parts.push(condition.describe(true));
         } else if !has_affinity {
-            without.push(&condition.subject);
+            without.push(condition.subject.to_string());
         }
     }
     match without.len() {
         0 => {}
-        1 => parts.push(Condition::new(ConditionKind::Affinity, without[0]).describe(false)),
+        1 => {
+            parts.push(Condition::new(ConditionKind::Affinity, without[0].as_str()).describe(false))
+        }
         2..=3 => parts.push(format!(
             "the client has no affinity (recent lists {})",
             without.join(", ")
@@ -851,7 +891,7 @@ impl<'s, 'p> Reader<'s, 'p> {
         }
     }
 
-    fn literal(&mut self, kind: ConditionKind, subject: impl Into<String>, holds: bool) {
+    fn literal(&mut self, kind: ConditionKind, subject: impl Into<Subject>, holds: bool) {
         self.literals.push((Condition::new(kind, subject), holds));
     }
 
@@ -865,11 +905,7 @@ impl<'s, 'p> Reader<'s, 'p> {
 
     fn rule(&mut self, rule: &Rule<'_>) {
         if let Some(source) = &rule.source {
-            self.literal(
-                ConditionKind::Source,
-                source.value.to_string(),
-                !source.negated,
-            );
+            self.literal(ConditionKind::Source, source.value, !source.negated);
         }
         if let Some(destination) = &rule.destination {
             match self.packet.destination {
@@ -878,7 +914,7 @@ impl<'s, 'p> Reader<'s, 'p> {
                 }
                 None => self.literal(
                     ConditionKind::Destination,
-                    destination.value.to_string(),
+                    destination.value,
                     !destination.negated,
                 ),
             }
@@ -923,7 +959,11 @@ impl<'s, 'p> Reader<'s, 'p> {
         }
         match self.packet.protocol {
             Some(known) => self.decide((known == protocol) != negated),
-            None => self.literal(ConditionKind::Protocol, protocol.name(), !negated),
+            None => self.literal(
+                ConditionKind::Protocol,
+                protocol.name().into_owned(),
+                !negated,
+            ),
         }
     }
 
@@ -943,7 +983,12 @@ impl<'s, 'p> Reader<'s, 'p> {
             MatchKind::Comment(_) => {}
             MatchKind::Tcp(ports) | MatchKind::Udp(ports) => {
                 // `-m tcp` only matches tcp packets (likewise udp, sctp ...).
-                if let (Ok(module), Some(known)) = (Protocol::parse(name), self.packet.protocol)
+                let module = match name {
+                    "tcp" => Ok(Protocol::TCP),
+                    "udp" => Ok(Protocol::UDP),
+                    other => Protocol::parse(other),
+                };
+                if let (Ok(module), Some(known)) = (module, self.packet.protocol)
                     && module != Protocol::All
                 {
                     self.decide(module == known);
@@ -995,7 +1040,7 @@ impl<'s, 'p> Reader<'s, 'p> {
                         }
                         None => self.literal(
                             ConditionKind::Destination,
-                            original.value.to_string(),
+                            original.value,
                             !original.negated,
                         ),
                     }

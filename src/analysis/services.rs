@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::probability::{
-    Analyzer, Case, ConditionKind, Flows, Literal, Outcome, Packet, describe_all,
+    Analyzer, Case, ConditionKind, Flows, Literal, Outcome, Packet, Subject, describe_all,
 };
 use crate::graph::DumpGraph;
 use crate::model::matches::{MatchKind, RecentAction, StatisticMatch};
@@ -427,24 +427,67 @@ pub fn services(src: &str, dump: &Dump<'_>, graph: &DumpGraph) -> Vec<Service> {
         .collect()
 }
 
-/// Chains of one service port, before analysis.
-#[derive(Default)]
-struct Group {
-    key: String,
-    entries: Vec<(usize, usize, usize)>,
-    chains: Vec<usize>,
+/// Every service of one nat table, analysed.
+pub fn services_in_table(src: &str, table: &Table<'_>, table_index: usize) -> Vec<Service> {
+    let mut analyzer = Analyzer::new(src, table);
+    sketches_in_table(table, table_index)
+        .into_iter()
+        .map(|sketch| build_service(&mut analyzer, table, sketch))
+        .collect()
 }
 
-/// Every service of one nat table.
-pub fn services_in_table(src: &str, table: &Table<'_>, table_index: usize) -> Vec<Service> {
-    let mut groups: Vec<Group> = Vec::new();
+/// Analyse one service found by [`sketches`]; `src` and `dump` must be
+/// those it was found in.
+pub fn analyse(src: &str, dump: &Dump<'_>, sketch: &Sketch) -> Service {
+    let table = &dump.tables[sketch.table_index];
+    let mut analyzer = Analyzer::new(src, table);
+    build_service(&mut analyzer, table, sketch.clone())
+}
+
+/// A service port found in a nat table before its traffic is analysed:
+/// cheap to list, name and look up (`explain` analyses only the one asked
+/// for).
+#[derive(Debug, Clone)]
+pub struct Sketch {
+    /// The hash suffix shared by its chains.
+    pub key: String,
+    /// `ns/svc:port` from the comments, else the main chain's name.
+    pub name: String,
+    /// Whether the name comes from a comment.
+    pub named_by_comment: bool,
+    /// Index of the table in the dump.
+    pub table_index: usize,
+    /// Entry rules: (chain, rule index, target chain).
+    pub entries: Vec<(usize, usize, usize)>,
+    /// Its chains (SVC, SVL, EXT, FW, XLB), in table order.
+    pub chains: Vec<usize>,
+    /// The chain choosing among endpoints.
+    pub main: Option<usize>,
+    /// Names of its chains and of the chains its entries jump to.
+    pub chain_names: Vec<String>,
+    /// Destination addresses and ports its entries match.
+    pub addresses: Vec<(IpAddr, Option<u16>)>,
+    /// Cluster IP and port, when a cluster-IP entry gives them.
+    pub cluster: Option<(IpAddr, Option<u16>)>,
+}
+
+/// Every service of every nat table of `dump`, found but not analysed.
+pub fn sketches(dump: &Dump<'_>) -> Vec<Sketch> {
+    dump.tables
+        .iter()
+        .enumerate()
+        .filter(|(_, table)| table.kind == TableKind::Nat)
+        .flat_map(|(index, table)| sketches_in_table(table, index))
+        .collect()
+}
+
+/// Every service of one nat table, found but not analysed.
+pub fn sketches_in_table(table: &Table<'_>, table_index: usize) -> Vec<Sketch> {
+    let mut groups: Vec<(String, Vec<(usize, usize, usize)>, Vec<usize>)> = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::new();
     let mut group = |key: &str| -> usize {
         *by_key.entry(key.to_string()).or_insert_with(|| {
-            groups.push(Group {
-                key: key.to_string(),
-                ..Group::default()
-            });
+            groups.push((key.to_string(), Vec::new(), Vec::new()));
             groups.len() - 1
         })
     };
@@ -469,16 +512,85 @@ pub fn services_in_table(src: &str, table: &Table<'_>, table_index: usize) -> Ve
         }
     }
     for (g, entry) in found {
-        groups[g].entries.push(entry);
+        groups[g].1.push(entry);
     }
     for (g, chain) in owned {
-        groups[g].chains.push(chain);
+        groups[g].2.push(chain);
     }
-    let mut analyzer = Analyzer::new(src, table);
     groups
         .into_iter()
-        .map(|group| build_service(&mut analyzer, table, table_index, group))
+        .map(|(key, entries, chains)| sketch(table, table_index, key, entries, chains))
         .collect()
+}
+
+fn sketch(
+    table: &Table<'_>,
+    table_index: usize,
+    key: String,
+    entries: Vec<(usize, usize, usize)>,
+    chains: Vec<usize>,
+) -> Sketch {
+    let main = MAIN_CHAIN_PREFIXES
+        .iter()
+        .find_map(|prefix| table.chain_index(&format!("{prefix}{key}")));
+    let entry_rules = || entries.iter().map(|&(c, r, _)| &table.chains[c].rules[r]);
+    let main_rules = main.iter().flat_map(|&m| &table.chains[m].rules);
+    let comment_name = entry_rules()
+        .chain(main_rules.clone())
+        .chain(chains.iter().flat_map(|&c| &table.chains[c].rules))
+        .chain(
+            main_rules
+                .filter_map(jump_target)
+                .flat_map(|callee| &table.chains[callee].rules),
+        )
+        .find_map(|rule| rule.comment().and_then(service_name_from_comment))
+        .map(str::to_string);
+    let mut chain_names: Vec<String> = chains
+        .iter()
+        .chain(entries.iter().map(|(_, _, target)| target))
+        .map(|&c| table.chains[c].name.to_string())
+        .collect();
+    chain_names.sort();
+    chain_names.dedup();
+    let mut addresses = Vec::new();
+    let (mut cluster_of_main, mut any_cluster) = (None, None);
+    for &(chain, rule, target) in &entries {
+        let rule_ref = &table.chains[chain].rules[rule];
+        let kind = entry_kind(
+            &table.chains[chain].name,
+            rule_ref,
+            &table.chains[target].name,
+        );
+        let packet = entry_packet(rule_ref, kind);
+        if let Some(destination) = packet.destination {
+            let address = (destination, packet.destination_port);
+            addresses.push(address);
+            if kind == EntryKind::ClusterIp {
+                any_cluster = any_cluster.or(Some(address));
+                if Some(target) == main {
+                    cluster_of_main = cluster_of_main.or(Some(address));
+                }
+            }
+        }
+    }
+    let cluster = cluster_of_main.or(any_cluster);
+    let named_by_comment = comment_name.is_some();
+    let name = comment_name
+        .or_else(|| main.map(|m| table.chains[m].name.to_string()))
+        .or_else(|| chains.first().map(|&c| table.chains[c].name.to_string()))
+        .unwrap_or_else(|| key.clone());
+    Sketch {
+        key,
+        name,
+        named_by_comment,
+        table_index,
+        entries,
+        chains,
+        main,
+        chain_names,
+        addresses,
+        cluster,
+    }
 }
 
 fn jump_target(rule: &Rule<'_>) -> Option<usize> {
@@ -565,14 +677,8 @@ fn guess_protocol(table: &Table<'_>, chain: usize) -> Option<Protocol> {
     })
 }
 
-fn build_service(
-    analyzer: &mut Analyzer<'_, '_>,
-    table: &Table<'_>,
-    table_index: usize,
-    group: Group,
-) -> Service {
-    let key = group.key;
-    let entries: Vec<Entry> = group
+fn build_service(analyzer: &mut Analyzer<'_, '_>, table: &Table<'_>, sketch: Sketch) -> Service {
+    let entries: Vec<Entry> = sketch
         .entries
         .iter()
         .map(|&(chain, rule_index, target)| {
@@ -598,9 +704,7 @@ fn build_service(
             }
         })
         .collect();
-    let main = MAIN_CHAIN_PREFIXES
-        .iter()
-        .find_map(|prefix| table.chain_index(&format!("{prefix}{key}")));
+    let main = sketch.main;
     let cluster_entry = entries
         .iter()
         .find(|e| e.kind == EntryKind::ClusterIp && Some(e.target) == main)
@@ -618,7 +722,11 @@ fn build_service(
     };
     let (cases, headline) = match main {
         Some(main) => {
-            let cases = analyzer.cases(main, packet);
+            // The cluster-IP entry usually analysed this very chain already.
+            let cases = match cluster_entry {
+                Some(entry) if entry.target == main => entry.cases.clone(),
+                _ => analyzer.cases(main, packet),
+            };
             let headline = cases
                 .iter()
                 .position(|case| {
@@ -673,39 +781,20 @@ fn build_service(
             })
         })
     });
-    let comment_name = entries
-        .iter()
-        .map(|e| &table.chains[e.chain].rules[e.rule])
-        .chain(main.iter().flat_map(|&m| &table.chains[m].rules))
-        .chain(group.chains.iter().flat_map(|&c| &table.chains[c].rules))
-        .chain(endpoints.iter().flat_map(|e| &table.chains[e.chain].rules))
-        .find_map(|rule| rule.comment().and_then(service_name_from_comment))
-        .map(str::to_string);
-    let chain_name = main.map(|m| table.chains[m].name.to_string());
-    let named_by_comment = comment_name.is_some();
-    let name = comment_name
-        .or_else(|| chain_name.clone())
-        .or_else(|| {
-            group
-                .chains
-                .first()
-                .map(|&c| table.chains[c].name.to_string())
-        })
-        .unwrap_or_else(|| key.clone());
     let cluster = cluster_entry.map(|e| e.packet);
     Service {
-        name,
-        named_by_comment,
-        key,
+        name: sketch.name,
+        named_by_comment: sketch.named_by_comment,
+        key: sketch.key,
         table: table.name.to_string(),
-        table_index,
+        table_index: sketch.table_index,
         protocol: packet.protocol,
         cluster_ip: cluster.and_then(|p| p.destination),
         port: cluster.and_then(|p| p.destination_port),
         entries,
-        chains: group.chains,
+        chains: sketch.chains,
         chain: main,
-        chain_name,
+        chain_name: main.map(|m| table.chains[m].name.to_string()),
         packet,
         cases,
         headline,
@@ -746,8 +835,8 @@ fn endpoint(
                 conditions.len() == 1
                     && conditions[0].0.kind == ConditionKind::Source
                     && conditions[0].1
-                    && (conditions[0].0.subject == format!("{ip}/32")
-                        || conditions[0].0.subject == format!("{ip}/128"))
+                    && matches!(conditions[0].0.subject,
+                        Subject::Net(net) if net.addr == ip && net.is_host())
             });
             if hairpin {
                 "when the endpoint connects to itself (hairpin)".to_string()

@@ -287,9 +287,10 @@ fn diagnostic(
         ))
         .in_table(&service.table, Some(&chain))
         .with_note(format!(
-            "chi-square = {:.1} with {} degrees of freedom over the packet counters of the {kind}; Holm-Bonferroni adjusted p = {:.2e} over {count} tested service{}, significance level {significance}",
+            "chi-square = {:.1} with {} degree{} of freedom over the packet counters of the {kind}; Holm-Bonferroni adjusted p = {:.2e} over {count} tested service{}, significance level {significance}",
             test.statistic,
             test.degrees,
+            if test.degrees == 1 { "" } else { "s" },
             adjusted,
             if count == 1 { "" } else { "s" }
         ))
@@ -332,6 +333,9 @@ mod tests {
     fn holm_steps_down() {
         let adjusted = holm_adjusted(&[0.01, 0.04, 0.03, 0.005]);
         // Sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 -> max 0.06.
-        assert_eq!(adjusted, vec![0.03, 0.06, 0.06, 0.02]);
+        let expected = [0.03, 0.06, 0.06, 0.02];
+        for (got, want) in adjusted.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-12, "{adjusted:?}");
+        }
     }
 }

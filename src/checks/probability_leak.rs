@@ -5,6 +5,7 @@ use crate::analysis::services::{EPSILON, Service, services_in_table};
 use crate::checks::{Check, Context};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic, Severity};
+use crate::model::matches::MatchKind;
 use crate::model::{Table, TableKind};
 
 declare_code! {
@@ -79,7 +80,13 @@ fn finding(table: &Table<'_>, service: &Service) -> Option<Diagnostic> {
         percent(leaked)
     );
     let falls_off = case.distribution.probability(&Outcome::Return);
-    let mut diagnostic = Diagnostic::new(&PROBABILITY_LEAK, last.span, message)
+    // Point at what makes the last rule conditional, when it is a statistic match.
+    let span = last
+        .matches
+        .iter()
+        .find(|m| matches!(m.kind, MatchKind::Statistic(_)))
+        .map_or(last.target_span(), |m| m.span);
+    let mut diagnostic = Diagnostic::new(&PROBABILITY_LEAK, span, message)
         .in_table(&service.table, Some(&chain.name));
     diagnostic = if falls_off > EPSILON {
         diagnostic.with_primary_message(format!(

@@ -38,7 +38,13 @@ impl Check for ServiceWithoutEndpoints {
 
     fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
         for service in rejected_services(cx.dump) {
-            let first = &service.rules[0];
+            // Lead with the cluster-IP rule when there is one.
+            let primary = service
+                .rules
+                .iter()
+                .position(|rule| rule.destination.is_some())
+                .unwrap_or(0);
+            let first = &service.rules[primary];
             let mut diagnostic = Diagnostic::new(
                 &SERVICE_WITHOUT_ENDPOINTS,
                 first.span,
@@ -50,7 +56,10 @@ impl Check for ServiceWithoutEndpoints {
             )
             .with_primary_message("rejected here")
             .in_table(&service.table, Some(&first.chain_name));
-            for rule in &service.rules[1..] {
+            for (index, rule) in service.rules.iter().enumerate() {
+                if index == primary {
+                    continue;
+                }
                 diagnostic = diagnostic.with_secondary(
                     rule.span,
                     format!("{} rejected too ({})", rule.address(), rule.chain_name),
