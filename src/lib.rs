@@ -2,17 +2,20 @@
 //!
 //! The pipeline: [`source`] reads bytes, [`syntax`] parses lines with the pest
 //! grammar in `grammar/`, [`model`] gives them meaning, [`graph`] links the
-//! chains, [`checks`] find problems, [`render`] prints them, and [`cli`] ties
-//! it together. [`lint`] runs the whole `check` pipeline for one or more files.
+//! chains, [`checks`] find problems, [`suppress`] and [`config`] decide which
+//! findings are wanted, [`render`] prints them, and [`cli`] ties it together. [`lint`] runs the whole `check` pipeline for one or more files.
 
 pub mod analysis;
 pub mod checks;
 pub mod cli;
+pub mod config;
 pub mod diagnostics;
 pub mod explain;
+pub mod generate;
 pub mod graph;
 pub mod lint;
 pub mod model;
 pub mod render;
 pub mod source;
+pub mod suppress;
 pub mod syntax;

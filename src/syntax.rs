@@ -142,6 +142,18 @@ pub struct Line<'a> {
     pub span: Span,
     /// What it says.
     pub kind: LineKind<'a>,
+    /// Things iptables accepts here but that are probably not what was meant.
+    pub issues: Vec<Issue>,
+}
+
+/// Something readable but suspicious in a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issue {
+    /// Counters that are not `[packets:bytes]` with two integers; iptables
+    /// ignores them unless restoring with `-c`, then fails.
+    BadCounters(Span, String),
+    /// A `"` never closed: the rest of the line became part of one word.
+    UnterminatedQuote(Span),
 }
 
 /// A line pest could not read.
@@ -174,6 +186,7 @@ pub fn parse_line(text: &str, offset: usize, number: u32) -> Result<Line<'_>, Sy
     let pair = pairs
         .next()
         .expect("grammar: a line is one of its alternatives");
+    let mut issues = Vec::new();
     let kind = match pair.as_rule() {
         Rule::empty => LineKind::Empty,
         Rule::comment => LineKind::Comment(&text[1..]),
@@ -190,7 +203,7 @@ pub fn parse_line(text: &str, offset: usize, number: u32) -> Result<Line<'_>, Sy
                 match inner.as_rule() {
                     Rule::name => name = Some(plain_word(inner, offset)),
                     Rule::policy => policy = Some(plain_word(inner, offset)),
-                    Rule::counters => counters = Some(parse_counters(inner, offset, number)?),
+                    Rule::counters => counters = parse_counters(inner, offset, &mut issues),
                     _ => {}
                 }
             }
@@ -205,9 +218,13 @@ pub fn parse_line(text: &str, offset: usize, number: u32) -> Result<Line<'_>, Sy
             let mut args = Vec::new();
             for inner in pair.into_inner() {
                 match inner.as_rule() {
-                    Rule::counters => counters = Some(parse_counters(inner, offset, number)?),
-                    Rule::bang => args.push(Arg::Bang(pair_span(&inner, offset))),
-                    Rule::word => args.push(Arg::Word(parse_word(inner, offset))),
+                    Rule::counters => counters = parse_counters(inner, offset, &mut issues),
+                    Rule::args => split_args(
+                        inner.as_str(),
+                        offset + inner.as_span().start(),
+                        &mut args,
+                        &mut issues,
+                    ),
                     _ => {}
                 }
             }
@@ -215,7 +232,12 @@ pub fn parse_line(text: &str, offset: usize, number: u32) -> Result<Line<'_>, Sy
         }
         other => unreachable!("grammar: unexpected top-level rule {other:?}"),
     };
-    Ok(Line { number, span, kind })
+    Ok(Line {
+        number,
+        span,
+        kind,
+        issues,
+    })
 }
 
 fn pair_span(pair: &Pair<'_, Rule>, offset: usize) -> Span {
@@ -230,93 +252,116 @@ fn plain_word<'a>(pair: Pair<'a, Rule>, offset: usize) -> Word<'a> {
     }
 }
 
-fn parse_counters(pair: Pair<'_, Rule>, offset: usize, line: u32) -> Result<Counters, SyntaxError> {
+fn parse_counters(
+    pair: Pair<'_, Rule>,
+    offset: usize,
+    issues: &mut Vec<Issue>,
+) -> Option<Counters> {
     let span = pair_span(&pair, offset);
-    let mut numbers = pair.into_inner().map(|number| {
-        number.as_str().parse::<u64>().map_err(|_| SyntaxError {
-            line,
-            span: pair_span(&number, offset),
-            message: "counter does not fit in 64 bits".to_string(),
-        })
+    let text = pair
+        .into_inner()
+        .next()
+        .expect("grammar: counter text")
+        .as_str();
+    let parsed = text.split_once(':').and_then(|(packets, bytes)| {
+        Some((packets.parse::<u64>().ok()?, bytes.parse::<u64>().ok()?))
     });
-    let packets = numbers.next().expect("grammar: packets")?;
-    let bytes = numbers.next().expect("grammar: bytes")?;
-    Ok(Counters {
-        packets,
-        bytes,
-        span,
-    })
-}
-
-/// Build a word from its bare and quoted parts. A word that is one bare run,
-/// or one quoted span without escapes, borrows the input.
-fn parse_word<'a>(pair: Pair<'a, Rule>, offset: usize) -> Word<'a> {
-    let span = pair_span(&pair, offset);
-    let mut parts = pair.into_inner().peekable();
-    let first = parts.next().expect("grammar: a word has a part");
-    let single = parts.peek().is_none();
-    let borrowed = |part: &Pair<'a, Rule>| -> Option<&'a str> {
-        match part.as_rule() {
-            Rule::bare => Some(part.as_str()),
-            Rule::quoted => {
-                let text = part
-                    .clone()
-                    .into_inner()
-                    .next()
-                    .expect("grammar: quoted text");
-                (!text.as_str().contains('\\')).then_some(text.as_str())
-            }
-            _ => None,
-        }
-    };
-    if single && let Some(text) = borrowed(&first) {
-        return Word {
-            text: Cow::Borrowed(text),
+    match parsed {
+        Some((packets, bytes)) => Some(Counters {
+            packets,
+            bytes,
             span,
-        };
-    }
-    let mut text = String::new();
-    for part in std::iter::once(first).chain(parts) {
-        match part.as_rule() {
-            Rule::bare => text.push_str(part.as_str()),
-            Rule::quoted => {
-                let inner = part.into_inner().next().expect("grammar: quoted text");
-                unescape_into(inner.as_str(), &mut text);
-            }
-            _ => {}
+        }),
+        None => {
+            issues.push(Issue::BadCounters(
+                span,
+                format!("`[{text}]` is not `[packets:bytes]` with two integers below 2^64"),
+            ));
+            None
         }
-    }
-    Word {
-        text: Cow::Owned(text),
-        span,
     }
 }
 
-/// Inside quotes, `\x` stands for `x` (xshared.c: add_param_to_argv).
-fn unescape_into(quoted: &str, out: &mut String) {
-    let mut chars = quoted.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(next) = chars.next() {
-                out.push(next);
+/// Cut the text the grammar's `args` rule matched into words, at the spaces
+/// and tabs outside quotes that the rule accepted as separators; `start` is
+/// the text's offset in the file.
+fn split_args<'a>(text: &'a str, start: usize, args: &mut Vec<Arg<'a>>, issues: &mut Vec<Issue>) {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        while at < bytes.len() && (bytes[at] == b' ' || bytes[at] == b'\t') {
+            at += 1;
+        }
+        let word_start = at;
+        let mut quoted = false;
+        let mut has_quote = false;
+        while at < bytes.len() {
+            match bytes[at] {
+                b'"' => {
+                    quoted = !quoted;
+                    has_quote = true;
+                }
+                b'\\' if quoted => at += 1,
+                b' ' | b'\t' if !quoted => break,
+                _ => {}
             }
+            at += 1;
+        }
+        let at_end = at.min(bytes.len());
+        let written = &text[word_start..at_end];
+        let span = Span::new(start + word_start, start + at_end);
+        if quoted {
+            issues.push(Issue::UnterminatedQuote(span));
+        }
+        let text = if !has_quote {
+            Cow::Borrowed(written)
+        } else if let Some(inner) = simply_quoted(written) {
+            Cow::Borrowed(inner)
         } else {
-            out.push(c);
+            Cow::Owned(unquote(written))
+        };
+        // iptables compares the word after quote removal, so `"!"` inverts too.
+        args.push(if text == "!" {
+            Arg::Bang(span)
+        } else {
+            Arg::Word(Word { text, span })
+        });
+        at = at_end;
+    }
+}
+
+/// The inside of `"..."` when the word is one quoted span without escapes
+/// (every quoted comment kube-proxy writes), so it can borrow the input.
+fn simply_quoted(written: &str) -> Option<&str> {
+    let inner = written.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.contains(['"', '\\'])).then_some(inner)
+}
+
+/// Remove quotes as iptables does (xshared.c:add_param_to_argv): `"` toggles
+/// quoting, and inside quotes a backslash makes the next character literal.
+fn unquote(written: &str) -> String {
+    let mut text = String::with_capacity(written.len());
+    let mut quoted = false;
+    let mut chars = written.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => quoted = !quoted,
+            '\\' if quoted => {
+                if let Some(next) = chars.next() {
+                    text.push(next);
+                }
+            }
+            other => text.push(other),
         }
     }
+    text
 }
 
 fn describe_error(variant: &ErrorVariant<Rule>, text: &str, at: usize) -> String {
     let ErrorVariant::ParsingError { positives, .. } = variant else {
         return "cannot parse this line".to_string();
     };
-    if positives.contains(&Rule::closing_quote) {
-        return "unterminated quote: a `\"` opened in this word is never closed".to_string();
-    }
-    if positives.contains(&Rule::number) {
-        return "expected a counter of the form `[packets:bytes]`".to_string();
-    }
-    if text[..at].starts_with('[') && !text[..at].contains(']') {
+    if text.starts_with('[') && !text[..at].contains(']') {
         return "expected `]` to close the counters `[packets:bytes]`".to_string();
     }
     if text[at..].starts_with("\"") {
@@ -337,9 +382,8 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::name => "a name",
         Rule::policy => "a policy",
-        Rule::counters => "counters `[packets:bytes]`",
-        Rule::word | Rule::bare | Rule::quoted | Rule::arg => "a word",
-        Rule::bang => "`!`",
+        Rule::counters | Rule::counter_text => "counters `[packets:bytes]`",
+        Rule::args => "a word",
         Rule::EOI => "the end of the line",
         _ => return None,
     })
@@ -404,6 +448,10 @@ mod tests {
         );
         assert_eq!(rule_words("-s ! 10.0.0.0/8"), ["<-s>", "!", "<10.0.0.0/8>"]);
         assert_eq!(rule_words("-A X \r"), ["<-A>", "<X>", "<\r>"]);
+        assert_eq!(rule_words("\"!\" -s"), ["!", "<-s>"]);
+        assert_eq!(rule_words("-A X \"a\\\" b\""), ["<-A>", "<X>", "<a\" b>"]);
+        assert_eq!(rule_words("\"a\"\"b\""), ["<ab>"]);
+        assert_eq!(rule_words("\""), ["<>"]);
     }
 
     #[test]
@@ -469,22 +517,39 @@ mod tests {
 
     #[test]
     fn errors_point_at_the_column() {
-        let error = parse_line("-A X -m comment --comment \"open", 0, 3).unwrap_err();
+        let error = parse_line("[12:3 -A X", 50, 3).unwrap_err();
         assert_eq!(error.line, 3);
-        assert!(
-            error.message.contains("unterminated quote"),
-            "{}",
-            error.message
+        assert_eq!(
+            error.span.start, 50,
+            "points at the `[` that is never closed"
         );
-        let error = parse_line("[12:x] -A X", 50, 1).unwrap_err();
-        assert_eq!(error.span.start, 54);
-        assert!(
-            error.message.contains("[packets:bytes]"),
-            "{}",
-            error.message
+        assert!(error.message.contains("`]`"), "{}", error.message);
+    }
+
+    #[test]
+    fn suspicious_but_accepted_by_iptables() {
+        // iptables-restore reads an unclosed quote to the end of the line.
+        let line = parse_line("-A X -m comment --comment \"open -j ACCEPT", 0, 3).unwrap();
+        assert_eq!(
+            line.issues,
+            vec![Issue::UnterminatedQuote(Span::new(26, 41))]
         );
-        let error = parse_line("[99999999999999999999999:0] -A X", 0, 1).unwrap_err();
-        assert!(error.message.contains("64 bits"));
+        let LineKind::Rule { args, .. } = line.kind else {
+            panic!()
+        };
+        assert_eq!(args.len(), 6);
+        // Without -c, iptables-restore only needs the `]`.
+        let line = parse_line("[12:x] -A X", 50, 1).unwrap();
+        assert!(
+            matches!(&line.issues[0], Issue::BadCounters(span, _) if *span == Span::new(50, 56))
+        );
+        let line = parse_line("[99999999999999999999999:0]-A X", 0, 1).unwrap();
+        assert_eq!(line.issues.len(), 1);
+        let LineKind::Rule { counters, args } = line.kind else {
+            panic!()
+        };
+        assert!(counters.is_none());
+        assert_eq!(args.len(), 2);
     }
 
     #[test]

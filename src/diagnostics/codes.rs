@@ -358,6 +358,46 @@ declare_code! {
     pub static TOO_MANY_DIAGNOSTICS = ("IPT020", "too-many-diagnostics", Note, "further diagnostics of one code were not shown");
 }
 
+declare_code! {
+    /// ## What it does
+    /// Reports a `"` that is never closed on its line.
+    ///
+    /// ## Why it matters
+    /// iptables-restore does not refuse it: the quoted word runs to the end
+    /// of the line, newline included. Everything after the quote, often the
+    /// rule's `-j` target, silently becomes part of a comment or log prefix,
+    /// and the rule loads without doing what it says.
+    ///
+    /// ## Example
+    /// ```text
+    /// -A INPUT -p tcp -m comment --comment "ssh from anywhere -j ACCEPT
+    /// ```
+    /// loads as a rule with no target whose comment is `ssh from anywhere -j ACCEPT`.
+    ///
+    /// ## How to fix
+    /// Close the quote where the word ends.
+    pub static UNTERMINATED_QUOTE = ("IPT021", "unterminated-quote", Warning, "a quote never closed swallows the rest of the line");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports counters in front of a rule or after a chain that are not
+    /// `[packets:bytes]` with two integers.
+    ///
+    /// ## Why it matters
+    /// Plain `iptables-restore` ignores rule counters, but `iptables-restore -c`
+    /// (the way a `iptables-save -c` dump is restored) fails on them.
+    ///
+    /// ## Example
+    /// ```text
+    /// [12:x] -A INPUT -j ACCEPT
+    /// ```
+    ///
+    /// ## How to fix
+    /// Write both counters as integers, or drop the brackets.
+    pub static BAD_COUNTERS = ("IPT022", "bad-counters", Warning, "counters that are not two integers");
+}
+
 /// Every parse-level code, in code order.
 pub static PARSE_CODES: &[&CodeInfo] = &[
     &SYNTAX_ERROR,
@@ -380,4 +420,6 @@ pub static PARSE_CODES: &[&CodeInfo] = &[
     &DUPLICATE_TABLE,
     &UNREADABLE_INPUT,
     &TOO_MANY_DIAGNOSTICS,
+    &UNTERMINATED_QUOTE,
+    &BAD_COUNTERS,
 ];

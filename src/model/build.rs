@@ -12,11 +12,11 @@ use super::rule::{Interpreted, RuleRef, Statement, interpret};
 use super::{Chain, Command, Dump, Family, Rule, Table, TableKind};
 use crate::diagnostics::Diagnostic;
 use crate::diagnostics::codes::{
-    BAD_POLICY, BAD_VALUE, CHAIN_NAME_TOO_LONG, CRLF_LINE_ENDINGS, DUPLICATE_CHAIN,
+    BAD_COUNTERS, BAD_POLICY, BAD_VALUE, CHAIN_NAME_TOO_LONG, CRLF_LINE_ENDINGS, DUPLICATE_CHAIN,
     DUPLICATE_TABLE, MISSING_COMMIT, POLICY_ON_USER_CHAIN, RULE_OUTSIDE_TABLE, SYNTAX_ERROR,
-    UNDECLARED_CHAIN, UNKNOWN_TABLE, WHITESPACE_LINE,
+    UNDECLARED_CHAIN, UNKNOWN_TABLE, UNTERMINATED_QUOTE, WHITESPACE_LINE,
 };
-use crate::syntax::{Counters, LineKind, Span, SyntaxError, Word, line_ranges, parse_line};
+use crate::syntax::{Counters, Issue, LineKind, Span, SyntaxError, Word, line_ranges, parse_line};
 
 /// Longest chain name the kernel accepts.
 pub const MAX_CHAIN_NAME: usize = 28;
@@ -73,34 +73,36 @@ enum Item<'a> {
     Error(SyntaxError),
 }
 
-fn parse_item(src: &str, number: u32, range: std::ops::Range<usize>) -> Item<'_> {
+fn parse_item(src: &str, number: u32, range: std::ops::Range<usize>) -> (Item<'_>, Vec<Issue>) {
     let text = &src[range.clone()];
     let text = text.strip_suffix('\r').unwrap_or(text);
     match parse_line(text, range.start, number) {
-        Err(error) => Item::Error(error),
-        Ok(line) => match line.kind {
-            LineKind::Empty => Item::Empty,
-            LineKind::Comment(comment) => Item::Comment(number, line.span, comment),
-            LineKind::Table { name } => Item::Table(name, line.span),
-            LineKind::Chain {
-                name,
-                policy,
-                counters,
-            } => Item::Chain {
-                name,
-                policy,
-                counters,
-                line: number,
-                span: line.span,
-            },
-            LineKind::Commit => Item::Commit(line.span),
-            LineKind::Rule { args, .. } if args.is_empty() => Item::Whitespace(line.span),
-            LineKind::Rule { counters, args } => Item::Rule(
-                number,
-                line.span,
-                interpret(number, line.span, counters, args),
-            ),
+        Err(error) => (Item::Error(error), Vec::new()),
+        Ok(line) => (line_item(line.kind, number, line.span), line.issues),
+    }
+}
+
+fn line_item<'a>(kind: LineKind<'a>, number: u32, span: Span) -> Item<'a> {
+    match kind {
+        LineKind::Empty => Item::Empty,
+        LineKind::Comment(comment) => Item::Comment(number, span, comment),
+        LineKind::Table { name } => Item::Table(name, span),
+        LineKind::Chain {
+            name,
+            policy,
+            counters,
+        } => Item::Chain {
+            name,
+            policy,
+            counters,
+            line: number,
+            span,
         },
+        LineKind::Commit => Item::Commit(span),
+        LineKind::Rule { args, .. } if args.is_empty() => Item::Whitespace(span),
+        LineKind::Rule { counters, args } => {
+            Item::Rule(number, span, interpret(number, span, counters, args))
+        }
     }
 }
 
@@ -137,12 +139,25 @@ pub fn build(src: &str) -> Parsed<'_> {
         let parse = |(offset, range): (usize, &std::ops::Range<usize>)| {
             parse_item(src, (first_line + offset) as u32, range.clone())
         };
-        let items: Vec<Item<'_>> = if batch.len() > 1024 {
+        let items: Vec<(Item<'_>, Vec<Issue>)> = if batch.len() > 1024 {
             batch.par_iter().enumerate().map(parse).collect()
         } else {
             batch.iter().enumerate().map(parse).collect()
         };
-        for item in items {
+        for (item, issues) in items {
+            for issue in issues {
+                builder.push(match issue {
+                    Issue::BadCounters(span, message) => Diagnostic::new(&BAD_COUNTERS, span, message)
+                        .with_note("iptables-restore ignores them, but `iptables-restore -c` refuses the line"),
+                    Issue::UnterminatedQuote(span) => Diagnostic::new(
+                        &UNTERMINATED_QUOTE,
+                        span,
+                        "this quote is never closed: the rest of the line becomes part of this word",
+                    )
+                    .with_primary_message("unclosed `\"` swallows everything up to the end of the line")
+                    .with_note("iptables-restore accepts this; any `-j` target written after the quote is lost"),
+                });
+            }
             builder.apply(item);
         }
     }
@@ -286,8 +301,11 @@ impl<'a> Builder<'a> {
         let table = self.current.as_ref().expect("checked above");
         let existing = table.chain_index(&name.text);
         let builtin = table.kind.builtin_chains().contains(&name.text.as_ref());
+        let known_table = table.kind != TableKind::Unknown;
         let chain_name = name.text.to_string();
+        // In a table iptables does not have, which chains are built in is unknown.
         match (&policy, builtin) {
+            _ if !known_table => {}
             (None, true) => {
                 let d = Diagnostic::new(
                     &BAD_POLICY,
@@ -688,5 +706,138 @@ fn statement_letter(statement: &Statement<'_>) -> char {
         Statement::Zero(_) => 'Z',
         Statement::Policy(..) => 'P',
         Statement::Rename(..) => 'E',
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(parsed: &Parsed<'_>) -> Vec<&'static str> {
+        parsed.diagnostics.iter().map(|d| d.info.name).collect()
+    }
+
+    fn rules_of<'p>(parsed: &'p Parsed<'_>, table: &str, chain: &str) -> Vec<&'p str> {
+        let table = parsed.dump.table(table).unwrap();
+        table
+            .chain(chain)
+            .unwrap()
+            .rules
+            .iter()
+            .map(|r| r.target.as_ref().map_or("", |t| t.name.as_ref()))
+            .collect()
+    }
+
+    #[test]
+    fn tables_chains_and_builtins() {
+        let parsed = build(
+            "*nat\n:PREROUTING ACCEPT [5:300]\n:KUBE-SERVICES - [0:0]\n-A PREROUTING -j KUBE-SERVICES\n-A OUTPUT -j KUBE-SERVICES\nCOMMIT\n",
+        );
+        assert!(parsed.diagnostics.is_empty(), "{:?}", names(&parsed));
+        let nat = parsed.dump.table("nat").unwrap();
+        assert_eq!(
+            nat.chains.len(),
+            5,
+            "four built-in chains and one user chain"
+        );
+        let prerouting = nat.chain("PREROUTING").unwrap();
+        assert!(prerouting.builtin && prerouting.declared);
+        assert_eq!(prerouting.counters.unwrap().packets, 5);
+        let output = nat.chain("OUTPUT").unwrap();
+        assert!(
+            output.builtin && !output.declared,
+            "built-in chains exist without a declaration"
+        );
+        assert_eq!(
+            output.rules[0].target.as_ref().unwrap().chain,
+            nat.chain_index("KUBE-SERVICES")
+        );
+        assert!(!nat.is_fragment());
+        assert_eq!(parsed.dump.family, Family::V4);
+    }
+
+    #[test]
+    fn restore_commands_are_applied_in_order() {
+        let src = "*filter\n:INPUT ACCEPT [0:0]\n-N A\n-N STALE\n-A INPUT -j DROP\n-I INPUT -j ACCEPT\n-I INPUT 2 -j A\n-A INPUT -j RETURN\n-D INPUT -j DROP\n-D INPUT 1\n-X STALE\n-P INPUT DROP\n-E A B\nCOMMIT\n";
+        let parsed = build(src);
+        assert!(parsed.diagnostics.is_empty(), "{:?}", names(&parsed));
+        let filter = parsed.dump.table("filter").unwrap();
+        assert_eq!(rules_of(&parsed, "filter", "INPUT"), ["B", "RETURN"]);
+        assert!(filter.chain("STALE").is_none());
+        assert!(filter.chain("A").is_none() && filter.chain("B").is_some());
+        assert_eq!(filter.chain("INPUT").unwrap().policy_name(), "DROP");
+        let letters: String = filter.commands.iter().map(|c| c.letter).collect();
+        assert_eq!(letters, "NNIIDDXPE");
+        assert_eq!(
+            filter.chain("INPUT").unwrap().rules[0]
+                .target
+                .as_ref()
+                .unwrap()
+                .chain,
+            filter.chain_index("B")
+        );
+    }
+
+    #[test]
+    fn fragments_have_no_builtin_chains_in_use() {
+        let parsed = build(
+            "*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-X - [0:0]\n-A KUBE-SERVICES -j KUBE-SVC-X\nCOMMIT\n",
+        );
+        assert!(parsed.dump.table("nat").unwrap().is_fragment());
+    }
+
+    #[test]
+    fn family_from_header_or_addresses() {
+        assert_eq!(
+            build("# Generated by ip6tables-save v1.8.9\n*filter\nCOMMIT\n")
+                .dump
+                .family,
+            Family::V6
+        );
+        assert_eq!(
+            build("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s fd00::/8 -j ACCEPT\nCOMMIT\n")
+                .dump
+                .family,
+            Family::V6
+        );
+        assert_eq!(
+            build("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 10.0.0.0/8 -j ACCEPT\nCOMMIT\n")
+                .dump
+                .family,
+            Family::V4
+        );
+    }
+
+    #[test]
+    fn structural_errors_keep_the_rest_readable() {
+        let parsed = build(
+            "-A INPUT -j ACCEPT\n*filter\n:INPUT ACCEPT [0:0]\n:X - [0:0]\n:X - [0:0]\n:Y DROP [0:0]\n-A NOPE -j ACCEPT\n*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n",
+        );
+        assert_eq!(
+            names(&parsed),
+            [
+                "rule-outside-table",
+                "missing-commit",
+                "duplicate-chain",
+                "policy-on-user-chain",
+                "undeclared-chain"
+            ]
+        );
+        assert_eq!(
+            parsed.dump.tables.len(),
+            2,
+            "the unclosed table is still modelled"
+        );
+    }
+
+    #[test]
+    fn the_last_copy_of_a_table_wins() {
+        let parsed = build(
+            "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n*filter\n:INPUT DROP [0:0]\nCOMMIT\n",
+        );
+        assert_eq!(names(&parsed), ["duplicate-table"]);
+        let filter = parsed.dump.table("filter").unwrap();
+        assert!(filter.chain("INPUT").unwrap().rules.is_empty());
+        assert_eq!(filter.chain("INPUT").unwrap().policy_name(), "DROP");
     }
 }

@@ -39,11 +39,13 @@ impl ExtensionSpec {
     }
 }
 
+/// `opts! { ["--long", "--alias"] = ARITY, ... }`: a `&[OptionSpec]`.
 macro_rules! opts {
     ($( [$($name:literal),+] = $arity:literal ),* $(,)?) => {
-        &[$( OptionSpec { names: &[$($name),+], arity: $arity } ),*]
+        &[$( $crate::model::matches::OptionSpec { names: &[$($name),+], arity: $arity } ),*]
     };
 }
+pub(crate) use opts;
 
 const PORT_OPTIONS: &[OptionSpec] = opts! {
     ["--sport", "--source-port"] = 1,

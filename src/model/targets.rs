@@ -5,15 +5,9 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::RawOption;
-use super::matches::{ExtensionSpec, OptionSpec, ValueError};
+use super::matches::{ExtensionSpec, ValueError, opts};
 use super::values::{IpNet, PortRange, parse_ipnet, parse_mark, parse_port, parse_port_range};
 use crate::syntax::Span;
-
-macro_rules! opts {
-    ($( [$($name:literal),+] = $arity:literal ),* $(,)?) => {
-        &[$( OptionSpec { names: &[$($name),+], arity: $arity } ),*]
-    };
-}
 
 /// Targets iptlint knows the options of.
 pub static TARGET_SPECS: &[ExtensionSpec] = &[
