@@ -269,9 +269,14 @@ impl Service {
                 deviation(e).abs()
             }
         };
-        let worst = (0..self.endpoints.len())
-            .max_by(|&a, &b| judged(&self.endpoints[a]).total_cmp(&judged(&self.endpoints[b])))
-            .expect("at least one endpoint");
+        // The first of equally bad endpoints: with two endpoints at 60% and
+        // 40%, the first is the one its rule favours.
+        let mut worst = 0;
+        for index in 1..self.endpoints.len() {
+            if judged(&self.endpoints[index]) > judged(&self.endpoints[worst]) + EPSILON {
+                worst = index;
+            }
+        }
         Some(Spread {
             uniform: judged(&self.endpoints[worst]) <= tolerance,
             expected,
@@ -677,6 +682,19 @@ fn guess_protocol(table: &Table<'_>, chain: usize) -> Option<Protocol> {
     })
 }
 
+/// The index of the case of a client without session affinity: the first
+/// case in which no `-m recent` condition holds (0 when there is none).
+pub fn fresh_client_case(cases: &[Case]) -> usize {
+    cases
+        .iter()
+        .position(|case| {
+            case.conditions
+                .iter()
+                .all(|(c, holds)| c.kind != ConditionKind::Affinity || !holds)
+        })
+        .unwrap_or(0)
+}
+
 fn build_service(analyzer: &mut Analyzer<'_, '_>, table: &Table<'_>, sketch: Sketch) -> Service {
     let entries: Vec<Entry> = sketch
         .entries
@@ -727,14 +745,7 @@ fn build_service(analyzer: &mut Analyzer<'_, '_>, table: &Table<'_>, sketch: Ske
                 Some(entry) if entry.target == main => entry.cases.clone(),
                 _ => analyzer.cases(main, packet),
             };
-            let headline = cases
-                .iter()
-                .position(|case| {
-                    case.conditions
-                        .iter()
-                        .all(|(c, holds)| c.kind != ConditionKind::Affinity || !holds)
-                })
-                .unwrap_or(0);
+            let headline = fresh_client_case(&cases);
             (cases, headline)
         }
         None => (Vec::new(), 0),

@@ -39,25 +39,16 @@ declare_code! {
     pub static COUNTER_SKEW = ("IPT203", "counter-skew", Warning, "a service's counters do not fit its endpoint shares");
 }
 
-/// The significance level unless configured.
+/// The significance level unless configured (`[counter-skew] significance`
+/// in `iptlint.toml`).
 pub const DEFAULT_SIGNIFICANCE: f64 = 0.001;
 
 /// The least expected count per endpoint for the chi-square test to hold.
 pub const MIN_EXPECTED: f64 = 5.0;
 
-/// The `counter-skew` check, at a significance level.
-pub struct CounterSkew {
-    /// Family-wise significance level over all services of a dump.
-    pub significance: f64,
-}
-
-impl Default for CounterSkew {
-    fn default() -> Self {
-        CounterSkew {
-            significance: DEFAULT_SIGNIFICANCE,
-        }
-    }
-}
+/// The `counter-skew` check, at the significance level of
+/// [`CheckOptions::counter_skew_significance`](crate::checks::CheckOptions).
+pub struct CounterSkew;
 
 impl Check for CounterSkew {
     fn info(&self) -> &'static CodeInfo {
@@ -65,7 +56,7 @@ impl Check for CounterSkew {
     }
 
     fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
-        out.extend(findings(cx, self.significance));
+        out.extend(findings(cx, cx.options.counter_skew_significance));
     }
 }
 
@@ -258,17 +249,20 @@ fn diagnostic(
         )
     };
     let message = format!(
-        "service `{}`: counters do not fit the endpoint shares (chi-square p = {:.2e}): {}; {}",
+        "service `{}`: counters do not fit the endpoint shares (chi-square p {}): {}; {}",
         service.name,
-        test.p_value,
+        format_p(test.p_value),
         describe(over),
         describe(under)
     );
-    let worst = if residual(over).abs() >= residual(under).abs() {
-        over
-    } else {
-        under
-    };
+    // The first endpoint among the furthest off: with two endpoints, both
+    // are equally far, and the first is the one whose rule decides.
+    let mut worst = 0;
+    for k in 1..test.observed.len() {
+        if residual(k).abs() > residual(worst).abs() * (1.0 + 1e-12) {
+            worst = k;
+        }
+    }
     let (span, chain) = counted_rule(
         table,
         &service.endpoints[test.endpoints[worst]],
@@ -287,16 +281,25 @@ fn diagnostic(
         ))
         .in_table(&service.table, Some(&chain))
         .with_note(format!(
-            "chi-square = {:.1} with {} degree{} of freedom over the packet counters of the {kind}; Holm-Bonferroni adjusted p = {:.2e} over {count} tested service{}, significance level {significance}",
+            "chi-square = {:.1} with {} degree{} of freedom over the packet counters of the {kind}; Holm-Bonferroni adjusted p {} over {count} tested service{}, significance level {significance}",
             test.statistic,
             test.degrees,
             if test.degrees == 1 { "" } else { "s" },
-            adjusted,
+            format_p(adjusted),
             if count == 1 { "" } else { "s" }
         ))
         .with_note(
             "the nat table sees only the first packet of each connection, so its counters count new connections",
         )
+}
+
+/// `= 3.20e-5`, or `< 1e-300` when the p-value underflows.
+fn format_p(p: f64) -> String {
+    if p < 1e-300 {
+        "< 1e-300".to_string()
+    } else {
+        format!("= {p:.2e}")
+    }
 }
 
 /// The counters' span (or the rule's target) of the rule counted for `endpoint`.

@@ -34,6 +34,24 @@ pub struct Context<'d, 'a> {
     pub dump: &'d Dump<'a>,
     /// The jump graphs, one per table of `dump`.
     pub graph: &'d DumpGraph,
+    /// Parameters of checks set in the configuration.
+    pub options: CheckOptions,
+}
+
+/// Parameters of checks, from `iptlint.toml`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CheckOptions {
+    /// `[counter-skew] significance`: the family-wise significance level of
+    /// the `counter-skew` test.
+    pub counter_skew_significance: f64,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            counter_skew_significance: counter_skew::DEFAULT_SIGNIFICANCE,
+        }
+    }
 }
 
 /// A check: one diagnostic code and the analysis that finds it.
@@ -55,9 +73,7 @@ pub static REGISTRY: &[&dyn Check] = &[
     &jump_to_builtin_chain::JumpToBuiltinChain,
     &non_uniform_spread::NonUniformSpread,
     &probability_leak::ProbabilityLeak,
-    &counter_skew::CounterSkew {
-        significance: counter_skew::DEFAULT_SIGNIFICANCE,
-    },
+    &counter_skew::CounterSkew,
     &service_without_endpoints::ServiceWithoutEndpoints,
 ];
 
@@ -112,6 +128,7 @@ pub(crate) mod test_support {
         );
         let graph = DumpGraph::build(&parsed.dump);
         let cx = Context {
+            options: CheckOptions::default(),
             src,
             dump: &parsed.dump,
             graph: &graph,

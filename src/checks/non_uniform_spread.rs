@@ -4,8 +4,9 @@ use crate::analysis::services::{Quantisation, Service, services_in_table};
 use crate::checks::{Check, Context};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic};
-use crate::model::matches::MatchKind;
+use crate::model::matches::{MatchKind, StatisticMatch};
 use crate::model::{Table, TableKind};
+use crate::syntax::Span;
 
 declare_code! {
     /// ## What it does
@@ -86,6 +87,69 @@ pub fn format_shares(shares: &[f64], decimals: usize, limit: usize) -> String {
     parts.join(", ")
 }
 
+/// A load-balancing rule whose own probability is off kube-proxy's 1/(n-i).
+struct WrongRule {
+    /// Index of the endpoint it jumps to.
+    endpoint: usize,
+    /// Its statistic match (or its target when it has none).
+    span: Span,
+    /// The probability it matches with.
+    probability: f64,
+}
+
+/// In kube-proxy's layout (endpoint i reached by rule i of the main chain,
+/// nothing else conditional), the first rule whose probability is not
+/// 1/(n-i) within `tolerance`.
+fn first_wrong_rule(table: &Table<'_>, service: &Service, tolerance: f64) -> Option<WrongRule> {
+    let n = service.endpoints.len();
+    let main = service.chain?;
+    let mut previous = None;
+    for (index, endpoint) in service.endpoints.iter().enumerate() {
+        let jump = endpoint.jump().filter(|jump| jump.chain == main)?;
+        if previous.is_some_and(|rule| rule >= jump.rule) {
+            return None;
+        }
+        previous = Some(jump.rule);
+        let rule = &table.chains[main].rules[jump.rule];
+        let (probability, span) = rule
+            .matches
+            .iter()
+            .find_map(|m| match &m.kind {
+                MatchKind::Statistic(StatisticMatch::Random(p)) => {
+                    let q = p.value.effective();
+                    Some((if p.negated { 1.0 - q } else { q }, m.span))
+                }
+                MatchKind::Statistic(StatisticMatch::Nth { every, negated, .. }) => {
+                    let q = 1.0 / f64::from(*every);
+                    Some((if *negated { 1.0 - q } else { q }, m.span))
+                }
+                _ => None,
+            })
+            .unwrap_or((1.0, rule.target_span()));
+        if (probability - 1.0 / (n - index) as f64).abs() > tolerance {
+            return Some(WrongRule {
+                endpoint: index,
+                span,
+                probability,
+            });
+        }
+    }
+    None
+}
+
+/// `1/3` when the probability is one over a small number, else a
+/// percentage without trailing zeros (`30%`, `25.01%`).
+fn fraction(probability: f64) -> String {
+    match (1..=1000).find(|&n| (probability * n as f64 - 1.0).abs() < 1e-9 * n as f64) {
+        Some(1) => "all".to_string(),
+        Some(n) => format!("1/{n}"),
+        None => {
+            let text = format!("{:.4}", probability * 100.0);
+            format!("{}%", text.trim_end_matches('0').trim_end_matches('.'))
+        }
+    }
+}
+
 fn finding(
     table: &Table<'_>,
     service: &Service,
@@ -105,35 +169,40 @@ fn finding(
         decimals,
         spread.expected * 100.0
     );
-    let (span, chain) = match worst.jump() {
-        Some(jump) => {
-            let rule = &table.chains[jump.chain].rules[jump.rule];
-            let statistic = rule
-                .matches
-                .iter()
-                .find(|m| matches!(m.kind, MatchKind::Statistic(_)))
-                .map_or(rule.target_span(), |m| m.span);
-            (statistic, table.chains[jump.chain].name.to_string())
-        }
-        None => (worst.span, worst.chain_name.clone()),
-    };
-    let mut diagnostic = Diagnostic::new(&NON_UNIFORM_SPREAD, span, message)
-        .with_primary_message(format!(
-            "{} gets {:.*}% of new connections",
-            worst.destination_text(),
-            decimals,
-            worst.probability * 100.0
-        ))
-        .in_table(&service.table, Some(&chain));
     let n = service.endpoints.len();
-    if let Some(position) = worst.jump().map(|_| spread.worst).filter(|&i| i + 1 < n) {
-        diagnostic = diagnostic.with_note(format!(
-            "kube-proxy gives endpoint {} of {n} `--probability {:.10}` (1/{}) so that each gets 1/{n}",
-            position + 1,
-            1.0 / (n - position) as f64,
-            n - position
-        ));
+    let mut diagnostic = match first_wrong_rule(table, service, quantisation.tolerance) {
+        // The usual case: kube-proxy's layout with one rule off 1/(n-i).
+        Some(wrong) => {
+            let endpoint = &service.endpoints[wrong.endpoint];
+            let remaining = n - wrong.endpoint;
+            Diagnostic::new(&NON_UNIFORM_SPREAD, wrong.span, message)
+                .with_primary_message(format!(
+                    "matches {} of the connections reaching it, so {} gets {:.*}%",
+                    fraction(wrong.probability),
+                    endpoint.destination_text(),
+                    decimals,
+                    endpoint.probability * 100.0
+                ))
+                .with_note(format!(
+                    "kube-proxy gives endpoint {} of {n} the probability 1/{remaining} (`--probability {:.*}`) so that each gets 1/{n}",
+                    wrong.endpoint + 1,
+                    usize::from(quantisation.decimals.unwrap_or(10).clamp(5, 11)),
+                    1.0 / remaining as f64
+                ))
+        }
+        None => {
+            let span = worst
+                .jump()
+                .map_or(worst.span, |jump| table.chains[jump.chain].rules[jump.rule].target_span());
+            Diagnostic::new(&NON_UNIFORM_SPREAD, span, message).with_primary_message(format!(
+                "{} gets {:.*}% of new connections",
+                worst.destination_text(),
+                decimals,
+                worst.probability * 100.0
+            ))
+        }
     }
+    .in_table(&service.table, service.chain_name.as_deref());
     diagnostic = diagnostic.with_note(quantisation.note());
     if service.fallthrough > crate::analysis::services::EPSILON {
         diagnostic = diagnostic.with_note(format!(
