@@ -486,22 +486,28 @@ fn summarise_case(table: &Table<'_>, case: &Case, service: &Service) -> String {
     }
 }
 
+/// The first `--to-destination` of a DNAT rule.
+fn dnat_destination(table: &Table<'_>, chain: usize, rule: usize) -> String {
+    match table.chains[chain].rules[rule]
+        .target
+        .as_ref()
+        .map(|t| &t.action)
+    {
+        Some(crate::model::Action::Dnat(addresses)) => addresses
+            .first()
+            .map_or_else(|| "?".to_string(), |a| a.to_string()),
+        _ => "?".to_string(),
+    }
+}
+
 fn describe_outcome(table: &Table<'_>, outcome: Outcome, share: f64, only: bool) -> String {
     let text = match outcome {
-        Outcome::Dnat { chain, rule } => {
-            let rule_ref = &table.chains[chain].rules[rule];
-            let destination = match rule_ref.target.as_ref().map(|t| &t.action) {
-                Some(crate::model::Action::Dnat(addresses)) => addresses
-                    .first()
-                    .map_or_else(|| "?".to_string(), |a| a.to_string()),
-                _ => "?".to_string(),
-            };
-            format!(
-                "DNAT to {destination} ({} line {})",
-                chain_name(table, chain),
-                rule_ref.line
-            )
-        }
+        Outcome::Dnat { chain, rule } => format!(
+            "DNAT to {} ({} line {})",
+            dnat_destination(table, chain, rule),
+            chain_name(table, chain),
+            table.chains[chain].rules[rule].line
+        ),
         Outcome::Verdict { chain, rule } => {
             let rule_ref = &table.chains[chain].rules[rule];
             let target = rule_ref.target.as_ref().map_or("?", |t| t.name.as_ref());
@@ -704,12 +710,25 @@ pub fn write_explanation(
         )?;
     }
     if service.cases.len() > 1 {
+        let mut analyzer = crate::analysis::probability::Analyzer::new(src, table);
         for (index, case) in service.cases.iter().enumerate() {
-            let summary = if index == service.headline {
+            let mut summary = if index == service.headline {
                 "the spread below".to_string()
             } else {
                 summarise_case(table, case, service)
             };
+            // One endpoint for sure (a client with affinity): show its path.
+            let only: Vec<(Outcome, f64)> = case.distribution.iter().collect();
+            if let [(Outcome::Dnat { chain, rule }, _)] = only.as_slice()
+                && let Some(flows) = analyzer.flows(main, service.packet, &case.conditions)
+            {
+                let path = flows.path_to(*chain, *rule);
+                summary = format!(
+                    "DNAT to {} via {}",
+                    dnat_destination(table, *chain, *rule),
+                    format_path(table, main, &path)
+                );
+            }
             writeln!(out, "  if {}: {summary}", describe_case(&case.conditions))?;
         }
     }
@@ -729,21 +748,12 @@ pub fn write_explanation(
         )?;
     }
     for (index, endpoint) in service.endpoints.iter().enumerate() {
-        let path: Vec<String> = endpoint
-            .path
-            .iter()
-            .enumerate()
-            .map(|(step, hop)| {
-                if step == 0 && hop.chain == main {
-                    format!("line {}", hop.line)
-                } else {
-                    format!("{} line {}", chain_name(table, hop.chain), hop.line)
-                }
-            })
-            .collect();
+        let hops: Vec<(usize, usize)> = endpoint.path.iter().map(|h| (h.chain, h.rule)).collect();
         let mut flags = Vec::new();
         if let Some(masquerade) = &endpoint.masquerade {
-            flags.push(format!("masquerade {masquerade}"));
+            // "hairpin" says it all in a table of a hundred lines.
+            let short = masquerade.split(" (").next().unwrap_or(masquerade);
+            flags.push(format!("masquerade: {short}"));
         }
         if endpoint.affinity {
             flags.push("records affinity".to_string());
@@ -760,7 +770,7 @@ pub fn write_explanation(
             percent(endpoint.probability),
             endpoint.probability,
             endpoint.destination_text(),
-            path.join(" -> "),
+            format_path(table, main, &hops),
         )?;
     }
     if let Some(case) = service.headline_case() {
@@ -782,6 +792,22 @@ pub fn write_explanation(
     write_verdict(out, service, quantisation)
 }
 
+/// `line 42 -> KUBE-SEP-X line 30`: the first hop in `main` by line only.
+fn format_path(table: &Table<'_>, main: usize, hops: &[(usize, usize)]) -> String {
+    hops.iter()
+        .enumerate()
+        .map(|(step, &(chain, rule))| {
+            let line = table.chains[chain].rules[rule].line;
+            if step == 0 && chain == main {
+                format!("line {line}")
+            } else {
+                format!("{} line {line}", chain_name(table, chain))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" -> ")
+}
+
 fn write_verdict(
     out: &mut dyn Write,
     service: &Service,
@@ -795,6 +821,12 @@ fn write_verdict(
             percent(service.unresolved)
         )?,
         None => writeln!(out, "Verdict: no endpoint receives traffic")?,
+        Some(spread) if spread.uniform && service.fallthrough > EPSILON => writeln!(
+            out,
+            "Verdict: no endpoint is favoured: none gets more than {} (1/{n}) within {:.0e}",
+            percent(spread.expected),
+            quantisation.tolerance
+        )?,
         Some(spread) if spread.uniform => writeln!(
             out,
             "Verdict: uniform: each of the {n} endpoint{} gets {} (1/{n}) within {:.0e}",

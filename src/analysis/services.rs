@@ -850,7 +850,7 @@ fn endpoint(
                         Subject::Net(net) if net.addr == ip && net.is_host())
             });
             if hairpin {
-                "when the endpoint connects to itself (hairpin)".to_string()
+                "hairpin (the endpoint connects to itself)".to_string()
             } else if conditions.is_empty() {
                 "always".to_string()
             } else {
