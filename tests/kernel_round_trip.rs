@@ -47,6 +47,11 @@ fn without_layout(debug: String) -> String {
         if field.starts_with("written: ") || field.starts_with("decimals: ") {
             continue;
         }
+        // `written` is the first field of `Probability { written: .., stored: .. }`.
+        let field = match field.find("{ written: ") {
+            Some(at) => &field[..at + 1],
+            None => field,
+        };
         if !cleaned.is_empty() {
             cleaned.push_str(", ");
         }
