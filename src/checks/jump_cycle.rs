@@ -264,6 +264,16 @@ impl<'t, 'a> LoopWalker<'t, 'a> {
                         "{LEGACY_LOADS_NOTE}: its loop check stops at a rule without conditions that accepts, drops or returns, and every way into this loop comes after one"
                     ))
             }
+        } else if self
+            .table
+            .chains
+            .iter()
+            .filter(|chain| chain.builtin)
+            .all(|chain| chain.rules.is_empty())
+        {
+            diagnostic.with_note(
+                "this table's built-in chains have no rules (a fragment for `iptables-restore --noflush`?): it loads on its own, but the kernel refuses it if rules already loaded jump into the loop",
+            )
         } else {
             diagnostic.with_note(
                 "no built-in chain reaches the loop, so the table loads; the kernel will refuse it once a jump into the loop is added",
@@ -346,6 +356,9 @@ mod tests {
         let src = "*filter\n:KUBE-SEP-B - [0:0]\n:KUBE-SVC-AAAAAAAAAAAAAAAA - [0:0]\n:S - [0:0]\n-A KUBE-SEP-B -j KUBE-SVC-AAAAAAAAAAAAAAAA\n-A KUBE-SVC-AAAAAAAAAAAAAAAA -g KUBE-SEP-B\n-A S -g S\nCOMMIT\n";
         let found = findings(src, &JUMP_CYCLE);
         assert_eq!(found.len(), 2);
+        assert!(found[0].notes.iter().any(|n| n.contains("--noflush")));
+        // The loop is entered at the service chain, as kube-proxy would enter it.
+        assert_eq!(found[0].chain.as_deref(), Some("KUBE-SEP-B"));
         assert!(found.iter().all(|d| d.severity == Severity::Warning));
         assert_eq!(
             found[0].message,
