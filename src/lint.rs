@@ -39,13 +39,16 @@ impl Settings {
         }
     }
 
-    /// Report only the checks named in `names` (names or codes, already
-    /// validated): every other code is dropped, except that a file that
-    /// cannot be read or parsed is still reported.
+    /// Report only the checks named in `names` (canonical names): every
+    /// other code is dropped, except that a file that cannot be read or
+    /// parsed is still reported. A selected check the configuration file
+    /// allows is reported again, at its default level.
     pub fn select(&mut self, names: &[&str]) {
         for info in checks::all_codes() {
             if !names.contains(&info.name) {
                 self.levels.insert(info.name.to_string(), None);
+            } else if self.levels.get(info.name) == Some(&None) {
+                self.levels.remove(info.name);
             }
         }
     }
