@@ -6,6 +6,7 @@
 //! `iptlint rule NAME` prints. Register new checks in [`REGISTRY`].
 
 pub mod chain_roles;
+pub mod counter_skew;
 pub mod duplicate_rule;
 pub mod empty_chain;
 pub mod invalid_target_for_table;
@@ -13,6 +14,9 @@ pub mod jump_cycle;
 pub mod jump_to_builtin_chain;
 pub mod legacy_walk;
 pub mod paths;
+pub mod non_uniform_spread;
+pub mod probability_leak;
+pub mod service_without_endpoints;
 pub mod undefined_target;
 pub mod unreferenced_chain;
 
@@ -31,6 +35,24 @@ pub struct Context<'d, 'a> {
     pub dump: &'d Dump<'a>,
     /// The jump graphs, one per table of `dump`.
     pub graph: &'d DumpGraph,
+    /// Parameters of checks set in the configuration.
+    pub options: CheckOptions,
+}
+
+/// Parameters of checks, from `iptlint.toml`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CheckOptions {
+    /// `[counter-skew] significance`: the family-wise significance level of
+    /// the `counter-skew` test.
+    pub counter_skew_significance: f64,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            counter_skew_significance: counter_skew::DEFAULT_SIGNIFICANCE,
+        }
+    }
 }
 
 /// A check: one diagnostic code and the analysis that finds it.
@@ -50,6 +72,10 @@ pub static REGISTRY: &[&dyn Check] = &[
     &duplicate_rule::DuplicateRule,
     &empty_chain::EmptyChain,
     &jump_to_builtin_chain::JumpToBuiltinChain,
+    &non_uniform_spread::NonUniformSpread,
+    &probability_leak::ProbabilityLeak,
+    &counter_skew::CounterSkew,
+    &service_without_endpoints::ServiceWithoutEndpoints,
 ];
 
 /// Every code iptlint can report: parse-level codes, the checks', then the
@@ -103,6 +129,7 @@ pub(crate) mod test_support {
         );
         let graph = DumpGraph::build(&parsed.dump);
         let cx = Context {
+            options: CheckOptions::default(),
             src,
             dump: &parsed.dump,
             graph: &graph,
