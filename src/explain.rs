@@ -12,7 +12,7 @@ use crate::analysis::services::{
     EPSILON, Entry, Quantisation, RejectedService, Service, Sketch, analyse, rejected_services,
     services, sketches,
 };
-use crate::cli::{ExitStatus, Format};
+use crate::cli::ExitStatus;
 use crate::diagnostics::codes::SYNTAX_ERROR;
 use crate::graph::DumpGraph;
 use crate::lint::FileReport;
@@ -20,6 +20,15 @@ use crate::model::build::build;
 use crate::model::{Dump, Table};
 use crate::render;
 use crate::source::SourceFile;
+
+/// Output formats of `explain` and `services`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For a person.
+    Human,
+    /// The JSON contract (see README).
+    Json,
+}
 
 /// Arguments of `explain`.
 #[derive(Debug, Args)]

@@ -6,11 +6,14 @@
 //! findings are wanted, [`render`] prints them, and [`cli`] ties it together. [`lint`] runs the whole `check` pipeline for one or more files.
 
 pub mod analysis;
+pub mod baseline;
 pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod diagnostics;
+pub mod dot;
 pub mod explain;
+pub mod fingerprint;
 pub mod generate;
 pub mod graph;
 pub mod lint;

@@ -14,6 +14,7 @@ pub mod jump_cycle;
 pub mod jump_to_builtin_chain;
 pub mod legacy_walk;
 pub mod non_uniform_spread;
+pub mod paths;
 pub mod probability_leak;
 pub mod service_without_endpoints;
 pub mod undefined_target;
