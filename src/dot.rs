@@ -15,6 +15,7 @@
 //! dump of more than [`DEFAULT_COLLAPSE_ABOVE`] chains collapses each
 //! service's chains into one node so that Graphviz can still lay it out.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -22,6 +23,7 @@ use std::process::{Command, Stdio};
 use clap::{Args, ValueEnum};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 
+use crate::analysis::services::{self, Sketch};
 use crate::cli::ExitStatus;
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::graph::{ChainGraph, DumpGraph};
@@ -186,6 +188,133 @@ impl EdgeShares for RuleProbabilities<'_, '_> {
             }
             _ => None,
         })
+    }
+}
+
+/// Shares through whole kube-proxy services, from the load-balancing
+/// analysis ([`crate::analysis::services`]): each jump on the way from a
+/// service's main chain to an endpoint's DNAT rule (and the DNAT itself)
+/// carries the sum of the exact probabilities of the endpoints reached
+/// through it, as a share of the service's new connections (`20.0%`).
+/// Other statistic rules fall back to [`RuleProbabilities`]. Services are
+/// analysed lazily, only when an edge of theirs is drawn, so narrowing a
+/// 10,000-service dump to one service analyses one.
+pub struct ServiceShares<'d, 'a> {
+    src: &'d str,
+    dump: &'d Dump<'a>,
+    sketches: Vec<Sketch>,
+    /// (table, chain) -> the services whose chains reach it.
+    sketch_of: HashMap<(usize, usize), Vec<usize>>,
+    /// Per analysed sketch: (chain, rule) -> share of the service.
+    analysed: RefCell<HashMap<usize, HashMap<(usize, usize), f64>>>,
+    fallback: RuleProbabilities<'d, 'a>,
+}
+
+impl<'d, 'a> ServiceShares<'d, 'a> {
+    /// Shares of the services of `dump` (`src` is its text, `graph` its graph).
+    pub fn new(src: &'d str, dump: &'d Dump<'a>, graph: &'d DumpGraph) -> Self {
+        let sketches = services::sketches(dump);
+        let mut owners: HashMap<(usize, usize), usize> = HashMap::new();
+        for (index, sketch) in sketches.iter().enumerate() {
+            for &chain in &sketch.chains {
+                owners.entry((sketch.table_index, chain)).or_insert(index);
+            }
+        }
+        // Every chain a service's chains reach (its endpoint chains, nested
+        // chains, shared helpers), without entering another service's
+        // chains: iterative, each service walking only its own subgraph.
+        let mut sketch_of: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
+        for (index, sketch) in sketches.iter().enumerate() {
+            let table = sketch.table_index;
+            let mut seen: HashSet<usize> = sketch.chains.iter().copied().collect();
+            let mut stack: Vec<usize> = sketch.chains.clone();
+            while let Some(chain) = stack.pop() {
+                sketch_of.entry((table, chain)).or_default().push(index);
+                for (next, _) in graph.tables[table].callees(chain) {
+                    let foreign = owners.get(&(table, next)).is_some_and(|&o| o != index);
+                    if !foreign && seen.insert(next) {
+                        stack.push(next);
+                    }
+                }
+            }
+        }
+        ServiceShares {
+            src,
+            dump,
+            sketches,
+            sketch_of,
+            analysed: RefCell::new(HashMap::new()),
+            fallback: RuleProbabilities::new(dump),
+        }
+    }
+
+    /// The services whose chains reach `chain`.
+    fn candidates(&self, table: usize, chain: usize) -> &[usize] {
+        self.sketch_of
+            .get(&(table, chain))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    fn share_in(&self, sketch: usize, chain: usize, rule: usize) -> Option<f64> {
+        let mut analysed = self.analysed.borrow_mut();
+        let shares = analysed.entry(sketch).or_insert_with(|| {
+            let service = services::analyse(self.src, self.dump, &self.sketches[sketch]);
+            let mut shares: HashMap<(usize, usize), f64> = HashMap::new();
+            for endpoint in &service.endpoints {
+                let mut hops: Vec<(usize, usize)> = endpoint
+                    .path
+                    .iter()
+                    .map(|hop| (hop.chain, hop.rule))
+                    .collect();
+                // A hop on the path twice (a loop) counts once.
+                hops.sort_unstable();
+                hops.dedup();
+                for hop in hops {
+                    *shares.entry(hop).or_default() += endpoint.probability;
+                }
+            }
+            shares
+        });
+        shares.get(&(chain, rule)).copied()
+    }
+}
+
+impl EdgeShares for ServiceShares<'_, '_> {
+    fn share(&self, table: usize, chain: usize, rule: usize) -> Option<Share> {
+        if self.candidates(table, chain).is_empty() {
+            return self.fallback.share(table, chain, rule);
+        }
+        // The analysis gives each endpoint one path; when two rules of a
+        // chain jump to the same chain, which of them carries how much is
+        // not on that path, so such rules show only their own probability.
+        let target = self.dump.tables[table].chains[chain].rules[rule]
+            .target
+            .as_ref()
+            .and_then(|target| target.chain.filter(|_| target.is_chain()));
+        if let Some(target) = target {
+            let jumps_there = self.dump.tables[table].chains[chain]
+                .rules
+                .iter()
+                .filter(|other| {
+                    other
+                        .target
+                        .as_ref()
+                        .is_some_and(|t| t.is_chain() && t.chain == Some(target))
+                })
+                .count();
+            if jumps_there > 1 {
+                return self.fallback.share(table, chain, rule);
+            }
+        }
+        let total: Option<f64> = self
+            .candidates(table, chain)
+            .iter()
+            .filter_map(|&sketch| self.share_in(sketch, chain, rule))
+            .reduce(|a, b| a + b);
+        match total {
+            Some(share) => Some(Share::OfChain(share)),
+            None => self.fallback.share(table, chain, rule),
+        }
     }
 }
 
@@ -804,10 +933,14 @@ fn cluster(
             if !view.chains[index] {
                 continue;
             }
-            for rule in &chain.rules {
+            for (rule_index, rule) in chain.rules.iter().enumerate() {
                 let Some(Action::Dnat(addresses)) = rule.target.as_ref().map(|t| &t.action) else {
                     continue;
                 };
+                let mut lines = vec![format!("line {} DNAT", rule.line)];
+                if let Some(share) = shares.share(t, index, rule_index) {
+                    lines.push(share.label());
+                }
                 for address in addresses {
                     let text = address.to_string();
                     let next = destinations.len();
@@ -818,7 +951,7 @@ fn cluster(
                     edges.push(Edge {
                         from: chain_node_id(t, index),
                         to: id,
-                        lines: vec![format!("line {} DNAT", rule.line)],
+                        lines: lines.clone(),
                         goto: false,
                         cycle: false,
                     });
@@ -915,7 +1048,7 @@ pub fn run(args: DotArgs) -> std::io::Result<ExitStatus> {
     let parsed = crate::model::build::build(&report.source.text);
     let graph = DumpGraph::build(&parsed.dump);
     let findings = Findings::from_diagnostics(&parsed.dump, &graph, &report.diagnostics);
-    let shares = RuleProbabilities::new(&parsed.dump);
+    let shares = ServiceShares::new(&report.source.text, &parsed.dump, &graph);
     let options = Options {
         table: args.table.clone(),
         focus: match (&args.service, &args.chain) {
@@ -1090,7 +1223,7 @@ mod tests {
         let dump = "*nat\n:PREROUTING ACCEPT [0:0]\n:S - [0:0]\n:E - [0:0]\n-A S -m statistic --mode random --probability 0.33333 -j E\n-A S -m statistic --mode random ! --probability 0.25 -j E\n-A S -m statistic --mode nth --every 4 --packet 0 -j E\n-A S -j E\nCOMMIT\n";
         let parsed = crate::model::build::build(dump);
         assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
-        let shares = RuleProbabilities::new(&parsed.dump);
+        let shares = ServiceShares::new(&report.source.text, &parsed.dump, &graph);
         let s = parsed.dump.tables[0].chain_index("S").unwrap();
         let Some(Share::Conditional(p)) = shares.share(0, s, 0) else {
             panic!()

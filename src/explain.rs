@@ -21,7 +21,6 @@ use crate::model::{Dump, Table};
 use crate::render;
 use crate::source::SourceFile;
 
-
 /// Output formats of `explain` and `services`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

@@ -5,15 +5,15 @@
 //! chains, [`checks`] find problems, [`suppress`] and [`config`] decide which
 //! findings are wanted, [`render`] prints them, and [`cli`] ties it together. [`lint`] runs the whole `check` pipeline for one or more files.
 
-pub mod baseline;
 pub mod analysis;
+pub mod baseline;
 pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod diagnostics;
 pub mod dot;
-pub mod fingerprint;
 pub mod explain;
+pub mod fingerprint;
 pub mod generate;
 pub mod graph;
 pub mod lint;

@@ -628,3 +628,41 @@ fn svg_output_goes_through_graphviz_or_says_how_to_install_it() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(String::from_utf8(output.stdout).unwrap(), svg);
 }
+
+#[test]
+fn service_edges_carry_the_generator_s_exact_shares() {
+    let generated = generate(&GenConfig {
+        seed: 3,
+        services: 40,
+        endpoints: 1..=9,
+        ..GenConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("generated.rules");
+    std::fs::write(&path, &generated.text).unwrap();
+    let file = path.display().to_string();
+    let mut checked = 0;
+    for service in generated
+        .services
+        .iter()
+        .filter(|s| s.svc_chain_line.is_some() && !s.affinity)
+    {
+        let (text, stderr, code) = dot(&["--service", &service.name, &file]);
+        assert_eq!(code, 0, "{}: {stderr}", service.name);
+        for endpoint in &service.endpoints {
+            let label = format!(
+                "[label=\"line {}\\n{:.1}%\"]",
+                endpoint.rule_line,
+                endpoint.probability * 100.0
+            );
+            assert!(
+                text.lines()
+                    .any(|l| l.contains("->") && l.ends_with(&format!("{label};"))),
+                "{}: no edge {label} in\n{text}",
+                service.name
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "checked only {checked} endpoints");
+}

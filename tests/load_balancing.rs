@@ -9,9 +9,7 @@ use std::time::Instant;
 
 use assert_cmd::Command;
 use iptlint::analysis::probability::{ConditionKind, Outcome};
-use iptlint::analysis::services::{
-    EntryKind, Quantisation, Service, analyse, services, sketches,
-};
+use iptlint::analysis::services::{EntryKind, Quantisation, Service, analyse, services, sketches};
 use iptlint::graph::DumpGraph;
 use iptlint::model::build::build;
 use serde_json::Value;
@@ -85,7 +83,12 @@ fn seed_example_gives_five_endpoints_at_20_percent() {
     ]);
     assert_eq!(code, 0, "{stderr}");
     let json: Value = serde_json::from_str(&stdout).unwrap();
-    let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(
@@ -181,13 +184,20 @@ fn modern_services_with_node_ports_load_balancers_and_affinity() {
     let kinds: Vec<EntryKind> = web.entries.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
-        [EntryKind::ClusterIp, EntryKind::LoadBalancer, EntryKind::NodePort]
+        [
+            EntryKind::ClusterIp,
+            EntryKind::LoadBalancer,
+            EntryKind::NodePort
+        ]
     );
     // The load balancer only lets 198.51.100.0/24 in; the rest falls
     // through KUBE-FW (the filter table drops it).
     let balancer = &web.entries[1];
     assert_eq!(balancer.cases.len(), 2);
-    assert_eq!(balancer.cases[0].conditions[0].0.kind, ConditionKind::Source);
+    assert_eq!(
+        balancer.cases[0].conditions[0].0.kind,
+        ConditionKind::Source
+    );
     assert!(balancer.cases[0].conditions[0].1);
     assert!((balancer.cases[0].distribution.dnat_total() - 1.0).abs() < 1e-15);
     assert_eq!(
@@ -203,11 +213,11 @@ fn modern_services_with_node_ports_load_balancers_and_affinity() {
             .distribution
             .approx_eq(&web.cases[web.headline].distribution, 1e-15)
     );
-    assert!(
-        web.endpoints
-            .iter()
-            .all(|e| e.masquerade.as_deref().is_some_and(|m| m.contains("hairpin")))
-    );
+    assert!(web.endpoints.iter().all(|e| {
+        e.masquerade
+            .as_deref()
+            .is_some_and(|m| m.contains("hairpin"))
+    }));
 
     // Session affinity: a returning client goes to its endpoint, a new one
     // is spread 50/50.
@@ -243,7 +253,10 @@ fn modern_services_with_node_ports_load_balancers_and_affinity() {
 fn services_without_any_comment() {
     let found = analysed(&read("lb/no-comments.rules"));
     let names: Vec<&str> = found.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["KUBE-SVC-PLAINAAAAAAAAAAA", "KUBE-SVC-QUIETAAAAAAAAAAA"]);
+    assert_eq!(
+        names,
+        ["KUBE-SVC-PLAINAAAAAAAAAAA", "KUBE-SVC-QUIETAAAAAAAAAAA"]
+    );
     assert!(found.iter().all(|s| !s.named_by_comment));
     let written = [kernel(0.3333333333), kernel(0.5), 1.0];
     assert_close(&shares(&found[0]), &flat_shares(&written), 1e-15);
@@ -322,13 +335,25 @@ fn unparsable_input_exits_2_with_the_syntax_error() {
 #[test]
 fn explain_output_is_snapshotted() {
     for (name, query, file) in [
-        ("seed", "default/my-ngx-deploy-svc:80-80", "fixtures/my-ngx-deploy.rules"),
+        (
+            "seed",
+            "default/my-ngx-deploy-svc:80-80",
+            "fixtures/my-ngx-deploy.rules",
+        ),
         ("web", "shop/web", "fixtures/lb/modern.rules"),
         ("cache", "10.96.0.20:6379", "fixtures/lb/modern.rules"),
         ("empty", "shop/empty", "fixtures/lb/modern.rules"),
         ("nested", "lab/nested:http", "fixtures/lb/nested.rules"),
-        ("skewed", "shop/skewed:http", "fixtures/checks/non-uniform-spread/fires.rules"),
-        ("leaky", "shop/leaky:http", "fixtures/checks/probability-leak/fires.rules"),
+        (
+            "skewed",
+            "shop/skewed:http",
+            "fixtures/checks/non-uniform-spread/fires.rules",
+        ),
+        (
+            "leaky",
+            "shop/leaky:http",
+            "fixtures/checks/probability-leak/fires.rules",
+        ),
     ] {
         let (stdout, stderr, code) = run(&["explain", query, file]);
         assert_eq!(code, 0, "{name}: {stderr}");
@@ -367,12 +392,16 @@ fn services_lists_one_line_per_service() {
         .output()
         .unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(stdout.contains("default/my-ngx-deploy-svc:80-80  10.96.129.200:80  tcp"), "{stdout}");
+    assert!(
+        stdout.contains("default/my-ngx-deploy-svc:80-80  10.96.129.200:80  tcp"),
+        "{stdout}"
+    );
 }
 
 /// A service of `n` endpoints as kube-proxy >= 1.17 writes it.
 fn service_of(n: usize) -> String {
-    let mut text = String::from("*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-WIDEAAAAAAAAAAAA - [0:0]\n");
+    let mut text =
+        String::from("*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-WIDEAAAAAAAAAAAA - [0:0]\n");
     for i in 0..n {
         text.push_str(&format!(":KUBE-SEP-WIDE{i:012} - [0:0]\n"));
     }
@@ -401,12 +430,19 @@ fn service_of(n: usize) -> String {
             i % 250 + 1
         ));
     }
-    text.push_str(":KUBE-MARK-MASQ - [0:0]\n-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000\nCOMMIT\n");
+    text.push_str(
+        ":KUBE-MARK-MASQ - [0:0]\n-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000\nCOMMIT\n",
+    );
     // Declarations must come before the rules that use them.
-    let (declarations, rules): (Vec<&str>, Vec<&str>) =
-        text.lines().partition(|line| line.starts_with(':') || line.starts_with('*'));
+    let (declarations, rules): (Vec<&str>, Vec<&str>) = text
+        .lines()
+        .partition(|line| line.starts_with(':') || line.starts_with('*'));
     let rules: Vec<&str> = rules.into_iter().filter(|l| *l != "COMMIT").collect();
-    format!("{}\n{}\nCOMMIT\n", declarations.join("\n"), rules.join("\n"))
+    format!(
+        "{}\n{}\nCOMMIT\n",
+        declarations.join("\n"),
+        rules.join("\n")
+    )
 }
 
 #[test]
@@ -430,7 +466,10 @@ fn a_hundred_endpoints_stay_readable() {
         assert!((probability - 0.01).abs() < 1e-9, "{line}");
         assert!(line.chars().count() < 160, "{line}");
     }
-    assert!(stdout.contains("Verdict: uniform: each of the 100 endpoints gets 1.00% (1/100) within 1e-9"));
+    assert!(
+        stdout
+            .contains("Verdict: uniform: each of the 100 endpoints gets 1.00% (1/100) within 1e-9")
+    );
     insta::assert_snapshot!("explain_hundred", stdout);
 }
 
@@ -438,7 +477,10 @@ fn a_hundred_endpoints_stay_readable() {
 fn explaining_one_service_of_ten_thousand_is_fast() {
     let test = "explaining_one_service_of_ten_thousand_is_fast";
     if cfg!(debug_assertions) {
-        support::skip(test, "timing is only meaningful in release builds (cargo test --release)");
+        support::skip(
+            test,
+            "timing is only meaningful in release builds (cargo test --release)",
+        );
         return;
     }
     let generated = iptlint::generate::generate(&iptlint::generate::GenConfig {
