@@ -191,6 +191,9 @@ impl EdgeShares for RuleProbabilities<'_, '_> {
     }
 }
 
+/// Per (chain, rule): the share of a service's new connections it carries.
+type RuleShares = HashMap<(usize, usize), f64>;
+
 /// Shares through whole kube-proxy services, from the load-balancing
 /// analysis ([`crate::analysis::services`]): each jump on the way from a
 /// service's main chain to an endpoint's DNAT rule (and the DNAT itself)
@@ -206,7 +209,7 @@ pub struct ServiceShares<'d, 'a> {
     /// (table, chain) -> the services whose chains reach it.
     sketch_of: HashMap<(usize, usize), Vec<usize>>,
     /// Per analysed sketch: (chain, rule) -> share of the service.
-    analysed: RefCell<HashMap<usize, HashMap<(usize, usize), f64>>>,
+    analysed: RefCell<HashMap<usize, RuleShares>>,
     fallback: RuleProbabilities<'d, 'a>,
 }
 
@@ -499,14 +502,94 @@ pub fn service_groups(table: &Table<'_>, graph: &ChainGraph) -> Vec<ServiceGroup
         .collect()
 }
 
+/// Chains drawn as one node: one service's, one namespace's services', or
+/// every service's of a table.
+#[derive(Debug, Clone)]
+struct CollapsedGroup {
+    /// First label line: `service ns/svc:port`, `namespace ns`, `kube-proxy services`.
+    title: String,
+    /// Services in it.
+    services: usize,
+    /// Its chains.
+    chains: Vec<usize>,
+}
+
+/// How far a large drawing is collapsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Collapse {
+    /// Every chain drawn.
+    None,
+    /// One node per service.
+    Service,
+    /// One node per namespace (the `ns` of `ns/svc:port`).
+    Namespace,
+    /// One node for all services of a table.
+    All,
+}
+
+/// The namespace of a service name `ns/svc:port`, when it has one.
+fn namespace_of(name: &str) -> Option<&str> {
+    name.split_once('/').map(|(namespace, _)| namespace)
+}
+
+/// Group `services` as `level` says.
+fn collapse_groups(services: Vec<ServiceGroup>, level: Collapse) -> Vec<CollapsedGroup> {
+    match level {
+        Collapse::None => Vec::new(),
+        Collapse::Service => services
+            .into_iter()
+            .map(|group| CollapsedGroup {
+                title: format!("service {}", group.name),
+                services: 1,
+                chains: group.chains,
+            })
+            .collect(),
+        Collapse::Namespace => {
+            let mut by_namespace: BTreeMap<String, CollapsedGroup> = BTreeMap::new();
+            for group in services {
+                let title = namespace_of(&group.name).map_or_else(
+                    || "services without a name".to_string(),
+                    |namespace| format!("namespace {namespace}"),
+                );
+                let entry = by_namespace
+                    .entry(title.clone())
+                    .or_insert_with(|| CollapsedGroup {
+                        title,
+                        services: 0,
+                        chains: Vec::new(),
+                    });
+                entry.services += 1;
+                entry.chains.extend(group.chains);
+            }
+            by_namespace.into_values().collect()
+        }
+        Collapse::All => {
+            let mut all = CollapsedGroup {
+                title: "kube-proxy services".to_string(),
+                services: 0,
+                chains: Vec::new(),
+            };
+            for group in services {
+                all.services += 1;
+                all.chains.extend(group.chains);
+            }
+            if all.services == 0 {
+                Vec::new()
+            } else {
+                vec![all]
+            }
+        }
+    }
+}
+
 /// Which chains of one table are drawn, and how.
 struct TableView {
     /// Chains drawn as themselves.
     chains: Vec<bool>,
     /// Per chain: the collapsed service node it is drawn in.
     collapsed: Vec<Option<usize>>,
-    /// Collapsed services.
-    groups: Vec<ServiceGroup>,
+    /// Collapsed services (one, a namespace's, or all).
+    groups: Vec<CollapsedGroup>,
     /// Whether DNAT destinations are drawn.
     destinations: bool,
 }
@@ -590,32 +673,71 @@ pub fn build(
     match &options.focus {
         Focus::All => {
             let total: usize = tables.iter().map(|&t| dump.tables[t].chains.len()).sum();
-            let collapse = options.collapse_above > 0 && total > options.collapse_above;
-            for &t in &tables {
-                let table = &dump.tables[t];
-                let count = table.chains.len();
+            let limit = options.collapse_above;
+            let services: Vec<Vec<ServiceGroup>> = if limit > 0 && total > limit {
+                tables
+                    .iter()
+                    .map(|&t| service_groups(&dump.tables[t], &graph.tables[t]))
+                    .collect()
+            } else {
+                tables.iter().map(|_| Vec::new()).collect()
+            };
+            // Collapse as little as keeps the node count at the limit: per
+            // service, else per namespace, else all services in one node.
+            let in_services: usize = services.iter().flatten().map(|g| g.chains.len()).sum();
+            let others = total - in_services;
+            let service_count: usize = services.iter().map(Vec::len).sum();
+            let namespace_count: usize = services
+                .iter()
+                .map(|groups| {
+                    let mut names: Vec<Option<&str>> =
+                        groups.iter().map(|g| namespace_of(&g.name)).collect();
+                    names.sort_unstable();
+                    names.dedup();
+                    names.len()
+                })
+                .sum();
+            let level = if limit == 0 || total <= limit {
+                Collapse::None
+            } else if others + service_count <= limit {
+                Collapse::Service
+            } else if others + namespace_count <= limit {
+                Collapse::Namespace
+            } else {
+                Collapse::All
+            };
+            for (&t, groups) in tables.iter().zip(services) {
+                let count = dump.tables[t].chains.len();
                 let mut view = TableView {
                     chains: vec![true; count],
                     collapsed: vec![None; count],
-                    groups: Vec::new(),
+                    groups: collapse_groups(groups, level),
                     destinations: true,
                 };
-                if collapse {
-                    view.groups = service_groups(table, &graph.tables[t]);
-                    for (index, group) in view.groups.iter().enumerate() {
-                        for &chain in &group.chains {
-                            view.chains[chain] = false;
-                            view.collapsed[chain] = Some(index);
-                        }
+                for (index, group) in view.groups.iter().enumerate() {
+                    for &chain in &group.chains {
+                        view.chains[chain] = false;
+                        view.collapsed[chain] = Some(index);
                     }
                 }
                 views.push((t, view));
             }
-            if collapse {
-                let services: usize = views.iter().map(|(_, v)| v.groups.len()).sum();
+            let how = match level {
+                Collapse::None => None,
+                Collapse::Service => {
+                    Some("the chains of each kube-proxy service are collapsed into one node")
+                }
+                Collapse::Namespace => Some(
+                    "the chains of the kube-proxy services of each namespace are collapsed into one node",
+                ),
+                Collapse::All => Some(
+                    "the chains of all kube-proxy services are collapsed into one node per table",
+                ),
+            };
+            if let Some(how) = how {
                 label.push(format!(
-                    "{total} chains: too many to draw one by one, so the chains of each \
-                     kube-proxy service are collapsed into one node ({services} services)"
+                    "{total} chains: too many to draw one by one, so {how} \
+                     ({service_count} services)"
                 ));
                 label
                     .push("narrow with --service S or --chain C --depth N to see them".to_string());
@@ -850,15 +972,14 @@ fn cluster(
             .iter()
             .filter(|&&c| table.chains[c].name.starts_with("KUBE-SEP-"))
             .count();
-        let mut lines = vec![
-            format!("service {}", group.name),
-            format!(
-                "{} chain{}, {endpoints} endpoint{}",
-                group.chains.len(),
-                if group.chains.len() == 1 { "" } else { "s" },
-                if endpoints == 1 { "" } else { "s" }
-            ),
-        ];
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let mut counts = Vec::new();
+        if group.services != 1 || !group.title.starts_with("service ") {
+            counts.push(plural(group.services, "service"));
+        }
+        counts.push(plural(group.chains.len(), "chain"));
+        counts.push(plural(endpoints, "endpoint"));
+        let mut lines = vec![group.title.clone(), counts.join(", ")];
         if marks.cycle {
             lines.push("jump cycle".to_string());
         }
@@ -873,7 +994,15 @@ fn cluster(
             lines,
             kind: NodeKind::Service,
             marks,
-            tooltip: (!notes.is_empty()).then(|| notes.join("\n")),
+            tooltip: (!notes.is_empty()).then(|| {
+                const SHOWN: usize = 20;
+                let more = notes.len().saturating_sub(SHOWN);
+                notes.truncate(SHOWN);
+                if more > 0 {
+                    notes.push(format!("... and {more} more"));
+                }
+                notes.join("\n")
+            }),
         });
     }
     let node_of = |chain: usize| -> Option<String> {
@@ -1223,7 +1352,7 @@ mod tests {
         let dump = "*nat\n:PREROUTING ACCEPT [0:0]\n:S - [0:0]\n:E - [0:0]\n-A S -m statistic --mode random --probability 0.33333 -j E\n-A S -m statistic --mode random ! --probability 0.25 -j E\n-A S -m statistic --mode nth --every 4 --packet 0 -j E\n-A S -j E\nCOMMIT\n";
         let parsed = crate::model::build::build(dump);
         assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
-        let shares = ServiceShares::new(&report.source.text, &parsed.dump, &graph);
+        let shares = RuleProbabilities::new(&parsed.dump);
         let s = parsed.dump.tables[0].chain_index("S").unwrap();
         let Some(Share::Conditional(p)) = shares.share(0, s, 0) else {
             panic!()
