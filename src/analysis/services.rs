@@ -486,9 +486,12 @@ pub fn sketches(dump: &Dump<'_>) -> Vec<Sketch> {
         .collect()
 }
 
+/// Services being gathered: key, entry rules (table, chain, rule) and chains.
+type Groups = Vec<(String, Vec<(usize, usize, usize)>, Vec<usize>)>;
+
 /// Every service of one nat table, found but not analysed.
 pub fn sketches_in_table(table: &Table<'_>, table_index: usize) -> Vec<Sketch> {
-    let mut groups: Vec<(String, Vec<(usize, usize, usize)>, Vec<usize>)> = Vec::new();
+    let mut groups: Groups = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::new();
     let mut group = |key: &str| -> usize {
         *by_key.entry(key.to_string()).or_insert_with(|| {
