@@ -16,13 +16,20 @@ use crate::diagnostics::codes::{
     DUPLICATE_TABLE, MISSING_COMMIT, POLICY_ON_USER_CHAIN, RULE_OUTSIDE_TABLE, SYNTAX_ERROR,
     UNDECLARED_CHAIN, UNKNOWN_TABLE, UNTERMINATED_QUOTE, WHITESPACE_LINE,
 };
-use crate::syntax::{Counters, Issue, LineKind, Span, SyntaxError, Word, line_ranges, parse_line};
+use crate::syntax::{
+    Counters, Issue, LineKind, Span, SyntaxError, Word, line_ranges, parse_line, parse_lines,
+};
 
 /// Longest chain name the kernel accepts.
 pub const MAX_CHAIN_NAME: usize = 28;
-/// Lines parsed per parallel batch: large enough to amortise the fork,
-/// small enough that intermediate words never pile up for a whole file.
+/// Lines parsed before they are applied to the model: large enough to
+/// amortise the fork of the parallel parse, small enough that parsed lines
+/// never pile up for a whole file.
 const BATCH_LINES: usize = 16 * 1024;
+/// Lines per pest call: enough to amortise pest's per-call set-up, few
+/// enough that a batch with a broken line is cheap to parse again line by
+/// line, and that both cores get work.
+const PEST_LINES: usize = 256;
 
 /// A comment line, kept for suppression directives (`# iptlint: ...`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +89,29 @@ fn parse_item(src: &str, number: u32, range: std::ops::Range<usize>) -> (Item<'_
     }
 }
 
+/// Parse consecutive lines, the first numbered `first_line`: with one pest
+/// call when they hold no `\r` and no broken line, else line by line.
+fn parse_items<'a>(
+    src: &'a str,
+    first_line: usize,
+    ranges: &[std::ops::Range<usize>],
+) -> Vec<(Item<'a>, Vec<Issue>)> {
+    let whole = ranges[0].start..ranges[ranges.len() - 1].end;
+    if memchr::memchr(b'\r', &src.as_bytes()[whole.clone()]).is_none()
+        && let Some(lines) = parse_lines(src, whole, first_line as u32)
+    {
+        return lines
+            .into_iter()
+            .map(|line| (line_item(line.kind, line.number, line.span), line.issues))
+            .collect();
+    }
+    ranges
+        .iter()
+        .enumerate()
+        .map(|(offset, range)| parse_item(src, (first_line + offset) as u32, range.clone()))
+        .collect()
+}
+
 fn line_item<'a>(kind: LineKind<'a>, number: u32, span: Span) -> Item<'a> {
     match kind {
         LineKind::Empty => Item::Empty,
@@ -136,15 +166,15 @@ pub fn build(src: &str) -> Parsed<'_> {
     }
     for (batch_index, batch) in ranges.chunks(BATCH_LINES).enumerate() {
         let first_line = batch_index * BATCH_LINES + 1;
-        let parse = |(offset, range): (usize, &std::ops::Range<usize>)| {
-            parse_item(src, (first_line + offset) as u32, range.clone())
+        let parse = |(index, lines): (usize, &[std::ops::Range<usize>])| {
+            parse_items(src, first_line + index * PEST_LINES, lines)
         };
-        let items: Vec<(Item<'_>, Vec<Issue>)> = if batch.len() > 1024 {
-            batch.par_iter().enumerate().map(parse).collect()
+        let items: Vec<Vec<(Item<'_>, Vec<Issue>)>> = if batch.len() > 2 * PEST_LINES {
+            batch.par_chunks(PEST_LINES).enumerate().map(parse).collect()
         } else {
-            batch.iter().enumerate().map(parse).collect()
+            batch.chunks(PEST_LINES).enumerate().map(parse).collect()
         };
-        for (item, issues) in items {
+        for (item, issues) in items.into_iter().flatten() {
             for issue in issues {
                 builder.push(match issue {
                     Issue::BadCounters(span, message) => Diagnostic::new(&BAD_COUNTERS, span, message)
