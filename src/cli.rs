@@ -1,12 +1,14 @@
 //! The command line: `iptlint check`, `iptlint rules`, `iptlint rule NAME`.
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use codespan_reporting::term::termcolor::ColorChoice;
 
 use crate::checks;
+use crate::config;
 use crate::diagnostics::Severity;
 use crate::lint::{self, FileReport, Settings};
 use crate::render;
@@ -92,6 +94,18 @@ pub struct CheckArgs {
     /// Print findings only, no summary line.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Configuration file [default: iptlint.toml in the current directory or
+    /// the nearest parent that has one].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Report only these checks (names or codes, comma-separated); overrides
+    /// the configuration file.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub select: Vec<String>,
+    /// Do not report these checks (names or codes, comma-separated);
+    /// overrides the configuration file.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub ignore: Vec<String>,
 }
 
 /// Thresholds for `--fail-on`.
@@ -166,7 +180,10 @@ pub fn run(cli: Cli) -> std::io::Result<ExitStatus> {
                 writeln!(
                     out,
                     "{:<7} {:<28} {:<8} {}",
-                    info.code, info.name, info.severity, info.summary
+                    info.code,
+                    info.name,
+                    info.severity.as_str(),
+                    info.summary
                 )?;
             }
             Ok(ExitStatus::Clean)
@@ -197,17 +214,77 @@ fn check(args: CheckArgs) -> std::io::Result<ExitStatus> {
     } else {
         args.files.clone()
     };
-    let settings = Settings::default();
+    let settings = match settings(&args) {
+        Ok(settings) => settings,
+        Err(SettingsError::Usage(message)) => {
+            eprintln!("iptlint: {message}");
+            return Ok(ExitStatus::Error);
+        }
+        Err(SettingsError::Config(report)) => {
+            emit(&args, std::slice::from_ref(&report))?;
+            return Ok(ExitStatus::Error);
+        }
+    };
     let reports = lint::check_paths(&files, &settings);
-    match args.format {
-        Format::Human => render::human::emit(&reports, args.color.choice(), args.quiet)?,
-        Format::Json => render::json::write(&mut std::io::stdout().lock(), &reports)?,
-    }
+    emit(&args, &reports)?;
     Ok(exit_status(
         &reports,
         args.fail_on.severity(),
         args.exit_zero,
     ))
+}
+
+fn emit(args: &CheckArgs, reports: &[FileReport]) -> std::io::Result<()> {
+    match args.format {
+        Format::Human => render::human::emit(reports, args.color.choice(), args.quiet),
+        Format::Json => render::json::write(&mut std::io::stdout().lock(), reports),
+    }
+}
+
+/// Why no settings could be made.
+enum SettingsError {
+    /// A bad command line (unknown check in `--select`/`--ignore`).
+    Usage(String),
+    /// A configuration file that cannot be read or used, as a report on it.
+    Config(FileReport),
+}
+
+/// The settings of a `check` run: the configuration file (given or found),
+/// then `--select` and `--ignore` on top.
+fn settings(args: &CheckArgs) -> Result<Settings, SettingsError> {
+    let path = match &args.config {
+        Some(path) => Some(path.clone()),
+        None => std::env::current_dir()
+            .ok()
+            .and_then(|dir| config::discover(&dir)),
+    };
+    let mut settings = match path {
+        Some(path) => Settings::from_config(
+            config::load(&path).map_err(|report| SettingsError::Config(*report))?,
+        ),
+        None => Settings::default(),
+    };
+    let resolve_all =
+        |names: &[String], option: &str| -> Result<Vec<&'static str>, SettingsError> {
+            names
+                .iter()
+                .filter(|name| !name.trim().is_empty())
+                .map(|name| {
+                    crate::suppress::resolve(name.trim()).ok_or_else(|| {
+                        let hint = crate::suppress::suggest_check(name.trim())
+                            .map_or_else(String::new, |close| format!("; did you mean `{close}`?"));
+                        SettingsError::Usage(format!(
+                            "{option}: no check named `{name}`{hint} (`iptlint rules` lists them)"
+                        ))
+                    })
+                })
+                .collect()
+        };
+    if !args.select.is_empty() {
+        settings.select(&resolve_all(&args.select, "--select")?);
+    }
+    settings.ignore(&resolve_all(&args.ignore, "--ignore")?);
+    Ok(settings)
 }
 
 /// The exit status for these reports.

@@ -2,8 +2,8 @@
 //!
 //! The pipeline: [`source`] reads bytes, [`syntax`] parses lines with the pest
 //! grammar in `grammar/`, [`model`] gives them meaning, [`graph`] links the
-//! chains, [`checks`] find problems, [`render`] prints them, and [`cli`] ties
-//! it together. [`lint`] runs the whole `check` pipeline for one or more files.
+//! chains, [`checks`] find problems, [`suppress`] and [`config`] decide which
+//! findings are wanted, [`render`] prints them, and [`cli`] ties it together. [`lint`] runs the whole `check` pipeline for one or more files.
 
 // pest is built without its `std` feature (see Cargo.toml), and the parser
 // pest_derive generates then names `alloc` at the crate root.
@@ -11,6 +11,7 @@ extern crate alloc;
 
 pub mod checks;
 pub mod cli;
+pub mod config;
 pub mod diagnostics;
 pub mod generate;
 pub mod graph;
@@ -18,4 +19,5 @@ pub mod lint;
 pub mod model;
 pub mod render;
 pub mod source;
+pub mod suppress;
 pub mod syntax;

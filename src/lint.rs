@@ -1,5 +1,6 @@
 //! The `check` pipeline: read, parse, build the graph, run the checks, apply
-//! the configured severities. Several files are checked in parallel and
+//! the suppressions written in the dump, then the configured severities and
+//! ignore rules. Several files are checked in parallel and
 //! reported in the order given.
 
 use std::collections::HashMap;
@@ -7,6 +8,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use crate::checks::{self, Context};
+use crate::config::{Config, INVALID_CONFIG, IgnoreRule};
 use crate::diagnostics::codes::{
     INVALID_UTF8, SYNTAX_ERROR, TOO_MANY_DIAGNOSTICS, UNREADABLE_INPUT,
 };
@@ -24,26 +26,59 @@ pub const MAX_PER_CODE: usize = 200;
 pub struct Settings {
     /// Per code name: the severity to report it at, or `None` to drop it.
     pub levels: HashMap<String, Option<Severity>>,
+    /// `[[ignore]]` rules of the configuration: matching findings are dropped.
+    pub ignores: Vec<IgnoreRule>,
 }
 
 impl Settings {
+    /// The settings of a configuration file.
+    pub fn from_config(config: Config) -> Self {
+        Settings {
+            levels: config.levels,
+            ignores: config.ignores,
+        }
+    }
+
+    /// Report only the checks named in `names` (names or codes, already
+    /// validated): every other code is dropped, except that a file that
+    /// cannot be read or parsed is still reported.
+    pub fn select(&mut self, names: &[&str]) {
+        for info in checks::all_codes() {
+            if !names.contains(&info.name) {
+                self.levels.insert(info.name.to_string(), None);
+            }
+        }
+    }
+
+    /// Drop the checks named in `names`.
+    pub fn ignore(&mut self, names: &[&str]) {
+        for name in names {
+            self.levels.insert(name.to_string(), None);
+        }
+    }
+
     fn apply(&self, diagnostics: &mut Vec<Diagnostic>) {
-        if self.levels.is_empty() {
+        if self.levels.is_empty() && self.ignores.is_empty() {
             return;
         }
-        diagnostics.retain_mut(|diagnostic| match self.levels.get(diagnostic.info.name) {
+        diagnostics.retain_mut(|diagnostic| {
             // A file that cannot be read or parsed stays an error whatever the configuration says.
-            _ if std::ptr::eq(diagnostic.info, &SYNTAX_ERROR)
-                || std::ptr::eq(diagnostic.info, &UNREADABLE_INPUT) =>
+            if std::ptr::eq(diagnostic.info, &SYNTAX_ERROR)
+                || std::ptr::eq(diagnostic.info, &UNREADABLE_INPUT)
             {
-                true
+                return true;
             }
-            Some(Some(severity)) => {
-                diagnostic.severity = *severity;
-                true
+            if self.ignores.iter().any(|rule| rule.matches(diagnostic)) {
+                return false;
             }
-            Some(None) => false,
-            None => true,
+            match self.levels.get(diagnostic.info.name) {
+                Some(Some(severity)) => {
+                    diagnostic.severity = *severity;
+                    true
+                }
+                Some(None) => false,
+                None => true,
+            }
         });
     }
 }
@@ -60,9 +95,11 @@ pub struct FileReport {
 impl FileReport {
     /// Whether the file could not be read or parsed (exit code 2).
     pub fn is_fatal(&self) -> bool {
-        self.diagnostics
-            .iter()
-            .any(|d| std::ptr::eq(d.info, &SYNTAX_ERROR) || std::ptr::eq(d.info, &UNREADABLE_INPUT))
+        self.diagnostics.iter().any(|d| {
+            std::ptr::eq(d.info, &SYNTAX_ERROR)
+                || std::ptr::eq(d.info, &UNREADABLE_INPUT)
+                || std::ptr::eq(d.info, &INVALID_CONFIG)
+        })
     }
 }
 
@@ -82,7 +119,8 @@ pub fn check_source(source: SourceFile, settings: &Settings) -> FileReport {
                 .with_note("invalid bytes are shown as U+FFFD; iptlint reads on"),
             );
         }
-        if !parsed.has_syntax_errors() {
+        let checks_run = !parsed.has_syntax_errors();
+        if checks_run {
             let graph = DumpGraph::build(&parsed.dump);
             let cx = Context {
                 src: &source.text,
@@ -91,6 +129,7 @@ pub fn check_source(source: SourceFile, settings: &Settings) -> FileReport {
             };
             diagnostics.extend(checks::run_all(&cx));
         }
+        crate::suppress::apply(&source, &parsed, &mut diagnostics, checks_run);
         diagnostics
     };
     settings.apply(&mut diagnostics);

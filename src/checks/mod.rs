@@ -5,6 +5,16 @@
 //! What it does / Why it matters / Example / How to fix, is what
 //! `iptlint rule NAME` prints. Register new checks in [`REGISTRY`].
 
+pub mod chain_roles;
+pub mod duplicate_rule;
+pub mod empty_chain;
+pub mod invalid_target_for_table;
+pub mod jump_cycle;
+pub mod jump_to_builtin_chain;
+pub mod legacy_walk;
+pub mod undefined_target;
+pub mod unreferenced_chain;
+
 use rayon::prelude::*;
 
 use crate::diagnostics::codes::PARSE_CODES;
@@ -31,14 +41,25 @@ pub trait Check: Sync {
 }
 
 /// Every check, in code order.
-pub static REGISTRY: &[&dyn Check] = &[];
+pub static REGISTRY: &[&dyn Check] = &[
+    &undefined_target::UndefinedTarget,
+    &jump_cycle::JumpCycle,
+    &unreferenced_chain::UnreferencedChain,
+    &invalid_target_for_table::InvalidTargetForTable,
+    &duplicate_rule::DuplicateRule,
+    &empty_chain::EmptyChain,
+    &jump_to_builtin_chain::JumpToBuiltinChain,
+];
 
-/// Every code iptlint can report: parse-level codes, then the checks'.
+/// Every code iptlint can report: parse-level codes, the checks', then the
+/// codes of suppressions and configuration.
 pub fn all_codes() -> Vec<&'static CodeInfo> {
     PARSE_CODES
         .iter()
         .copied()
         .chain(REGISTRY.iter().map(|check| check.info()))
+        .chain(crate::suppress::CODES.iter().copied())
+        .chain(crate::config::CODES.iter().copied())
         .collect()
 }
 
@@ -62,6 +83,38 @@ pub fn run_all(cx: &Context<'_, '_>) -> Vec<Diagnostic> {
         .into_iter()
         .flatten()
         .collect()
+}
+
+/// Helpers for the checks' unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+    use crate::model::build::build;
+
+    /// The findings of `info`'s check on `src`, in source order. Panics when
+    /// `src` does not parse cleanly, so that a test cannot pass on a typo.
+    pub fn findings(src: &str, info: &'static CodeInfo) -> Vec<Diagnostic> {
+        let parsed = build(src);
+        assert!(
+            !parsed.has_syntax_errors(),
+            "test input does not parse: {:#?}",
+            parsed.diagnostics
+        );
+        let graph = DumpGraph::build(&parsed.dump);
+        let cx = Context {
+            src,
+            dump: &parsed.dump,
+            graph: &graph,
+        };
+        let check = REGISTRY
+            .iter()
+            .find(|check| std::ptr::eq(check.info(), info))
+            .expect("a registered check");
+        let mut out = Vec::new();
+        check.run(&cx, &mut out);
+        out.sort_by_key(|d| d.primary_span().start);
+        out
+    }
 }
 
 #[cfg(test)]

@@ -91,6 +91,32 @@ impl Kernel {
         None
     }
 
+    /// Every backend (legacy and nf_tables) that works here, for tests that
+    /// must agree with both; empty (after a SKIP line) when none does.
+    pub fn all(test: &str) -> Vec<Kernel> {
+        let Some(first) = Kernel::get(test) else {
+            return Vec::new();
+        };
+        let mut kernels = vec![first];
+        for backend in ["legacy", "nft"] {
+            if kernels.iter().any(|k| k.backend == backend) {
+                continue;
+            }
+            let kernel = Kernel { backend };
+            if have(&kernel.tool(Family::V4, "restore"))
+                && kernel.restore(Family::V4, "*filter\nCOMMIT\n", &[]).is_ok()
+            {
+                kernels.push(kernel);
+            } else {
+                skip(
+                    test,
+                    &format!("the {backend} backend is not usable; checked one backend only"),
+                );
+            }
+        }
+        kernels
+    }
+
     /// The command for `what` (`restore`, `save`) of this backend and family.
     pub fn tool(&self, family: Family, what: &str) -> String {
         let prefix = if family == Family::V6 {
@@ -145,6 +171,51 @@ impl Kernel {
             Err(String::from_utf8_lossy(&output.stderr).into_owned())
         }
     }
+}
+
+/// What MANIFEST.tsv says about one corpus file.
+#[derive(Debug, Clone)]
+pub struct CorpusEntry {
+    /// The file.
+    pub path: PathBuf,
+    /// `ipv4` or `ipv6`.
+    pub family: Family,
+    /// Whether a real load (`iptables-nft-restore` in a private namespace)
+    /// succeeded when the corpus was made (column `netns_load_nft`).
+    pub loads: bool,
+}
+
+/// Every `.rules` file of the corpus with its MANIFEST.tsv row, sorted by
+/// name; `None` when the corpus is absent.
+pub fn corpus_entries() -> Option<Vec<CorpusEntry>> {
+    let dir = corpus_dir()?;
+    let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("MANIFEST.tsv");
+    let mut lines = manifest.lines();
+    let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.starts_with(name))
+            .unwrap_or_else(|| panic!("no column {name} in MANIFEST.tsv"))
+    };
+    let (family, load) = (column("family"), column("netns_load_nft"));
+    let mut entries: Vec<CorpusEntry> = lines
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let row: Vec<&str> = line.split('\t').collect();
+            CorpusEntry {
+                path: dir.join(row[0]),
+                family: if row[family] == "ipv6" {
+                    Family::V6
+                } else {
+                    Family::V4
+                },
+                loads: row[load].trim() == "ok",
+            }
+        })
+        .collect();
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    Some(entries)
 }
 
 /// The line number iptables names in an error ("Error occurred at line: N",

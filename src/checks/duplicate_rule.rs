@@ -1,0 +1,123 @@
+//! `duplicate-rule`: the same rule written twice in one chain.
+
+use std::collections::HashMap;
+
+use super::{Check, Context};
+use crate::declare_code;
+use crate::diagnostics::{CodeInfo, Diagnostic};
+use crate::model::Flow;
+
+declare_code! {
+    /// ## What it does
+    /// Reports a rule whose specification (everything after `-A CHAIN`,
+    /// counters aside) is exactly that of an earlier rule of the same chain.
+    ///
+    /// ## Why it matters
+    /// When the rule ends evaluation (ACCEPT, DROP, DNAT, RETURN, `-g`), the
+    /// second copy never sees a packet (unless it uses a match that decides
+    /// per copy, such as `-m statistic` or `-m limit`, where the copy changes
+    /// the odds or the rate): it is dead weight that every packet
+    /// not matching it still pays for. When it does not (LOG, MARK, a `-j`
+    /// to a chain), every matching packet is logged, marked or sent through
+    /// the chain twice. Either way it usually means a script added a rule
+    /// without checking whether it was already there (`iptables -A` instead
+    /// of `iptables -C || iptables -A`).
+    ///
+    /// ## Example
+    /// ```text
+    /// -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT
+    /// -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT
+    /// ```
+    ///
+    /// ## How to fix
+    /// Delete the second copy, and make the script that adds it idempotent
+    /// (`iptables -C` before `iptables -A`).
+    pub static DUPLICATE_RULE = ("IPT105", "duplicate-rule", Warning, "the same rule twice in one chain");
+}
+
+/// Matches whose result differs between two copies of the same rule: each
+/// copy has its own counter, bucket or random draw.
+const DECIDES_PER_COPY: &[&str] = &[
+    "statistic",
+    "limit",
+    "hashlimit",
+    "recent",
+    "quota",
+    "connlimit",
+    "nth",
+    "random",
+];
+
+/// The `duplicate-rule` check.
+pub struct DuplicateRule;
+
+impl Check for DuplicateRule {
+    fn info(&self) -> &'static CodeInfo {
+        &DUPLICATE_RULE
+    }
+
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
+        let mut first_seen: HashMap<&str, usize> = HashMap::new();
+        for table in &cx.dump.tables {
+            for chain in &table.chains {
+                first_seen.clear();
+                for (index, rule) in chain.rules.iter().enumerate() {
+                    let spec = rule.spec.text(cx.src);
+                    let first = *first_seen.entry(spec).or_insert(index);
+                    if first == index {
+                        continue;
+                    }
+                    let original = &chain.rules[first];
+                    let consequence = match rule.flow() {
+                        _ if rule
+                            .matches
+                            .iter()
+                            .any(|m| DECIDES_PER_COPY.contains(&m.name.as_ref())) =>
+                        {
+                            "each copy keeps its own state or draws its own random number, so the second copy changes what the rule does (it is not dead)"
+                        }
+                        Flow::Terminate | Flow::Return | Flow::Goto => {
+                            "the first copy ends evaluation for every packet both match, so no packet ever reaches this copy"
+                        }
+                        Flow::Call => {
+                            "every packet the first copy sends to the chain and that comes back is sent through it again"
+                        }
+                        Flow::Continue => {
+                            "every packet it matches is handled twice (counted, logged or marked again)"
+                        }
+                    };
+                    out.push(
+                        Diagnostic::new(
+                            &DUPLICATE_RULE,
+                            rule.spec,
+                            format!(
+                                "rule repeats line {} of chain `{}`",
+                                original.line, chain.name
+                            ),
+                        )
+                        .with_primary_message("this rule is written twice")
+                        .with_secondary(original.spec, "first written here")
+                        .with_note(consequence)
+                        .in_table(&table.name, Some(&chain.name)),
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::test_support::findings;
+
+    #[test]
+    fn same_spec_in_the_same_chain_only() {
+        let src = "*filter\n:A - [0:0]\n[1:2] -A INPUT -p tcp -j ACCEPT\n-A INPUT -p udp -j ACCEPT\n[3:4] -A INPUT -p tcp -j ACCEPT\n-A A -p tcp -j ACCEPT\n-A INPUT -p tcp -j ACCEPT\nCOMMIT\n";
+        let found = findings(src, &DUPLICATE_RULE);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert_eq!(found[0].message, "rule repeats line 3 of chain `INPUT`");
+        assert_eq!(found[0].primary_span().text(src), "-p tcp -j ACCEPT");
+        assert_eq!(found[1].labels[1].span, found[0].labels[1].span);
+    }
+}

@@ -1,0 +1,449 @@
+//! `invalid-target-for-table`: a target the kernel refuses in this table, or
+//! in a chain that a built-in chain of the wrong hook reaches.
+
+use super::legacy_walk::{LEGACY_LOADS_NOTE, LegacyWalk};
+use super::{Check, Context};
+use crate::declare_code;
+use crate::diagnostics::{CodeInfo, Diagnostic, Severity};
+use crate::graph::ChainGraph;
+use crate::model::{Table, TableKind};
+use crate::syntax::Span;
+
+declare_code! {
+    /// ## What it does
+    /// Reports a target that the kernel (or iptables) refuses where it is
+    /// written:
+    ///
+    /// - NAT targets outside the nat table (DNAT, SNAT, MASQUERADE, REDIRECT,
+    ///   NETMAP), REJECT outside filter, TPROXY, TTL, TOS, DSCP, ECN, HL and
+    ///   CHECKSUM outside mangle, CT and NOTRACK outside raw. The kernel
+    ///   checks the table when the rule is added, even in a chain nothing
+    ///   jumps to.
+    /// - A target in a chain reached from a built-in chain whose hook it does
+    ///   not support: DNAT and REDIRECT work only from PREROUTING and OUTPUT,
+    ///   SNAT only from POSTROUTING and INPUT, MASQUERADE only from
+    ///   POSTROUTING, TPROXY only from PREROUTING, CLASSIFY only from OUTPUT,
+    ///   FORWARD and POSTROUTING. The kernel checks this for every chain a
+    ///   built-in chain reaches, through jumps and gotos.
+    /// - `-j DROP` or `-P CHAIN DROP` in nat, which iptables refuses ("the nat
+    ///   table is not intended for filtering"). A `:CHAIN DROP` policy line in
+    ///   nat loads, and is reported as a warning: the nat table sees the
+    ///   first packet of every connection, so that policy drops each new
+    ///   connection no rule translates or accepts.
+    ///
+    /// ## Why it matters
+    /// iptables-restore refuses the whole table ("Invalid argument"), so none
+    /// of its rules load.
+    ///
+    /// ## Example
+    /// ```text
+    /// *filter
+    /// -A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m udp --dport 53 -j DNAT --to-destination 10.244.0.5:53
+    /// COMMIT
+    /// ```
+    ///
+    /// ## How to fix
+    /// Move the rule to the table and built-in chain its target belongs to
+    /// (DNAT in nat PREROUTING/OUTPUT, SNAT and MASQUERADE in nat
+    /// POSTROUTING, REJECT in filter), or use a target this table supports
+    /// (DROP instead of REJECT outside filter).
+    pub static INVALID_TARGET_FOR_TABLE = ("IPT104", "invalid-target-for-table", Error, "a target the kernel refuses in this table or hook");
+}
+
+/// Where a target extension may be used, as the kernel enforces it.
+struct Restriction {
+    /// The target.
+    target: &'static str,
+    /// The only table it may be written in, when restricted.
+    table: Option<TableKind>,
+    /// The built-in chains (hooks) it may be reached from, when restricted.
+    hooks: Option<&'static [&'static str]>,
+}
+
+/// Checked against iptables 1.8.9 (legacy and nf_tables) and Linux 6.x by
+/// `tests/kernel_targets.rs`.
+const RESTRICTIONS: &[Restriction] = &[
+    Restriction {
+        target: "DNAT",
+        table: Some(TableKind::Nat),
+        hooks: Some(&["PREROUTING", "OUTPUT"]),
+    },
+    Restriction {
+        target: "REDIRECT",
+        table: Some(TableKind::Nat),
+        hooks: Some(&["PREROUTING", "OUTPUT"]),
+    },
+    Restriction {
+        target: "SNAT",
+        table: Some(TableKind::Nat),
+        hooks: Some(&["POSTROUTING", "INPUT"]),
+    },
+    Restriction {
+        target: "MASQUERADE",
+        table: Some(TableKind::Nat),
+        hooks: Some(&["POSTROUTING"]),
+    },
+    Restriction {
+        target: "NETMAP",
+        table: Some(TableKind::Nat),
+        hooks: None,
+    },
+    Restriction {
+        target: "REJECT",
+        table: Some(TableKind::Filter),
+        hooks: None,
+    },
+    Restriction {
+        target: "TPROXY",
+        table: Some(TableKind::Mangle),
+        hooks: Some(&["PREROUTING"]),
+    },
+    Restriction {
+        target: "CT",
+        table: Some(TableKind::Raw),
+        hooks: None,
+    },
+    Restriction {
+        target: "NOTRACK",
+        table: Some(TableKind::Raw),
+        hooks: None,
+    },
+    Restriction {
+        target: "CHECKSUM",
+        table: Some(TableKind::Mangle),
+        hooks: None,
+    },
+    Restriction {
+        target: "DSCP",
+        table: Some(TableKind::Mangle),
+        hooks: None,
+    },
+    Restriction {
+        target: "TOS",
+        table: Some(TableKind::Mangle),
+        hooks: None,
+    },
+    Restriction {
+        target: "TTL",
+        table: Some(TableKind::Mangle),
+        hooks: None,
+    },
+    Restriction {
+        target: "HL",
+        table: Some(TableKind::Mangle),
+        hooks: None,
+    },
+    Restriction {
+        target: "ECN",
+        table: Some(TableKind::Mangle),
+        hooks: None,
+    },
+    Restriction {
+        target: "CLASSIFY",
+        table: None,
+        hooks: Some(&["OUTPUT", "FORWARD", "POSTROUTING"]),
+    },
+];
+
+fn restriction(target: &str) -> Option<&'static Restriction> {
+    RESTRICTIONS.iter().find(|r| r.target == target)
+}
+
+fn table_name(kind: TableKind) -> &'static str {
+    match kind {
+        TableKind::Filter => "filter",
+        TableKind::Nat => "nat",
+        TableKind::Mangle => "mangle",
+        TableKind::Raw => "raw",
+        TableKind::Security => "security",
+        TableKind::Unknown => "?",
+    }
+}
+
+/// `A`, `A and B`, `A, B and C`.
+fn and_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// The `invalid-target-for-table` check.
+pub struct InvalidTargetForTable;
+
+impl Check for InvalidTargetForTable {
+    fn info(&self) -> &'static CodeInfo {
+        &INVALID_TARGET_FOR_TABLE
+    }
+
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
+        for (table, graph) in cx.dump.tables.iter().zip(&cx.graph.tables) {
+            if table.kind == TableKind::Unknown {
+                continue;
+            }
+            let mut hooks: Option<HookReach> = None;
+            for (index, chain) in table.chains.iter().enumerate() {
+                for (rule_index, rule) in chain.rules.iter().enumerate() {
+                    let Some(target) = &rule.target else { continue };
+                    let in_table = |d: Diagnostic| d.in_table(&table.name, Some(&chain.name));
+                    if table.kind == TableKind::Nat && target.name == "DROP" {
+                        out.push(in_table(
+                            Diagnostic::new(
+                                &INVALID_TARGET_FOR_TABLE,
+                                target.name_span,
+                                "`DROP` in the nat table",
+                            )
+                            .with_primary_message("iptables refuses DROP in nat")
+                            .with_note("iptables-restore fails: \"The nat table is not intended for filtering, the use of DROP is therefore inhibited\"")
+                            .with_note("drop the packets in the filter table (or mangle or raw) instead"),
+                        ));
+                        continue;
+                    }
+                    let Some(restriction) = restriction(&target.name) else {
+                        continue;
+                    };
+                    if let Some(allowed) =
+                        restriction.table.filter(|&allowed| allowed != table.kind)
+                    {
+                        out.push(in_table(
+                            Diagnostic::new(
+                                &INVALID_TARGET_FOR_TABLE,
+                                target.name_span,
+                                format!(
+                                    "`{}` is not valid in the {} table",
+                                    target.name, table.name
+                                ),
+                            )
+                            .with_primary_message(format!(
+                                "only the {} table accepts `{}`",
+                                table_name(allowed),
+                                target.name
+                            ))
+                            .with_note("the kernel refuses the rule (\"Invalid argument\"), so iptables-restore loads nothing of this table"),
+                        ));
+                        continue;
+                    }
+                    let Some(allowed_hooks) = restriction.hooks else {
+                        continue;
+                    };
+                    let reach = hooks.get_or_insert_with(|| HookReach::new(table, graph));
+                    let Some((hook, entry)) = reach.wrong_hook(index, allowed_hooks) else {
+                        continue;
+                    };
+                    let legacy_refuses = reach.legacy_refuses(index, rule_index, allowed_hooks);
+                    let hook_name = &table.chains[hook].name;
+                    let mut diagnostic = Diagnostic::new(
+                        &INVALID_TARGET_FOR_TABLE,
+                        target.name_span,
+                        if hook == index {
+                            format!("`{}` is not valid in {hook_name}", target.name)
+                        } else {
+                            format!(
+                                "`{}` in chain `{}`, which {hook_name} reaches",
+                                target.name, chain.name
+                            )
+                        },
+                    )
+                    .with_primary_message(format!(
+                        "`{}` works only from {}",
+                        target.name,
+                        and_list(allowed_hooks)
+                    ));
+                    if let Some((span, path)) = entry {
+                        diagnostic = diagnostic
+                            .with_secondary(span, format!("reached from {hook_name} through here"))
+                            .with_note(format!("the path: {path}"));
+                    }
+                    diagnostic = if legacy_refuses {
+                        diagnostic.with_note(
+                            "the kernel refuses the table (\"Invalid argument\") because it checks every chain a built-in chain reaches",
+                        )
+                    } else {
+                        diagnostic
+                            .with_note("iptables-nft refuses the table (\"Invalid argument\") because it checks every chain a built-in chain reaches")
+                            .with_note(format!(
+                                "{LEGACY_LOADS_NOTE}: its check stops at a rule without conditions that accepts, drops or returns, and this rule is only reached after one"
+                            ))
+                    };
+                    out.push(in_table(diagnostic));
+                }
+            }
+            nat_drop_policies(cx.src, table, out);
+        }
+    }
+}
+
+/// Which built-in chains reach each chain of one table.
+struct HookReach<'g> {
+    graph: &'g ChainGraph,
+    names: Vec<String>,
+    /// Per built-in chain (by chain index): the chains it reaches.
+    reach: Vec<(usize, Vec<bool>)>,
+    /// The same as the legacy kernel's check walks it.
+    legacy: LegacyWalk,
+    legacy_reach: Vec<Vec<bool>>,
+}
+
+impl<'g> HookReach<'g> {
+    fn new(table: &Table<'_>, graph: &'g ChainGraph) -> Self {
+        let reach: Vec<(usize, Vec<bool>)> = table
+            .chains
+            .iter()
+            .enumerate()
+            .filter(|(_, chain)| chain.builtin)
+            .map(|(index, _)| (index, graph.reachable_from(&[index])))
+            .collect();
+        let legacy = LegacyWalk::new(table);
+        let legacy_reach = reach
+            .iter()
+            .map(|(hook, _)| legacy.reach(graph, &[*hook]))
+            .collect();
+        HookReach {
+            graph,
+            names: table.chains.iter().map(|c| c.name.to_string()).collect(),
+            reach,
+            legacy,
+            legacy_reach,
+        }
+    }
+
+    /// Whether the legacy kernel's check also sees rule `rule` of `chain`
+    /// reached from a hook outside `allowed`.
+    fn legacy_refuses(&self, chain: usize, rule: usize, allowed: &[&str]) -> bool {
+        self.legacy.visits(chain, rule)
+            && self
+                .reach
+                .iter()
+                .zip(&self.legacy_reach)
+                .any(|((hook, _), reached)| {
+                    reached[chain] && !allowed.contains(&self.names[*hook].as_str())
+                })
+    }
+
+    /// A built-in chain outside `allowed` that reaches `chain`, with the
+    /// jump into `chain` on a shortest path from it and that path written out.
+    #[allow(clippy::type_complexity)]
+    fn wrong_hook(
+        &self,
+        chain: usize,
+        allowed: &[&str],
+    ) -> Option<(usize, Option<(Span, String)>)> {
+        let (hook, _) = self.reach.iter().find(|(hook, reached)| {
+            reached[chain] && !allowed.contains(&self.names[*hook].as_str())
+        })?;
+        if *hook == chain {
+            return Some((*hook, None));
+        }
+        let edges = self.graph.path(&[*hook], chain)?;
+        let mut names = vec![self.names[*hook].as_str()];
+        for &edge in &edges {
+            let (_, to) = self.graph.graph.edge_endpoints(edge)?;
+            names.push(&self.names[to.index()]);
+        }
+        let last = self.graph.graph[*edges.last()?].span;
+        Some((*hook, Some((last, names.join(" -> ")))))
+    }
+}
+
+/// DROP policies in nat: refused when set with `-P`, loaded (but dropping
+/// every new connection that falls through) when written `:CHAIN DROP`.
+fn nat_drop_policies(src: &str, table: &Table<'_>, out: &mut Vec<Diagnostic>) {
+    if table.kind != TableKind::Nat {
+        return;
+    }
+    for command in table.commands.iter().filter(|c| c.letter == 'P') {
+        let text = command.span.text(src);
+        let Some(policy) = text
+            .split_ascii_whitespace()
+            .last()
+            .filter(|p| *p == "DROP")
+        else {
+            continue;
+        };
+        let start = command.span.start as usize + text.rfind(policy).expect("found above");
+        out.push(
+            Diagnostic::new(
+                &INVALID_TARGET_FOR_TABLE,
+                Span::new(start, start + policy.len()),
+                "DROP policy in the nat table",
+            )
+            .with_primary_message("iptables refuses to set this policy")
+            .with_note("iptables-restore fails: \"The nat table is not intended for filtering, the use of DROP is therefore inhibited\"")
+            .in_table(&table.name, command.chain.as_deref()),
+        );
+    }
+    for chain in &table.chains {
+        if !chain.builtin || !chain.declared || chain.policy.as_deref() != Some("DROP") {
+            continue;
+        }
+        let after_name = chain.name_span.end as usize;
+        let line = &src[after_name..chain.span.end as usize];
+        let Some(offset) = line.find("DROP") else {
+            // The DROP came from a `-P` command, reported above.
+            continue;
+        };
+        let start = after_name + offset;
+        out.push(
+            Diagnostic::new(
+                &INVALID_TARGET_FOR_TABLE,
+                Span::new(start, start + 4),
+                format!("DROP policy on nat chain `{}`", chain.name),
+            )
+            .with_severity(Severity::Warning)
+            .with_primary_message("loads, but the nat table is not meant for filtering")
+            .with_note("the nat table sees the first packet of every connection: this policy drops each new connection that no rule translates or accepts")
+            .with_note("`iptables -t nat -P` refuses this policy; filter in the filter table and keep ACCEPT here")
+            .in_table(&table.name, Some(&chain.name)),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::test_support::findings;
+
+    #[test]
+    fn tables_hooks_and_nat_drops() {
+        let src = "*filter\n:U - [0:0]\n-A U -j DNAT --to-destination 1.2.3.4\n-A INPUT -j REJECT\nCOMMIT\n*nat\n:POSTROUTING DROP [0:0]\n:U - [0:0]\n:V - [0:0]\n-A POSTROUTING -g U\n-A U -j V\n-A V -j DNAT --to-destination 1.2.3.4\n-A PREROUTING -j DNAT --to-destination 1.2.3.4\n-A PREROUTING -j MASQUERADE\n-A OUTPUT -j DROP\n-P OUTPUT DROP\nCOMMIT\n";
+        let found = findings(src, &INVALID_TARGET_FOR_TABLE);
+        let summary: Vec<(&str, &str, Severity)> = found
+            .iter()
+            .map(|d| (d.message.as_str(), d.primary_span().text(src), d.severity))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "`DNAT` is not valid in the filter table",
+                    "DNAT",
+                    Severity::Error
+                ),
+                (
+                    "DROP policy on nat chain `POSTROUTING`",
+                    "DROP",
+                    Severity::Warning
+                ),
+                (
+                    "`DNAT` in chain `V`, which POSTROUTING reaches",
+                    "DNAT",
+                    Severity::Error
+                ),
+                (
+                    "`MASQUERADE` is not valid in PREROUTING",
+                    "MASQUERADE",
+                    Severity::Error
+                ),
+                ("`DROP` in the nat table", "DROP", Severity::Error),
+                ("DROP policy in the nat table", "DROP", Severity::Error),
+            ]
+        );
+        assert_eq!(found[2].labels[1].span.text(src), "-j V");
+        assert!(
+            found[2]
+                .notes
+                .contains(&"the path: POSTROUTING -> U -> V".to_string())
+        );
+    }
+}

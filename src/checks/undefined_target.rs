@@ -1,0 +1,258 @@
+//! `undefined-target`: a `-j`/`-g` to a chain the table does not declare, or
+//! declares only after the jump.
+
+use std::collections::HashMap;
+
+use super::{Check, Context};
+use crate::declare_code;
+use crate::diagnostics::{CodeInfo, Diagnostic};
+use crate::model::targets::is_extension;
+use crate::model::{Action, Rule, Table};
+
+declare_code! {
+    /// ## What it does
+    /// Reports a rule whose `-j NAME` or `-g NAME` names a chain that its table
+    /// does not declare: neither a `:NAME - [0:0]` line nor `-N NAME`, and no
+    /// target extension of that name. It also reports a jump written before
+    /// the chain's declaration, and a jump to a chain that a later `-X`
+    /// deletes.
+    ///
+    /// ## Why it matters
+    /// iptables-restore refuses the whole table ("Couldn't load target",
+    /// "Chain 'NAME' does not exist"): none of its rules load, whatever else
+    /// is right in it. Jumps cannot cross tables, so a chain of the same name
+    /// in another table does not help. A chain must be declared before the
+    /// first rule that jumps to it, and a chain something still jumps to
+    /// cannot be deleted.
+    ///
+    /// ## Example
+    /// ```text
+    /// *nat
+    /// :KUBE-SVC-GNZBNJ2PO5MGZ6GT - [0:0]
+    /// -A KUBE-SVC-GNZBNJ2PO5MGZ6GT -j KUBE-SEP-RS4RBKLTHTF2IUXJ
+    /// COMMIT
+    /// ```
+    ///
+    /// ## How to fix
+    /// Declare the chain at the top of the table (`:NAME - [0:0]`), fix the
+    /// spelling of the target (names are case-sensitive), or delete the rule.
+    /// For kube-proxy, a missing `KUBE-SEP-*` chain means the dump was edited
+    /// or truncated; let kube-proxy resync instead of patching it.
+    pub static UNDEFINED_TARGET = ("IPT101", "undefined-target", Error, "a jump to a chain the table does not declare (before the jump)");
+}
+
+/// Undefined names for which a spelling suggestion is computed; beyond this
+/// the dump is too broken for suggestions to help, and each costs a pass
+/// over the table's chain names.
+const MAX_SUGGESTED_NAMES: usize = 64;
+
+/// The `undefined-target` check.
+pub struct UndefinedTarget;
+
+impl Check for UndefinedTarget {
+    fn info(&self) -> &'static CodeInfo {
+        &UNDEFINED_TARGET
+    }
+
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
+        for table in &cx.dump.tables {
+            let mut suggestions: HashMap<&str, Option<&str>> = HashMap::new();
+            for chain in &table.chains {
+                for rule in &chain.rules {
+                    let Some(target) = &rule.target else { continue };
+                    if target.action != Action::Chain {
+                        continue;
+                    }
+                    let diagnostic = match target.chain {
+                        None => {
+                            let allowed = suggestions.len() < MAX_SUGGESTED_NAMES;
+                            let suggestion =
+                                *suggestions.entry(target.name.as_ref()).or_insert_with(|| {
+                                    allowed
+                                        .then(|| closest_chain(table, &target.name))
+                                        .flatten()
+                                });
+                            undefined(cx, table, rule, &target.name, suggestion)
+                        }
+                        Some(index) => {
+                            let declared = &table.chains[index];
+                            if declared.builtin || !declared.declared || declared.line <= rule.line
+                            {
+                                continue;
+                            }
+                            Diagnostic::new(
+                                &UNDEFINED_TARGET,
+                                target.name_span,
+                                format!(
+                                    "jump to chain `{}` before it is declared",
+                                    target.name
+                                ),
+                            )
+                            .with_primary_message(format!(
+                                "`{}` does not exist yet at line {}",
+                                target.name, rule.line
+                            ))
+                            .with_secondary(declared.name_span, "declared only here")
+                            .with_note(
+                                "iptables-restore creates chains in file order and refuses a jump to a chain it has not created yet",
+                            )
+                            .with_note(format!(
+                                "move the declaration `:{} - [0:0]` to the top of the table",
+                                target.name
+                            ))
+                        }
+                    };
+                    out.push(diagnostic.in_table(&table.name, Some(&chain.name)));
+                }
+            }
+        }
+    }
+}
+
+fn undefined(
+    cx: &Context<'_, '_>,
+    table: &Table<'_>,
+    rule: &Rule<'_>,
+    name: &str,
+    suggestion: Option<&str>,
+) -> Diagnostic {
+    let target = rule.target.as_ref().expect("a rule with a chain target");
+    let mut diagnostic = Diagnostic::new(
+        &UNDEFINED_TARGET,
+        target.name_span,
+        format!("jump to undefined chain `{name}`"),
+    )
+    .with_primary_message(format!("no chain `{name}` in table `{}`", table.name));
+    if let Some(deletion) = table
+        .commands
+        .iter()
+        .find(|command| command.letter == 'X' && command.chain.as_deref() == Some(name))
+    {
+        diagnostic = diagnostic
+            .with_secondary(deletion.span, "deleted here")
+            .with_note(format!(
+                "`-X {name}` at line {} deletes the chain while this rule jumps to it; iptables-restore refuses to delete a chain in use",
+                deletion.line
+            ));
+    } else if let Some(suggestion) = suggestion {
+        let declared = table.chain(suggestion).expect("suggested from this table");
+        diagnostic = diagnostic
+            .with_secondary(
+                declared.name_span,
+                format!("`{suggestion}` is declared here"),
+            )
+            .with_note(format!("did you mean `{suggestion}`?"));
+    } else if let Some(extension) = case_insensitive_extension(name) {
+        diagnostic = diagnostic.with_note(format!(
+            "target names are case-sensitive: did you mean `{extension}`?"
+        ));
+    }
+    if let Some(other) = cx
+        .dump
+        .tables
+        .iter()
+        .find(|other| other.name != table.name && other.chain_index(name).is_some())
+    {
+        diagnostic = diagnostic.with_note(format!(
+            "`{name}` is declared in table `{}`, but a rule can only jump to chains of its own table",
+            other.name
+        ));
+    }
+    diagnostic.with_note("iptables-restore refuses the whole table: \"Couldn't load target\"")
+}
+
+/// A target extension or verdict whose name differs from `name` only in case.
+fn case_insensitive_extension(name: &str) -> Option<String> {
+    let upper = name.to_ascii_uppercase();
+    (upper != name
+        && (is_extension(&upper) || matches!(upper.as_str(), "ACCEPT" | "DROP" | "RETURN")))
+    .then_some(upper)
+}
+
+/// The user chain of `table` whose name is closest to `name`, when close
+/// enough to be a likely misspelling (an edit distance of at most a third of
+/// the name's length, and at least one).
+fn closest_chain<'t>(table: &'t Table<'_>, name: &str) -> Option<&'t str> {
+    let limit = (name.chars().count() / 3).max(1);
+    let mut best: Option<(usize, &str)> = None;
+    for chain in table.chains.iter().filter(|chain| !chain.builtin) {
+        let candidate = chain.name.as_ref();
+        let bound = best.map_or(limit, |(distance, _)| distance.saturating_sub(1));
+        if let Some(distance) = bounded_edit_distance(name, candidate, bound)
+            && best.is_none_or(|(best_distance, _)| distance < best_distance)
+        {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance between `a` and `b` (in characters, case-insensitive
+/// substitutions cost nothing extra), or `None` when it exceeds `bound`.
+pub fn bounded_edit_distance(a: &str, b: &str, bound: usize) -> Option<usize> {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > bound {
+        return None;
+    }
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for (i, &ca) in a.iter().enumerate() {
+        current[0] = i + 1;
+        let mut row_min = current[0];
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(!ca.eq_ignore_ascii_case(&cb));
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+            row_min = row_min.min(current[j + 1]);
+        }
+        if row_min > bound {
+            return None;
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    Some(previous[b.len()]).filter(|&distance| distance <= bound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::test_support::findings;
+
+    #[test]
+    fn edit_distance() {
+        assert_eq!(
+            bounded_edit_distance("KUBE-SEP-A", "KUBE-SEP-A", 2),
+            Some(0)
+        );
+        assert_eq!(
+            bounded_edit_distance("KUBE-SEP-A", "KUBE-SEP-B", 2),
+            Some(1)
+        );
+        assert_eq!(bounded_edit_distance("LOGDROP", "LOG-DROP", 2), Some(1));
+        assert_eq!(bounded_edit_distance("abc", "xyz", 2), None);
+        assert_eq!(bounded_edit_distance("a", "abcdef", 2), None);
+    }
+
+    #[test]
+    fn undefined_and_late_declarations() {
+        let src = "*filter\n:INPUT ACCEPT [0:0]\n:LOG-DROP - [0:0]\n-A INPUT -j LOGDROP\n-A INPUT -j LATER\n:LATER - [0:0]\n-A INPUT -j LOG-DROP\nCOMMIT\n";
+        let found = findings(src, &UNDEFINED_TARGET);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert_eq!(found[0].message, "jump to undefined chain `LOGDROP`");
+        assert!(found[0].notes.iter().any(|n| n.contains("`LOG-DROP`")));
+        assert_eq!(
+            found[1].message,
+            "jump to chain `LATER` before it is declared"
+        );
+    }
+
+    #[test]
+    fn deleted_chains_and_other_tables() {
+        let src = "*nat\n:X - [0:0]\nCOMMIT\n*filter\n:U - [0:0]\n:X - [0:0]\n-A U -j X\n-X X\n-A U -j accept\nCOMMIT\n";
+        let found = findings(src, &UNDEFINED_TARGET);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(found[0].notes[0].contains("`-X X` at line 8"));
+        assert!(found[0].notes.iter().any(|n| n.contains("table `nat`")));
+        assert!(found[1].notes[0].contains("`ACCEPT`"));
+    }
+}

@@ -1,0 +1,166 @@
+//! Kernel agreement for `invalid-target-for-table`: every target iptlint
+//! restricts (and a few it does not) placed in every built-in chain of every
+//! table, in a user chain jumped to from it, in the same chain after an
+//! unconditional RETURN, and in a user chain nothing reaches. The real
+//! iptables-restore refuses a placement exactly when iptlint reports an
+//! error-level `invalid-target-for-table` (for iptables-legacy: one without
+//! the note that legacy loads it anyway).
+
+mod support;
+
+use iptlint::checks::legacy_walk::LEGACY_LOADS_NOTE;
+use iptlint::diagnostics::Severity;
+use iptlint::lint::{Settings, check_source};
+use iptlint::source::SourceFile;
+use support::{Family, Kernel};
+
+const TABLES: &[(&str, &[&str])] = &[
+    ("filter", &["INPUT", "FORWARD", "OUTPUT"]),
+    ("nat", &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"]),
+    (
+        "mangle",
+        &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
+    ),
+    ("raw", &["PREROUTING", "OUTPUT"]),
+    ("security", &["INPUT", "FORWARD", "OUTPUT"]),
+];
+
+/// Targets with the options they need; every rule also carries `-p tcp`.
+const TARGETS: &[&str] = &[
+    "DNAT --to-destination 192.0.2.1",
+    "SNAT --to-source 192.0.2.1",
+    "MASQUERADE",
+    "REDIRECT --to-ports 8080",
+    "NETMAP --to 192.0.2.0/24",
+    "REJECT",
+    "TPROXY --on-port 1",
+    "CT --notrack",
+    "NOTRACK",
+    "CHECKSUM --checksum-fill",
+    "DSCP --set-dscp 1",
+    "TOS --set-tos 1",
+    "TTL --ttl-set 1",
+    "ECN --ecn-tcp-remove",
+    "CLASSIFY --set-class 1:1",
+    "DROP",
+    "ACCEPT",
+    "LOG --log-prefix x",
+    "MARK --set-mark 1",
+];
+
+/// Every placement of every target, as (description, table text).
+fn placements() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (table, builtins) in TABLES {
+        for target in TARGETS {
+            let rule = |chain: &str| format!("-A {chain} -p tcp -j {target}\n");
+            let wrap = |body: String| format!("*{table}\n:U - [0:0]\n{body}COMMIT\n");
+            for builtin in *builtins {
+                out.push((
+                    format!("{target} in {table} {builtin}"),
+                    wrap(rule(builtin)),
+                ));
+                out.push((
+                    format!("{target} in {table} U, jumped to from {builtin}"),
+                    wrap(format!("-A {builtin} -j U\n{}", rule("U"))),
+                ));
+                out.push((
+                    format!("{target} in {table} {builtin} after an unconditional RETURN"),
+                    wrap(format!("-A {builtin} -j RETURN\n{}", rule(builtin))),
+                ));
+            }
+            out.push((
+                format!("{target} in {table} U, which nothing reaches"),
+                wrap(rule("U")),
+            ));
+        }
+    }
+    out
+}
+
+fn iptlint_refuses(text: &str, backend: &str) -> (bool, Vec<String>) {
+    let report = check_source(SourceFile::new("t.rules", text), &Settings::default());
+    assert!(!report.is_fatal(), "does not parse:\n{text}");
+    let errors: Vec<String> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| format!("{}: {}", d.info.name, d.message))
+        .collect();
+    let refused = report.diagnostics.iter().any(|d| {
+        d.severity == Severity::Error
+            && d.info.name == "invalid-target-for-table"
+            && !(backend == "legacy" && d.notes.iter().any(|n| n.starts_with(LEGACY_LOADS_NOTE)))
+    });
+    (refused, errors)
+}
+
+#[test]
+fn target_placements_agree_with_the_kernel() {
+    let test = "target_placements_agree_with_the_kernel";
+    let kernels = Kernel::all(test);
+    if kernels.is_empty() {
+        return;
+    }
+    let cases = placements();
+    for kernel in &kernels {
+        let verdicts: Vec<Result<(), String>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = cases
+                .chunks(cases.len().div_ceil(3))
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|(_, text)| kernel.restore(Family::V4, text, &[]))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| worker.join().unwrap())
+                .collect()
+        });
+        let mut disagreements = Vec::new();
+        let mut refused = 0;
+        for ((description, text), verdict) in cases.iter().zip(&verdicts) {
+            let (says_refused, errors) = iptlint_refuses(text, kernel.backend);
+            if errors
+                .iter()
+                .any(|e| !e.starts_with("invalid-target-for-table"))
+            {
+                disagreements.push(format!("{description}: unexpected errors {errors:?}"));
+            }
+            match verdict {
+                Err(stderr) if !says_refused => disagreements.push(format!(
+                    "{description}: {} refuses ({}), iptlint does not",
+                    kernel.backend,
+                    stderr.lines().next().unwrap_or_default().trim()
+                )),
+                Ok(()) if says_refused => disagreements.push(format!(
+                    "{description}: {} loads it, iptlint says {errors:?}",
+                    kernel.backend
+                )),
+                Err(_) => refused += 1,
+                Ok(()) => {}
+            }
+        }
+        assert!(
+            disagreements.is_empty(),
+            "{} of {} placements disagree with {}:\n{}",
+            disagreements.len(),
+            cases.len(),
+            kernel.backend,
+            disagreements.join("\n")
+        );
+        assert!(
+            refused > cases.len() / 4,
+            "only {refused} refused placements"
+        );
+        eprintln!(
+            "{}: {} placements, {refused} refused",
+            kernel.backend,
+            cases.len()
+        );
+    }
+}
