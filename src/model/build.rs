@@ -164,36 +164,35 @@ pub fn build(src: &str) -> Parsed<'_> {
                 )),
         );
     }
-    for (batch_index, batch) in ranges.chunks(BATCH_LINES).enumerate() {
+    // Batch `k + 1` is parsed (in parallel) while batch `k` is applied to
+    // the model (in order, on one thread), so applying costs no wall time
+    // as long as it is cheaper than parsing.
+    let parse_batch = |batch_index: usize| {
         let first_line = batch_index * BATCH_LINES + 1;
+        let end = ranges.len().min((batch_index + 1) * BATCH_LINES);
+        let batch = &ranges[batch_index * BATCH_LINES..end];
         let parse = |(index, lines): (usize, &[std::ops::Range<usize>])| {
             parse_items(src, first_line + index * PEST_LINES, lines)
         };
-        let items: Vec<Vec<(Item<'_>, Vec<Issue>)>> = if batch.len() > 2 * PEST_LINES {
+        if batch.len() > 2 * PEST_LINES {
             batch
                 .par_chunks(PEST_LINES)
                 .enumerate()
                 .map(parse)
-                .collect()
+                .collect::<Vec<_>>()
         } else {
             batch.chunks(PEST_LINES).enumerate().map(parse).collect()
-        };
-        for (item, issues) in items.into_iter().flatten() {
-            for issue in issues {
-                builder.push(match issue {
-                    Issue::BadCounters(span, message) => Diagnostic::new(&BAD_COUNTERS, span, message)
-                        .with_note("iptables-restore ignores them, but `iptables-restore -c` refuses the line"),
-                    Issue::UnterminatedQuote(span) => Diagnostic::new(
-                        &UNTERMINATED_QUOTE,
-                        span,
-                        "this quote is never closed: the rest of the line becomes part of this word",
-                    )
-                    .with_primary_message("unclosed `\"` swallows everything up to the end of the line")
-                    .with_note("iptables-restore accepts this; any `-j` target written after the quote is lost"),
-                });
-            }
-            builder.apply(item);
         }
+    };
+    let batches = ranges.len().div_ceil(BATCH_LINES);
+    let mut pending = (batches > 0).then(|| parse_batch(0));
+    for next in 1..=batches {
+        let items = pending.take().expect("parsed before it is applied");
+        let (parsed_next, ()) = rayon::join(
+            || (next < batches).then(|| parse_batch(next)),
+            || builder.apply_all(items),
+        );
+        pending = parsed_next;
     }
     builder.finish()
 }
@@ -208,6 +207,26 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
+    /// Apply parsed lines in order, with the issues found in each.
+    fn apply_all(&mut self, items: Vec<Vec<(Item<'a>, Vec<Issue>)>>) {
+        for (item, issues) in items.into_iter().flatten() {
+            for issue in issues {
+                self.push(match issue {
+                    Issue::BadCounters(span, message) => Diagnostic::new(&BAD_COUNTERS, span, message)
+                        .with_note("iptables-restore ignores them, but `iptables-restore -c` refuses the line"),
+                    Issue::UnterminatedQuote(span) => Diagnostic::new(
+                        &UNTERMINATED_QUOTE,
+                        span,
+                        "this quote is never closed: the rest of the line becomes part of this word",
+                    )
+                    .with_primary_message("unclosed `\"` swallows everything up to the end of the line")
+                    .with_note("iptables-restore accepts this; any `-j` target written after the quote is lost"),
+                });
+            }
+            self.apply(item);
+        }
+    }
+
     fn push(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
     }
