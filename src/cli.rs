@@ -1,4 +1,5 @@
-//! The command line: `iptlint check`, `iptlint rules`, `iptlint rule NAME`.
+//! The command line: `iptlint check`, `iptlint rules`, `iptlint rule NAME`,
+//! `iptlint dot`.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -7,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use codespan_reporting::term::termcolor::ColorChoice;
 
+use crate::baseline::{Baseline, BaselineOutcome};
 use crate::checks;
 use crate::config;
 use crate::diagnostics::Severity;
@@ -51,6 +53,8 @@ pub enum Command {
         /// The check's name (`undefined-target`) or code (`IPT101`).
         name: String,
     },
+    /// Draw the jump graph as Graphviz DOT (or SVG through `dot`).
+    Dot(crate::dot::DotArgs),
 }
 
 /// Output formats of `check`.
@@ -60,6 +64,12 @@ pub enum Format {
     Human,
     /// The JSON contract (see README).
     Json,
+    /// One line per finding: `file:line:col: severity[CODE name] message`.
+    Concise,
+    /// SARIF 2.1.0 for GitHub code scanning and other SARIF viewers.
+    Sarif,
+    /// GitHub Actions workflow commands (`::error file=...::message`).
+    Github,
 }
 
 /// When to color output.
@@ -94,6 +104,13 @@ pub struct CheckArgs {
     /// Print findings only, no summary line.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Report only findings that this baseline file does not record.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<String>,
+    /// Record today's findings in this baseline file (the run then exits 0
+    /// unless an input cannot be read or parsed).
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<String>,
     /// Configuration file [default: iptlint.toml in the current directory or
     /// the nearest parent that has one].
     #[arg(long, value_name = "FILE")]
@@ -174,6 +191,7 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> std::io::Result<ExitStatus> {
     match cli.command {
         Command::Check(args) => check(args),
+        Command::Dot(args) => crate::dot::run(args),
         Command::Rules => {
             let mut out = std::io::stdout().lock();
             for info in checks::all_codes() {
@@ -214,6 +232,13 @@ fn check(args: CheckArgs) -> std::io::Result<ExitStatus> {
     } else {
         args.files.clone()
     };
+    let baseline = match args.baseline.as_deref().map(Baseline::read).transpose() {
+        Ok(baseline) => baseline,
+        Err(error) => {
+            eprintln!("iptlint: {error}");
+            return Ok(ExitStatus::Error);
+        }
+    };
     let settings = match settings(&args) {
         Ok(settings) => settings,
         Err(SettingsError::Usage(message)) => {
@@ -221,24 +246,80 @@ fn check(args: CheckArgs) -> std::io::Result<ExitStatus> {
             return Ok(ExitStatus::Error);
         }
         Err(SettingsError::Config(report)) => {
-            emit(&args, std::slice::from_ref(&report))?;
+            render_check(&args, std::slice::from_ref(&report), None)?;
             return Ok(ExitStatus::Error);
         }
     };
-    let reports = lint::check_paths(&files, &settings);
-    emit(&args, &reports)?;
-    Ok(exit_status(
-        &reports,
-        args.fail_on.severity(),
-        args.exit_zero,
-    ))
+    // Uncapped first: a baseline must see every finding, not the first
+    // `MAX_PER_CODE` of each code.
+    let mut reports = lint::analyse_paths(&files, &settings);
+    if let Some(path) = &args.write_baseline {
+        let written = Baseline::from_reports(&reports);
+        if let Err(error) = written.write(path) {
+            eprintln!("iptlint: cannot write baseline `{path}`: {error}");
+            return Ok(ExitStatus::Error);
+        }
+        if !args.quiet {
+            eprintln!(
+                "iptlint: wrote {} finding{} ({} entr{}) to baseline `{path}`",
+                written.findings(),
+                if written.findings() == 1 { "" } else { "s" },
+                written.len(),
+                if written.len() == 1 { "y" } else { "ies" },
+            );
+        }
+    }
+    let outcome = baseline.map(|baseline| {
+        let mut outcome = BaselineOutcome::default();
+        for report in &mut reports {
+            outcome.merge(baseline.filter(&report.source, &mut report.diagnostics));
+        }
+        outcome
+    });
+    for report in &mut reports {
+        lint::cap_per_code(&mut report.diagnostics);
+    }
+    render_check(&args, &reports, outcome.as_ref())?;
+    let status = exit_status(&reports, args.fail_on.severity(), args.exit_zero);
+    Ok(
+        if args.write_baseline.is_some() && status == ExitStatus::Findings {
+            ExitStatus::Clean
+        } else {
+            status
+        },
+    )
 }
 
-fn emit(args: &CheckArgs, reports: &[FileReport]) -> std::io::Result<()> {
+fn render_check(
+    args: &CheckArgs,
+    reports: &[FileReport],
+    baseline: Option<&BaselineOutcome>,
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
     match args.format {
-        Format::Human => render::human::emit(reports, args.color.choice(), args.quiet),
-        Format::Json => render::json::write(&mut std::io::stdout().lock(), reports),
+        Format::Human => {
+            drop(out);
+            render::human::emit(reports, args.color.choice(), args.quiet)?;
+            out = std::io::stdout().lock();
+        }
+        Format::Json => return render::json::write_with_baseline(&mut out, reports, baseline),
+        Format::Sarif => return render::sarif::write(&mut out, reports, baseline),
+        Format::Concise => render::concise::write(&mut out, reports)?,
+        Format::Github => render::github::write(&mut out, reports)?,
     }
+    if !args.quiet {
+        if args.format != Format::Human {
+            writeln!(
+                out,
+                "{}",
+                render::human::summary_line(&lint::Summary::of(reports))
+            )?;
+        }
+        for line in baseline.map(render::baseline_lines).unwrap_or_default() {
+            writeln!(out, "{line}")?;
+        }
+    }
+    out.flush()
 }
 
 /// Why no settings could be made.

@@ -9,10 +9,13 @@
 // pest_derive generates then names `alloc` at the crate root.
 extern crate alloc;
 
+pub mod baseline;
 pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod diagnostics;
+pub mod dot;
+pub mod fingerprint;
 pub mod generate;
 pub mod graph;
 pub mod lint;

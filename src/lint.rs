@@ -39,13 +39,16 @@ impl Settings {
         }
     }
 
-    /// Report only the checks named in `names` (names or codes, already
-    /// validated): every other code is dropped, except that a file that
-    /// cannot be read or parsed is still reported.
+    /// Report only the checks named in `names` (canonical names): every
+    /// other code is dropped, except that a file that cannot be read or
+    /// parsed is still reported. A selected check the configuration file
+    /// allows is reported again, at its default level.
     pub fn select(&mut self, names: &[&str]) {
         for info in checks::all_codes() {
             if !names.contains(&info.name) {
                 self.levels.insert(info.name.to_string(), None);
+            } else if self.levels.get(info.name) == Some(&None) {
+                self.levels.remove(info.name);
             }
         }
     }
@@ -105,6 +108,14 @@ impl FileReport {
 
 /// Check one source.
 pub fn check_source(source: SourceFile, settings: &Settings) -> FileReport {
+    let mut report = analyse_source(source, settings);
+    cap_per_code(&mut report.diagnostics);
+    report
+}
+
+/// Check one source without capping the findings per code (see
+/// [`cap_per_code`]): for baselines, which must see every finding.
+pub fn analyse_source(source: SourceFile, settings: &Settings) -> FileReport {
     let mut diagnostics = {
         let parsed = build(&source.text);
         let mut diagnostics = parsed.diagnostics.clone();
@@ -140,7 +151,6 @@ pub fn check_source(source: SourceFile, settings: &Settings) -> FileReport {
             d.info.code,
         )
     });
-    cap_per_code(&mut diagnostics);
     FileReport {
         source,
         diagnostics,
@@ -148,7 +158,7 @@ pub fn check_source(source: SourceFile, settings: &Settings) -> FileReport {
 }
 
 /// Keep the first [`MAX_PER_CODE`] diagnostics of each code and say how many more there were.
-fn cap_per_code(diagnostics: &mut Vec<Diagnostic>) {
+pub fn cap_per_code(diagnostics: &mut Vec<Diagnostic>) {
     let mut counts: HashMap<&'static str, usize> = HashMap::new();
     let mut dropped: Vec<(&'static str, usize, Span)> = Vec::new();
     diagnostics.retain(|diagnostic| {
@@ -178,8 +188,15 @@ fn cap_per_code(diagnostics: &mut Vec<Diagnostic>) {
 /// Check a file by path (`-` is stdin). An unreadable file gives a report
 /// with one `unreadable-input` error.
 pub fn check_path(path: &str, settings: &Settings) -> FileReport {
+    let mut report = analyse_path(path, settings);
+    cap_per_code(&mut report.diagnostics);
+    report
+}
+
+/// [`check_path`] without capping the findings per code.
+pub fn analyse_path(path: &str, settings: &Settings) -> FileReport {
     match SourceFile::read(path) {
-        Ok(source) => check_source(source, settings),
+        Ok(source) => analyse_source(source, settings),
         Err(error) => {
             let name = if path == "-" { "<stdin>" } else { path };
             FileReport {
@@ -199,6 +216,14 @@ pub fn check_paths(paths: &[String], settings: &Settings) -> Vec<FileReport> {
     paths
         .par_iter()
         .map(|path| check_path(path, settings))
+        .collect()
+}
+
+/// [`check_paths`] without capping the findings per code.
+pub fn analyse_paths(paths: &[String], settings: &Settings) -> Vec<FileReport> {
+    paths
+        .par_iter()
+        .map(|path| analyse_path(path, settings))
         .collect()
 }
 

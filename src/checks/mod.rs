@@ -12,6 +12,7 @@ pub mod invalid_target_for_table;
 pub mod jump_cycle;
 pub mod jump_to_builtin_chain;
 pub mod legacy_walk;
+pub mod paths;
 pub mod undefined_target;
 pub mod unreferenced_chain;
 

@@ -11,6 +11,7 @@
 use serde::Serialize;
 
 use super::Position;
+use crate::baseline::BaselineOutcome;
 use crate::diagnostics::Severity;
 use crate::lint::{FileReport, Summary};
 
@@ -55,6 +56,10 @@ pub struct JsonReport<'r> {
     pub diagnostics: Vec<JsonDiagnostic<'r>>,
     /// Counts.
     pub summary: Summary,
+    /// What `--baseline` suppressed and which of its entries are stale;
+    /// absent without `--baseline`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<&'r BaselineOutcome>,
 }
 
 /// Build the report.
@@ -85,11 +90,23 @@ pub fn report(reports: &[FileReport]) -> JsonReport<'_> {
         version: VERSION,
         diagnostics,
         summary: Summary::of(reports),
+        baseline: None,
     }
 }
 
 /// Write the report as pretty JSON followed by a newline.
 pub fn write(out: &mut dyn std::io::Write, reports: &[FileReport]) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &report(reports))?;
+    write_with_baseline(out, reports, None)
+}
+
+/// [`write`], with what a baseline suppressed.
+pub fn write_with_baseline(
+    out: &mut dyn std::io::Write,
+    reports: &[FileReport],
+    baseline: Option<&BaselineOutcome>,
+) -> std::io::Result<()> {
+    let mut report = report(reports);
+    report.baseline = baseline;
+    serde_json::to_writer_pretty(&mut *out, &report)?;
     writeln!(out)
 }

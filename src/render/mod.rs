@@ -1,7 +1,11 @@
 //! Output formats for `iptlint check`: one emitter per format.
 
+pub mod concise;
+pub mod dot;
+pub mod github;
 pub mod human;
 pub mod json;
+pub mod sarif;
 
 use crate::diagnostics::Diagnostic;
 use crate::lint::FileReport;
@@ -32,4 +36,44 @@ impl Position {
             end_column,
         }
     }
+}
+
+/// The lines that say what `--baseline` did: how many known findings were
+/// not shown, and each stale entry (fixed, or the rule changed).
+pub fn baseline_lines(outcome: &crate::baseline::BaselineOutcome) -> Vec<String> {
+    let mut lines = Vec::new();
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    lines.push(format!(
+        "baseline: {} known finding{} not shown",
+        outcome.suppressed,
+        plural(outcome.suppressed)
+    ));
+    if !outcome.stale.is_empty() {
+        lines.push(format!(
+            "baseline: {} stale entr{} (no longer found; refresh with --write-baseline):",
+            outcome.stale.len(),
+            if outcome.stale.len() == 1 { "y" } else { "ies" }
+        ));
+        for stale in &outcome.stale {
+            let entry = &stale.entry;
+            let place = match (&entry.table, &entry.chain) {
+                (Some(table), Some(chain)) => format!(" in {table}/{chain}"),
+                (Some(table), None) => format!(" in {table}"),
+                _ => String::new(),
+            };
+            lines.push(format!(
+                "  {}: {}{}{}: {}",
+                entry.file,
+                entry.check,
+                place,
+                if stale.missing > 1 {
+                    format!(" (x{})", stale.missing)
+                } else {
+                    String::new()
+                },
+                concise::one_line(&entry.rule)
+            ));
+        }
+    }
+    lines
 }
