@@ -7,6 +7,10 @@
 //! [`analysis`] reasons about the packets each chain sees, for the checks
 //! that depend on it.
 
+// pest is built without its `std` feature (see Cargo.toml), and the parser
+// pest_derive generates then names `alloc` at the crate root.
+extern crate alloc;
+
 pub mod analysis;
 pub mod baseline;
 pub mod checks;
@@ -14,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod diagnostics;
 pub mod dot;
+pub mod explain;
 pub mod fingerprint;
 pub mod generate;
 pub mod graph;

@@ -28,6 +28,8 @@ pub struct Settings {
     pub levels: HashMap<String, Option<Severity>>,
     /// `[[ignore]]` rules of the configuration: matching findings are dropped.
     pub ignores: Vec<IgnoreRule>,
+    /// Parameters of checks.
+    pub options: crate::checks::CheckOptions,
 }
 
 impl Settings {
@@ -36,16 +38,20 @@ impl Settings {
         Settings {
             levels: config.levels,
             ignores: config.ignores,
+            options: config.options,
         }
     }
 
-    /// Report only the checks named in `names` (names or codes, already
-    /// validated): every other code is dropped, except that a file that
-    /// cannot be read or parsed is still reported.
+    /// Report only the checks named in `names` (canonical names): every
+    /// other code is dropped, except that a file that cannot be read or
+    /// parsed is still reported. A selected check the configuration file
+    /// allows is reported again, at its default level.
     pub fn select(&mut self, names: &[&str]) {
         for info in checks::all_codes() {
             if !names.contains(&info.name) {
                 self.levels.insert(info.name.to_string(), None);
+            } else if self.levels.get(info.name) == Some(&None) {
+                self.levels.remove(info.name);
             }
         }
     }
@@ -130,7 +136,7 @@ pub fn analyse_source(source: SourceFile, settings: &Settings) -> FileReport {
         let checks_run = !parsed.has_syntax_errors();
         if checks_run {
             let graph = DumpGraph::build(&parsed.dump);
-            let cx = Context::new(&source.text, &parsed.dump, &graph);
+            let cx = Context::new(&source.text, &parsed.dump, &graph, settings.options);
             diagnostics.extend(checks::run_all(&cx));
         }
         crate::suppress::apply(&source, &parsed, &mut diagnostics, checks_run);

@@ -159,12 +159,20 @@ fn configuration_is_found_in_a_parent_directory() {
         check_json(&nested, DUPLICATE, &["--ignore", "duplicate-rule"]),
         (0, vec![])
     );
+    // --select reports a check the file allows, at its default level.
     assert_eq!(
-        check_json(&nested, STALE, &["--select", "IPT103,duplicate-rule"])
-            .1
-            .len(),
-        0,
-        "--select does not re-enable what the file allows"
+        check_json(&nested, STALE, &["--select", "IPT103"]),
+        (
+            1,
+            vec![
+                finding("unreferenced-chain", "warning", 6),
+                finding("unreferenced-chain", "warning", 7)
+            ]
+        )
+    );
+    assert_eq!(
+        check_json(&nested, DUPLICATE, &["--select", "IPT103"]),
+        (0, vec![])
     );
     // An explicit --config wins over the discovered file.
     let other = dir.path().join("strict.toml");

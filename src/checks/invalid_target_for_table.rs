@@ -2,6 +2,7 @@
 //! in a chain that a built-in chain of the wrong hook reaches.
 
 use super::legacy_walk::{LEGACY_LOADS_NOTE, LegacyWalk};
+use super::paths::Tree;
 use super::{Check, Context};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic, Severity};
@@ -275,37 +276,41 @@ impl Check for InvalidTargetForTable {
 }
 
 /// Which built-in chains reach each chain of one table.
-struct HookReach<'g> {
+struct HookReach<'g, 'a> {
+    table: &'g Table<'a>,
     graph: &'g ChainGraph,
-    names: Vec<String>,
-    /// Per built-in chain (by chain index): the chains it reaches.
-    reach: Vec<(usize, Vec<bool>)>,
+    /// Per built-in chain (by chain index): shortest paths from it.
+    trees: Vec<(usize, Tree)>,
     /// The same as the legacy kernel's check walks it.
     legacy: LegacyWalk,
     legacy_reach: Vec<Vec<bool>>,
 }
 
-impl<'g> HookReach<'g> {
-    fn new(table: &Table<'_>, graph: &'g ChainGraph) -> Self {
-        let reach: Vec<(usize, Vec<bool>)> = table
+impl<'g, 'a> HookReach<'g, 'a> {
+    fn new(table: &'g Table<'a>, graph: &'g ChainGraph) -> Self {
+        let trees: Vec<(usize, Tree)> = table
             .chains
             .iter()
             .enumerate()
             .filter(|(_, chain)| chain.builtin)
-            .map(|(index, _)| (index, graph.reachable_from(&[index])))
+            .map(|(index, _)| (index, Tree::new(graph, &[index], |_, _| true)))
             .collect();
         let legacy = LegacyWalk::new(table);
-        let legacy_reach = reach
+        let legacy_reach = trees
             .iter()
             .map(|(hook, _)| legacy.reach(graph, &[*hook]))
             .collect();
         HookReach {
+            table,
             graph,
-            names: table.chains.iter().map(|c| c.name.to_string()).collect(),
-            reach,
+            trees,
             legacy,
             legacy_reach,
         }
+    }
+
+    fn hook_allowed(&self, hook: usize, allowed: &[&str]) -> bool {
+        allowed.contains(&self.table.chains[hook].name.as_ref())
     }
 
     /// Whether the legacy kernel's check also sees rule `rule` of `chain`
@@ -313,12 +318,10 @@ impl<'g> HookReach<'g> {
     fn legacy_refuses(&self, chain: usize, rule: usize, allowed: &[&str]) -> bool {
         self.legacy.visits(chain, rule)
             && self
-                .reach
+                .trees
                 .iter()
                 .zip(&self.legacy_reach)
-                .any(|((hook, _), reached)| {
-                    reached[chain] && !allowed.contains(&self.names[*hook].as_str())
-                })
+                .any(|((hook, _), reached)| reached[chain] && !self.hook_allowed(*hook, allowed))
     }
 
     /// A built-in chain outside `allowed` that reaches `chain`, with the
@@ -329,20 +332,16 @@ impl<'g> HookReach<'g> {
         chain: usize,
         allowed: &[&str],
     ) -> Option<(usize, Option<(Span, String)>)> {
-        let (hook, _) = self.reach.iter().find(|(hook, reached)| {
-            reached[chain] && !allowed.contains(&self.names[*hook].as_str())
-        })?;
+        let (hook, tree) = self
+            .trees
+            .iter()
+            .find(|(hook, tree)| tree.reached(chain) && !self.hook_allowed(*hook, allowed))?;
         if *hook == chain {
             return Some((*hook, None));
         }
-        let edges = self.graph.path(&[*hook], chain)?;
-        let mut names = vec![self.names[*hook].as_str()];
-        for &edge in &edges {
-            let (_, to) = self.graph.graph.edge_endpoints(edge)?;
-            names.push(&self.names[to.index()]);
-        }
-        let last = self.graph.graph[*edges.last()?].span;
-        Some((*hook, Some((last, names.join(" -> ")))))
+        let jump = tree.entry_jump(self.graph, chain)?;
+        let path = tree.describe(self.graph, self.table, chain)?;
+        Some((*hook, Some((jump.span, path))))
     }
 }
 

@@ -8,6 +8,7 @@ use petgraph::visit::EdgeRef;
 
 use super::chain_roles::kube_depth;
 use super::legacy_walk::{LEGACY_LOADS_NOTE, LegacyWalk};
+use super::paths::Tree;
 use super::{Check, Context};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic, Severity};
@@ -77,10 +78,8 @@ struct LoopWalker<'t, 'a> {
     graph: &'t ChainGraph,
     /// Component of each chain, `usize::MAX` outside any loop.
     component: Vec<usize>,
-    /// Breadth-first order from the built-in chains (`u32::MAX`: unreached).
-    discovered: Vec<u32>,
-    /// The edge the breadth-first walk from the built-in chains came in by.
-    reached_by: Vec<Option<EdgeIndex>>,
+    /// Shortest paths from the built-in chains.
+    from_builtins: Tree,
     /// Scratch for the walk inside one component.
     inner_by: Vec<Option<EdgeIndex>>,
     inner_seen: Vec<usize>,
@@ -97,33 +96,13 @@ impl<'t, 'a> LoopWalker<'t, 'a> {
                 component[chain] = index;
             }
         }
-        let mut discovered = vec![u32::MAX; count];
-        let mut reached_by = vec![None; count];
-        let mut queue = VecDeque::new();
-        let mut order = 0u32;
-        for (index, chain) in table.chains.iter().enumerate() {
-            if chain.builtin {
-                discovered[index] = order;
-                order += 1;
-                queue.push_back(index);
-            }
-        }
-        while let Some(chain) = queue.pop_front() {
-            for (edge, next) in sorted_out_edges(graph, chain) {
-                if discovered[next] == u32::MAX {
-                    discovered[next] = order;
-                    order += 1;
-                    reached_by[next] = Some(edge);
-                    queue.push_back(next);
-                }
-            }
-        }
+        let builtins: Vec<usize> = (0..count).filter(|&i| table.chains[i].builtin).collect();
+        let from_builtins = Tree::new(graph, &builtins, |_, _| true);
         LoopWalker {
             table,
             graph,
             component,
-            discovered,
-            reached_by,
+            from_builtins,
             inner_by: vec![None; count],
             inner_seen: vec![usize::MAX; count],
             legacy_loops: LegacyWalk::new(table).loops_found(table, graph),
@@ -140,8 +119,8 @@ impl<'t, 'a> LoopWalker<'t, 'a> {
     fn entry(&self, component: usize, chains: &[usize]) -> usize {
         if let Some(&first) = chains
             .iter()
-            .filter(|&&chain| self.discovered[chain] != u32::MAX)
-            .min_by_key(|&&chain| self.discovered[chain])
+            .filter(|&&chain| self.from_builtins.reached(chain))
+            .min_by_key(|&&chain| self.from_builtins.order[chain])
         {
             return first;
         }
@@ -211,7 +190,7 @@ impl<'t, 'a> LoopWalker<'t, 'a> {
         let closing = *edges.last().expect("a loop has a jump");
         let closing_jump = self.graph.graph[closing];
         let closing_chain = self.source(closing);
-        let reachable = self.discovered[entry] != u32::MAX;
+        let reachable = self.from_builtins.reached(entry);
         let mut names: Vec<&str> = edges.iter().map(|&e| self.name(self.source(e))).collect();
         names.push(self.name(entry));
 
@@ -263,17 +242,14 @@ impl<'t, 'a> LoopWalker<'t, 'a> {
             ));
         }
         diagnostic = if reachable {
-            let mut path = vec![self.name(entry)];
-            let mut at = entry;
-            while let Some(edge) = self.reached_by[at] {
-                at = self.source(edge);
-                path.push(self.name(at));
-            }
-            path.reverse();
-            let how = if path.len() == 1 {
-                format!("built-in chain `{}` is part of the loop", path[0])
+            let how = if self.table.chains[entry].builtin {
+                format!("built-in chain `{}` is part of the loop", self.name(entry))
             } else {
-                format!("a built-in chain reaches the loop: {}", elide(&path))
+                let path = self
+                    .from_builtins
+                    .describe(self.graph, self.table, entry)
+                    .expect("reached");
+                format!("a built-in chain reaches the loop: {path}")
             };
             if chains.iter().any(|&chain| self.legacy_loops[chain]) {
                 diagnostic.with_note(format!(
@@ -288,6 +264,16 @@ impl<'t, 'a> LoopWalker<'t, 'a> {
                         "{LEGACY_LOADS_NOTE}: its loop check stops at a rule without conditions that accepts, drops or returns, and every way into this loop comes after one"
                     ))
             }
+        } else if self
+            .table
+            .chains
+            .iter()
+            .filter(|chain| chain.builtin)
+            .all(|chain| chain.rules.is_empty())
+        {
+            diagnostic.with_note(
+                "this table's built-in chains have no rules (a fragment for `iptables-restore --noflush`?): it loads on its own, but the kernel refuses it if rules already loaded jump into the loop",
+            )
         } else {
             diagnostic.with_note(
                 "no built-in chain reaches the loop, so the table loads; the kernel will refuse it once a jump into the loop is added",
@@ -370,6 +356,9 @@ mod tests {
         let src = "*filter\n:KUBE-SEP-B - [0:0]\n:KUBE-SVC-AAAAAAAAAAAAAAAA - [0:0]\n:S - [0:0]\n-A KUBE-SEP-B -j KUBE-SVC-AAAAAAAAAAAAAAAA\n-A KUBE-SVC-AAAAAAAAAAAAAAAA -g KUBE-SEP-B\n-A S -g S\nCOMMIT\n";
         let found = findings(src, &JUMP_CYCLE);
         assert_eq!(found.len(), 2);
+        assert!(found[0].notes.iter().any(|n| n.contains("--noflush")));
+        // The loop is entered at the service chain, as kube-proxy would enter it.
+        assert_eq!(found[0].chain.as_deref(), Some("KUBE-SEP-B"));
         assert!(found.iter().all(|d| d.severity == Severity::Warning));
         assert_eq!(
             found[0].message,

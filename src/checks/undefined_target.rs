@@ -41,10 +41,11 @@ declare_code! {
     pub static UNDEFINED_TARGET = ("IPT101", "undefined-target", Error, "a jump to a chain the table does not declare (before the jump)");
 }
 
-/// Undefined names for which a spelling suggestion is computed; beyond this
-/// the dump is too broken for suggestions to help, and each costs a pass
-/// over the table's chain names.
-const MAX_SUGGESTED_NAMES: usize = 64;
+/// Chain names compared per table while looking for spelling suggestions:
+/// each suggestion costs a pass over the table's chain names, so a dump
+/// with thousands of undefined targets among thousands of chains gets
+/// suggestions for the first few only (a dump that broken needs no more).
+const SUGGESTION_BUDGET: usize = 1_000_000;
 
 /// The `undefined-target` check.
 pub struct UndefinedTarget;
@@ -57,6 +58,7 @@ impl Check for UndefinedTarget {
     fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
         for table in &cx.dump.tables {
             let mut suggestions: HashMap<&str, Option<&str>> = HashMap::new();
+            let mut budget = SUGGESTION_BUDGET;
             for chain in &table.chains {
                 for rule in &chain.rules {
                     let Some(target) = &rule.target else { continue };
@@ -65,11 +67,14 @@ impl Check for UndefinedTarget {
                     }
                     let diagnostic = match target.chain {
                         None => {
-                            let allowed = suggestions.len() < MAX_SUGGESTED_NAMES;
                             let suggestion =
                                 *suggestions.entry(target.name.as_ref()).or_insert_with(|| {
-                                    allowed
-                                        .then(|| closest_chain(table, &target.name))
+                                    let cost = table.chains.len();
+                                    (budget >= cost)
+                                        .then(|| {
+                                            budget -= cost;
+                                            closest_chain(table, &target.name)
+                                        })
                                         .flatten()
                                 });
                             undefined(cx, table, rule, &target.name, suggestion)
