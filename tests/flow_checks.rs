@@ -67,12 +67,18 @@ fn shadowed_rules_are_found_at_their_lines() {
             .map(|(_, line, _)| line)
             .collect()
     };
-    assert_eq!(lines("fixtures/checks/shadowed-rule/fires-kube-services.rules"), [18]);
+    assert_eq!(
+        lines("fixtures/checks/shadowed-rule/fires-kube-services.rules"),
+        [18]
+    );
     assert_eq!(
         lines("fixtures/checks/shadowed-rule/fires-containment.rules"),
         [8, 10, 12, 14, 16, 18]
     );
-    assert_eq!(lines("fixtures/checks/shadowed-rule/fires-context.rules"), [10]);
+    assert_eq!(
+        lines("fixtures/checks/shadowed-rule/fires-context.rules"),
+        [10]
+    );
 }
 
 #[test]

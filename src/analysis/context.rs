@@ -47,7 +47,16 @@ pub const SHADOW_SCAN_LIMIT: usize = 64;
 
 /// Non-terminating targets that change nothing iptlint models.
 const PURE_TARGETS: &[&str] = &[
-    "LOG", "NFLOG", "ULOG", "TRACE", "AUDIT", "NFACCT", "IDLETIMER", "LED", "RATEEST", "SET",
+    "LOG",
+    "NFLOG",
+    "ULOG",
+    "TRACE",
+    "AUDIT",
+    "NFACCT",
+    "IDLETIMER",
+    "LED",
+    "RATEEST",
+    "SET",
     "TEE",
 ];
 
@@ -188,9 +197,16 @@ impl Analysis {
 /// KUBE-FW, KUBE-XLB.
 pub fn is_kube_service_chain(table: &Table<'_>, name: &str) -> bool {
     table.kind == TableKind::Nat
-        && ["KUBE-SEP-", "KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-XLB-"]
-            .iter()
-            .any(|prefix| name.starts_with(prefix))
+        && [
+            "KUBE-SEP-",
+            "KUBE-SVC-",
+            "KUBE-SVL-",
+            "KUBE-EXT-",
+            "KUBE-FW-",
+            "KUBE-XLB-",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
 }
 
 /// How a rule that matches ends the chain's evaluation.
@@ -483,86 +499,109 @@ fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Famil
         }
     }
     let no_verdicts = |_: Option<usize>| false;
+    // A chain nothing known passes packets to starts from "any packet".
+    let seed = |chain: usize, entries: &mut [Option<PacketSet>], origins: &mut [Origin]| {
+        entries[chain] = Some(PacketSet::any(family));
+        let has_callers = graph.callers(chain).next().is_some();
+        origins[chain] =
+            if fragment && !has_callers && !is_kube_service_chain(table, &table.chains[chain].name)
+            {
+                Origin::FragmentRoot
+            } else {
+                Origin::Unreached
+            };
+    };
     for (c, component) in components.iter().enumerate().rev() {
-        for node in component {
-            let chain = node.index();
-            if entries[chain].is_none() {
-                entries[chain] = Some(PacketSet::any(family));
-                let has_callers = graph.callers(chain).next().is_some();
-                origins[chain] = if fragment
-                    && !has_callers
-                    && !is_kube_service_chain(table, &table.chains[chain].name)
-                {
-                    Origin::FragmentRoot
-                } else {
-                    Origin::Unreached
-                };
-            }
-        }
         let looping = cyclic(component);
-        let mut work: Vec<usize> = component.iter().map(|n| n.index()).collect();
+        // Members some caller outside the loop reached go first; the others
+        // are seeded with "any packet" only if the loop leaves them unreached,
+        // so that one unreached member does not flood the loop with "any".
+        let mut work: Vec<usize> = component
+            .iter()
+            .map(|n| n.index())
+            .filter(|&chain| entries[chain].is_some())
+            .collect();
+        if work.is_empty() {
+            let first = component[0].index();
+            seed(first, &mut entries, &mut origins);
+            work.push(first);
+        }
         for &chain in &work {
             queued[chain] = true;
         }
-        while let Some(chain) = work.pop() {
-            queued[chain] = false;
-            let known = origins[chain].is_known();
-            let entry = entries[chain].take().expect("seeded");
-            let mut to_self: Option<PacketSet> = None;
-            let mut changed: Vec<usize> = Vec::new();
-            let walk = walk_chain(
-                table,
-                family,
-                chain,
-                &entry,
-                &no_verdicts,
-                &mut |target, packets| {
-                    if target == chain {
-                        match &mut to_self {
-                            Some(existing) => {
-                                existing.absorb(&packets);
+        let mut cursor = 0;
+        loop {
+            while let Some(chain) = work.pop() {
+                queued[chain] = false;
+                let known = origins[chain].is_known();
+                let entry = entries[chain].take().expect("seeded");
+                let mut to_self: Option<PacketSet> = None;
+                let mut changed: Vec<usize> = Vec::new();
+                let walk = walk_chain(
+                    table,
+                    family,
+                    chain,
+                    &entry,
+                    &no_verdicts,
+                    &mut |target, packets| {
+                        if target == chain {
+                            match &mut to_self {
+                                Some(existing) => {
+                                    existing.absorb(&packets);
+                                }
+                                None => to_self = Some(packets),
                             }
-                            None => to_self = Some(packets),
+                            return;
                         }
-                        return;
-                    }
-                    if known && origins[target] == Origin::Unreached {
-                        origins[target] = Origin::Reached;
-                    }
-                    let grew = match &mut entries[target] {
-                        slot @ None => {
-                            *slot = Some(packets);
-                            true
+                        if known && origins[target] == Origin::Unreached {
+                            origins[target] = Origin::Reached;
                         }
-                        Some(existing) => existing.absorb(&packets),
-                    };
-                    if grew && looping && component_of[target] == c {
-                        changed.push(target);
+                        let grew = match &mut entries[target] {
+                            slot @ None => {
+                                *slot = Some(packets);
+                                true
+                            }
+                            Some(existing) => existing.absorb(&packets),
+                        };
+                        if grew && looping && component_of[target] == c {
+                            changed.push(target);
+                        }
+                    },
+                    (!looping).then_some(src),
+                );
+                if !looping {
+                    walks[chain] = Some(walk);
+                }
+                let mut entry = entry;
+                if let Some(packets) = to_self
+                    && entry.absorb(&packets)
+                {
+                    changed.push(chain);
+                }
+                entries[chain] = Some(entry);
+                for target in changed {
+                    // Inside a loop: walk the target again, widening to "any
+                    // packet" once it has changed often enough.
+                    changes[target] += 1;
+                    if changes[target] > WIDEN_AFTER {
+                        entries[target] = Some(PacketSet::any(family));
                     }
-                },
-                (!looping).then_some(src),
-            );
-            if !looping {
-                walks[chain] = Some(walk);
-            }
-            let mut entry = entry;
-            if let Some(packets) = to_self
-                && entry.absorb(&packets)
-            {
-                changed.push(chain);
-            }
-            entries[chain] = Some(entry);
-            for target in changed {
-                // Inside a loop: walk the target again, widening to "any
-                // packet" once it has changed often enough.
-                changes[target] += 1;
-                if changes[target] > WIDEN_AFTER {
-                    entries[target] = Some(PacketSet::any(family));
+                    if !queued[target] && changes[target] <= WIDEN_AFTER + 1 {
+                        queued[target] = true;
+                        work.push(target);
+                    }
                 }
-                if !queued[target] && changes[target] <= WIDEN_AFTER + 1 {
-                    queued[target] = true;
-                    work.push(target);
+            }
+            while cursor < component.len() && entries[component[cursor].index()].is_some() {
+                cursor += 1;
+            }
+            match component.get(cursor).map(|n| n.index()) {
+                Some(unreached) => {
+                    seed(unreached, &mut entries, &mut origins);
+                    queued[unreached] = true;
+                    work.push(unreached);
                 }
+                None => break,
             }
         }
     }
@@ -710,7 +749,10 @@ COMMIT
             assert!(!sep.verdict);
             assert!(matches!(
                 sep.exits.as_slice(),
-                [Exit::FallsOff { last_partial: None, .. }]
+                [Exit::FallsOff {
+                    last_partial: None,
+                    ..
+                }]
             ));
             let svc = flow(table, flows, "KUBE-SVC-A");
             assert!(svc.verdict, "the ACCEPT takes what KUBE-SEP-2 returns");
@@ -755,9 +797,13 @@ COMMIT
             assert!(!b.entry.protocols.contains(6));
             assert!(b.verdict, "C may return but B drops what comes back");
             let c = flow(table, flows, "C");
-            assert!(
-                matches!(c.exits.as_slice(), [Exit::FallsOff { last_partial: Some(0), .. }])
-            );
+            assert!(matches!(
+                c.exits.as_slice(),
+                [Exit::FallsOff {
+                    last_partial: Some(0),
+                    ..
+                }]
+            ));
         });
     }
 
@@ -861,11 +907,17 @@ COMMIT
 COMMIT
 ";
         Fixture::new(src).with(|table, flows| {
-            assert_eq!(flow(table, flows, "KUBE-SERVICES").origin, Origin::FragmentRoot);
+            assert_eq!(
+                flow(table, flows, "KUBE-SERVICES").origin,
+                Origin::FragmentRoot
+            );
             assert_eq!(flow(table, flows, "KUBE-SVC-A").origin, Origin::Reached);
             assert!(flow(table, flows, "KUBE-SVC-A").verdict);
             // A stale endpoint chain's callers are unknown, not "anything".
-            assert_eq!(flow(table, flows, "KUBE-SEP-STALE").origin, Origin::Unreached);
+            assert_eq!(
+                flow(table, flows, "KUBE-SEP-STALE").origin,
+                Origin::Unreached
+            );
         });
     }
 

@@ -695,7 +695,12 @@ impl Interfaces {
 /// Patterns without those inside another one of the list.
 fn minimal_cover(mut patterns: Vec<Pattern>) -> Vec<Pattern> {
     let mut keep: Vec<Pattern> = Vec::with_capacity(patterns.len());
-    patterns.sort_by(|a, b| a.name.len().cmp(&b.name.len()).then(b.wildcard.cmp(&a.wildcard)));
+    patterns.sort_by(|a, b| {
+        a.name
+            .len()
+            .cmp(&b.name.len())
+            .then(b.wildcard.cmp(&a.wildcard))
+    });
     for pattern in patterns {
         if !keep.iter().any(|k| pattern.within(k)) {
             keep.push(pattern);
@@ -1427,7 +1432,10 @@ impl PacketSet {
             parts.push(format!("from {}", describe_addresses(&self.source)));
         }
         if !self.source_ports.is_any() {
-            parts.push(format!("source port {}", describe_ports(&self.source_ports)));
+            parts.push(format!(
+                "source port {}",
+                describe_ports(&self.source_ports)
+            ));
         }
         if !self.destination.is_any() {
             parts.push(format!("to {}", describe_addresses(&self.destination)));
@@ -1436,10 +1444,16 @@ impl PacketSet {
             parts.push(format!("port {}", describe_ports(&self.destination_ports)));
         }
         if !self.in_interface().is_any() {
-            parts.push(format!("in on {}", describe_interfaces(self.in_interface())));
+            parts.push(format!(
+                "in on {}",
+                describe_interfaces(self.in_interface())
+            ));
         }
         if !self.out_interface().is_any() {
-            parts.push(format!("out on {}", describe_interfaces(self.out_interface())));
+            parts.push(format!(
+                "out on {}",
+                describe_interfaces(self.out_interface())
+            ));
         }
         if !self.states.is_any() {
             parts.push(format!("ctstate {}", describe_states(self.states)));
@@ -1502,7 +1516,8 @@ fn describe_addresses(values: &Values) -> String {
         return "anywhere".to_string();
     };
     let complement = values.complement();
-    let complement_ranges: &[(u128, u128)] = &complement.ranges().map(|r| r.to_vec()).unwrap_or_default();
+    let complement_ranges: &[(u128, u128)] =
+        &complement.ranges().map(|r| r.to_vec()).unwrap_or_default();
     if complement_ranges.len() < ranges.len() && !complement_ranges.is_empty() {
         return format!("not {}", list_ranges(complement_ranges, values.max(), true));
     }
@@ -1514,9 +1529,13 @@ fn describe_ports(values: &Values) -> String {
         return "any".to_string();
     };
     let complement = values.complement();
-    let complement_ranges: &[(u128, u128)] = &complement.ranges().map(|r| r.to_vec()).unwrap_or_default();
+    let complement_ranges: &[(u128, u128)] =
+        &complement.ranges().map(|r| r.to_vec()).unwrap_or_default();
     if complement_ranges.len() < ranges.len() && !complement_ranges.is_empty() {
-        return format!("not {}", list_ranges(complement_ranges, values.max(), false));
+        return format!(
+            "not {}",
+            list_ranges(complement_ranges, values.max(), false)
+        );
     }
     list_ranges(&ranges, values.max(), false)
 }
@@ -1572,7 +1591,11 @@ fn describe_interfaces(interfaces: &Interfaces) -> String {
         Interfaces::Except(p) => (p, true),
     };
     let names: Vec<String> = patterns.iter().map(Pattern::to_string).collect();
-    format!("{}{}", if negated { "not " } else { "" }, names.join(" or "))
+    format!(
+        "{}{}",
+        if negated { "not " } else { "" },
+        names.join(" or ")
+    )
 }
 
 fn describe_states(states: CtSet) -> String {
@@ -1813,7 +1836,8 @@ impl Builder<'_> {
                     self.out.exact = false;
                     return;
                 }
-                for (condition, source) in [(&addrtype.source, true), (&addrtype.destination, false)]
+                for (condition, source) in
+                    [(&addrtype.source, true), (&addrtype.destination, false)]
                 {
                     let Some(condition) = condition else { continue };
                     match AddrTypes::parse(&condition.value) {
@@ -2023,7 +2047,10 @@ mod tests {
         assert!(eth.meet(&not_eth).is_empty());
         assert!(eth.join(&not_eth).is_any());
         assert_eq!(
-            PacketSet::any(Family::V4).minus(&eth0).in_interface().clone(),
+            PacketSet::any(Family::V4)
+                .minus(&eth0)
+                .in_interface()
+                .clone(),
             Interfaces::Except(vec![Pattern::parse("eth0")])
         );
         // eth0 or wlan0, minus eth+ leaves wlan0.
@@ -2082,15 +2109,24 @@ mod tests {
         assert!(local.meet(&not_local).is_empty());
         assert!(!local.subset_of(&set("-m addrtype --src-type LOCAL -j ACCEPT")));
         let fragments = set("-f -j DROP");
-        assert!(fragments.meet(&set("-p tcp -m tcp --dport 80 -j ACCEPT")).is_empty());
-        assert!(set("-p tcp -m tcp --syn -j ACCEPT").subset_of(&set(
-            "-p tcp -m tcp --tcp-flags SYN,ACK SYN -j ACCEPT"
-        )));
-        assert!(!set("-p tcp -m tcp --tcp-flags SYN,ACK SYN -j ACCEPT")
-            .subset_of(&set("-p tcp -m tcp --syn -j ACCEPT")));
-        assert!(set("-p tcp -m tcp --syn -j ACCEPT")
-            .meet(&set("-p tcp -m tcp ! --syn -j ACCEPT"))
-            .is_empty());
+        assert!(
+            fragments
+                .meet(&set("-p tcp -m tcp --dport 80 -j ACCEPT"))
+                .is_empty()
+        );
+        assert!(
+            set("-p tcp -m tcp --syn -j ACCEPT")
+                .subset_of(&set("-p tcp -m tcp --tcp-flags SYN,ACK SYN -j ACCEPT"))
+        );
+        assert!(
+            !set("-p tcp -m tcp --tcp-flags SYN,ACK SYN -j ACCEPT")
+                .subset_of(&set("-p tcp -m tcp --syn -j ACCEPT"))
+        );
+        assert!(
+            set("-p tcp -m tcp --syn -j ACCEPT")
+                .meet(&set("-p tcp -m tcp ! --syn -j ACCEPT"))
+                .is_empty()
+        );
     }
 
     #[test]
@@ -2133,7 +2169,11 @@ mod tests {
     fn joins_stay_small() {
         let mut joined = set("-d 10.0.0.0/32 -j ACCEPT");
         for i in 1..1000u32 {
-            joined = joined.join(&set(&format!("-d 10.0.{}.{} -j ACCEPT", i / 256, (i * 2) % 256)));
+            joined = joined.join(&set(&format!(
+                "-d 10.0.{}.{} -j ACCEPT",
+                i / 256,
+                (i * 2) % 256
+            )));
         }
         let ranges = joined.destination.ranges().unwrap();
         assert!(ranges.len() <= MAX_RANGES);

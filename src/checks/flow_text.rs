@@ -37,7 +37,10 @@ fn verdict_rule_suffix(chain: Option<usize>, table: &Table<'_>, flows: &TableFlo
     chain
         .and_then(|c| {
             let rule = flows.chains[c].verdict_rule?;
-            Some(format!(" (its rule at line {})", table.chains[c].rules[rule].line))
+            Some(format!(
+                " (its rule at line {})",
+                table.chains[c].rules[rule].line
+            ))
         })
         .unwrap_or_default()
 }

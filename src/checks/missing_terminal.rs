@@ -6,7 +6,9 @@ use crate::analysis::{Exit, PacketSet, TableFlow};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic, Severity};
 use crate::graph::ChainGraph;
-use crate::model::{Action, Chain, Family, Flow, Table};
+use std::collections::BTreeMap;
+
+use crate::model::{Action, Chain, Family, Flow, Rule, Table};
 
 use super::flow_text::{entry_note, lines_phrase};
 use super::{Check, Context};
@@ -114,12 +116,42 @@ impl Check for MissingTerminal {
             let flows = &analysis.tables[t];
             let graph = &cx.graph.tables[t];
             let mut reported = vec![false; table.chains.len()];
+            // Endpoint chains with a DNAT that does not match everything
+            // entering them, by the one service chain that calls them: when a
+            // service sends its endpoints packets none of them DNATs (udp to a
+            // tcp service), that is one finding about the service, not one per
+            // endpoint.
+            let mut by_service: BTreeMap<usize, Vec<(usize, Diagnostic)>> = BTreeMap::new();
             for (c, chain) in table.chains.iter().enumerate() {
-                if let Some(job) = job(table, &chain.name)
-                    && let Some(diagnostic) = kube_chain(table, flows, graph, c, job, cx.dump.family)
-                {
-                    reported[c] = true;
-                    out.push(diagnostic);
+                let Some(job) = job(table, &chain.name) else {
+                    continue;
+                };
+                let Some(diagnostic) = kube_chain(table, flows, graph, c, job, cx.dump.family)
+                else {
+                    continue;
+                };
+                reported[c] = true;
+                let mut callers = graph.callers(c).map(|(from, _)| from);
+                let service = match (callers.next(), callers.next()) {
+                    (Some(from), None)
+                        if job == Job::Endpoint
+                            && dnat_rule(chain).is_some()
+                            && self::job(table, &table.chains[from].name) == Some(Job::Service) =>
+                    {
+                        Some(from)
+                    }
+                    _ => None,
+                };
+                match service {
+                    Some(service) => by_service.entry(service).or_default().push((c, diagnostic)),
+                    None => out.push(diagnostic),
+                }
+            }
+            for (service, endpoints) in by_service {
+                if endpoints.len() == 1 {
+                    out.extend(endpoints.into_iter().map(|(_, d)| d));
+                } else {
+                    out.push(service_endpoints(table, flows, graph, service, &endpoints));
                 }
             }
             for (c, chain) in table.chains.iter().enumerate() {
@@ -129,6 +161,72 @@ impl Check for MissingTerminal {
             }
         }
     }
+}
+
+/// The DNAT rule of an endpoint chain (its last, when several).
+fn dnat_rule<'c, 'a>(chain: &'c Chain<'a>) -> Option<&'c Rule<'a>> {
+    chain.rules.iter().rev().find(|rule| {
+        rule.target
+            .as_ref()
+            .is_some_and(|t| matches!(t.action, Action::Dnat(_)))
+    })
+}
+
+/// One finding for a service chain several of whose endpoint chains do not
+/// DNAT every packet the service sends them.
+fn service_endpoints(
+    table: &Table<'_>,
+    flows: &TableFlow,
+    graph: &ChainGraph,
+    service: usize,
+    endpoints: &[(usize, Diagnostic)],
+) -> Diagnostic {
+    let chain = &table.chains[service];
+    let mut diagnostic = Diagnostic::new(
+        &MISSING_TERMINAL,
+        chain.name_span,
+        format!(
+            "{} of the endpoint chains of {} do not DNAT every packet it sends them",
+            endpoints.len(),
+            chain.name
+        ),
+    )
+    .with_severity(severity_for(&chain.name))
+    .with_primary_message("the packets entering this service chain");
+    for &(endpoint, _) in endpoints.iter().take(3) {
+        let sep = &table.chains[endpoint];
+        if let Some(rule) = dnat_rule(sep) {
+            diagnostic = diagnostic.with_secondary(
+                rule.spec,
+                format!("the DNAT of {} matches only some of them", sep.name),
+            );
+        }
+    }
+    if let Some(Exit::FallsOff { packets, .. }) = flows.chains[endpoints[0].0]
+        .exits
+        .iter()
+        .find(|exit| matches!(exit, Exit::FallsOff { .. }))
+    {
+        diagnostic =
+            diagnostic.with_note(format!("the packets no DNAT takes: {}", packets.describe()));
+    }
+    if let Some(note) = entry_note(service, chain, &flows.chains[service], graph) {
+        diagnostic = diagnostic.with_note(note);
+    }
+    let names: Vec<&str> = endpoints
+        .iter()
+        .map(|&(e, _)| table.chains[e].name.as_ref())
+        .collect();
+    diagnostic = diagnostic.with_note(format!(
+        "the endpoint chains: {}{}",
+        names.iter().take(5).copied().collect::<Vec<_>>().join(", "),
+        if names.len() > 5 {
+            format!(" and {} more", names.len() - 5)
+        } else {
+            String::new()
+        }
+    ));
+    diagnostic.in_table(&table.name, Some(&chain.name))
 }
 
 /// A kube-proxy service chain that lets packets through because of its own
@@ -152,12 +250,23 @@ fn kube_chain(
     if job == Job::External && falls_through_on_purpose(chain) {
         return None;
     }
+    // An endpoint chain is one a service chain picks: a KUBE-SEP-named
+    // chain only other chains call is a helper, judged by what calls it.
+    if job == Job::Endpoint
+        && !graph.callers(c).any(|(from, _)| {
+            matches!(
+                self::job(table, &table.chains[from].name),
+                Some(Job::Service | Job::External)
+            )
+        })
+    {
+        return None;
+    }
     // Callees that are kube-proxy service chains are reported on their own,
     // and a jump to an undeclared chain is undefined-target's finding.
     let assumed = |callee: Option<usize>| {
         callee.is_none_or(|callee| {
-            flows.chains[callee].verdict
-                || is_kube_service_chain(table, &table.chains[callee].name)
+            flows.chains[callee].verdict || is_kube_service_chain(table, &table.chains[callee].name)
         })
     };
     let walk = walk_chain(
@@ -197,7 +306,10 @@ fn kube_chain(
         ),
         Job::Endpoint => format!("some packets entering {} are not DNAT-ed", chain.name),
         Job::Service | Job::External => {
-            format!("packets can fall through {} without being DNAT-ed", chain.name)
+            format!(
+                "packets can fall through {} without being DNAT-ed",
+                chain.name
+            )
         }
     };
     let mut diagnostic = Diagnostic::new(&MISSING_TERMINAL, chain.name_span, message)

@@ -4,8 +4,8 @@ use super::flow_text::{ending_phrase, entry_note};
 use super::{Check, Context};
 use crate::analysis::ShadowBasis;
 use crate::declare_code;
-use crate::model::Flow;
 use crate::diagnostics::{CodeInfo, Diagnostic};
+use crate::model::Flow;
 
 declare_code! {
     /// ## What it does
@@ -82,9 +82,9 @@ impl Check for ShadowedRule {
                     let ours = rule.target.as_ref().map(|t| t.span.text(cx.src));
                     let theirs = by.target.as_ref().map(|t| t.span.text(cx.src));
                     diagnostic = diagnostic.with_note(match (ours, theirs) {
-                        (Some(ours), Some(theirs)) if ours == theirs => format!(
-                            "both rules do `{ours}`: the later one is redundant"
-                        ),
+                        (Some(ours), Some(theirs)) if ours == theirs => {
+                            format!("both rules do `{ours}`: the later one is redundant")
+                        }
                         (Some(ours), Some(_)) if rule.flow() == Flow::Continue => {
                             format!("`{ours}` never runs for any packet")
                         }
@@ -92,7 +92,9 @@ impl Check for ShadowedRule {
                             "the rules do different things (`{theirs}` first, then `{ours}`): \
                              packets meant for the later rule get the earlier one's"
                         ),
-                        (None, _) => "the later rule only counts packets, and counts none".to_string(),
+                        (None, _) => {
+                            "the later rule only counts packets, and counts none".to_string()
+                        }
                         (Some(ours), None) => format!("`{ours}` never runs"),
                     });
                     match shadow.basis {
