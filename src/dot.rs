@@ -189,6 +189,33 @@ impl EdgeShares for RuleProbabilities<'_, '_> {
     }
 }
 
+/// Shares as `iptlint explain` computes them: the fraction of a kube-proxy
+/// service's new connections each jump of its chains carries (`20.0%`),
+/// and elsewhere each rule's own probability (`p=25.0%`).
+pub struct AnalysedShares<'d, 'a> {
+    services: crate::analysis::shares::ServiceShares,
+    rules: RuleProbabilities<'d, 'a>,
+}
+
+impl<'d, 'a> AnalysedShares<'d, 'a> {
+    /// The shares of `dump`, whose spans point into `src`.
+    pub fn new(src: &str, dump: &'d Dump<'a>, graph: &DumpGraph) -> Self {
+        AnalysedShares {
+            services: crate::analysis::shares::ServiceShares::new(src, dump, graph),
+            rules: RuleProbabilities::new(dump),
+        }
+    }
+}
+
+impl EdgeShares for AnalysedShares<'_, '_> {
+    fn share(&self, table: usize, chain: usize, rule: usize) -> Option<Share> {
+        self.services
+            .of_rule(table, chain, rule)
+            .map(Share::OfChain)
+            .or_else(|| self.rules.share(table, chain, rule))
+    }
+}
+
 /// Findings that change how chains are drawn, read from `check`'s
 /// diagnostics by check name (`jump-cycle`, `unreferenced-chain`,
 /// `missing-terminal`); other findings on a chain become its tooltip.
@@ -915,7 +942,7 @@ pub fn run(args: DotArgs) -> std::io::Result<ExitStatus> {
     let parsed = crate::model::build::build(&report.source.text);
     let graph = DumpGraph::build(&parsed.dump);
     let findings = Findings::from_diagnostics(&parsed.dump, &graph, &report.diagnostics);
-    let shares = RuleProbabilities::new(&parsed.dump);
+    let shares = AnalysedShares::new(&report.source.text, &parsed.dump, &graph);
     let options = Options {
         table: args.table.clone(),
         focus: match (&args.service, &args.chain) {
