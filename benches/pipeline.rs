@@ -60,6 +60,7 @@ fn pipeline(c: &mut Criterion) {
         src: &dump,
         dump: &parsed.dump,
         graph: &graph,
+        options: checks::CheckOptions::default(),
     };
     group.bench_function("checks", |b| b.iter(|| checks::run_all(black_box(&cx))));
 
