@@ -477,7 +477,10 @@ fn summarise_case(table: &Table<'_>, case: &Case, service: &Service) -> String {
         && !service.endpoints.is_empty()
         && distribution.approx_eq(&headline.distribution, 1e-12)
     {
-        return format!("the {} endpoints below", service.endpoints.len());
+        return match service.endpoints.len() {
+            1 => "the endpoint below".to_string(),
+            n => format!("the {n} endpoints below"),
+        };
     }
     let mut parts: Vec<String> = Vec::new();
     let items: Vec<(Outcome, f64)> = distribution.iter().filter(|(_, p)| *p > EPSILON).collect();
@@ -830,6 +833,7 @@ fn write_verdict(
             percent(service.unresolved)
         )?,
         None => writeln!(out, "Verdict: no endpoint receives traffic")?,
+        Some(_) if n == 1 => writeln!(out, "Verdict: a single endpoint")?,
         Some(spread) if spread.uniform && service.fallthrough > EPSILON => writeln!(
             out,
             "Verdict: no endpoint is favoured: none gets more than {} (1/{n}) within {:.0e}",
@@ -838,8 +842,7 @@ fn write_verdict(
         )?,
         Some(spread) if spread.uniform => writeln!(
             out,
-            "Verdict: uniform: each of the {n} endpoint{} gets {} (1/{n}) within {:.0e}",
-            if n == 1 { "" } else { "s" },
+            "Verdict: uniform: each of the {n} endpoints gets {} (1/{n}) within {:.0e}",
             percent(spread.expected),
             quantisation.tolerance
         )?,

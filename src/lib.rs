@@ -5,6 +5,10 @@
 //! chains, [`checks`] find problems, [`suppress`] and [`config`] decide which
 //! findings are wanted, [`render`] prints them, and [`cli`] ties it together. [`lint`] runs the whole `check` pipeline for one or more files.
 
+// pest is built without its `std` feature (see Cargo.toml), and the parser
+// pest_derive generates then names `alloc` at the crate root.
+extern crate alloc;
+
 pub mod analysis;
 pub mod baseline;
 pub mod checks;

@@ -506,3 +506,84 @@ fn explaining_one_service_of_ten_thousand_is_fast() {
     );
     assert!(elapsed.as_millis() < 100, "{elapsed:?}");
 }
+
+#[test]
+fn corpus_kubernetes_dumps() {
+    let Some(dir) = support::corpus_dir() else {
+        support::skip("corpus_kubernetes_dumps", "../shared/corpus is absent");
+        return;
+    };
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    // kube-proxy v1.28, and the same dump after a kernel round trip.
+    for name in [
+        "kubernetes__overall-iptables-rules-v1.28.rules",
+        "derived__overall-iptables-rules-v1.28.resaved-by-iptables-nft-1.8.9.rules",
+    ] {
+        let found = analysed(&read(name));
+        let summary: Vec<(&str, usize)> = found
+            .iter()
+            .map(|s| (s.name.as_str(), s.endpoints.len()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("ns1/svc1:p80", 1),
+                ("ns2/svc2:p80", 1),
+                ("ns3/svc3:p80", 1),
+                ("ns4/svc4:p80", 2),
+                ("ns5/svc5:p80", 1)
+            ],
+            "{name}"
+        );
+        assert_close(&shares(&found[3]), &[0.5, 0.5], 0.0);
+        // ns2 has externalTrafficPolicy Local and no local endpoint: from
+        // outside, its external IP leads nowhere; pods and the node itself
+        // reach the cluster chain.
+        let external = &found[1].entries[1];
+        assert_eq!(external.kind, EntryKind::ExternalIp);
+        let reaching: Vec<f64> = external
+            .cases
+            .iter()
+            .map(|case| case.distribution.dnat_total())
+            .collect();
+        assert_eq!(reaching, [1.0, 1.0, 0.0], "{name}");
+    }
+    // The first iptables proxier (2015): portals, and endpoint chains
+    // named KUBE-SVC-* as well.
+    let found = analysed(&read("kubernetes__userspace-era-node-2015.rules"));
+    let names: Vec<&str> = found.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "default/kubernetes:",
+            "kube-system/kube-dns:dns",
+            "kube-system/kube-dns:dns-tcp"
+        ]
+    );
+    assert!(
+        found
+            .iter()
+            .all(|s| s.endpoints.len() == 1 && s.entries.len() == 2)
+    );
+    // No dump the kernel accepts gets a load-balancing warning.
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rules") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+        let report = iptlint::lint::check_source(
+            iptlint::source::SourceFile::new(path.display().to_string(), text),
+            &iptlint::lint::Settings::default(),
+        );
+        let ours: Vec<&str> = report
+            .diagnostics
+            .iter()
+            .filter(|d| {
+                ["non-uniform-spread", "probability-leak", "counter-skew"].contains(&d.info.name)
+            })
+            .map(|d| d.message.as_str())
+            .collect();
+        assert!(ours.is_empty(), "{}: {ours:#?}", path.display());
+    }
+}

@@ -17,7 +17,7 @@
 //! `KUBE-SVL-*`/`KUBE-XLB-*` when there is none), for a client without
 //! session affinity.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use super::probability::{
@@ -37,6 +37,15 @@ pub const SERVICE_CHAIN_PREFIXES: [&str; 5] = [
     "KUBE-EXT-",
     "KUBE-FW-",
     "KUBE-XLB-",
+];
+
+/// Chains whose jumps to service chains are a service's entries:
+/// kube-proxy's, and the first iptables proxier's portals (2015).
+const ENTRY_CHAINS: [&str; 4] = [
+    "KUBE-SERVICES",
+    "KUBE-NODEPORTS",
+    "KUBE-PORTALS-CONTAINER",
+    "KUBE-PORTALS-HOST",
 ];
 
 /// Prefixes of the chains that choose among endpoints, most preferred first.
@@ -500,7 +509,7 @@ pub fn sketches_in_table(table: &Table<'_>, table_index: usize) -> Vec<Sketch> {
         })
     };
     let mut found: Vec<(usize, (usize, usize, usize))> = Vec::new();
-    for entry_chain in ["KUBE-SERVICES", "KUBE-NODEPORTS"] {
+    for entry_chain in ENTRY_CHAINS {
         let Some(chain) = table.chain_index(entry_chain) else {
             continue;
         };
@@ -514,9 +523,18 @@ pub fn sketches_in_table(table: &Table<'_>, table_index: usize) -> Vec<Sketch> {
         }
     }
     let mut owned: Vec<(usize, usize)> = Vec::new();
+    // Service chains another service's chain jumps to: the endpoint chains
+    // of the first iptables proxier (2015), which were named KUBE-SVC-* too.
+    let mut called_across: HashSet<usize> = HashSet::new();
     for (index, chain) in table.chains.iter().enumerate() {
-        if let Some(key) = service_chain_key(&chain.name) {
-            owned.push((group(key), index));
+        let Some(key) = service_chain_key(&chain.name) else {
+            continue;
+        };
+        owned.push((group(key), index));
+        for target in chain.rules.iter().filter_map(jump_target) {
+            if service_chain_key(&table.chains[target].name).is_some_and(|k| k != key) {
+                called_across.insert(target);
+            }
         }
     }
     for (g, entry) in found {
@@ -527,6 +545,9 @@ pub fn sketches_in_table(table: &Table<'_>, table_index: usize) -> Vec<Sketch> {
     }
     groups
         .into_iter()
+        .filter(|(_, entries, chains)| {
+            !entries.is_empty() || !chains.iter().all(|c| called_across.contains(c))
+        })
         .map(|(key, entries, chains)| sketch(table, table_index, key, entries, chains))
         .collect()
 }
