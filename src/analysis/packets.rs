@@ -1477,7 +1477,7 @@ impl PacketSet {
         let implied_heads = !self.source_ports.is_any()
             || !self.destination_ports.is_any()
             || !self.tcp_flags.is_any();
-        if !self.fragments.is_any() && !(implied_heads && self.fragments == Fragments::HEADS) {
+        if !(self.fragments.is_any() || (implied_heads && self.fragments == Fragments::HEADS)) {
             parts.push(
                 if self.fragments == Fragments::LATER {
                     "later fragments"
