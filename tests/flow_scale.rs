@@ -102,7 +102,6 @@ fn ten_thousand_services_analyse_quickly() {
         best = best.min(start.elapsed());
         assert!(analysis.tables[0].chains.iter().all(|c| c.hidden.is_none()));
     }
-    let start = Instant::now();
     let mut exact = 0usize;
     for table in &parsed.dump.tables {
         for chain in &table.chains {
@@ -112,7 +111,7 @@ fn ten_thousand_services_analyse_quickly() {
         }
     }
     println!(
-        "{} lines: parse {:?}, analysis {:?} (best of 5)",
+        "{} lines: parse {:?}, analysis {:?} (best of 5); {exact} rules modelled exactly",
         text.lines().count(),
         parse_time,
         best
