@@ -136,12 +136,7 @@ pub fn analyse_source(source: SourceFile, settings: &Settings) -> FileReport {
         let checks_run = !parsed.has_syntax_errors();
         if checks_run {
             let graph = DumpGraph::build(&parsed.dump);
-            let cx = Context {
-                options: settings.options,
-                src: &source.text,
-                dump: &parsed.dump,
-                graph: &graph,
-            };
+            let cx = Context::new(&source.text, &parsed.dump, &graph, settings.options);
             diagnostics.extend(checks::run_all(&cx));
         }
         crate::suppress::apply(&source, &parsed, &mut diagnostics, checks_run);

@@ -1,11 +1,19 @@
-//! Analyses of what a dump does to traffic, beyond single findings.
+//! Reasoning about packets and traffic.
 //!
-//! [`probability`] computes the exact distribution of outcomes of one new
-//! connection entering a chain, following the kernel's evaluation order and
-//! its quantised `--probability`; [`services`] recognises kube-proxy services
-//! in a nat table and uses it to say where each service's traffic goes;
-//! [`shares`] gives every rule the share of its service's traffic it carries.
+//! [`packets`] says which packets each rule matches, and [`context`] which
+//! packets enter each chain and what becomes of them; the checks
+//! `unreachable-rule`, `shadowed-rule` and `missing-terminal` read that
+//! [`Analysis`], computed once per run and shared through
+//! [`crate::checks::Context::analysis`]. [`probability`] computes the exact
+//! distribution of outcomes of one new connection entering a chain,
+//! following the kernel's evaluation order and its quantised
+//! `--probability`; [`services`] recognises kube-proxy services in a nat
+//! table and uses it to say where each service's traffic goes.
 
+pub mod context;
+pub mod packets;
 pub mod probability;
 pub mod services;
-pub mod shares;
+
+pub use context::{Analysis, ChainFlow, Exit, HiddenRun, Origin, Shadow, ShadowBasis, TableFlow};
+pub use packets::{PacketSet, RuleSet};

@@ -16,13 +16,20 @@ use crate::diagnostics::codes::{
     DUPLICATE_TABLE, MISSING_COMMIT, POLICY_ON_USER_CHAIN, RULE_OUTSIDE_TABLE, SYNTAX_ERROR,
     UNDECLARED_CHAIN, UNKNOWN_TABLE, UNTERMINATED_QUOTE, WHITESPACE_LINE,
 };
-use crate::syntax::{Counters, Issue, LineKind, Span, SyntaxError, Word, line_ranges, parse_line};
+use crate::syntax::{
+    Counters, Issue, LineKind, Span, SyntaxError, Word, line_ranges, parse_line, parse_lines,
+};
 
 /// Longest chain name the kernel accepts.
 pub const MAX_CHAIN_NAME: usize = 28;
-/// Lines parsed per parallel batch: large enough to amortise the fork,
-/// small enough that intermediate words never pile up for a whole file.
+/// Lines parsed before they are applied to the model: large enough to
+/// amortise the fork of the parallel parse, small enough that parsed lines
+/// never pile up for a whole file.
 const BATCH_LINES: usize = 16 * 1024;
+/// Lines per pest call: enough to amortise pest's per-call set-up, few
+/// enough that a batch with a broken line is cheap to parse again line by
+/// line, and that both cores get work.
+const PEST_LINES: usize = 256;
 
 /// A comment line, kept for suppression directives (`# iptlint: ...`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +89,29 @@ fn parse_item(src: &str, number: u32, range: std::ops::Range<usize>) -> (Item<'_
     }
 }
 
+/// Parse consecutive lines, the first numbered `first_line`: with one pest
+/// call when they hold no `\r` and no broken line, else line by line.
+fn parse_items<'a>(
+    src: &'a str,
+    first_line: usize,
+    ranges: &[std::ops::Range<usize>],
+) -> Vec<(Item<'a>, Vec<Issue>)> {
+    let whole = ranges[0].start..ranges[ranges.len() - 1].end;
+    if memchr::memchr(b'\r', &src.as_bytes()[whole.clone()]).is_none()
+        && let Some(lines) = parse_lines(src, whole, first_line as u32)
+    {
+        return lines
+            .into_iter()
+            .map(|line| (line_item(line.kind, line.number, line.span), line.issues))
+            .collect();
+    }
+    ranges
+        .iter()
+        .enumerate()
+        .map(|(offset, range)| parse_item(src, (first_line + offset) as u32, range.clone()))
+        .collect()
+}
+
 fn line_item<'a>(kind: LineKind<'a>, number: u32, span: Span) -> Item<'a> {
     match kind {
         LineKind::Empty => Item::Empty,
@@ -134,32 +164,35 @@ pub fn build(src: &str) -> Parsed<'_> {
                 )),
         );
     }
-    for (batch_index, batch) in ranges.chunks(BATCH_LINES).enumerate() {
+    // Batch `k + 1` is parsed (in parallel) while batch `k` is applied to
+    // the model (in order, on one thread), so applying costs no wall time
+    // as long as it is cheaper than parsing.
+    let parse_batch = |batch_index: usize| {
         let first_line = batch_index * BATCH_LINES + 1;
-        let parse = |(offset, range): (usize, &std::ops::Range<usize>)| {
-            parse_item(src, (first_line + offset) as u32, range.clone())
+        let end = ranges.len().min((batch_index + 1) * BATCH_LINES);
+        let batch = &ranges[batch_index * BATCH_LINES..end];
+        let parse = |(index, lines): (usize, &[std::ops::Range<usize>])| {
+            parse_items(src, first_line + index * PEST_LINES, lines)
         };
-        let items: Vec<(Item<'_>, Vec<Issue>)> = if batch.len() > 1024 {
-            batch.par_iter().enumerate().map(parse).collect()
+        if batch.len() > 2 * PEST_LINES {
+            batch
+                .par_chunks(PEST_LINES)
+                .enumerate()
+                .map(parse)
+                .collect::<Vec<_>>()
         } else {
-            batch.iter().enumerate().map(parse).collect()
-        };
-        for (item, issues) in items {
-            for issue in issues {
-                builder.push(match issue {
-                    Issue::BadCounters(span, message) => Diagnostic::new(&BAD_COUNTERS, span, message)
-                        .with_note("iptables-restore ignores them, but `iptables-restore -c` refuses the line"),
-                    Issue::UnterminatedQuote(span) => Diagnostic::new(
-                        &UNTERMINATED_QUOTE,
-                        span,
-                        "this quote is never closed: the rest of the line becomes part of this word",
-                    )
-                    .with_primary_message("unclosed `\"` swallows everything up to the end of the line")
-                    .with_note("iptables-restore accepts this; any `-j` target written after the quote is lost"),
-                });
-            }
-            builder.apply(item);
+            batch.chunks(PEST_LINES).enumerate().map(parse).collect()
         }
+    };
+    let batches = ranges.len().div_ceil(BATCH_LINES);
+    let mut pending = (batches > 0).then(|| parse_batch(0));
+    for next in 1..=batches {
+        let items = pending.take().expect("parsed before it is applied");
+        let (parsed_next, ()) = rayon::join(
+            || (next < batches).then(|| parse_batch(next)),
+            || builder.apply_all(items),
+        );
+        pending = parsed_next;
     }
     builder.finish()
 }
@@ -174,6 +207,26 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
+    /// Apply parsed lines in order, with the issues found in each.
+    fn apply_all(&mut self, items: Vec<Vec<(Item<'a>, Vec<Issue>)>>) {
+        for (item, issues) in items.into_iter().flatten() {
+            for issue in issues {
+                self.push(match issue {
+                    Issue::BadCounters(span, message) => Diagnostic::new(&BAD_COUNTERS, span, message)
+                        .with_note("iptables-restore ignores them, but `iptables-restore -c` refuses the line"),
+                    Issue::UnterminatedQuote(span) => Diagnostic::new(
+                        &UNTERMINATED_QUOTE,
+                        span,
+                        "this quote is never closed: the rest of the line becomes part of this word",
+                    )
+                    .with_primary_message("unclosed `\"` swallows everything up to the end of the line")
+                    .with_note("iptables-restore accepts this; any `-j` target written after the quote is lost"),
+                });
+            }
+            self.apply(item);
+        }
+    }
+
     fn push(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
     }
@@ -403,7 +456,7 @@ impl<'a> Builder<'a> {
         let chain_name = statement
             .as_ref()
             .and_then(statement_chain)
-            .map(|w| w.text.to_string());
+            .map(|w| w.text.clone());
         for diagnostic in diagnostics {
             let d = self.in_current(diagnostic, chain_name.as_deref());
             self.push(d);
@@ -422,7 +475,7 @@ impl<'a> Builder<'a> {
             let table = self.current.as_mut().expect("checked above");
             table.commands.push(Command {
                 letter,
-                chain: chain_name.clone(),
+                chain: chain_name.map(Cow::into_owned),
                 line,
                 span,
             });
@@ -431,9 +484,10 @@ impl<'a> Builder<'a> {
             Statement::Append(chain, rule) => {
                 if let Some(index) = self.chain_for(&chain) {
                     self.note_family(&rule);
-                    self.current.as_mut().expect("open").chains[index]
-                        .rules
-                        .push(rule);
+                    push_rule(
+                        &mut self.current.as_mut().expect("open").chains[index].rules,
+                        rule,
+                    );
                 }
             }
             Statement::Insert(chain, position, rule) => {
@@ -677,6 +731,17 @@ impl<'a> Builder<'a> {
             directives: self.directives,
         }
     }
+}
+
+/// Append to a chain's rules, doubling the capacity from 1 rather than
+/// from 4 as `Vec::push` does: most chains of a kube-proxy dump have one to
+/// three rules of 336 bytes each, and the slack of pushed vectors was a
+/// third of the model.
+fn push_rule<'a>(rules: &mut Vec<Rule<'a>>, rule: Rule<'a>) {
+    if rules.len() == rules.capacity() {
+        rules.reserve_exact(rules.capacity().max(1));
+    }
+    rules.push(rule);
 }
 
 fn statement_chain<'s, 'a>(statement: &'s Statement<'a>) -> Option<&'s Word<'a>> {

@@ -312,7 +312,11 @@ pub struct Table<'a> {
     pub chains: Vec<Chain<'a>>,
     /// Restore commands other than `-A`, in file order.
     pub commands: Vec<Command>,
-    index: HashMap<String, usize>,
+    /// Chain name to index. Keys borrow the dump like the chains do, and
+    /// foldhash is several times cheaper than std's SipHash on short names
+    /// (a lookup per rule line); its seed is random, so a dump cannot be
+    /// crafted to make lookups collide.
+    index: HashMap<Cow<'a, str>, usize, foldhash::fast::RandomState>,
 }
 
 impl<'a> Table<'a> {
@@ -326,7 +330,7 @@ impl<'a> Table<'a> {
             commit: None,
             chains: Vec::new(),
             commands: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
         };
         for builtin in kind.builtin_chains() {
             table.add_chain(Chain {
@@ -347,7 +351,7 @@ impl<'a> Table<'a> {
     /// Add a chain; returns its index.
     pub fn add_chain(&mut self, chain: Chain<'a>) -> usize {
         let index = self.chains.len();
-        self.index.insert(chain.name.to_string(), index);
+        self.index.insert(chain.name.clone(), index);
         self.chains.push(chain);
         index
     }
@@ -374,7 +378,7 @@ impl<'a> Table<'a> {
             .chains
             .iter()
             .enumerate()
-            .map(|(index, chain)| (chain.name.to_string(), index))
+            .map(|(index, chain)| (chain.name.clone(), index))
             .collect();
     }
 
