@@ -55,6 +55,11 @@ pub enum Command {
     },
     /// Draw the jump graph as Graphviz DOT (or SVG through `dot`).
     Dot(crate::dot::DotArgs),
+    /// Show where a kube-proxy service's new connections go: each path, each
+    /// endpoint's exact share, the verdict (exit 2 for an unknown service).
+    Explain(crate::explain::ExplainArgs),
+    /// List the kube-proxy services of a dump: address, endpoints, spread, leak.
+    Services(crate::explain::ServicesArgs),
 }
 
 /// Output formats of `check`.
@@ -206,6 +211,8 @@ pub fn run(cli: Cli) -> std::io::Result<ExitStatus> {
             }
             Ok(ExitStatus::Clean)
         }
+        Command::Explain(args) => crate::explain::explain(&args),
+        Command::Services(args) => crate::explain::list(&args),
         Command::Rule { name } => match checks::find_code(&name) {
             Some(info) => {
                 let mut out = std::io::stdout().lock();

@@ -10,6 +10,9 @@
 //! table = "nat"                    # optional
 //! chain = "KUBE-SEP-*"             # optional glob: `*` any run, `?` one character
 //! reason = "stale endpoint chains are removed by kube-proxy's next sync"
+//!
+//! [counter-skew]
+//! significance = 0.001             # family-wise level of the chi-square tests
 //! ```
 //!
 //! The file is found in the current directory or the nearest parent, or
@@ -23,6 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::checks::CheckOptions;
 use crate::declare_code;
 use crate::diagnostics::codes::UNREADABLE_INPUT;
 use crate::diagnostics::{CodeInfo, Diagnostic, Severity};
@@ -142,6 +146,8 @@ pub struct Config {
     pub levels: HashMap<String, Option<Severity>>,
     /// `[[ignore]]` entries in file order.
     pub ignores: Vec<IgnoreRule>,
+    /// Parameters of checks (`[counter-skew] significance`).
+    pub options: CheckOptions,
 }
 
 #[derive(Deserialize)]
@@ -151,6 +157,14 @@ struct RawConfig {
     checks: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
     ignore: Vec<Spanned<RawIgnore>>,
+    #[serde(default, rename = "counter-skew")]
+    counter_skew: Option<RawCounterSkew>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCounterSkew {
+    significance: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -208,7 +222,7 @@ pub fn parse(text: &str) -> Result<Config, Vec<Diagnostic>> {
             .map_or(Span::default(), |range| Span::new(range.start, range.end));
         vec![
             Diagnostic::new(&INVALID_CONFIG, span, error.message().trim().to_string())
-                .with_note("`[checks]` sets levels and `[[ignore]]` entries take `check`, `table`, `chain` and `reason`"),
+                .with_note("`[checks]` sets levels, `[[ignore]]` entries take `check`, `table`, `chain` and `reason`, `[counter-skew]` takes `significance`"),
         ]
     })?;
     let mut errors = Vec::new();
@@ -281,6 +295,25 @@ pub fn parse(text: &str) -> Result<Config, Vec<Diagnostic>> {
                 chain: raw_entry.chain.as_ref().map(|c| Glob::new(c.get_ref())),
                 reason,
             });
+        }
+    }
+    if let Some(significance) = raw
+        .counter_skew
+        .as_ref()
+        .and_then(|section| section.significance.as_ref())
+    {
+        let value = *significance.get_ref();
+        if value > 0.0 && value < 1.0 {
+            config.options.counter_skew_significance = value;
+        } else {
+            errors.push(
+                Diagnostic::new(
+                    &INVALID_CONFIG,
+                    span_of(significance),
+                    format!("significance `{value}` is not between 0 and 1"),
+                )
+                .with_primary_message("a probability such as 0.001"),
+            );
         }
     }
     if errors.is_empty() {
@@ -379,5 +412,28 @@ mod tests {
         let bad_table =
             errors_of("[[ignore]]\ncheck = \"empty-chain\"\nreason = \"r\"\ntable = \"nats\"\n");
         assert_eq!(bad_table[0].1, "\"nats\"");
+    }
+
+    #[test]
+    fn counter_skew_significance() {
+        assert_eq!(
+            parse("").unwrap().options.counter_skew_significance,
+            crate::checks::counter_skew::DEFAULT_SIGNIFICANCE
+        );
+        let config = parse("[counter-skew]\nsignificance = 1e-6\n").unwrap();
+        assert_eq!(config.options.counter_skew_significance, 1e-6);
+        let out_of_range = errors_of("[counter-skew]\nsignificance = 1.5\n");
+        assert_eq!(
+            out_of_range,
+            [(
+                "significance `1.5` is not between 0 and 1".to_string(),
+                "1.5".to_string()
+            )]
+        );
+        let unknown = errors_of("[counter-skew]\nalpha = 0.01\n");
+        assert!(
+            unknown[0].0.contains("unknown field `alpha`"),
+            "{unknown:?}"
+        );
     }
 }

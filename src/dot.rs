@@ -15,6 +15,7 @@
 //! dump of more than [`DEFAULT_COLLAPSE_ABOVE`] chains collapses each
 //! service's chains into one node so that Graphviz can still lay it out.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -22,6 +23,7 @@ use std::process::{Command, Stdio};
 use clap::{Args, ValueEnum};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 
+use crate::analysis::services::{self, Sketch};
 use crate::cli::ExitStatus;
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::graph::{ChainGraph, DumpGraph};
@@ -186,6 +188,136 @@ impl EdgeShares for RuleProbabilities<'_, '_> {
             }
             _ => None,
         })
+    }
+}
+
+/// Per (chain, rule): the share of a service's new connections it carries.
+type RuleShares = HashMap<(usize, usize), f64>;
+
+/// Shares through whole kube-proxy services, from the load-balancing
+/// analysis ([`crate::analysis::services`]): each jump on the way from a
+/// service's main chain to an endpoint's DNAT rule (and the DNAT itself)
+/// carries the sum of the exact probabilities of the endpoints reached
+/// through it, as a share of the service's new connections (`20.0%`).
+/// Other statistic rules fall back to [`RuleProbabilities`]. Services are
+/// analysed lazily, only when an edge of theirs is drawn, so narrowing a
+/// 10,000-service dump to one service analyses one.
+pub struct ServiceShares<'d, 'a> {
+    src: &'d str,
+    dump: &'d Dump<'a>,
+    sketches: Vec<Sketch>,
+    /// (table, chain) -> the services whose chains reach it.
+    sketch_of: HashMap<(usize, usize), Vec<usize>>,
+    /// Per analysed sketch: (chain, rule) -> share of the service.
+    analysed: RefCell<HashMap<usize, RuleShares>>,
+    fallback: RuleProbabilities<'d, 'a>,
+}
+
+impl<'d, 'a> ServiceShares<'d, 'a> {
+    /// Shares of the services of `dump` (`src` is its text, `graph` its graph).
+    pub fn new(src: &'d str, dump: &'d Dump<'a>, graph: &'d DumpGraph) -> Self {
+        let sketches = services::sketches(dump);
+        let mut owners: HashMap<(usize, usize), usize> = HashMap::new();
+        for (index, sketch) in sketches.iter().enumerate() {
+            for &chain in &sketch.chains {
+                owners.entry((sketch.table_index, chain)).or_insert(index);
+            }
+        }
+        // Every chain a service's chains reach (its endpoint chains, nested
+        // chains, shared helpers), without entering another service's
+        // chains: iterative, each service walking only its own subgraph.
+        let mut sketch_of: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
+        for (index, sketch) in sketches.iter().enumerate() {
+            let table = sketch.table_index;
+            let mut seen: HashSet<usize> = sketch.chains.iter().copied().collect();
+            let mut stack: Vec<usize> = sketch.chains.clone();
+            while let Some(chain) = stack.pop() {
+                sketch_of.entry((table, chain)).or_default().push(index);
+                for (next, _) in graph.tables[table].callees(chain) {
+                    let foreign = owners.get(&(table, next)).is_some_and(|&o| o != index);
+                    if !foreign && seen.insert(next) {
+                        stack.push(next);
+                    }
+                }
+            }
+        }
+        ServiceShares {
+            src,
+            dump,
+            sketches,
+            sketch_of,
+            analysed: RefCell::new(HashMap::new()),
+            fallback: RuleProbabilities::new(dump),
+        }
+    }
+
+    /// The services whose chains reach `chain`.
+    fn candidates(&self, table: usize, chain: usize) -> &[usize] {
+        self.sketch_of
+            .get(&(table, chain))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    fn share_in(&self, sketch: usize, chain: usize, rule: usize) -> Option<f64> {
+        let mut analysed = self.analysed.borrow_mut();
+        let shares = analysed.entry(sketch).or_insert_with(|| {
+            let service = services::analyse(self.src, self.dump, &self.sketches[sketch]);
+            let mut shares: HashMap<(usize, usize), f64> = HashMap::new();
+            for endpoint in &service.endpoints {
+                let mut hops: Vec<(usize, usize)> = endpoint
+                    .path
+                    .iter()
+                    .map(|hop| (hop.chain, hop.rule))
+                    .collect();
+                // A hop on the path twice (a loop) counts once.
+                hops.sort_unstable();
+                hops.dedup();
+                for hop in hops {
+                    *shares.entry(hop).or_default() += endpoint.probability;
+                }
+            }
+            shares
+        });
+        shares.get(&(chain, rule)).copied()
+    }
+}
+
+impl EdgeShares for ServiceShares<'_, '_> {
+    fn share(&self, table: usize, chain: usize, rule: usize) -> Option<Share> {
+        if self.candidates(table, chain).is_empty() {
+            return self.fallback.share(table, chain, rule);
+        }
+        // The analysis gives each endpoint one path; when two rules of a
+        // chain jump to the same chain, which of them carries how much is
+        // not on that path, so such rules show only their own probability.
+        let target = self.dump.tables[table].chains[chain].rules[rule]
+            .target
+            .as_ref()
+            .and_then(|target| target.chain.filter(|_| target.is_chain()));
+        if let Some(target) = target {
+            let jumps_there = self.dump.tables[table].chains[chain]
+                .rules
+                .iter()
+                .filter(|other| {
+                    other
+                        .target
+                        .as_ref()
+                        .is_some_and(|t| t.is_chain() && t.chain == Some(target))
+                })
+                .count();
+            if jumps_there > 1 {
+                return self.fallback.share(table, chain, rule);
+            }
+        }
+        let total: Option<f64> = self
+            .candidates(table, chain)
+            .iter()
+            .filter_map(|&sketch| self.share_in(sketch, chain, rule))
+            .reduce(|a, b| a + b);
+        match total {
+            Some(share) => Some(Share::OfChain(share)),
+            None => self.fallback.share(table, chain, rule),
+        }
     }
 }
 
@@ -357,17 +489,110 @@ pub fn service_groups(table: &Table<'_>, graph: &ChainGraph) -> Vec<ServiceGroup
                 .max_by(|(a, m), (b, n)| m.cmp(n).then_with(|| b.cmp(a)))
                 .map(|(name, _)| name.to_string())
                 .unwrap_or_else(|| {
+                    // Without comments, the chain choosing among endpoints
+                    // names the service, as `iptlint explain` does.
+                    let rank = |name: &str| {
+                        [
+                            "KUBE-SVC-",
+                            "KUBE-SVL-",
+                            "KUBE-XLB-",
+                            "KUBE-EXT-",
+                            "KUBE-FW-",
+                        ]
+                        .iter()
+                        .position(|prefix| name.starts_with(prefix))
+                        .unwrap_or(usize::MAX)
+                    };
                     chains
                         .iter()
                         .map(|&c| table.chains[c].name.as_ref())
-                        .filter(|name| !name.starts_with("KUBE-SEP-"))
-                        .min()
-                        .unwrap_or(table.chains[chains[0]].name.as_ref())
+                        .min_by_key(|name| (rank(name), *name))
+                        .unwrap_or_default()
                         .to_string()
                 });
             ServiceGroup { name, chains }
         })
         .collect()
+}
+
+/// Chains drawn as one node: one service's, one namespace's services', or
+/// every service's of a table.
+#[derive(Debug, Clone)]
+struct CollapsedGroup {
+    /// First label line: `service ns/svc:port`, `namespace ns`, `kube-proxy services`.
+    title: String,
+    /// Services in it.
+    services: usize,
+    /// Its chains.
+    chains: Vec<usize>,
+}
+
+/// How far a large drawing is collapsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Collapse {
+    /// Every chain drawn.
+    None,
+    /// One node per service.
+    Service,
+    /// One node per namespace (the `ns` of `ns/svc:port`).
+    Namespace,
+    /// One node for all services of a table.
+    All,
+}
+
+/// The namespace of a service name `ns/svc:port`, when it has one.
+fn namespace_of(name: &str) -> Option<&str> {
+    name.split_once('/').map(|(namespace, _)| namespace)
+}
+
+/// Group `services` as `level` says.
+fn collapse_groups(services: Vec<ServiceGroup>, level: Collapse) -> Vec<CollapsedGroup> {
+    match level {
+        Collapse::None => Vec::new(),
+        Collapse::Service => services
+            .into_iter()
+            .map(|group| CollapsedGroup {
+                title: format!("service {}", group.name),
+                services: 1,
+                chains: group.chains,
+            })
+            .collect(),
+        Collapse::Namespace => {
+            let mut by_namespace: BTreeMap<String, CollapsedGroup> = BTreeMap::new();
+            for group in services {
+                let title = namespace_of(&group.name).map_or_else(
+                    || "services without a name".to_string(),
+                    |namespace| format!("namespace {namespace}"),
+                );
+                let entry = by_namespace
+                    .entry(title.clone())
+                    .or_insert_with(|| CollapsedGroup {
+                        title,
+                        services: 0,
+                        chains: Vec::new(),
+                    });
+                entry.services += 1;
+                entry.chains.extend(group.chains);
+            }
+            by_namespace.into_values().collect()
+        }
+        Collapse::All => {
+            let mut all = CollapsedGroup {
+                title: "kube-proxy services".to_string(),
+                services: 0,
+                chains: Vec::new(),
+            };
+            for group in services {
+                all.services += 1;
+                all.chains.extend(group.chains);
+            }
+            if all.services == 0 {
+                Vec::new()
+            } else {
+                vec![all]
+            }
+        }
+    }
 }
 
 /// Which chains of one table are drawn, and how.
@@ -376,8 +601,8 @@ struct TableView {
     chains: Vec<bool>,
     /// Per chain: the collapsed service node it is drawn in.
     collapsed: Vec<Option<usize>>,
-    /// Collapsed services.
-    groups: Vec<ServiceGroup>,
+    /// Collapsed services (one, a namespace's, or all).
+    groups: Vec<CollapsedGroup>,
     /// Whether DNAT destinations are drawn.
     destinations: bool,
 }
@@ -461,32 +686,71 @@ pub fn build(
     match &options.focus {
         Focus::All => {
             let total: usize = tables.iter().map(|&t| dump.tables[t].chains.len()).sum();
-            let collapse = options.collapse_above > 0 && total > options.collapse_above;
-            for &t in &tables {
-                let table = &dump.tables[t];
-                let count = table.chains.len();
+            let limit = options.collapse_above;
+            let services: Vec<Vec<ServiceGroup>> = if limit > 0 && total > limit {
+                tables
+                    .iter()
+                    .map(|&t| service_groups(&dump.tables[t], &graph.tables[t]))
+                    .collect()
+            } else {
+                tables.iter().map(|_| Vec::new()).collect()
+            };
+            // Collapse as little as keeps the node count at the limit: per
+            // service, else per namespace, else all services in one node.
+            let in_services: usize = services.iter().flatten().map(|g| g.chains.len()).sum();
+            let others = total - in_services;
+            let service_count: usize = services.iter().map(Vec::len).sum();
+            let namespace_count: usize = services
+                .iter()
+                .map(|groups| {
+                    let mut names: Vec<Option<&str>> =
+                        groups.iter().map(|g| namespace_of(&g.name)).collect();
+                    names.sort_unstable();
+                    names.dedup();
+                    names.len()
+                })
+                .sum();
+            let level = if limit == 0 || total <= limit {
+                Collapse::None
+            } else if others + service_count <= limit {
+                Collapse::Service
+            } else if others + namespace_count <= limit {
+                Collapse::Namespace
+            } else {
+                Collapse::All
+            };
+            for (&t, groups) in tables.iter().zip(services) {
+                let count = dump.tables[t].chains.len();
                 let mut view = TableView {
                     chains: vec![true; count],
                     collapsed: vec![None; count],
-                    groups: Vec::new(),
+                    groups: collapse_groups(groups, level),
                     destinations: true,
                 };
-                if collapse {
-                    view.groups = service_groups(table, &graph.tables[t]);
-                    for (index, group) in view.groups.iter().enumerate() {
-                        for &chain in &group.chains {
-                            view.chains[chain] = false;
-                            view.collapsed[chain] = Some(index);
-                        }
+                for (index, group) in view.groups.iter().enumerate() {
+                    for &chain in &group.chains {
+                        view.chains[chain] = false;
+                        view.collapsed[chain] = Some(index);
                     }
                 }
                 views.push((t, view));
             }
-            if collapse {
-                let services: usize = views.iter().map(|(_, v)| v.groups.len()).sum();
+            let how = match level {
+                Collapse::None => None,
+                Collapse::Service => {
+                    Some("the chains of each kube-proxy service are collapsed into one node")
+                }
+                Collapse::Namespace => Some(
+                    "the chains of the kube-proxy services of each namespace are collapsed into one node",
+                ),
+                Collapse::All => Some(
+                    "the chains of all kube-proxy services are collapsed into one node per table",
+                ),
+            };
+            if let Some(how) = how {
                 label.push(format!(
-                    "{total} chains: too many to draw one by one, so the chains of each \
-                     kube-proxy service are collapsed into one node ({services} services)"
+                    "{total} chains: too many to draw one by one, so {how} \
+                     ({service_count} services)"
                 ));
                 label
                     .push("narrow with --service S or --chain C --depth N to see them".to_string());
@@ -721,15 +985,14 @@ fn cluster(
             .iter()
             .filter(|&&c| table.chains[c].name.starts_with("KUBE-SEP-"))
             .count();
-        let mut lines = vec![
-            format!("service {}", group.name),
-            format!(
-                "{} chain{}, {endpoints} endpoint{}",
-                group.chains.len(),
-                if group.chains.len() == 1 { "" } else { "s" },
-                if endpoints == 1 { "" } else { "s" }
-            ),
-        ];
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let mut counts = Vec::new();
+        if group.services != 1 || !group.title.starts_with("service ") {
+            counts.push(plural(group.services, "service"));
+        }
+        counts.push(plural(group.chains.len(), "chain"));
+        counts.push(plural(endpoints, "endpoint"));
+        let mut lines = vec![group.title.clone(), counts.join(", ")];
         if marks.cycle {
             lines.push("jump cycle".to_string());
         }
@@ -744,7 +1007,15 @@ fn cluster(
             lines,
             kind: NodeKind::Service,
             marks,
-            tooltip: (!notes.is_empty()).then(|| notes.join("\n")),
+            tooltip: (!notes.is_empty()).then(|| {
+                const SHOWN: usize = 20;
+                let more = notes.len().saturating_sub(SHOWN);
+                notes.truncate(SHOWN);
+                if more > 0 {
+                    notes.push(format!("... and {more} more"));
+                }
+                notes.join("\n")
+            }),
         });
     }
     let node_of = |chain: usize| -> Option<String> {
@@ -804,10 +1075,14 @@ fn cluster(
             if !view.chains[index] {
                 continue;
             }
-            for rule in &chain.rules {
+            for (rule_index, rule) in chain.rules.iter().enumerate() {
                 let Some(Action::Dnat(addresses)) = rule.target.as_ref().map(|t| &t.action) else {
                     continue;
                 };
+                let mut lines = vec![format!("line {} DNAT", rule.line)];
+                if let Some(share) = shares.share(t, index, rule_index) {
+                    lines.push(share.label());
+                }
                 for address in addresses {
                     let text = address.to_string();
                     let next = destinations.len();
@@ -818,7 +1093,7 @@ fn cluster(
                     edges.push(Edge {
                         from: chain_node_id(t, index),
                         to: id,
-                        lines: vec![format!("line {} DNAT", rule.line)],
+                        lines: lines.clone(),
                         goto: false,
                         cycle: false,
                     });
@@ -915,7 +1190,7 @@ pub fn run(args: DotArgs) -> std::io::Result<ExitStatus> {
     let parsed = crate::model::build::build(&report.source.text);
     let graph = DumpGraph::build(&parsed.dump);
     let findings = Findings::from_diagnostics(&parsed.dump, &graph, &report.diagnostics);
-    let shares = RuleProbabilities::new(&parsed.dump);
+    let shares = ServiceShares::new(&report.source.text, &parsed.dump, &graph);
     let options = Options {
         table: args.table.clone(),
         focus: match (&args.service, &args.chain) {

@@ -442,7 +442,8 @@ const TRAFFIC_STREAM: u64 = 0xc2b2_ae3d_27d4_eb4f;
 ///
 /// # Panics
 /// If `config.endpoints` is empty, if there are fewer service ports than
-/// defects, if a ShadowedRule finds no second service port with endpoints,
+/// defects, if a ShadowedRule finds no second service port of the same
+/// protocol with endpoints,
 /// if CounterSkew is requested without counters, or if the address ranges
 /// run out (beyond about 300,000 services).
 pub fn generate(config: &GenConfig) -> Generated {

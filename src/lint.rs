@@ -28,6 +28,8 @@ pub struct Settings {
     pub levels: HashMap<String, Option<Severity>>,
     /// `[[ignore]]` rules of the configuration: matching findings are dropped.
     pub ignores: Vec<IgnoreRule>,
+    /// Parameters of checks.
+    pub options: crate::checks::CheckOptions,
 }
 
 impl Settings {
@@ -36,6 +38,7 @@ impl Settings {
         Settings {
             levels: config.levels,
             ignores: config.ignores,
+            options: config.options,
         }
     }
 
@@ -133,11 +136,7 @@ pub fn analyse_source(source: SourceFile, settings: &Settings) -> FileReport {
         let checks_run = !parsed.has_syntax_errors();
         if checks_run {
             let graph = DumpGraph::build(&parsed.dump);
-            let cx = Context {
-                src: &source.text,
-                dump: &parsed.dump,
-                graph: &graph,
-            };
+            let cx = Context::new(&source.text, &parsed.dump, &graph, settings.options);
             diagnostics.extend(checks::run_all(&cx));
         }
         crate::suppress::apply(&source, &parsed, &mut diagnostics, checks_run);

@@ -559,9 +559,45 @@ fn large_generated_dumps_collapse_into_their_services_and_still_render() {
     let (all, _, _) = dot(&["--collapse-above", "0", &file]);
     let endpoints: usize = generated.services.iter().map(|s| s.endpoints.len()).sum();
     assert_eq!(all.matches("label=\"KUBE-SEP-").count(), endpoints);
+
+    // With a lower limit, services collapse per namespace, then all in one.
+    let (by_namespace, _, code) = dot(&["--collapse-above", "60", &file]);
+    assert_eq!(code, 0);
+    let mut namespaces: Vec<&str> = expected
+        .iter()
+        .map(|n| n.split('/').next().unwrap())
+        .collect();
+    namespaces.sort_unstable();
+    namespaces.dedup();
+    assert_eq!(
+        by_namespace.matches("shape=box3d").count(),
+        namespaces.len()
+    );
+    for namespace in &namespaces {
+        let services = expected
+            .iter()
+            .filter(|n| n.starts_with(&format!("{namespace}/")))
+            .count();
+        assert!(
+            by_namespace.contains(&format!(
+                "label=\"namespace {namespace}\\n{services} service{}, ",
+                if services == 1 { "" } else { "s" }
+            )),
+            "{namespace}"
+        );
+    }
+    assert!(by_namespace.contains("services of each namespace are collapsed"));
+    let (one_node, _, _) = dot(&["--collapse-above", "5", &file]);
+    assert_eq!(one_node.matches("shape=box3d").count(), 1);
+    assert!(one_node.contains(&format!(
+        "label=\"kube-proxy services\\n{} services, ",
+        expected.len()
+    )));
     if graphviz(test) {
         render(&text).expect("Graphviz lays out the collapsed drawing");
         render(&one).expect("Graphviz lays out one service");
+        render(&by_namespace).expect("Graphviz lays out the namespaces");
+        render(&one_node).expect("Graphviz lays out the one-node drawing");
     }
 }
 
@@ -627,4 +663,96 @@ fn svg_output_goes_through_graphviz_or_says_how_to_install_it() {
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(String::from_utf8(output.stdout).unwrap(), svg);
+}
+
+#[test]
+fn service_edges_carry_the_generator_s_exact_shares() {
+    let generated = generate(&GenConfig {
+        seed: 3,
+        services: 40,
+        endpoints: 1..=9,
+        ..GenConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("generated.rules");
+    std::fs::write(&path, &generated.text).unwrap();
+    let file = path.display().to_string();
+    let mut checked = 0;
+    for service in generated
+        .services
+        .iter()
+        .filter(|s| s.svc_chain_line.is_some() && !s.affinity)
+    {
+        let (text, stderr, code) = dot(&["--service", &service.name, &file]);
+        assert_eq!(code, 0, "{}: {stderr}", service.name);
+        for endpoint in &service.endpoints {
+            let label = format!(
+                "[label=\"line {}\\n{:.1}%\"]",
+                endpoint.rule_line,
+                endpoint.probability * 100.0
+            );
+            assert!(
+                text.lines()
+                    .any(|l| l.contains("->") && l.ends_with(&format!("{label};"))),
+                "{}: no edge {label} in\n{text}",
+                service.name
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "checked only {checked} endpoints");
+}
+
+/// The service names `iptlint dot` and the load-balancing analysis give a dump.
+fn both_names(text: &str) -> (Vec<String>, Vec<String>) {
+    let parsed = build(text);
+    let graph = DumpGraph::build(&parsed.dump);
+    let mut ours: Vec<String> = parsed
+        .dump
+        .tables
+        .iter()
+        .zip(&graph.tables)
+        .flat_map(|(table, g)| service_groups(table, g).into_iter().map(|s| s.name))
+        .collect();
+    ours.sort();
+    let mut theirs: Vec<String> = iptlint::analysis::services::sketches(&parsed.dump)
+        .into_iter()
+        .filter(|sketch| sketch.main.is_some())
+        .map(|sketch| sketch.name)
+        .collect();
+    theirs.sort();
+    (ours, theirs)
+}
+
+#[test]
+fn services_are_named_like_explain_names_them() {
+    let generated = generate(&GenConfig {
+        seed: 9,
+        services: 30,
+        style: iptlint::generate::Style::NoComments,
+        nodeport_fraction: 0.5,
+        ..GenConfig::default()
+    });
+    let (ours, theirs) = both_names(&generated.text);
+    assert_eq!(ours, theirs);
+    assert!(ours.iter().any(|name| name.contains('/')));
+    // With every comment removed, the service chain names the service.
+    let mut stripped = String::new();
+    for line in generated.text.lines() {
+        let mut line = line.to_string();
+        while let Some(start) = line.find(" -m comment --comment \"") {
+            let rest = &line[start + 23..];
+            let end = rest.find('"').unwrap();
+            line.replace_range(start..start + 23 + end + 1, "");
+        }
+        stripped.push_str(&line);
+        stripped.push('\n');
+    }
+    assert!(!stripped.contains("--comment"));
+    let (ours, theirs) = both_names(&stripped);
+    assert!(
+        ours.iter().all(|name| name.starts_with("KUBE-SVC-")),
+        "{ours:?}"
+    );
+    assert_eq!(ours, theirs);
 }

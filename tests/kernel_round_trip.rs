@@ -42,17 +42,22 @@ fn without_layout(debug: String) -> String {
         rest = &rest[end..];
     }
     out.push_str(rest);
-    let mut cleaned = String::with_capacity(out.len());
-    for field in out.split(", ") {
-        if field.starts_with("written: ") || field.starts_with("decimals: ") {
-            continue;
+    for field in ["written: ", "decimals: "] {
+        while let Some(at) = out.find(field) {
+            // Cut the field, its value and the `, ` after it.
+            let rest = &out[at..];
+            let value_end = rest[field.len()..]
+                .find([',', ' ', '}'])
+                .map_or(rest.len(), |i| i + field.len());
+            let cut = if rest[value_end..].starts_with(", ") {
+                value_end + 2
+            } else {
+                value_end
+            };
+            out.replace_range(at..at + cut, "");
         }
-        if !cleaned.is_empty() {
-            cleaned.push_str(", ");
-        }
-        cleaned.push_str(field);
     }
-    cleaned
+    out
 }
 
 fn rule_meaning(rule: &Rule<'_>) -> String {

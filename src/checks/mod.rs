@@ -6,18 +6,25 @@
 //! `iptlint rule NAME` prints. Register new checks in [`REGISTRY`].
 
 pub mod chain_roles;
+pub mod counter_skew;
 pub mod duplicate_rule;
 pub mod empty_chain;
 pub mod invalid_target_for_table;
 pub mod jump_cycle;
 pub mod jump_to_builtin_chain;
 pub mod legacy_walk;
+pub mod non_uniform_spread;
 pub mod paths;
+pub mod probability_leak;
+pub mod service_without_endpoints;
 pub mod undefined_target;
 pub mod unreferenced_chain;
 
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 
+use crate::analysis::Analysis;
 use crate::diagnostics::codes::PARSE_CODES;
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::graph::DumpGraph;
@@ -31,6 +38,51 @@ pub struct Context<'d, 'a> {
     pub dump: &'d Dump<'a>,
     /// The jump graphs, one per table of `dump`.
     pub graph: &'d DumpGraph,
+    /// Parameters of checks set in the configuration.
+    pub options: CheckOptions,
+    /// The packet analysis, computed by the first check that asks for it.
+    analysis: OnceLock<Analysis>,
+}
+
+impl<'d, 'a> Context<'d, 'a> {
+    /// What the checks look at, with the checks' parameters.
+    pub fn new(
+        src: &'a str,
+        dump: &'d Dump<'a>,
+        graph: &'d DumpGraph,
+        options: CheckOptions,
+    ) -> Self {
+        Context {
+            src,
+            dump,
+            graph,
+            options,
+            analysis: OnceLock::new(),
+        }
+    }
+
+    /// What is known about the packets entering each chain and what becomes
+    /// of them; computed once, shared by the checks that need it.
+    pub fn analysis(&self) -> &Analysis {
+        self.analysis
+            .get_or_init(|| Analysis::of(self.src, self.dump, self.graph))
+    }
+}
+
+/// Parameters of checks, from `iptlint.toml`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CheckOptions {
+    /// `[counter-skew] significance`: the family-wise significance level of
+    /// the `counter-skew` test.
+    pub counter_skew_significance: f64,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            counter_skew_significance: counter_skew::DEFAULT_SIGNIFICANCE,
+        }
+    }
 }
 
 /// A check: one diagnostic code and the analysis that finds it.
@@ -41,6 +93,11 @@ pub trait Check: Sync {
     fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>);
 }
 
+mod flow_text;
+pub mod missing_terminal;
+pub mod shadowed_rule;
+pub mod unreachable_rule;
+
 /// Every check, in code order.
 pub static REGISTRY: &[&dyn Check] = &[
     &undefined_target::UndefinedTarget,
@@ -50,6 +107,13 @@ pub static REGISTRY: &[&dyn Check] = &[
     &duplicate_rule::DuplicateRule,
     &empty_chain::EmptyChain,
     &jump_to_builtin_chain::JumpToBuiltinChain,
+    &non_uniform_spread::NonUniformSpread,
+    &probability_leak::ProbabilityLeak,
+    &counter_skew::CounterSkew,
+    &service_without_endpoints::ServiceWithoutEndpoints,
+    &unreachable_rule::UnreachableRule,
+    &shadowed_rule::ShadowedRule,
+    &missing_terminal::MissingTerminal,
 ];
 
 /// Every code iptlint can report: parse-level codes, the checks', then the
@@ -102,11 +166,7 @@ pub(crate) mod test_support {
             parsed.diagnostics
         );
         let graph = DumpGraph::build(&parsed.dump);
-        let cx = Context {
-            src,
-            dump: &parsed.dump,
-            graph: &graph,
-        };
+        let cx = Context::new(src, &parsed.dump, &graph, CheckOptions::default());
         let check = REGISTRY
             .iter()
             .find(|check| std::ptr::eq(check.info(), info))

@@ -35,7 +35,7 @@ fn min_endpoints(defect: Defect) -> usize {
 ///
 /// # Panics
 /// If there are fewer service ports than defects, or a ShadowedRule has no
-/// second service port with endpoints to point at.
+/// second service port of the same protocol with endpoints to point at.
 pub(crate) fn assign(
     defects: &[Defect],
     ports: &mut [PortPlan],
@@ -52,11 +52,32 @@ pub(crate) fn assign(
     let mut assignments = Vec::with_capacity(defects.len());
     for &defect in defects {
         let needed = min_endpoints(defect);
+        // A shadowing rule only shadows when the partner's chain DNATs the
+        // packets it receives: its endpoints must speak the same protocol
+        // (a udp packet sent to a tcp service's chain comes back un-DNAT-ed
+        // and still reaches the port's own rule).
+        let partners = |ports: &[PortPlan], i: usize| -> Vec<usize> {
+            (0..ports.len())
+                .filter(|&j| {
+                    j != i
+                        && ports[j].protocol == ports[i].protocol
+                        && !ports[j].endpoints.is_empty()
+                })
+                .collect()
+        };
+        let shadowable =
+            |i: usize| !matches!(defect, Defect::ShadowedRule) || !partners(ports, i).is_empty();
         let fitting: Vec<usize> = (0..ports.len())
-            .filter(|&i| !used[i] && ports[i].endpoints.len() >= needed)
+            .filter(|&i| !used[i] && ports[i].endpoints.len() >= needed && shadowable(i))
             .collect();
         let port = if fitting.is_empty() {
-            let free: Vec<usize> = (0..ports.len()).filter(|&i| !used[i]).collect();
+            let free: Vec<usize> = (0..ports.len())
+                .filter(|&i| !used[i] && shadowable(i))
+                .collect();
+            assert!(
+                !free.is_empty(),
+                "{defect:?}: no free service port can take it"
+            );
             let port = free[rng.usize(..free.len())];
             ensure_endpoints(&mut ports[port], needed, alloc, rng);
             port
@@ -66,12 +87,10 @@ pub(crate) fn assign(
         used[port] = true;
 
         let partner = matches!(defect, Defect::ShadowedRule).then(|| {
-            let candidates: Vec<usize> = (0..ports.len())
-                .filter(|&i| i != port && !ports[i].endpoints.is_empty())
-                .collect();
+            let candidates = partners(ports, port);
             assert!(
                 !candidates.is_empty(),
-                "ShadowedRule needs a second service port with endpoints"
+                "ShadowedRule needs a second service port of the same protocol with endpoints"
             );
             candidates[rng.usize(..candidates.len())]
         });

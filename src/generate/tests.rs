@@ -491,6 +491,12 @@ fn check_defect_line(
                         && earlier.contains(&port)
                         && earlier.contains("-j KUBE-SVC-")
                         && !earlier.ends_with(&service.svc_chain)
+                        // The partner speaks the same protocol, so its
+                        // endpoints DNAT these packets and none come back.
+                        && generated.services.iter().any(|partner| {
+                            earlier.ends_with(&partner.svc_chain)
+                                && partner.protocol == service.protocol
+                        })
                 }),
                 "{what}"
             );

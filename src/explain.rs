@@ -1,0 +1,1019 @@
+//! `iptlint explain SERVICE [FILE]` and `iptlint services [FILE]`: where a
+//! kube-proxy service's new connections go, and the list of services.
+
+use std::io::Write;
+
+use clap::Args;
+use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
+use serde::Serialize;
+
+use crate::analysis::probability::{Case, Outcome, describe_all, describe_case};
+use crate::analysis::services::{
+    EPSILON, Entry, Quantisation, RejectedService, Service, Sketch, analyse, rejected_services,
+    services, sketches,
+};
+use crate::cli::ExitStatus;
+use crate::diagnostics::codes::SYNTAX_ERROR;
+use crate::graph::DumpGraph;
+use crate::lint::FileReport;
+use crate::model::build::build;
+use crate::model::{Dump, Table};
+use crate::render;
+use crate::source::SourceFile;
+
+/// Output formats of `explain` and `services`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For a person.
+    Human,
+    /// The JSON contract (see README).
+    Json,
+}
+
+/// Arguments of `explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The service: `ns/svc:port`, `ns/svc` (when it has one port), a
+    /// cluster IP (`10.96.0.10` or `10.96.0.10:53`), or one of its chains
+    /// (`KUBE-SVC-...`, `KUBE-EXT-...`).
+    #[arg(value_name = "SERVICE")]
+    pub service: String,
+    /// The dump; `-` or nothing reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// Arguments of `services`.
+#[derive(Debug, Args)]
+pub struct ServicesArgs {
+    /// The dump; `-` or nothing reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// Read `path` (stdin for `-` or none), or say why not on stderr.
+fn read(path: Option<&str>) -> Result<SourceFile, ExitStatus> {
+    let path = path.unwrap_or("-");
+    SourceFile::read(path).map_err(|error| {
+        let name = if path == "-" { "<stdin>" } else { path };
+        eprintln!("iptlint: cannot read `{name}`: {error}");
+        ExitStatus::Error
+    })
+}
+
+/// Print the syntax errors of `source` on stderr, rustc-style.
+fn report_syntax_errors(source: &SourceFile, diagnostics: &[crate::diagnostics::Diagnostic]) {
+    let report = FileReport {
+        source: source.clone(),
+        diagnostics: diagnostics
+            .iter()
+            .filter(|d| std::ptr::eq(d.info, &SYNTAX_ERROR))
+            .cloned()
+            .collect(),
+    };
+    let mut stderr = StandardStream::stderr(ColorChoice::Never);
+    let _ = render::human::write_reports(&mut stderr, std::slice::from_ref(&report), true);
+}
+
+/// What a SERVICE argument designates.
+#[derive(Debug)]
+pub enum Resolution<'s> {
+    /// One service.
+    Found(&'s Sketch),
+    /// A service kube-proxy rejects for lack of endpoints.
+    Rejected(&'s RejectedService),
+    /// Several services match: their names.
+    Ambiguous(Vec<String>),
+    /// Nothing matches: the closest names.
+    Unknown(Vec<String>),
+}
+
+/// Resolve a SERVICE argument against the services of a dump, in this
+/// order: exact name; chain name (`KUBE-SVC-...`, `KUBE-EXT-...`, or the
+/// hash they share); address (`IP` or `IP:PORT` of any entry); `ns/svc`
+/// for `ns/svc:PORT`.
+pub fn resolve<'s>(
+    query: &str,
+    services: &'s [Sketch],
+    rejected: &'s [RejectedService],
+) -> Resolution<'s> {
+    let one_or_many = |found: Vec<&'s Sketch>| match found.len() {
+        0 => None,
+        1 => Some(Resolution::Found(found[0])),
+        _ => Some(Resolution::Ambiguous(
+            found.iter().map(|s| describe_candidate(s)).collect(),
+        )),
+    };
+    let exact: Vec<&Sketch> = services.iter().filter(|s| s.name == query).collect();
+    if let Some(resolution) = one_or_many(exact) {
+        return resolution;
+    }
+    if let Some(found) = rejected.iter().find(|r| r.name == query) {
+        return Resolution::Rejected(found);
+    }
+    if query.starts_with("KUBE-") {
+        let by_chain: Vec<&Sketch> = services
+            .iter()
+            .filter(|s| s.chain_names.iter().any(|name| name == query))
+            .collect();
+        if let Some(resolution) = one_or_many(by_chain) {
+            return resolution;
+        }
+    }
+    if let Some((ip, port)) = parse_address(query) {
+        let by_address: Vec<&Sketch> = services
+            .iter()
+            .filter(|s| {
+                s.addresses.iter().any(|&(address, service_port)| {
+                    address == ip && port.is_none_or(|p| service_port == Some(p))
+                })
+            })
+            .collect();
+        if let Some(resolution) = one_or_many(by_address) {
+            return resolution;
+        }
+        let rejected_here = rejected.iter().find(|r| {
+            r.rules.iter().any(|rule| {
+                rule.destination == Some(ip) && port.is_none_or(|p| rule.port == Some(p))
+            })
+        });
+        if let Some(found) = rejected_here {
+            return Resolution::Rejected(found);
+        }
+    }
+    let prefix = format!("{query}:");
+    let by_prefix: Vec<&Sketch> = services
+        .iter()
+        .filter(|s| s.name.starts_with(&prefix))
+        .collect();
+    let rejected_by_prefix: Vec<&RejectedService> = rejected
+        .iter()
+        .filter(|r| r.name.starts_with(&prefix))
+        .collect();
+    match (by_prefix.len(), rejected_by_prefix.len()) {
+        (0, 1) => return Resolution::Rejected(rejected_by_prefix[0]),
+        (_, 0) => {
+            if let Some(resolution) = one_or_many(by_prefix) {
+                return resolution;
+            }
+        }
+        _ => {
+            return Resolution::Ambiguous(
+                by_prefix
+                    .iter()
+                    .map(|s| describe_candidate(s))
+                    .chain(
+                        rejected_by_prefix
+                            .iter()
+                            .map(|r| format!("{} (no endpoints)", r.name)),
+                    )
+                    .collect(),
+            );
+        }
+    }
+    let mut names: Vec<&str> = services
+        .iter()
+        .map(|s| s.name.as_str())
+        .chain(rejected.iter().map(|r| r.name.as_str()))
+        .collect();
+    names.sort_by_key(|name| (edit_distance(query, name), *name));
+    names.dedup();
+    Resolution::Unknown(names.into_iter().take(3).map(str::to_string).collect())
+}
+
+fn describe_candidate(service: &Sketch) -> String {
+    let address = match service.cluster {
+        Some((std::net::IpAddr::V6(ip), Some(port))) => format!("[{ip}]:{port}"),
+        Some((ip, Some(port))) => format!("{ip}:{port}"),
+        Some((ip, None)) => ip.to_string(),
+        None => "no cluster IP".to_string(),
+    };
+    let chains = service.chain_names.join(", ");
+    if service.named_by_comment {
+        format!("{} ({address}; {chains})", service.name)
+    } else {
+        format!("{} ({address})", service.name)
+    }
+}
+
+/// `10.0.0.1`, `10.0.0.1:80`, `fd00::1`, `[fd00::1]:80`.
+fn parse_address(text: &str) -> Option<(std::net::IpAddr, Option<u16>)> {
+    if let Ok(ip) = text.parse() {
+        return Some((ip, None));
+    }
+    text.parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|socket| (socket.ip(), Some(socket.port())))
+}
+
+/// Levenshtein distance, for suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// The `explain` JSON contract.
+#[derive(Debug, Serialize)]
+pub struct ExplainJson {
+    /// The service's name.
+    pub service: String,
+    /// Its table.
+    pub table: String,
+    /// Rules that send traffic to it.
+    pub entries: Vec<EntryJson>,
+    /// Its endpoints with their exact shares.
+    pub endpoints: Vec<EndpointJson>,
+    /// Share of new connections that reach no endpoint.
+    pub fallthrough: f64,
+    /// Whether every share is within `tolerance` of `1/n`.
+    pub uniform: bool,
+    /// The tolerance used.
+    pub tolerance: f64,
+}
+
+/// An entry in [`ExplainJson`].
+#[derive(Debug, Serialize)]
+pub struct EntryJson {
+    /// Chain of the rule.
+    pub chain: String,
+    /// 1-based line of the rule.
+    pub line: u32,
+}
+
+/// An endpoint in [`ExplainJson`].
+#[derive(Debug, Serialize)]
+pub struct EndpointJson {
+    /// Chain of the DNAT rule.
+    pub chain: String,
+    /// The DNAT destination.
+    pub destination: String,
+    /// Exact probability that a new connection ends here.
+    pub probability: f64,
+    /// 1-based line of the DNAT rule.
+    pub line: u32,
+}
+
+impl ExplainJson {
+    /// The JSON view of a service.
+    pub fn of(service: &Service, quantisation: &Quantisation) -> Self {
+        ExplainJson {
+            service: service.name.clone(),
+            table: service.table.clone(),
+            entries: service
+                .entries
+                .iter()
+                .map(|e| EntryJson {
+                    chain: e.chain_name.clone(),
+                    line: e.line,
+                })
+                .collect(),
+            endpoints: service
+                .endpoints
+                .iter()
+                .map(|e| EndpointJson {
+                    chain: e.chain_name.clone(),
+                    destination: e.destination_text(),
+                    probability: e.probability,
+                    line: e.line,
+                })
+                .collect(),
+            fallthrough: service.fallthrough,
+            uniform: is_uniform(service, quantisation.tolerance),
+            tolerance: quantisation.tolerance,
+        }
+    }
+
+    /// The JSON view of a service without endpoints.
+    pub fn of_rejected(service: &RejectedService) -> Self {
+        ExplainJson {
+            service: service.name.clone(),
+            table: service.table.clone(),
+            entries: service
+                .rules
+                .iter()
+                .map(|r| EntryJson {
+                    chain: r.chain_name.clone(),
+                    line: r.line,
+                })
+                .collect(),
+            endpoints: Vec::new(),
+            fallthrough: 1.0,
+            uniform: true,
+            tolerance: crate::analysis::services::MODERN_TOLERANCE,
+        }
+    }
+}
+
+/// Uniform within `tolerance`; a service without endpoints is trivially
+/// uniform, one with unresolved traffic is not.
+fn is_uniform(service: &Service, tolerance: f64) -> bool {
+    service
+        .spread(tolerance)
+        .map_or(service.unresolved <= EPSILON, |spread| spread.uniform)
+}
+
+/// Run `explain`.
+pub fn explain(args: &ExplainArgs) -> std::io::Result<ExitStatus> {
+    let source = match read(args.file.as_deref()) {
+        Ok(source) => source,
+        Err(status) => return Ok(status),
+    };
+    let parsed = build(&source.text);
+    if parsed.has_syntax_errors() {
+        report_syntax_errors(&source, &parsed.diagnostics);
+        return Ok(ExitStatus::Error);
+    }
+    let graph = DumpGraph::build(&parsed.dump);
+    let all = sketches(&parsed.dump);
+    let rejected = rejected_services(&parsed.dump);
+    let mut out = std::io::stdout().lock();
+    match resolve(&args.service, &all, &rejected) {
+        Resolution::Found(sketch) => {
+            let service = &analyse(&source.text, &parsed.dump, sketch);
+            let table = &parsed.dump.tables[service.table_index];
+            let quantisation = Quantisation::of(table);
+            match args.format {
+                Format::Json => {
+                    serde_json::to_writer_pretty(
+                        &mut out,
+                        &ExplainJson::of(service, &quantisation),
+                    )?;
+                    writeln!(out)?;
+                }
+                Format::Human => write_explanation(
+                    &mut out,
+                    &source.text,
+                    &parsed.dump,
+                    &graph,
+                    service,
+                    &quantisation,
+                )?,
+            }
+            Ok(ExitStatus::Clean)
+        }
+        Resolution::Rejected(service) => {
+            match args.format {
+                Format::Json => {
+                    serde_json::to_writer_pretty(&mut out, &ExplainJson::of_rejected(service))?;
+                    writeln!(out)?;
+                }
+                Format::Human => write_rejected(&mut out, service)?,
+            }
+            Ok(ExitStatus::Clean)
+        }
+        Resolution::Ambiguous(candidates) => {
+            eprintln!(
+                "iptlint: `{}` matches {} services; name one of them:",
+                args.service,
+                candidates.len()
+            );
+            for candidate in candidates {
+                eprintln!("  {candidate}");
+            }
+            Ok(ExitStatus::Error)
+        }
+        Resolution::Unknown(closest) => {
+            if closest.is_empty() {
+                eprintln!(
+                    "iptlint: no service `{}`: this dump has no kube-proxy services",
+                    args.service
+                );
+            } else {
+                eprintln!(
+                    "iptlint: no service `{}`; the closest names are: {}",
+                    args.service,
+                    closest.join(", ")
+                );
+            }
+            Ok(ExitStatus::Error)
+        }
+    }
+}
+
+fn write_rejected(out: &mut dyn Write, service: &RejectedService) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}: no endpoints ({} table)",
+        service.name, service.table
+    )?;
+    writeln!(out)?;
+    for rule in &service.rules {
+        writeln!(
+            out,
+            "  {} line {}: new connections to {} are rejected",
+            rule.chain_name,
+            rule.line,
+            rule.address()
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Verdict: kube-proxy rejects this service's traffic until a pod behind it is ready"
+    )
+}
+
+/// `12.50%`, with more decimals for tiny shares.
+fn percent(share: f64) -> String {
+    if share == 0.0 || share >= 0.0001 {
+        format!("{:.2}%", share * 100.0)
+    } else {
+        format!("{:.2e}%", share * 100.0)
+    }
+}
+
+fn chain_name<'t>(table: &'t Table<'_>, chain: usize) -> &'t str {
+    &table.chains[chain].name
+}
+
+/// Rules of `chain` before `before` that jump to `KUBE-MARK-MASQ` for `entry`'s packets.
+fn masquerade_rules(
+    src: &str,
+    table: &Table<'_>,
+    chain: usize,
+    before: usize,
+    packet: crate::analysis::probability::Packet,
+) -> Vec<(u32, String)> {
+    let analyzer = crate::analysis::probability::Analyzer::new(src, table);
+    table.chains[chain].rules[..before]
+        .iter()
+        .filter(|rule| {
+            rule.target
+                .as_ref()
+                .is_some_and(|t| t.name == "KUBE-MARK-MASQ")
+        })
+        .filter_map(|rule| {
+            analyzer.rule_conditions(rule, packet).map(|conditions| {
+                let when = if conditions.is_empty() {
+                    "always".to_string()
+                } else {
+                    format!("when {}", describe_all(&conditions))
+                };
+                (rule.line, when)
+            })
+        })
+        .collect()
+}
+
+/// Summarise one case of an entry against the service's headline distribution.
+fn summarise_case(table: &Table<'_>, case: &Case, service: &Service) -> String {
+    let distribution = &case.distribution;
+    if let Some(headline) = service.headline_case()
+        && !service.endpoints.is_empty()
+        && distribution.approx_eq(&headline.distribution, 1e-12)
+    {
+        return match service.endpoints.len() {
+            1 => "the endpoint below".to_string(),
+            n => format!("the {n} endpoints below"),
+        };
+    }
+    let mut parts: Vec<String> = Vec::new();
+    let items: Vec<(Outcome, f64)> = distribution.iter().filter(|(_, p)| *p > EPSILON).collect();
+    let shown = 6;
+    for (outcome, share) in items.iter().take(shown) {
+        parts.push(describe_outcome(table, *outcome, *share, items.len() == 1));
+    }
+    if items.len() > shown {
+        parts.push(format!("and {} more", items.len() - shown));
+    }
+    if parts.is_empty() {
+        "nothing".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The first `--to-destination` of a DNAT rule.
+fn dnat_destination(table: &Table<'_>, chain: usize, rule: usize) -> String {
+    match table.chains[chain].rules[rule]
+        .target
+        .as_ref()
+        .map(|t| &t.action)
+    {
+        Some(crate::model::Action::Dnat(addresses)) => addresses
+            .first()
+            .map_or_else(|| "?".to_string(), |a| a.to_string()),
+        _ => "?".to_string(),
+    }
+}
+
+fn describe_outcome(table: &Table<'_>, outcome: Outcome, share: f64, only: bool) -> String {
+    let text = match outcome {
+        Outcome::Dnat { chain, rule } => format!(
+            "DNAT to {} ({} line {})",
+            dnat_destination(table, chain, rule),
+            chain_name(table, chain),
+            table.chains[chain].rules[rule].line
+        ),
+        Outcome::Verdict { chain, rule } => {
+            let rule_ref = &table.chains[chain].rules[rule];
+            let target = rule_ref.target.as_ref().map_or("?", |t| t.name.as_ref());
+            format!(
+                "{target} ({} line {})",
+                chain_name(table, chain),
+                rule_ref.line
+            )
+        }
+        Outcome::Return => "falls through, reaching no endpoint".to_string(),
+        Outcome::Unresolved { chain, rule, why } => {
+            let line = table.chains[chain].rules.get(rule).map_or(0, |r| r.line);
+            let why = match why {
+                crate::analysis::probability::Unresolved::Loop => "a jump loop",
+                crate::analysis::probability::Unresolved::UndeclaredChain => {
+                    "a jump to an undeclared chain"
+                }
+                crate::analysis::probability::Unresolved::TooManyCases => {
+                    "too many unknown conditions"
+                }
+            };
+            format!(
+                "unresolved: {why} at {} line {line}",
+                chain_name(table, chain)
+            )
+        }
+    };
+    if only {
+        text
+    } else {
+        format!("{text} {}", percent(share))
+    }
+}
+
+fn write_entry(
+    out: &mut dyn Write,
+    src: &str,
+    table: &Table<'_>,
+    entry: &Entry,
+    service: &Service,
+) -> std::io::Result<()> {
+    let address = match (entry.packet.destination, entry.packet.destination_port) {
+        (Some(std::net::IpAddr::V6(ip)), Some(port)) => format!("[{ip}]:{port}"),
+        (Some(ip), Some(port)) => format!("{ip}:{port}"),
+        (Some(ip), None) => ip.to_string(),
+        (None, Some(port)) => port.to_string(),
+        (None, None) => "any".to_string(),
+    };
+    let protocol = entry
+        .packet
+        .protocol
+        .map_or(String::new(), |p| format!("/{}", p.name()));
+    writeln!(
+        out,
+        "  {} {address}{protocol}: {} line {} -> {}",
+        entry.kind.label(),
+        entry.chain_name,
+        entry.line,
+        entry.target_name
+    )?;
+    if !entry.conditions.is_empty() {
+        writeln!(out, "      only when {}", describe_all(&entry.conditions))?;
+    }
+    for (line, when) in masquerade_rules(src, table, entry.chain, entry.rule, entry.packet) {
+        writeln!(
+            out,
+            "      masquerade: {} line {line} marks it {when}",
+            entry.chain_name
+        )?;
+    }
+    if Some(entry.target) != service.chain {
+        let rules = table.chains[entry.target].rules.len();
+        for (line, when) in masquerade_rules(src, table, entry.target, rules, entry.packet) {
+            writeln!(
+                out,
+                "      masquerade: {} line {line} marks it {when}",
+                entry.target_name
+            )?;
+        }
+    }
+    let as_main = entry.cases.len() == service.cases.len()
+        && entry
+            .cases
+            .iter()
+            .zip(&service.cases)
+            .all(|(a, b)| a.distribution.approx_eq(&b.distribution, 1e-12));
+    if as_main && service.cases.len() > 1 {
+        writeln!(out, "      -> the cases and endpoints below")?;
+    } else if entry.cases.len() == 1 && entry.cases[0].conditions.is_empty() {
+        writeln!(
+            out,
+            "      -> {}",
+            summarise_case(table, &entry.cases[0], service)
+        )?;
+    } else {
+        for case in &entry.cases {
+            writeln!(
+                out,
+                "      if {}: {}",
+                describe_case(&case.conditions),
+                summarise_case(table, case, service)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Write the human explanation of `service`, a service of `dump` whose
+/// spans point into `src`.
+pub fn write_explanation(
+    out: &mut dyn Write,
+    src: &str,
+    dump: &Dump<'_>,
+    graph: &DumpGraph,
+    service: &Service,
+    quantisation: &Quantisation,
+) -> std::io::Result<()> {
+    let table = &dump.tables[service.table_index];
+    let protocol = service
+        .protocol
+        .map_or_else(|| "protocol unknown".to_string(), |p| p.name().to_string());
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    writeln!(
+        out,
+        "{}: {protocol}, cluster IP {}, {} ({} table)",
+        service.name,
+        service.address(),
+        plural(service.endpoints.len(), "endpoint"),
+        service.table
+    )?;
+    if !service.named_by_comment {
+        writeln!(
+            out,
+            "  (no comment names this service; it is named after its chain)"
+        )?;
+    }
+
+    writeln!(out)?;
+    writeln!(out, "Entries")?;
+    if service.entries.is_empty() {
+        writeln!(
+            out,
+            "  none: neither KUBE-SERVICES nor KUBE-NODEPORTS jumps to this service's chains"
+        )?;
+    }
+    let mut hooked: Vec<usize> = Vec::new();
+    for entry in &service.entries {
+        if !hooked.contains(&entry.chain) {
+            hooked.push(entry.chain);
+            let mut callers: Vec<(u32, String)> = graph.tables[service.table_index]
+                .callers(entry.chain)
+                .map(|(caller, jump)| {
+                    (
+                        jump.line,
+                        format!("{} line {}", chain_name(table, caller), jump.line),
+                    )
+                })
+                .collect();
+            callers.sort();
+            let callers: Vec<String> = callers.into_iter().map(|(_, text)| text).collect();
+            if callers.is_empty() {
+                writeln!(
+                    out,
+                    "  nothing in this dump jumps to {} (kube-proxy hooks it from PREROUTING and OUTPUT)",
+                    entry.chain_name
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "  {} is reached from {}",
+                    entry.chain_name,
+                    callers.join(", ")
+                )?;
+            }
+        }
+        write_entry(out, src, table, entry, service)?;
+    }
+
+    writeln!(out)?;
+    let Some(main) = service.chain else {
+        writeln!(
+            out,
+            "Endpoints: none (no KUBE-SVC, KUBE-SVL or KUBE-XLB chain for this service)"
+        )?;
+        return Ok(());
+    };
+    let main_chain = &table.chains[main];
+    writeln!(
+        out,
+        "Endpoints: {} (line {}) chooses among {}",
+        main_chain.name,
+        main_chain.line,
+        service.endpoints.len()
+    )?;
+    for (line, when) in masquerade_rules(src, table, main, main_chain.rules.len(), service.packet) {
+        writeln!(
+            out,
+            "  masquerade: {} line {line} marks it {when}",
+            main_chain.name
+        )?;
+    }
+    if service.cases.len() > 1 {
+        let mut analyzer = crate::analysis::probability::Analyzer::new(src, table);
+        for (index, case) in service.cases.iter().enumerate() {
+            let mut summary = if index == service.headline {
+                "the spread below".to_string()
+            } else {
+                summarise_case(table, case, service)
+            };
+            // One endpoint for sure (a client with affinity): show its path.
+            let only: Vec<(Outcome, f64)> = case.distribution.iter().collect();
+            if let [(Outcome::Dnat { chain, rule }, _)] = only.as_slice()
+                && let Some(flows) = analyzer.flows(main, service.packet, &case.conditions)
+            {
+                let path = flows.path_to(*chain, *rule);
+                summary = format!(
+                    "DNAT to {} via {}",
+                    dnat_destination(table, *chain, *rule),
+                    format_path(table, main, &path)
+                );
+            }
+            writeln!(out, "  if {}: {summary}", describe_case(&case.conditions))?;
+        }
+    }
+    let width = service
+        .endpoints
+        .iter()
+        .map(|e| e.destination_text().len())
+        .max()
+        .unwrap_or(0)
+        .max("destination".len());
+    let number_width = service.endpoints.len().to_string().len();
+    if !service.endpoints.is_empty() {
+        writeln!(
+            out,
+            "  {:>number_width$}  {:>7}  {:<14}  {:<width$}  path",
+            "#", "share", "probability", "destination"
+        )?;
+    }
+    for (index, endpoint) in service.endpoints.iter().enumerate() {
+        let hops: Vec<(usize, usize)> = endpoint.path.iter().map(|h| (h.chain, h.rule)).collect();
+        let mut flags = Vec::new();
+        if let Some(masquerade) = &endpoint.masquerade {
+            // "hairpin" says it all in a table of a hundred lines.
+            let short = masquerade.split(" (").next().unwrap_or(masquerade);
+            flags.push(format!("masquerade: {short}"));
+        }
+        if endpoint.affinity {
+            flags.push("records affinity".to_string());
+        }
+        let flags = if flags.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", flags.join("; "))
+        };
+        writeln!(
+            out,
+            "  {:>number_width$}  {:>7}  {:<14.12}  {:<width$}  {} (DNAT){flags}",
+            index + 1,
+            percent(endpoint.probability),
+            endpoint.probability,
+            endpoint.destination_text(),
+            format_path(table, main, &hops),
+        )?;
+    }
+    if let Some(case) = service.headline_case() {
+        for (outcome, share) in case.distribution.iter() {
+            if !matches!(outcome, Outcome::Dnat { .. }) && share > EPSILON {
+                writeln!(
+                    out,
+                    "  {:>number_width$}  {:>7}  {:<14.12}  {}",
+                    "-",
+                    percent(share),
+                    share,
+                    describe_outcome(table, outcome, share, true)
+                )?;
+            }
+        }
+    }
+
+    writeln!(out)?;
+    write_verdict(out, service, quantisation)
+}
+
+/// `line 42 -> KUBE-SEP-X line 30`: the first hop in `main` by line only.
+fn format_path(table: &Table<'_>, main: usize, hops: &[(usize, usize)]) -> String {
+    hops.iter()
+        .enumerate()
+        .map(|(step, &(chain, rule))| {
+            let line = table.chains[chain].rules[rule].line;
+            if step == 0 && chain == main {
+                format!("line {line}")
+            } else {
+                format!("{} line {line}", chain_name(table, chain))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" -> ")
+}
+
+fn write_verdict(
+    out: &mut dyn Write,
+    service: &Service,
+    quantisation: &Quantisation,
+) -> std::io::Result<()> {
+    let n = service.endpoints.len();
+    match service.spread(quantisation.tolerance) {
+        None if service.unresolved > EPSILON => writeln!(
+            out,
+            "Verdict: not judged: {} of new connections cannot be followed (see above)",
+            percent(service.unresolved)
+        )?,
+        None => writeln!(out, "Verdict: no endpoint receives traffic")?,
+        Some(_) if n == 1 => writeln!(out, "Verdict: a single endpoint")?,
+        Some(spread) if spread.uniform && service.fallthrough > EPSILON => writeln!(
+            out,
+            "Verdict: no endpoint is favoured: none gets more than {} (1/{n}) within {:.0e}",
+            percent(spread.expected),
+            quantisation.tolerance
+        )?,
+        Some(spread) if spread.uniform => writeln!(
+            out,
+            "Verdict: uniform: each of the {n} endpoints gets {} (1/{n}) within {:.0e}",
+            percent(spread.expected),
+            quantisation.tolerance
+        )?,
+        Some(spread) => {
+            let worst = &service.endpoints[spread.worst];
+            writeln!(
+                out,
+                "Verdict: NOT uniform: endpoint {} ({}) gets {} where 1/{n} is {}",
+                spread.worst + 1,
+                worst.destination_text(),
+                percent(worst.probability),
+                percent(spread.expected)
+            )?
+        }
+    }
+    if service.fallthrough > EPSILON {
+        writeln!(
+            out,
+            "         LEAK: {} of new connections reach no endpoint",
+            percent(service.fallthrough)
+        )?;
+    } else if n > 0 && service.unresolved <= EPSILON {
+        writeln!(
+            out,
+            "         no leak: every new connection reaches an endpoint"
+        )?;
+    }
+    if service.affinity {
+        writeln!(
+            out,
+            "         shares are for clients without affinity; returning clients keep their endpoint"
+        )?;
+    }
+    writeln!(out, "         {}", quantisation.note())
+}
+
+/// One line of `services` JSON.
+#[derive(Debug, Serialize)]
+pub struct ServiceLineJson {
+    /// The service's name.
+    pub service: String,
+    /// Its table.
+    pub table: String,
+    /// `IP:PORT` of its cluster IP, or what is known.
+    pub address: String,
+    /// `tcp`, `udp`... or null.
+    pub protocol: Option<String>,
+    /// Number of endpoints.
+    pub endpoints: usize,
+    /// Uniform spread (null when not judged).
+    pub uniform: Option<bool>,
+    /// Share of new connections reaching no endpoint.
+    pub fallthrough: f64,
+}
+
+/// Run `services`.
+pub fn list(args: &ServicesArgs) -> std::io::Result<ExitStatus> {
+    let source = match read(args.file.as_deref()) {
+        Ok(source) => source,
+        Err(status) => return Ok(status),
+    };
+    let parsed = build(&source.text);
+    if parsed.has_syntax_errors() {
+        report_syntax_errors(&source, &parsed.diagnostics);
+        return Ok(ExitStatus::Error);
+    }
+    let graph = DumpGraph::build(&parsed.dump);
+    let lines = service_lines(&source.text, &parsed.dump, &graph);
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "services": lines }))?;
+            writeln!(out)?;
+        }
+        Format::Human => write_service_lines(&mut out, &lines)?,
+    }
+    Ok(ExitStatus::Clean)
+}
+
+/// Every service of a dump, with endpoint-less (rejected) ones after.
+pub fn service_lines(src: &str, dump: &Dump<'_>, graph: &DumpGraph) -> Vec<ServiceLineJson> {
+    let all = services(src, dump, graph);
+    let quantisations: Vec<Quantisation> = dump.tables.iter().map(Quantisation::of).collect();
+    let mut lines: Vec<ServiceLineJson> = all
+        .iter()
+        .map(|service| {
+            let quantisation = &quantisations[service.table_index];
+            ServiceLineJson {
+                service: service.name.clone(),
+                table: service.table.clone(),
+                address: service.address(),
+                protocol: service.protocol.map(|p| p.name().to_string()),
+                endpoints: service.endpoints.len(),
+                uniform: service.spread(quantisation.tolerance).map(|s| s.uniform),
+                fallthrough: service.fallthrough,
+            }
+        })
+        .collect();
+    for rejected in rejected_services(dump) {
+        if all.iter().any(|s| s.name == rejected.name) {
+            continue;
+        }
+        let first = &rejected.rules[0];
+        let mut address = first.address();
+        let protocol = first.protocol.map(|p| p.name().to_string());
+        if let Some(protocol) = &protocol {
+            address = address
+                .trim_end_matches(&format!("/{protocol}"))
+                .to_string();
+        }
+        lines.push(ServiceLineJson {
+            service: rejected.name.clone(),
+            table: rejected.table.clone(),
+            address,
+            protocol,
+            endpoints: 0,
+            uniform: None,
+            fallthrough: 1.0,
+        });
+    }
+    lines
+}
+
+fn write_service_lines(out: &mut dyn Write, lines: &[ServiceLineJson]) -> std::io::Result<()> {
+    if lines.is_empty() {
+        return writeln!(out, "no kube-proxy services in this dump");
+    }
+    let name_width = lines
+        .iter()
+        .map(|l| l.service.len())
+        .max()
+        .unwrap_or(0)
+        .max("SERVICE".len());
+    let address_width = lines
+        .iter()
+        .map(|l| l.address.len())
+        .max()
+        .unwrap_or(0)
+        .max("ADDRESS".len());
+    writeln!(
+        out,
+        "{:<name_width$}  {:<address_width$}  {:<5}  {:>9}  {:<11}  LEAK",
+        "SERVICE", "ADDRESS", "PROTO", "ENDPOINTS", "SPREAD"
+    )?;
+    for line in lines {
+        let spread = match (line.uniform, line.endpoints) {
+            (_, 0) => "-",
+            (Some(true), _) => "uniform",
+            (Some(false), _) => "NON-UNIFORM",
+            (None, _) => "unresolved",
+        };
+        let leak = if line.endpoints == 0 {
+            if line.table == "nat" {
+                "no endpoint".to_string()
+            } else {
+                "rejected (no endpoints)".to_string()
+            }
+        } else if line.fallthrough > EPSILON {
+            percent(line.fallthrough)
+        } else {
+            "none".to_string()
+        };
+        writeln!(
+            out,
+            "{:<name_width$}  {:<address_width$}  {:<5}  {:>9}  {:<11}  {leak}",
+            line.service,
+            line.address,
+            line.protocol.as_deref().unwrap_or("-"),
+            line.endpoints,
+            spread
+        )?;
+    }
+    Ok(())
+}
