@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use iptlint::analysis::Analysis;
+use iptlint::analysis::services::{Quantisation, analyse, sketches};
 use iptlint::checks::{self, CheckOptions, Context};
+use iptlint::explain::write_explanation;
 use iptlint::generate::{GenConfig, generate};
 use iptlint::graph::DumpGraph;
 use iptlint::lint::{Settings, check_source};
