@@ -8,7 +8,10 @@ use iptlint::source::SourceFile;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let report = check_source(SourceFile::from_bytes("fuzz.rules", data.to_vec()), &Settings::default());
+    let report = check_source(
+        SourceFile::from_bytes("fuzz.rules", data.to_vec()),
+        &Settings::default(),
+    );
     let reports = [report];
     let mut out = NoColor::new(Vec::new());
     render::human::write_reports(&mut out, &reports, false).expect("human output");
