@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the `check` pipeline, stage by stage, on generated
 //! kube-proxy dumps: parse (the model build, pest included), graph build,
-//! the checks, and the whole `check_source`.
+//! the checks, `explain` of one service (after the parse), and the whole
+//! `check_source`.
 //!
 //! ```text
 //! cargo bench --bench pipeline                       # 1,000 services (~29k lines)
@@ -16,7 +17,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use iptlint::analysis::Analysis;
+use iptlint::analysis::services::{Quantisation, analyse, sketches};
 use iptlint::checks::{self, CheckOptions, Context};
+use iptlint::explain::write_explanation;
 use iptlint::generate::{GenConfig, generate};
 use iptlint::graph::DumpGraph;
 use iptlint::lint::{Settings, check_source};
@@ -65,6 +68,31 @@ fn pipeline(c: &mut Criterion) {
         b.iter(|| {
             let cx = Context::new(&dump, &parsed.dump, &graph, CheckOptions::default());
             checks::run_all(black_box(&cx))
+        })
+    });
+
+    // `iptlint explain SERVICE` after the parse: find the service's chains,
+    // analyse where its traffic goes, and write the explanation.
+    let all = sketches(&parsed.dump);
+    let middle = all[all.len() / 2].name.clone();
+    group.bench_function("explain", |b| {
+        b.iter(|| {
+            let graph = DumpGraph::build(&parsed.dump);
+            let all = sketches(&parsed.dump);
+            let sketch = all.iter().find(|s| s.name == middle).expect("service");
+            let service = analyse(&dump, &parsed.dump, sketch);
+            let quantisation = Quantisation::of(&parsed.dump.tables[service.table_index]);
+            let mut out = Vec::new();
+            write_explanation(
+                &mut out,
+                &dump,
+                &parsed.dump,
+                &graph,
+                &service,
+                &quantisation,
+            )
+            .expect("written to memory");
+            out
         })
     });
 

@@ -21,6 +21,7 @@ runs=${RUNS:-5}
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1000 10000 40000)
 out=${OUT:-$(mktemp -d)}
+mkdir -p "$out"
 target=${CARGO_TARGET_DIR:-target}
 
 cargo build --release --quiet --bin iptlint --example gen-dump

@@ -489,12 +489,25 @@ pub fn service_groups(table: &Table<'_>, graph: &ChainGraph) -> Vec<ServiceGroup
                 .max_by(|(a, m), (b, n)| m.cmp(n).then_with(|| b.cmp(a)))
                 .map(|(name, _)| name.to_string())
                 .unwrap_or_else(|| {
+                    // Without comments, the chain choosing among endpoints
+                    // names the service, as `iptlint explain` does.
+                    let rank = |name: &str| {
+                        [
+                            "KUBE-SVC-",
+                            "KUBE-SVL-",
+                            "KUBE-XLB-",
+                            "KUBE-EXT-",
+                            "KUBE-FW-",
+                        ]
+                        .iter()
+                        .position(|prefix| name.starts_with(prefix))
+                        .unwrap_or(usize::MAX)
+                    };
                     chains
                         .iter()
                         .map(|&c| table.chains[c].name.as_ref())
-                        .filter(|name| !name.starts_with("KUBE-SEP-"))
-                        .min()
-                        .unwrap_or(table.chains[chains[0]].name.as_ref())
+                        .min_by_key(|name| (rank(name), *name))
+                        .unwrap_or_default()
                         .to_string()
                 });
             ServiceGroup { name, chains }

@@ -143,6 +143,9 @@ pub fn analyse_source(source: SourceFile, settings: &Settings) -> FileReport {
         diagnostics
     };
     settings.apply(&mut diagnostics);
+    for diagnostic in &mut diagnostics {
+        shorten_texts(diagnostic);
+    }
     diagnostics.sort_by_key(|d| {
         (
             d.primary_span().start,
@@ -154,6 +157,40 @@ pub fn analyse_source(source: SourceFile, settings: &Settings) -> FileReport {
         source,
         diagnostics,
     }
+}
+
+/// Longest message, note or label text kept (in bytes): messages quote
+/// words of the dump, and a hostile dump's words can be megabytes long.
+pub const MAX_TEXT: usize = 1024;
+
+/// Cut every text of `diagnostic` to [`MAX_TEXT`] bytes.
+fn shorten_texts(diagnostic: &mut Diagnostic) {
+    shorten(&mut diagnostic.message);
+    for note in &mut diagnostic.notes {
+        shorten(note);
+    }
+    for label in &mut diagnostic.labels {
+        shorten(&mut label.message);
+    }
+    for name in [&mut diagnostic.table, &mut diagnostic.chain]
+        .into_iter()
+        .flatten()
+    {
+        shorten(name);
+    }
+}
+
+fn shorten(text: &mut String) {
+    if text.len() <= MAX_TEXT {
+        return;
+    }
+    let total = text.len();
+    let mut end = MAX_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str(&format!("… ({total} bytes in all)"));
 }
 
 /// Keep the first [`MAX_PER_CODE`] diagnostics of each code and say how many more there were.

@@ -128,10 +128,17 @@ pub enum LineKind<'a> {
     Rule {
         /// `[p:b]` written before the command.
         counters: Option<Counters>,
-        /// The words, in order.
+        /// The words, in order: the first [`MAX_KEPT_WORDS`] of them.
         args: Vec<Arg<'a>>,
+        /// How many words the line has, kept or not.
+        word_count: usize,
     },
 }
+
+/// Words of one rule line kept in the AST. iptables-restore refuses a line
+/// of more than 255 words; the rest of a longer line is counted, not kept,
+/// so a hostile line of millions of words costs no memory.
+pub const MAX_KEPT_WORDS: usize = 4096;
 
 /// A line of the dump.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,19 +268,26 @@ fn line_of<'a>(pair: Pair<'a, Rule>, text: &'a str, offset: usize, number: u32) 
         Rule::rule_line | Rule::command => {
             let mut counters = None;
             let mut args = Vec::new();
+            let mut word_count = 0;
             for inner in pair.into_inner() {
                 match inner.as_rule() {
                     Rule::counters => counters = parse_counters(inner, base, &mut issues),
-                    Rule::args => split_args(
-                        inner.as_str(),
-                        base + inner.as_span().start(),
-                        &mut args,
-                        &mut issues,
-                    ),
+                    Rule::args => {
+                        word_count = split_args(
+                            inner.as_str(),
+                            base + inner.as_span().start(),
+                            &mut args,
+                            &mut issues,
+                        )
+                    }
                     _ => {}
                 }
             }
-            LineKind::Rule { counters, args }
+            LineKind::Rule {
+                counters,
+                args,
+                word_count,
+            }
         }
         other => unreachable!("grammar: unexpected top-level rule {other:?}"),
     };
@@ -329,8 +343,15 @@ fn parse_counters(
 
 /// Cut the text the grammar's `args` rule matched into words, at the spaces
 /// and tabs outside quotes that the rule accepted as separators; `start` is
-/// the text's offset in the file.
-fn split_args<'a>(text: &'a str, start: usize, args: &mut Vec<Arg<'a>>, issues: &mut Vec<Issue>) {
+/// the text's offset in the file. Keeps the first [`MAX_KEPT_WORDS`] words
+/// and returns how many there are.
+fn split_args<'a>(
+    text: &'a str,
+    start: usize,
+    args: &mut Vec<Arg<'a>>,
+    issues: &mut Vec<Issue>,
+) -> usize {
+    let mut count = 0;
     let bytes = text.as_bytes();
     // Room for the words of a long kube-proxy rule: growing this vector
     // from empty was 6% of parsing a dump (counting separators first cost
@@ -369,6 +390,11 @@ fn split_args<'a>(text: &'a str, start: usize, args: &mut Vec<Arg<'a>>, issues: 
         if quoted {
             issues.push(Issue::UnterminatedQuote(span));
         }
+        count += 1;
+        if count > MAX_KEPT_WORDS {
+            at = at_end;
+            continue;
+        }
         let text = if !has_quote {
             Cow::Borrowed(written)
         } else if let Some(inner) = simply_quoted(written) {
@@ -384,6 +410,7 @@ fn split_args<'a>(text: &'a str, start: usize, args: &mut Vec<Arg<'a>>, issues: 
         });
         at = at_end;
     }
+    count
 }
 
 /// The inside of `"..."` when the word is one quoted span without escapes
@@ -562,7 +589,7 @@ mod tests {
 
     #[test]
     fn rule_counters() {
-        let LineKind::Rule { counters, args } =
+        let LineKind::Rule { counters, args, .. } =
             parse_line("[12:3400] -A INPUT -j DROP", 0, 1).unwrap().kind
         else {
             panic!()
@@ -601,7 +628,7 @@ mod tests {
         );
         let line = parse_line("[99999999999999999999999:0]-A X", 0, 1).unwrap();
         assert_eq!(line.issues.len(), 1);
-        let LineKind::Rule { counters, args } = line.kind else {
+        let LineKind::Rule { counters, args, .. } = line.kind else {
             panic!()
         };
         assert!(counters.is_none());

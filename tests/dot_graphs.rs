@@ -702,3 +702,57 @@ fn service_edges_carry_the_generator_s_exact_shares() {
     }
     assert!(checked >= 40, "checked only {checked} endpoints");
 }
+
+/// The service names `iptlint dot` and the load-balancing analysis give a dump.
+fn both_names(text: &str) -> (Vec<String>, Vec<String>) {
+    let parsed = build(text);
+    let graph = DumpGraph::build(&parsed.dump);
+    let mut ours: Vec<String> = parsed
+        .dump
+        .tables
+        .iter()
+        .zip(&graph.tables)
+        .flat_map(|(table, g)| service_groups(table, g).into_iter().map(|s| s.name))
+        .collect();
+    ours.sort();
+    let mut theirs: Vec<String> = iptlint::analysis::services::sketches(&parsed.dump)
+        .into_iter()
+        .filter(|sketch| sketch.main.is_some())
+        .map(|sketch| sketch.name)
+        .collect();
+    theirs.sort();
+    (ours, theirs)
+}
+
+#[test]
+fn services_are_named_like_explain_names_them() {
+    let generated = generate(&GenConfig {
+        seed: 9,
+        services: 30,
+        style: iptlint::generate::Style::NoComments,
+        nodeport_fraction: 0.5,
+        ..GenConfig::default()
+    });
+    let (ours, theirs) = both_names(&generated.text);
+    assert_eq!(ours, theirs);
+    assert!(ours.iter().any(|name| name.contains('/')));
+    // With every comment removed, the service chain names the service.
+    let mut stripped = String::new();
+    for line in generated.text.lines() {
+        let mut line = line.to_string();
+        while let Some(start) = line.find(" -m comment --comment \"") {
+            let rest = &line[start + 23..];
+            let end = rest.find('"').unwrap();
+            line.replace_range(start..start + 23 + end + 1, "");
+        }
+        stripped.push_str(&line);
+        stripped.push('\n');
+    }
+    assert!(!stripped.contains("--comment"));
+    let (ours, theirs) = both_names(&stripped);
+    assert!(
+        ours.iter().all(|name| name.starts_with("KUBE-SVC-")),
+        "{ours:?}"
+    );
+    assert_eq!(ours, theirs);
+}

@@ -170,6 +170,15 @@ fn fixtures_survive_a_round_trip_through_the_kernel() {
             // two lines that iptables-restore cannot read back.
             continue;
         }
+        if original
+            .diagnostics
+            .iter()
+            .any(|d| d.info.name == "too-complex")
+        {
+            // iptlint stopped applying the script's commands on purpose: its
+            // model is the part it applied, not what the kernel loads.
+            continue;
+        }
         let family = if original.dump.family == ModelFamily::V6 {
             Family::V6
         } else {

@@ -228,21 +228,41 @@ fn every_size_from_1_to_32_endpoints() {
     let mut problems = Vec::new();
     for style in STYLES {
         for n in 1..=32 {
-            let generated = generate(&GenConfig {
-                seed: n as u64,
-                services: 4,
-                endpoints: n..=n,
-                style,
-                ..GenConfig::default()
-            });
-            let (_, found) = compare_all(&generated, &format!("{style:?} n={n}"));
-            problems.extend(found);
-            let report = check(&generated);
-            problems.extend(
-                ours(&report)
+            let mut variants = vec![Vec::new()];
+            if n >= 2 {
+                // 0.7 is 1/n for no n > 1, so the spread is really skewed.
+                variants.push(vec![Defect::NonUniformSpread { first_share: 0.7 }]);
+                variants.push(vec![Defect::ProbabilityLeak { leaked: 0.03 }]);
+            }
+            for defects in variants {
+                let generated = generate(&GenConfig {
+                    seed: n as u64,
+                    services: 4,
+                    endpoints: n..=n,
+                    style,
+                    defects: defects.clone(),
+                    ..GenConfig::default()
+                });
+                let context = format!("{style:?} n={n} {defects:?}");
+                let (_, found) = compare_all(&generated, &context);
+                problems.extend(found);
+                let report = check(&generated);
+                let findings: Vec<String> = ours(&report)
                     .iter()
-                    .map(|d| format!("{style:?} n={n}: unexpected {}", describe(&report, d))),
-            );
+                    .map(|d| (d.info.name, line_of(&report, d)))
+                    .map(|(name, line)| format!("{name} at line {line}"))
+                    .collect();
+                let expected: Vec<String> = generated
+                    .defects
+                    .iter()
+                    .map(|d| format!("{} at line {}", d.check, d.line))
+                    .collect();
+                if findings != expected {
+                    problems.push(format!(
+                        "{context}: found {findings:?}, expected {expected:?}"
+                    ));
+                }
+            }
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));

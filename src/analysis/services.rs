@@ -17,7 +17,7 @@
 //! `KUBE-SVL-*`/`KUBE-XLB-*` when there is none), for a client without
 //! session affinity.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::probability::{
@@ -347,11 +347,15 @@ pub const MODERN_TOLERANCE: f64 = 1e-9;
 pub const LEGACY_TOLERANCE: f64 = 1e-5;
 
 impl Quantisation {
-    /// The quantisation of the random probabilities written in `table`.
+    /// The quantisation of the random probabilities written in `table`
+    /// (outside `KUBE-SEP-*` chains).
     pub fn of(table: &Table<'_>) -> Self {
+        // kube-proxy's endpoint chains (KUBE-SEP-*, the bulk of a large
+        // dump) never hold statistic rules; skipping them halves the work.
         let probabilities: Vec<Probability> = table
             .chains
             .iter()
+            .filter(|chain| !chain.name.starts_with("KUBE-SEP-"))
             .flat_map(|chain| &chain.rules)
             .flat_map(|rule| &rule.matches)
             .filter_map(|m| match &m.kind {
@@ -495,20 +499,29 @@ pub fn sketches(dump: &Dump<'_>) -> Vec<Sketch> {
         .collect()
 }
 
-/// Services being gathered: key, entry rules (table, chain, rule) and chains.
-type Groups = Vec<(String, Vec<(usize, usize, usize)>, Vec<usize>)>;
-
 /// Every service of one nat table, found but not analysed.
 pub fn sketches_in_table(table: &Table<'_>, table_index: usize) -> Vec<Sketch> {
-    let mut groups: Groups = Vec::new();
-    let mut by_key: HashMap<String, usize> = HashMap::new();
-    let mut group = |key: &str| -> usize {
-        *by_key.entry(key.to_string()).or_insert_with(|| {
-            groups.push((key.to_string(), Vec::new(), Vec::new()));
-            groups.len() - 1
+    // One pass over the chain names: the hash key of every service chain,
+    // numbered in table order. Everything after works on these numbers.
+    let mut key_ids: HashMap<&str, usize> = HashMap::new();
+    let mut keys: Vec<&str> = Vec::new();
+    let key_of: Vec<Option<usize>> = table
+        .chains
+        .iter()
+        .map(|chain| {
+            let key = service_chain_key(&chain.name)?;
+            Some(*key_ids.entry(key).or_insert_with(|| {
+                keys.push(key);
+                keys.len() - 1
+            }))
         })
-    };
-    let mut found: Vec<(usize, (usize, usize, usize))> = Vec::new();
+        .collect();
+    let mut entries: Vec<Vec<(usize, usize, usize)>> = vec![Vec::new(); keys.len()];
+    let mut chains: Vec<Vec<usize>> = vec![Vec::new(); keys.len()];
+    // Services come in the order of their entries (KUBE-SERVICES first),
+    // then those only found by their chains.
+    let mut order: Vec<usize> = Vec::with_capacity(keys.len());
+    let mut placed = vec![false; keys.len()];
     for entry_chain in ENTRY_CHAINS {
         let Some(chain) = table.chain_index(entry_chain) else {
             continue;
@@ -517,38 +530,43 @@ pub fn sketches_in_table(table: &Table<'_>, table_index: usize) -> Vec<Sketch> {
             let Some(target) = jump_target(rule) else {
                 continue;
             };
-            if let Some(key) = service_chain_key(&table.chains[target].name) {
-                found.push((group(key), (chain, index, target)));
+            if let Some(key) = key_of[target] {
+                entries[key].push((chain, index, target));
+                if !std::mem::replace(&mut placed[key], true) {
+                    order.push(key);
+                }
             }
         }
     }
-    let mut owned: Vec<(usize, usize)> = Vec::new();
     // Service chains another service's chain jumps to: the endpoint chains
     // of the first iptables proxier (2015), which were named KUBE-SVC-* too.
-    let mut called_across: HashSet<usize> = HashSet::new();
+    let mut called_across = vec![false; table.chains.len()];
     for (index, chain) in table.chains.iter().enumerate() {
-        let Some(key) = service_chain_key(&chain.name) else {
+        let Some(key) = key_of[index] else {
             continue;
         };
-        owned.push((group(key), index));
+        chains[key].push(index);
+        if !std::mem::replace(&mut placed[key], true) {
+            order.push(key);
+        }
         for target in chain.rules.iter().filter_map(jump_target) {
-            if service_chain_key(&table.chains[target].name).is_some_and(|k| k != key) {
-                called_across.insert(target);
+            if key_of[target].is_some_and(|k| k != key) {
+                called_across[target] = true;
             }
         }
     }
-    for (g, entry) in found {
-        groups[g].1.push(entry);
-    }
-    for (g, chain) in owned {
-        groups[g].2.push(chain);
-    }
-    groups
+    order.retain(|&key| !entries[key].is_empty() || !chains[key].iter().all(|&c| called_across[c]));
+    order
         .into_iter()
-        .filter(|(_, entries, chains)| {
-            !entries.is_empty() || !chains.iter().all(|c| called_across.contains(c))
+        .map(|key| {
+            sketch(
+                table,
+                table_index,
+                keys[key].to_string(),
+                std::mem::take(&mut entries[key]),
+                std::mem::take(&mut chains[key]),
+            )
         })
-        .map(|(key, entries, chains)| sketch(table, table_index, key, entries, chains))
         .collect()
 }
 
@@ -559,9 +577,13 @@ fn sketch(
     entries: Vec<(usize, usize, usize)>,
     chains: Vec<usize>,
 ) -> Sketch {
-    let main = MAIN_CHAIN_PREFIXES
-        .iter()
-        .find_map(|prefix| table.chain_index(&format!("{prefix}{key}")));
+    // The group holds every chain named PREFIX-KEY, so look there.
+    let main = MAIN_CHAIN_PREFIXES.iter().find_map(|prefix| {
+        chains
+            .iter()
+            .copied()
+            .find(|&c| table.chains[c].name.starts_with(prefix))
+    });
     let entry_rules = || entries.iter().map(|&(c, r, _)| &table.chains[c].rules[r]);
     let main_rules = main.iter().flat_map(|&m| &table.chains[m].rules);
     let comment_name = entry_rules()

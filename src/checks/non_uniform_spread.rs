@@ -1,11 +1,11 @@
 //! `non-uniform-spread`: a service's endpoints do not get equal shares.
 
-use crate::analysis::services::{Quantisation, Service, services_in_table};
+use crate::analysis::services::{Quantisation, Service};
 use crate::checks::{Check, Context};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic};
+use crate::model::Table;
 use crate::model::matches::{MatchKind, StatisticMatch};
-use crate::model::{Table, TableKind};
 use crate::syntax::Span;
 
 declare_code! {
@@ -49,15 +49,19 @@ impl Check for NonUniformSpread {
     }
 
     fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
-        for (index, table) in cx.dump.tables.iter().enumerate() {
-            if table.kind != TableKind::Nat {
-                continue;
-            }
-            let quantisation = Quantisation::of(table);
-            for service in services_in_table(cx.src, table, index) {
-                if let Some(diagnostic) = finding(table, &service, &quantisation) {
-                    out.push(diagnostic);
+        let mut quantisation: Option<(usize, Quantisation)> = None;
+        for service in cx.services() {
+            let table = &cx.dump.tables[service.table_index];
+            let quantisation = match &quantisation {
+                Some((index, q)) if *index == service.table_index => q,
+                _ => {
+                    &quantisation
+                        .insert((service.table_index, Quantisation::of(table)))
+                        .1
                 }
+            };
+            if let Some(diagnostic) = finding(table, service, quantisation) {
+                out.push(diagnostic);
             }
         }
     }

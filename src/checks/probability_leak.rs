@@ -1,12 +1,12 @@
 //! `probability-leak`: part of a service's traffic reaches no endpoint.
 
 use crate::analysis::probability::Outcome;
-use crate::analysis::services::{EPSILON, Service, services_in_table};
+use crate::analysis::services::{EPSILON, Service};
 use crate::checks::{Check, Context};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic, Severity};
+use crate::model::Table;
 use crate::model::matches::MatchKind;
-use crate::model::{Table, TableKind};
 
 declare_code! {
     /// ## What it does
@@ -49,14 +49,9 @@ impl Check for ProbabilityLeak {
     }
 
     fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
-        for (index, table) in cx.dump.tables.iter().enumerate() {
-            if table.kind != TableKind::Nat {
-                continue;
-            }
-            for service in services_in_table(cx.src, table, index) {
-                if let Some(diagnostic) = finding(table, &service) {
-                    out.push(diagnostic);
-                }
+        for service in cx.services() {
+            if let Some(diagnostic) = finding(&cx.dump.tables[service.table_index], service) {
+                out.push(diagnostic);
             }
         }
     }

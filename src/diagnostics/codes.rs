@@ -398,6 +398,28 @@ declare_code! {
     pub static BAD_COUNTERS = ("IPT022", "bad-counters", Warning, "counters that are not two integers");
 }
 
+declare_code! {
+    /// ## What it does
+    /// Reports where iptlint stopped applying restore commands that move or
+    /// search many rules or chains (`-I`, `-D`, `-X`, `-E`, `-F` without a
+    /// chain) because they had already moved or compared ten million.
+    ///
+    /// ## Why it matters
+    /// Such a script costs time quadratic in its length: a million
+    /// `-I CHAIN 1` lines would take hours to model. The commands after this
+    /// point are not applied, so findings about the chains they touch may be
+    /// wrong. iptables-save never writes these commands; a dump it wrote
+    /// never gets here.
+    ///
+    /// ## Example
+    /// A generated script inserting 200,000 rules one by one at position 1.
+    ///
+    /// ## How to fix
+    /// Check the dump of the loaded ruleset (`iptables-save`) instead of the
+    /// script that built it, or append rules in order with `-A`.
+    pub static TOO_COMPLEX = ("IPT023", "too-complex", Warning, "restore commands past iptlint's work budget were not applied");
+}
+
 /// Every parse-level code, in code order.
 pub static PARSE_CODES: &[&CodeInfo] = &[
     &SYNTAX_ERROR,
@@ -422,4 +444,5 @@ pub static PARSE_CODES: &[&CodeInfo] = &[
     &TOO_MANY_DIAGNOSTICS,
     &UNTERMINATED_QUOTE,
     &BAD_COUNTERS,
+    &TOO_COMPLEX,
 ];

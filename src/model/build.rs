@@ -5,20 +5,32 @@
 //! tables and chains the way iptables-restore applies them.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use rayon::prelude::*;
 
 use super::rule::{Interpreted, RuleRef, Statement, interpret};
 use super::{Chain, Command, Dump, Family, Rule, Table, TableKind};
-use crate::diagnostics::Diagnostic;
 use crate::diagnostics::codes::{
     BAD_COUNTERS, BAD_POLICY, BAD_VALUE, CHAIN_NAME_TOO_LONG, CRLF_LINE_ENDINGS, DUPLICATE_CHAIN,
     DUPLICATE_TABLE, MISSING_COMMIT, POLICY_ON_USER_CHAIN, RULE_OUTSIDE_TABLE, SYNTAX_ERROR,
-    UNDECLARED_CHAIN, UNKNOWN_TABLE, UNTERMINATED_QUOTE, WHITESPACE_LINE,
+    TOO_COMPLEX, TOO_MANY_DIAGNOSTICS, UNDECLARED_CHAIN, UNKNOWN_TABLE, UNTERMINATED_QUOTE,
+    WHITESPACE_LINE,
 };
+use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::syntax::{
     Counters, Issue, LineKind, Span, SyntaxError, Word, line_ranges, parse_line, parse_lines,
 };
+
+/// Diagnostics of one code kept while reading; more are only counted, so
+/// a file of millions of broken lines needs bounded memory. (`check` shows
+/// the first [`crate::lint::MAX_PER_CODE`] anyway.)
+pub const MAX_KEPT_PER_CODE: usize = 10_000;
+/// Rules and chains that restore commands other than `-A` may move or
+/// search (`-I` at the front of a long chain, `-D`, `-X`, `-E`) before
+/// iptlint stops applying them: real restore scripts stay far below; a
+/// hostile one would otherwise take time quadratic in its length.
+pub const WORK_BUDGET: u64 = 10_000_000;
 
 /// Longest chain name the kernel accepts.
 pub const MAX_CHAIN_NAME: usize = 28;
@@ -130,9 +142,15 @@ fn line_item<'a>(kind: LineKind<'a>, number: u32, span: Span) -> Item<'a> {
         },
         LineKind::Commit => Item::Commit(span),
         LineKind::Rule { args, .. } if args.is_empty() => Item::Whitespace(span),
-        LineKind::Rule { counters, args } => {
-            Item::Rule(number, span, interpret(number, span, counters, args))
-        }
+        LineKind::Rule {
+            counters,
+            args,
+            word_count,
+        } => Item::Rule(
+            number,
+            span,
+            interpret(number, span, counters, args, word_count),
+        ),
     }
 }
 
@@ -145,10 +163,16 @@ pub fn build(src: &str) -> Parsed<'_> {
             line_count: ranges.len() as u32,
             ..Dump::default()
         },
+        tables: Vec::new(),
+        table_slots: HashMap::default(),
         diagnostics: Vec::new(),
+        omitted: Vec::new(),
+        kept_per_code: HashMap::default(),
         directives: Vec::new(),
         current: None,
         saw_v6_header: false,
+        work: 0,
+        over_budget: None,
     };
     if let Some((index, range)) = ranges
         .iter()
@@ -200,10 +224,21 @@ pub fn build(src: &str) -> Parsed<'_> {
 struct Builder<'a> {
     src: &'a str,
     dump: Dump<'a>,
+    /// Closed tables in file order; `None` where a later copy replaced one.
+    tables: Vec<Option<Table<'a>>>,
+    /// Table name to its slot in `tables`.
+    table_slots: HashMap<Cow<'a, str>, usize, foldhash::fast::RandomState>,
     diagnostics: Vec<Diagnostic>,
+    /// Diagnostics counted but not kept, per code (see [`MAX_KEPT_PER_CODE`]).
+    omitted: Vec<(&'static CodeInfo, usize, Span)>,
+    kept_per_code: HashMap<&'static str, usize, foldhash::fast::RandomState>,
     directives: Vec<CommentLine>,
     current: Option<Table<'a>>,
     saw_v6_header: bool,
+    /// Elements moved or scanned by restore commands so far (see [`WORK_BUDGET`]).
+    work: u64,
+    /// Where the work budget ran out.
+    over_budget: Option<Span>,
 }
 
 impl<'a> Builder<'a> {
@@ -227,8 +262,24 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Keep a diagnostic, or only count it past [`MAX_KEPT_PER_CODE`] of its code.
     fn push(&mut self, diagnostic: Diagnostic) {
-        self.diagnostics.push(diagnostic);
+        let kept = self.kept_per_code.entry(diagnostic.info.name).or_default();
+        if *kept < MAX_KEPT_PER_CODE {
+            *kept += 1;
+            self.diagnostics.push(diagnostic);
+            return;
+        }
+        match self
+            .omitted
+            .iter_mut()
+            .find(|(info, _, _)| std::ptr::eq(*info, diagnostic.info))
+        {
+            Some((_, count, _)) => *count += 1,
+            None => self
+                .omitted
+                .push((diagnostic.info, 1, diagnostic.primary_span())),
+        }
     }
 
     fn in_current(&self, diagnostic: Diagnostic, chain: Option<&str>) -> Diagnostic {
@@ -308,8 +359,12 @@ impl<'a> Builder<'a> {
     }
 
     fn close_table(&mut self, table: Table<'a>) {
-        if let Some(index) = self.dump.tables.iter().position(|t| t.name == table.name) {
-            let earlier = self.dump.tables.remove(index);
+        let slot = self.tables.len();
+        if let Some(earlier) = self
+            .table_slots
+            .insert(table.name.clone(), slot)
+            .and_then(|index| self.tables[index].take())
+        {
             self.push(
                 Diagnostic::new(
                     &DUPLICATE_TABLE,
@@ -323,7 +378,7 @@ impl<'a> Builder<'a> {
                 .in_table(&table.name, None),
             );
         }
-        self.dump.tables.push(table);
+        self.tables.push(Some(table));
     }
 
     fn declare_chain(
@@ -479,6 +534,9 @@ impl<'a> Builder<'a> {
                 line,
                 span,
             });
+        }
+        if !self.within_budget(&statement, span) {
+            return;
         }
         match statement {
             Statement::Append(chain, rule) => {
@@ -661,6 +719,46 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Charge the rules or chains `statement` moves or searches to the work
+    /// budget; false (and the statement is skipped) once it is spent, so a
+    /// restore script of a million `-I CHAIN 1` cannot take hours.
+    fn within_budget(&mut self, statement: &Statement<'a>, span: Span) -> bool {
+        let Some(table) = &self.current else {
+            return true;
+        };
+        let costly = matches!(
+            statement,
+            Statement::Insert(..)
+                | Statement::Delete(..)
+                | Statement::DeleteChain(_)
+                | Statement::Flush(None)
+                | Statement::Rename(..)
+        );
+        if !costly {
+            return true;
+        }
+        if self.over_budget.is_some() {
+            return false;
+        }
+        let chain_len = |name: &Word<'_>| {
+            table
+                .chain_index(&name.text)
+                .map_or(0, |index| table.chains[index].rules.len())
+        };
+        let cost = match statement {
+            Statement::Insert(chain, ..) | Statement::Delete(chain, _) => chain_len(chain),
+            Statement::DeleteChain(_) | Statement::Flush(None) => table.chains.len(),
+            Statement::Rename(..) => table.chains.len() + table.rule_count(),
+            _ => return true,
+        } as u64;
+        if self.work + cost > WORK_BUDGET {
+            self.over_budget = Some(span);
+            return false;
+        }
+        self.work += cost;
+        true
+    }
+
     /// The chain a command names, or an `undeclared-chain` error.
     fn chain_for(&mut self, name: &Word<'a>) -> Option<usize> {
         let table = self.current.as_ref()?;
@@ -714,6 +812,33 @@ impl<'a> Builder<'a> {
         }
         if self.saw_v6_header {
             self.dump.family = Family::V6;
+        }
+        self.dump.tables = std::mem::take(&mut self.tables)
+            .into_iter()
+            .flatten()
+            .collect();
+        if let Some(span) = self.over_budget {
+            self.push(
+                Diagnostic::new(
+                    &TOO_COMPLEX,
+                    span,
+                    "iptlint stopped applying restore commands that move or search rules or chains here",
+                )
+                .with_primary_message("this command and later `-I -D -X -E` and `-F`/`-X` without a chain are not applied")
+                .with_note(format!(
+                    "they had moved or compared {WORK_BUDGET} rules and chains; the model iptlint checks is incomplete"
+                )),
+            );
+        }
+        for (info, count, span) in std::mem::take(&mut self.omitted) {
+            self.diagnostics.push(Diagnostic::new(
+                &TOO_MANY_DIAGNOSTICS,
+                span,
+                format!(
+                    "{count} more `{}` diagnostics found while reading were not kept (the first {MAX_KEPT_PER_CODE} were)",
+                    info.name
+                ),
+            ));
         }
         for table in &mut self.dump.tables {
             let Table { chains, index, .. } = table;

@@ -98,22 +98,31 @@ struct Interpreter<'a> {
 }
 
 /// Interpret the words of one rule line.
+///
+/// `word_count` is how many words the line has: `args` may hold only the
+/// first [`crate::syntax::MAX_KEPT_WORDS`] of them.
 pub fn interpret<'a>(
     line: u32,
     span: Span,
     counters: Option<Counters>,
     args: Vec<Arg<'a>>,
+    word_count: usize,
 ) -> Interpreted<'a> {
     let mut diagnostics = Vec::new();
-    if args.len() > MAX_WORDS {
-        diagnostics.push(Diagnostic::new(
+    let word_count = word_count.max(args.len());
+    if word_count > MAX_WORDS {
+        let mut diagnostic = Diagnostic::new(
             &ARGUMENT_LIMIT,
             span,
-            format!(
-                "{} words on one line; iptables-restore takes at most {MAX_WORDS}",
+            format!("{word_count} words on one line; iptables-restore takes at most {MAX_WORDS}"),
+        );
+        if word_count > args.len() {
+            diagnostic = diagnostic.with_note(format!(
+                "iptlint read only the first {} words of this line",
                 args.len()
-            ),
-        ));
+            ));
+        }
+        diagnostics.push(diagnostic);
     }
     for arg in &args {
         if let Arg::Word(word) = arg
@@ -889,10 +898,15 @@ mod tests {
 
     fn interpret_line(text: &str) -> Interpreted<'_> {
         let line = parse_line(text, 0, 1).unwrap();
-        let LineKind::Rule { counters, args } = line.kind else {
+        let LineKind::Rule {
+            counters,
+            args,
+            word_count,
+        } = line.kind
+        else {
             panic!("not a rule line")
         };
-        interpret(1, line.span, counters, args)
+        interpret(1, line.span, counters, args, word_count)
     }
 
     fn appended(text: &str) -> Rule<'_> {

@@ -290,7 +290,19 @@ pub fn build_action<'a>(
         "DROP" => Action::Drop,
         "RETURN" => Action::Return,
         "QUEUE" | "NFQUEUE" => Action::Queue,
-        "REJECT" => Action::Reject(first_value("--reject-with").map(|word| word.text.clone())),
+        "REJECT" => Action::Reject(
+            // The default reply is kept as `None`, however it was written,
+            // so `-j REJECT` and iptables-save's `-j REJECT --reject-with
+            // icmp-port-unreachable` are the same rule.
+            first_value("--reject-with")
+                .filter(|word| {
+                    !matches!(
+                        word.text.as_ref(),
+                        "icmp-port-unreachable" | "icmp6-port-unreachable"
+                    )
+                })
+                .map(|word| word.text.clone()),
+        ),
         "DNAT" | "SNAT" => {
             let option_name = if name == "DNAT" {
                 "--to-destination"
@@ -334,16 +346,41 @@ pub fn build_action<'a>(
             None => return Err((span, "NETMAP: --to is required".to_string())),
         },
         "MARK" | "CONNMARK" => {
-            for option in &options {
-                if let Some(word) = option.values.first() {
-                    parse_mark(&word.text)
+            let mut options = options;
+            for option in &mut options {
+                if let Some(word) = option.values.first_mut() {
+                    let value = parse_mark(&word.text)
                         .map_err(|m| (word.span, format!("{}: {m}", option.name)))?;
+                    if name == "MARK"
+                        && let Some((canonical, text)) = canonical_mark(option.name, value)
+                    {
+                        option.name = canonical;
+                        word.text = Cow::Owned(text);
+                    }
                 }
             }
             Action::Extension(options)
         }
         _ => Action::Extension(options),
     })
+}
+
+/// MARK's options as the kernel keeps them (libxt_MARK.c, revision 2):
+/// every form is one `--set-xmark VALUE/MASK`, which is what
+/// iptables-save prints, so `--or-mark 0x4000` and
+/// `--set-xmark 0x4000/0x4000` are the same rule.
+fn canonical_mark(option: &str, given: super::values::MarkValue) -> Option<(&'static str, String)> {
+    let explicit_mask = given.mask != u32::MAX;
+    let (mark, mask) = match option {
+        "--set-xmark" => (given.value, given.mask),
+        "--set-mark" if explicit_mask => (given.value, given.value | given.mask),
+        "--set-mark" => (given.value, u32::MAX),
+        "--or-mark" => (given.value, given.value),
+        "--and-mark" => (0, !given.value),
+        "--xor-mark" => (given.value, 0),
+        _ => return None,
+    };
+    Some(("--set-xmark", format!("{mark:#x}/{mask:#x}")))
 }
 
 /// Parse a NAT destination: `ADDR[-ADDR][:PORT[-PORT]]`, IPv6 in brackets.

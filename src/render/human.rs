@@ -55,6 +55,9 @@ impl<'r> Files<'r> for ReportFiles<'r> {
     }
 }
 
+/// Longest source line (in bytes) printed under a finding.
+pub const MAX_SHOWN_LINE: usize = 4096;
+
 /// Turn one finding into a codespan diagnostic of file `file`.
 pub fn to_codespan(file: usize, diagnostic: &Diagnostic) -> CsDiagnostic<usize> {
     let severity = match diagnostic.severity {
@@ -97,8 +100,25 @@ pub fn write_reports(
     let config = Config::default();
     for (id, report) in reports.iter().enumerate() {
         for diagnostic in &report.diagnostics {
-            term::emit(out, &config, &files, &to_codespan(id, diagnostic))
-                .map_err(std::io::Error::other)?;
+            let mut shown = to_codespan(id, diagnostic);
+            if let Some(long) = diagnostic.labels.iter().find_map(|label| {
+                let (line, column) = report.source.location(label.span.start as usize);
+                let length = report.source.line_range(line).len();
+                (length > MAX_SHOWN_LINE).then_some((line, column, length))
+            }) {
+                // codespan prints whole lines: a 50 MB line once per finding
+                // would bury the findings. Say where instead.
+                let (line, column, length) = long;
+                shown.labels.clear();
+                shown.notes.insert(
+                    0,
+                    format!(
+                        "at {}:{line}:{column} (a line of {length} bytes, not shown)",
+                        report.source.name
+                    ),
+                );
+            }
+            term::emit(out, &config, &files, &shown).map_err(std::io::Error::other)?;
         }
     }
     if !quiet {
