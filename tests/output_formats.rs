@@ -124,8 +124,8 @@ fn a_note_fails_only_with_fail_on_note() {
     let mut text = String::from("*filter\n:INPUT ACCEPT [0:0]\n");
     for i in 0..201 {
         text.push_str(&format!(
-            // LOG, not DROP: two different negated-source DROPs would drop
-            // every packet, and the rules after them would be unreachable.
+            // LOG, not DROP: two complementary DROPs would hide the rest
+            // (unreachable-rule), and only the negations are counted here.
             "-A INPUT -s ! 10.0.{}.{}/32 -j LOG\n",
             i / 200,
             i % 200
@@ -292,7 +292,7 @@ fn several_files_are_reported_in_the_order_given() {
         let mut text = String::from("*filter\n:INPUT ACCEPT [0:0]\n");
         if i % 3 != 0 {
             for j in 0..=i {
-                // LOG keeps every rule reachable (see above).
+                // LOG: DROPs of complementary sources would hide each other.
                 text.push_str(&format!("-A INPUT -s ! 10.{i}.{j}.0/24 -j LOG\n"));
             }
         }

@@ -1248,7 +1248,7 @@ impl PacketSet {
         }
         macro_rules! sub {
             ($f:ident) => {
-                if !self.$f.subset_of(&other.$f) {
+                if !other.$f.is_any() && !self.$f.subset_of(&other.$f) {
                     return false;
                 }
             };
@@ -1261,7 +1261,7 @@ impl PacketSet {
     pub fn intersects(&self, other: &PacketSet) -> bool {
         macro_rules! inter {
             ($f:ident) => {
-                if !self.$f.intersects(&other.$f) {
+                if !(other.$f.is_any() && !self.$f.is_empty()) && !self.$f.intersects(&other.$f) {
                     return false;
                 }
             };
@@ -1285,7 +1285,13 @@ impl PacketSet {
     pub fn meet(&self, other: &PacketSet) -> PacketSet {
         macro_rules! meet {
             ($f:ident) => {
-                self.$f.meet(&other.$f)
+                if other.$f.is_any() {
+                    self.$f.clone()
+                } else if self.$f.is_any() {
+                    other.$f.clone()
+                } else {
+                    self.$f.meet(&other.$f)
+                }
             };
         }
         PacketSet {
@@ -1339,7 +1345,7 @@ impl PacketSet {
         let mut index = 0;
         macro_rules! differs {
             ($f:ident) => {
-                if !self.$f.subset_of(&other.$f) {
+                if !other.$f.is_any() && !self.$f.subset_of(&other.$f) {
                     bits |= 1 << index;
                 }
                 index += 1;
@@ -1477,7 +1483,8 @@ impl PacketSet {
         let implied_heads = !self.source_ports.is_any()
             || !self.destination_ports.is_any()
             || !self.tcp_flags.is_any();
-        if !(self.fragments.is_any() || (implied_heads && self.fragments == Fragments::HEADS)) {
+        let said = self.fragments.is_any() || implied_heads && self.fragments == Fragments::HEADS;
+        if !said {
             parts.push(
                 if self.fragments == Fragments::LATER {
                     "later fragments"
@@ -1672,6 +1679,9 @@ fn ip_value(addr: IpAddr, family: Family) -> Option<u128> {
 }
 
 fn port_values(ranges: &[PortRange]) -> Values {
+    if let [one] = ranges {
+        return Values::range(65535, one.lo as u128, one.hi as u128);
+    }
     Values::from_ranges(
         65535,
         ranges
@@ -1724,7 +1734,11 @@ impl Builder<'_> {
                 } else {
                     &mut self.out.set.destination
                 };
-                *dim = dim.meet(&values);
+                *dim = if dim.is_any() {
+                    values
+                } else {
+                    dim.meet(&values)
+                };
             }
             // An address of the other family: iptables refuses it anyway.
             None => self.out.exact = false,
@@ -1737,7 +1751,11 @@ impl Builder<'_> {
         } else {
             &mut self.out.set.destination_ports
         };
-        *dim = dim.meet(&values);
+        *dim = if dim.is_any() {
+            values
+        } else {
+            dim.meet(&values)
+        };
         // Port matches never match second and later fragments, negated or not.
         self.out.set.fragments = self.out.set.fragments.meet(&Fragments::HEADS);
     }

@@ -269,15 +269,7 @@ fn kube_chain(
             flows.chains[callee].verdict || is_kube_service_chain(table, &table.chains[callee].name)
         })
     };
-    let walk = walk_chain(
-        table,
-        family,
-        c,
-        &flow.entry,
-        &assumed,
-        &mut |_, _| {},
-        None,
-    );
+    let walk = walk_chain(table, family, c, &flow.entry, &assumed, None, None);
     if walk.exits.is_empty() {
         return None;
     }

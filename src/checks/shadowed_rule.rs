@@ -24,6 +24,9 @@ declare_code! {
     /// bug: the later rule was meant to win) or the same (a redundant rule).
     /// Rules written exactly alike are left to `duplicate-rule`, and rules
     /// after one that ends evaluation for every packet to `unreachable-rule`.
+    /// In a `KUBE-FW-*` chain, a source range inside an earlier one with the
+    /// same target is not reported: kube-proxy writes one rule per
+    /// `loadBalancerSourceRanges` entry, and overlapping entries are harmless.
     ///
     /// ## Why it matters
     /// The later rule is dead. When its target differs, traffic is handled
@@ -81,6 +84,11 @@ impl Check for ShadowedRule {
                     );
                     let ours = rule.target.as_ref().map(|t| t.span.text(cx.src));
                     let theirs = by.target.as_ref().map(|t| t.span.text(cx.src));
+                    if ours.is_some() && ours == theirs && chain.name.starts_with("KUBE-FW-") {
+                        // Overlapping loadBalancerSourceRanges of a Service,
+                        // written one rule each by kube-proxy: harmless.
+                        continue;
+                    }
                     diagnostic = diagnostic.with_note(match (ours, theirs) {
                         (Some(ours), Some(theirs)) if ours == theirs => {
                             format!("both rules do `{ours}`: the later one is redundant")
