@@ -526,21 +526,8 @@ bitset_dim!(
     64
 );
 
-/// Names of the address types, in bit order.
-pub const ADDRESS_TYPE_NAMES: [&str; 12] = [
-    "UNSPEC",
-    "UNICAST",
-    "LOCAL",
-    "BROADCAST",
-    "ANYCAST",
-    "MULTICAST",
-    "BLACKHOLE",
-    "UNREACHABLE",
-    "PROHIBIT",
-    "THROW",
-    "NAT",
-    "XRESOLVE",
-];
+/// Names of the address types, in bit order (the order `-m addrtype` knows them in).
+pub use crate::model::matches::ADDRESS_TYPES as ADDRESS_TYPE_NAMES;
 
 impl CtSet {
     /// The combinations `--ctstate STATES` matches.

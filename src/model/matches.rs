@@ -327,7 +327,8 @@ pub struct AddrTypeMatch {
     pub limit_iface: bool,
 }
 
-const ADDRESS_TYPES: [&str; 12] = [
+/// The address types of `-m addrtype`, in the kernel's bit order.
+pub const ADDRESS_TYPES: [&str; 12] = [
     "UNSPEC",
     "UNICAST",
     "LOCAL",
