@@ -16,7 +16,9 @@
 //! service's chains into one node so that Graphviz can still lay it out.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -217,7 +219,7 @@ impl<'d, 'a> ServiceShares<'d, 'a> {
     /// Shares of the services of `dump` (`src` is its text, `graph` its graph).
     pub fn new(src: &'d str, dump: &'d Dump<'a>, graph: &'d DumpGraph) -> Self {
         let sketches = services::sketches(dump);
-        let mut owners: HashMap<(usize, usize), usize> = HashMap::new();
+        let mut owners: HashMap<(usize, usize), usize> = HashMap::default();
         for (index, sketch) in sketches.iter().enumerate() {
             for &chain in &sketch.chains {
                 owners.entry((sketch.table_index, chain)).or_insert(index);
@@ -226,7 +228,7 @@ impl<'d, 'a> ServiceShares<'d, 'a> {
         // Every chain a service's chains reach (its endpoint chains, nested
         // chains, shared helpers), without entering another service's
         // chains: iterative, each service walking only its own subgraph.
-        let mut sketch_of: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
+        let mut sketch_of: HashMap<(usize, usize), Vec<usize>> = HashMap::default();
         for (index, sketch) in sketches.iter().enumerate() {
             let table = sketch.table_index;
             let mut seen: HashSet<usize> = sketch.chains.iter().copied().collect();
@@ -246,7 +248,7 @@ impl<'d, 'a> ServiceShares<'d, 'a> {
             dump,
             sketches,
             sketch_of,
-            analysed: RefCell::new(HashMap::new()),
+            analysed: RefCell::new(HashMap::default()),
             fallback: RuleProbabilities::new(dump),
         }
     }
@@ -262,7 +264,7 @@ impl<'d, 'a> ServiceShares<'d, 'a> {
         let mut analysed = self.analysed.borrow_mut();
         let shares = analysed.entry(sketch).or_insert_with(|| {
             let service = services::analyse(self.src, self.dump, &self.sketches[sketch]);
-            let mut shares: HashMap<(usize, usize), f64> = HashMap::new();
+            let mut shares: HashMap<(usize, usize), f64> = HashMap::default();
             for endpoint in &service.endpoints {
                 let mut hops: Vec<(usize, usize)> = endpoint
                     .path
@@ -338,7 +340,7 @@ impl Findings {
         diagnostics: &[Diagnostic],
     ) -> Self {
         let mut findings = Findings::default();
-        let mut cycles_of: HashMap<usize, Vec<Vec<usize>>> = HashMap::new();
+        let mut cycles_of: HashMap<usize, Vec<Vec<usize>>> = HashMap::default();
         for diagnostic in diagnostics {
             let (Some(table_name), Some(chain_name)) = (&diagnostic.table, &diagnostic.chain)
             else {
@@ -471,7 +473,7 @@ pub fn service_groups(table: &Table<'_>, graph: &ChainGraph) -> Vec<ServiceGroup
     members
         .into_values()
         .map(|chains| {
-            let mut votes: HashMap<&str, usize> = HashMap::new();
+            let mut votes: HashMap<&str, usize> = HashMap::default();
             for &chain in &chains {
                 let comments = table.chains[chain]
                     .rules
@@ -925,7 +927,7 @@ fn cluster(
     } else {
         Vec::new()
     };
-    let mut service_of: HashMap<usize, &str> = HashMap::new();
+    let mut service_of: HashMap<usize, &str> = HashMap::default();
     for group in &named_groups {
         for &chain in &group.chains {
             service_of.insert(chain, group.name.as_str());

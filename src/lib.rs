@@ -15,6 +15,7 @@ pub mod analysis;
 pub mod baseline;
 pub mod checks;
 pub mod cli;
+pub mod collections;
 pub mod config;
 pub mod diagnostics;
 pub mod dot;

@@ -16,7 +16,7 @@
 //! cannot be understood (an unknown check, no reason) as
 //! `invalid-suppression`.
 
-use std::collections::HashMap;
+use crate::collections::HashMap;
 
 use crate::checks::undefined_target::bounded_edit_distance;
 use crate::checks::{all_codes, find_code};
@@ -116,7 +116,7 @@ pub fn apply(
         diagnostics.extend(problems);
         return;
     }
-    let mut by_line: HashMap<u32, Vec<usize>> = HashMap::new();
+    let mut by_line: HashMap<u32, Vec<usize>> = HashMap::default();
     for (index, suppression) in suppressions.iter().enumerate() {
         if let Some(line) = suppression.line {
             by_line.entry(line).or_default().push(index);

@@ -26,7 +26,7 @@
 //! Targets that may change marks or conntrack state (MARK, CONNMARK, CT,
 //! and any called chain) make the walk forget what it knew about those.
 
-use std::collections::HashMap;
+use crate::collections::HashMap;
 
 use petgraph::graph::NodeIndex;
 use rayon::prelude::*;

@@ -28,7 +28,7 @@
 //!
 //! [`Probability::effective`]: crate::model::values::Probability::effective
 
-use std::collections::{HashMap, HashSet};
+use crate::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::rc::Rc;
 
@@ -403,7 +403,7 @@ impl Flows {
     pub fn path_to(&self, chain: usize, rule: usize) -> Vec<(usize, usize)> {
         let mut path = vec![(chain, rule)];
         let mut at = chain;
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         while at != self.start {
             let Some(&(caller, caller_rule)) = self.main_caller.get(&at) else {
                 break;
@@ -460,8 +460,8 @@ impl<'t, 'a> Analyzer<'t, 'a> {
         Analyzer {
             src,
             table,
-            packets: HashMap::new(),
-            memo: HashMap::new(),
+            packets: HashMap::default(),
+            memo: HashMap::default(),
         }
     }
 
@@ -560,8 +560,8 @@ impl<'t, 'a> Analyzer<'t, 'a> {
         let table = self.table;
         let src = self.src;
         // Results that depend on this assignment: (distribution, uses packet).
-        let mut local_memo: HashMap<usize, (Rc<Distribution>, bool)> = HashMap::new();
-        let mut on_stack: HashSet<usize> = HashSet::new();
+        let mut local_memo: HashMap<usize, (Rc<Distribution>, bool)> = HashMap::default();
+        let mut on_stack: HashSet<usize> = HashSet::default();
         let mut stack = vec![Frame::new(start)];
         on_stack.insert(start);
         loop {
@@ -685,7 +685,7 @@ impl<'t, 'a> Analyzer<'t, 'a> {
             ..Flows::default()
         };
         flows.chains.insert(start, 1.0);
-        let mut best_in: HashMap<usize, f64> = HashMap::new();
+        let mut best_in: HashMap<usize, f64> = HashMap::default();
         for chain in order {
             let entering = flows.chains.get(&chain).copied().unwrap_or(0.0);
             let mut m = entering;
@@ -755,7 +755,7 @@ fn topological_order(table: &Table<'_>, start: usize) -> Option<Vec<usize>> {
         })
     };
     let mut reached = vec![start];
-    let mut seen: HashSet<usize> = HashSet::from([start]);
+    let mut seen: HashSet<usize> = HashSet::from_iter([start]);
     let mut index = 0;
     while index < reached.len() {
         let chain = reached[index];

@@ -17,8 +17,10 @@
 //! `KUBE-SVL-*`/`KUBE-XLB-*` when there is none), for a client without
 //! session affinity.
 
-use std::collections::HashMap;
+use crate::collections::HashMap;
 use std::net::IpAddr;
+
+use rayon::prelude::*;
 
 use super::probability::{
     Analyzer, Case, ConditionKind, Flows, Literal, Outcome, Packet, Subject, describe_all,
@@ -363,7 +365,7 @@ impl Quantisation {
                 _ => None,
             })
             .collect();
-        let mut counts: HashMap<u8, usize> = HashMap::new();
+        let mut counts: HashMap<u8, usize> = HashMap::default();
         for p in &probabilities {
             *counts.entry(p.decimals).or_default() += 1;
         }
@@ -437,21 +439,46 @@ fn fits_five_decimals(p: &Probability) -> bool {
 /// `KUBE-SERVICES`, then services only found by their chains).
 pub fn services(src: &str, dump: &Dump<'_>, graph: &DumpGraph) -> Vec<Service> {
     debug_assert_eq!(dump.tables.len(), graph.tables.len());
-    dump.tables
-        .iter()
-        .enumerate()
-        .filter(|(_, table)| table.kind == TableKind::Nat)
-        .flat_map(|(index, table)| services_in_table(src, table, index))
-        .collect()
+    map_services(src, dump, |_, service| service)
 }
 
-/// Every service of one nat table, analysed.
-pub fn services_in_table(src: &str, table: &Table<'_>, table_index: usize) -> Vec<Service> {
-    let mut analyzer = Analyzer::new(src, table);
-    sketches_in_table(table, table_index)
-        .into_iter()
-        .map(|sketch| build_service(&mut analyzer, table, sketch))
-        .collect()
+/// Services analysed per parallel task. Each task has its own [`Analyzer`],
+/// whose memo then re-learns the chains services share (`KUBE-MARK-MASQ`):
+/// a few rules per task, against tens of rules per service.
+const SERVICES_PER_TASK: usize = 64;
+
+/// Analyse every service of every nat table of `dump`, in parallel, and
+/// hand each to `map` as soon as it is analysed; the results come back in
+/// dump order, as [`services`] would list them.
+///
+/// The checks use this so that no service outlives the look they take at
+/// it: the 10,000 analysed services of a large node, all kept, took more
+/// memory than the dump's text.
+pub fn map_services<T, F>(src: &str, dump: &Dump<'_>, map: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(&Table<'_>, Service) -> T + Sync,
+{
+    let mut out = Vec::new();
+    for (index, table) in dump.tables.iter().enumerate() {
+        if table.kind != TableKind::Nat {
+            continue;
+        }
+        let sketches = sketches_in_table(table, index);
+        out.par_extend(
+            sketches
+                .into_par_iter()
+                .chunks(SERVICES_PER_TASK)
+                .flat_map_iter(|chunk| {
+                    let mut analyzer = Analyzer::new(src, table);
+                    chunk
+                        .into_iter()
+                        .map(|sketch| map(table, build_service(&mut analyzer, table, sketch)))
+                        .collect::<Vec<T>>()
+                }),
+        );
+    }
+    out
 }
 
 /// Analyse one service found by [`sketches`]; `src` and `dump` must be
@@ -503,7 +530,7 @@ pub fn sketches(dump: &Dump<'_>) -> Vec<Sketch> {
 pub fn sketches_in_table(table: &Table<'_>, table_index: usize) -> Vec<Sketch> {
     // One pass over the chain names: the hash key of every service chain,
     // numbered in table order. Everything after works on these numbers.
-    let mut key_ids: HashMap<&str, usize> = HashMap::new();
+    let mut key_ids: HashMap<&str, usize> = HashMap::default();
     let mut keys: Vec<&str> = Vec::new();
     let key_of: Vec<Option<usize>> = table
         .chains
@@ -816,7 +843,7 @@ fn build_service(analyzer: &mut Analyzer<'_, '_>, table: &Table<'_>, sketch: Ske
         unresolved = case.distribution.unresolved_total();
         // A jump counter describes one endpoint only when no other endpoint
         // is reached through the same rule.
-        let mut jumps: HashMap<(usize, usize), usize> = HashMap::new();
+        let mut jumps: HashMap<(usize, usize), usize> = HashMap::default();
         for e in &endpoints {
             if let Some(jump) = e.jump() {
                 *jumps.entry((jump.chain, jump.rule)).or_default() += 1;
@@ -988,7 +1015,7 @@ impl RejectRule {
 /// commented `"ns/svc:port has no endpoints"`, grouped by service.
 pub fn rejected_services(dump: &Dump<'_>) -> Vec<RejectedService> {
     let mut services: Vec<RejectedService> = Vec::new();
-    let mut by_name: HashMap<(String, String), usize> = HashMap::new();
+    let mut by_name: HashMap<(String, String), usize> = HashMap::default();
     for table in &dump.tables {
         for chain in &table.chains {
             for rule in &chain.rules {

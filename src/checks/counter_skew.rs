@@ -2,11 +2,11 @@
 
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
-use crate::analysis::services::{EPSILON, Endpoint, Service, services_in_table};
+use crate::analysis::services::{EPSILON, Endpoint, Service};
 use crate::checks::{Check, Context};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic};
-use crate::model::{Table, TableKind};
+use crate::model::Table;
 use crate::syntax::Span;
 
 declare_code! {
@@ -188,20 +188,7 @@ pub fn holm_adjusted(p_values: &[f64]) -> Vec<f64> {
 
 /// Every `counter-skew` finding of a dump at family-wise level `significance`.
 pub fn findings(cx: &Context<'_, '_>, significance: f64) -> Vec<Diagnostic> {
-    if !cx.dump.has_counters {
-        return Vec::new();
-    }
-    let mut tests: Vec<(usize, Service, GoodnessOfFit)> = Vec::new();
-    for (index, table) in cx.dump.tables.iter().enumerate() {
-        if table.kind != TableKind::Nat {
-            continue;
-        }
-        for service in services_in_table(cx.src, table, index) {
-            if let Some(test) = goodness_of_fit(&service) {
-                tests.push((index, service, test));
-            }
-        }
-    }
+    let tests = &cx.service_findings().counter_tests;
     let p_values: Vec<f64> = tests.iter().map(|(_, _, test)| test.p_value).collect();
     let adjusted = holm_adjusted(&p_values);
     let count = tests.len();

@@ -1,6 +1,6 @@
 //! `duplicate-rule`: the same rule written twice in one chain.
 
-use std::collections::HashMap;
+use crate::collections::HashMap;
 
 use super::{Check, Context};
 use crate::declare_code;
@@ -57,7 +57,7 @@ impl Check for DuplicateRule {
     }
 
     fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
-        let mut first_seen: HashMap<&str, usize> = HashMap::new();
+        let mut first_seen: HashMap<&str, usize> = HashMap::default();
         for table in &cx.dump.tables {
             for chain in &table.chains {
                 first_seen.clear();

@@ -25,11 +25,11 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 
 use crate::analysis::Analysis;
-use crate::analysis::services::{Service, services};
+use crate::analysis::services::{Quantisation, Service, map_services};
 use crate::diagnostics::codes::PARSE_CODES;
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::graph::DumpGraph;
-use crate::model::Dump;
+use crate::model::{Dump, TableKind};
 
 /// What a check can look at.
 pub struct Context<'d, 'a> {
@@ -43,8 +43,23 @@ pub struct Context<'d, 'a> {
     pub options: CheckOptions,
     /// The packet analysis, computed by the first check that asks for it.
     analysis: OnceLock<Analysis>,
-    /// The kube-proxy services of the nat tables, likewise.
-    services: OnceLock<Vec<Service>>,
+    /// What the service-level checks found, likewise.
+    service_findings: OnceLock<ServiceFindings>,
+}
+
+/// What the checks that judge one kube-proxy service at a time found, in
+/// one parallel pass over the services (see [`Context::service_findings`]).
+#[derive(Debug, Default)]
+pub struct ServiceFindings {
+    /// `non-uniform-spread`'s findings, in service order.
+    pub non_uniform_spread: Vec<Diagnostic>,
+    /// `probability-leak`'s findings, in service order.
+    pub probability_leak: Vec<Diagnostic>,
+    /// The services whose counters `counter-skew` can test, with the index
+    /// of their table and the test; empty when the dump has no counters.
+    /// The p-values are adjusted over all of them, so the verdicts wait
+    /// until every service is tested.
+    pub counter_tests: Vec<(usize, Service, counter_skew::GoodnessOfFit)>,
 }
 
 impl<'d, 'a> Context<'d, 'a> {
@@ -61,17 +76,45 @@ impl<'d, 'a> Context<'d, 'a> {
             graph,
             options,
             analysis: OnceLock::new(),
-            services: OnceLock::new(),
+            service_findings: OnceLock::new(),
         }
     }
 
-    /// The kube-proxy services of every nat table, in table order, with
-    /// where their new connections go; computed once and shared by the
-    /// checks that need them (each of two checks computing them was a third
-    /// of `check`'s time on a 10,000-service dump).
-    pub fn services(&self) -> &[Service] {
-        self.services
-            .get_or_init(|| services(self.src, self.dump, self.graph))
+    /// Every kube-proxy service of the nat tables analysed once, in
+    /// parallel, each looked at by every service-level check and then
+    /// dropped: on a 10,000-service dump, keeping the analysed services
+    /// for each check to walk took more memory than the dump's text, and
+    /// each check analysing them itself took a third of `check`'s time.
+    pub fn service_findings(&self) -> &ServiceFindings {
+        self.service_findings.get_or_init(|| {
+            let quantisations: Vec<Option<Quantisation>> = self
+                .dump
+                .tables
+                .iter()
+                .map(|table| (table.kind == TableKind::Nat).then(|| Quantisation::of(table)))
+                .collect();
+            let with_counters = self.dump.has_counters;
+            let per_service = map_services(self.src, self.dump, |table, service| {
+                let index = service.table_index;
+                let quantisation = quantisations[index]
+                    .as_ref()
+                    .expect("services are found in nat tables");
+                let spread = non_uniform_spread::finding(table, &service, quantisation);
+                let leak = probability_leak::finding(table, &service);
+                let test = with_counters
+                    .then(|| counter_skew::goodness_of_fit(&service))
+                    .flatten()
+                    .map(|test| (index, service, test));
+                (spread, leak, test)
+            });
+            let mut findings = ServiceFindings::default();
+            for (spread, leak, test) in per_service {
+                findings.non_uniform_spread.extend(spread);
+                findings.probability_leak.extend(leak);
+                findings.counter_tests.extend(test);
+            }
+            findings
+        })
     }
 
     /// What is known about the packets entering each chain and what becomes
@@ -150,6 +193,9 @@ pub fn find_code(name: &str) -> Option<&'static CodeInfo> {
 
 /// Run every check, in parallel; findings come back in registry order.
 pub fn run_all(cx: &Context<'_, '_>) -> Vec<Diagnostic> {
+    // The two shared analyses first, side by side: a check that waited for
+    // one (in its `OnceLock`) would hold a thread that could be helping.
+    rayon::join(|| cx.analysis(), || cx.service_findings());
     REGISTRY
         .par_iter()
         .map(|check| {

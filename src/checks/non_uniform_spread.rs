@@ -49,21 +49,7 @@ impl Check for NonUniformSpread {
     }
 
     fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
-        let mut quantisation: Option<(usize, Quantisation)> = None;
-        for service in cx.services() {
-            let table = &cx.dump.tables[service.table_index];
-            let quantisation = match &quantisation {
-                Some((index, q)) if *index == service.table_index => q,
-                _ => {
-                    &quantisation
-                        .insert((service.table_index, Quantisation::of(table)))
-                        .1
-                }
-            };
-            if let Some(diagnostic) = finding(table, service, quantisation) {
-                out.push(diagnostic);
-            }
-        }
+        out.extend_from_slice(&cx.service_findings().non_uniform_spread);
     }
 }
 
@@ -154,7 +140,8 @@ fn fraction(probability: f64) -> String {
     }
 }
 
-fn finding(
+/// The finding on one service, if its spread is not uniform.
+pub(crate) fn finding(
     table: &Table<'_>,
     service: &Service,
     quantisation: &Quantisation,

@@ -49,15 +49,12 @@ impl Check for ProbabilityLeak {
     }
 
     fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
-        for service in cx.services() {
-            if let Some(diagnostic) = finding(&cx.dump.tables[service.table_index], service) {
-                out.push(diagnostic);
-            }
-        }
+        out.extend_from_slice(&cx.service_findings().probability_leak);
     }
 }
 
-fn finding(table: &Table<'_>, service: &Service) -> Option<Diagnostic> {
+/// The finding on one service, if traffic reaches none of its endpoints.
+pub(crate) fn finding(table: &Table<'_>, service: &Service) -> Option<Diagnostic> {
     let main = service.chain?;
     if service.endpoints.is_empty()
         || service.unresolved > EPSILON

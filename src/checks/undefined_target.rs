@@ -1,7 +1,7 @@
 //! `undefined-target`: a `-j`/`-g` to a chain the table does not declare, or
 //! declares only after the jump.
 
-use std::collections::HashMap;
+use crate::collections::HashMap;
 
 use super::{Check, Context};
 use crate::declare_code;
@@ -57,7 +57,7 @@ impl Check for UndefinedTarget {
 
     fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
         for table in &cx.dump.tables {
-            let mut suggestions: HashMap<&str, Option<&str>> = HashMap::new();
+            let mut suggestions: HashMap<&str, Option<&str>> = HashMap::default();
             let mut budget = SUGGESTION_BUDGET;
             for chain in &table.chains {
                 for rule in &chain.rules {

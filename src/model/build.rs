@@ -358,7 +358,12 @@ impl<'a> Builder<'a> {
         self.current = Some(Table::new(name.text, span));
     }
 
-    fn close_table(&mut self, table: Table<'a>) {
+    fn close_table(&mut self, mut table: Table<'a>) {
+        // Most chains of a kube-proxy dump hold 2 or 3 rules, and a `Vec`
+        // grown by pushes has room for at least 4.
+        for chain in &mut table.chains {
+            chain.rules.shrink_to_fit();
+        }
         let slot = self.tables.len();
         if let Some(earlier) = self
             .table_slots

@@ -470,7 +470,7 @@ pub enum MatchKind<'a> {
     /// `-m udp` (also udplite, sctp and dccp ports).
     Udp(PortMatch),
     /// `-m multiport`.
-    Multiport(MultiportMatch),
+    Multiport(Box<MultiportMatch>),
     /// `-m conntrack`.
     Conntrack(ConntrackMatch),
     /// `-m state --state`.
@@ -478,7 +478,7 @@ pub enum MatchKind<'a> {
     /// `-m mark --mark` (`connmark` too: see [`Match::name`]).
     Mark(Negatable<MarkValue>),
     /// `-m addrtype`.
-    AddrType(AddrTypeMatch),
+    AddrType(Box<AddrTypeMatch>),
     /// `-m statistic`.
     Statistic(StatisticMatch),
     /// `-m recent`.
@@ -486,15 +486,15 @@ pub enum MatchKind<'a> {
     /// `-m mac --mac-source`.
     Mac(Negatable<[u8; 6]>),
     /// `-m iprange`.
-    IpRange(IpRangeMatch),
+    IpRange(Box<IpRangeMatch>),
     /// `-m set`.
-    Set(SetMatch),
+    Set(Box<SetMatch>),
     /// `-m limit`.
     Limit(LimitMatch),
     /// `-m physdev`.
-    Physdev(PhysdevMatch),
+    Physdev(Box<PhysdevMatch>),
     /// `-m owner`.
-    Owner(OwnerMatch),
+    Owner(Box<OwnerMatch>),
     /// `-m icmp` / `-m icmp6`.
     Icmp(IcmpMatch),
     /// `-m length --length MIN[:MAX]`.
@@ -632,7 +632,7 @@ pub fn build_match<'a>(
                     _ => multiport.either = Some(list),
                 }
             }
-            MatchKind::Multiport(multiport)
+            MatchKind::Multiport(Box::new(multiport))
         }
         "conntrack" => {
             let mut conntrack = ConntrackMatch::default();
@@ -685,7 +685,7 @@ pub fn build_match<'a>(
                     _ => addrtype.limit_iface = true,
                 }
             }
-            MatchKind::AddrType(addrtype)
+            MatchKind::AddrType(Box::new(addrtype))
         }
         "statistic" => build_statistic(&options, span)?,
         "recent" => build_recent(&options)?,
@@ -703,7 +703,7 @@ pub fn build_match<'a>(
                     range.destination = Some(parsed);
                 }
             }
-            MatchKind::IpRange(range)
+            MatchKind::IpRange(Box::new(range))
         }
         "set" => {
             let Some(option) = options.iter().find(|o| o.name == "--match-set") else {
@@ -718,11 +718,11 @@ pub fn build_match<'a>(
                     other => Err((flags_span, format!("set: `{other}` is not `src` or `dst`"))),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            MatchKind::Set(SetMatch {
+            MatchKind::Set(Box::new(SetMatch {
                 name: value(option, 0).0.to_string(),
                 destination_flags,
                 negated: option.negated,
-            })
+            }))
         }
         "limit" => {
             let mut limit = LimitMatch {
@@ -751,7 +751,7 @@ pub fn build_match<'a>(
                     _ => {}
                 }
             }
-            MatchKind::Physdev(physdev)
+            MatchKind::Physdev(Box::new(physdev))
         }
         "owner" => {
             let mut owner = OwnerMatch::default();
@@ -763,7 +763,7 @@ pub fn build_match<'a>(
                     _ => {}
                 }
             }
-            MatchKind::Owner(owner)
+            MatchKind::Owner(Box::new(owner))
         }
         "icmp" | "icmp6" => match options.first() {
             Some(option) => MatchKind::Icmp(IcmpMatch {

@@ -355,11 +355,11 @@ impl<'a> Interpreter<'a> {
                     ));
                     return;
                 }
-                let parsed = Some(Negatable {
+                let parsed = Some(Box::new(Negatable {
                     span: negation.unwrap_or(word.span).to(value.span),
                     negated: negation.is_some() || old.is_some(),
                     value: value.text,
-                });
+                }));
                 if text == "-i" || text == "--in-interface" {
                     self.rule.in_interface = parsed;
                 } else {
