@@ -265,7 +265,16 @@ fn line_of<'a>(pair: Pair<'a, Rule>, text: &'a str, offset: usize, number: u32) 
                 counters,
             }
         }
-        Rule::rule_line | Rule::command => {
+        Rule::command => {
+            let mut args = Vec::new();
+            let word_count = split_args(pair.as_str(), offset, &mut args, &mut issues);
+            LineKind::Rule {
+                counters: None,
+                args,
+                word_count,
+            }
+        }
+        Rule::rule_line => {
             let mut counters = None;
             let mut args = Vec::new();
             let mut word_count = 0;

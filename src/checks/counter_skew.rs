@@ -3,7 +3,7 @@
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use crate::analysis::services::{EPSILON, Endpoint, Service};
-use crate::checks::{Check, Context};
+use crate::checks::{Check, Context, Findings};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::model::Table;
@@ -55,7 +55,7 @@ impl Check for CounterSkew {
         &COUNTER_SKEW
     }
 
-    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Findings) {
         out.extend(findings(cx, cx.options.counter_skew_significance));
     }
 }

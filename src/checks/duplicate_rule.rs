@@ -2,7 +2,7 @@
 
 use crate::collections::HashMap;
 
-use super::{Check, Context};
+use super::{Check, Context, Findings};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::model::Flow;
@@ -56,7 +56,7 @@ impl Check for DuplicateRule {
         &DUPLICATE_RULE
     }
 
-    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Findings) {
         let mut first_seen: HashMap<&str, usize> = HashMap::default();
         for table in &cx.dump.tables {
             for chain in &table.chains {
@@ -65,6 +65,10 @@ impl Check for DuplicateRule {
                     let spec = rule.spec.text(cx.src);
                     let first = *first_seen.entry(spec).or_insert(index);
                     if first == index {
+                        continue;
+                    }
+                    if out.is_full() {
+                        out.omit(rule.spec);
                         continue;
                     }
                     let original = &chain.rules[first];

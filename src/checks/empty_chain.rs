@@ -1,7 +1,7 @@
 //! `empty-chain`: a user chain without rules that something jumps to.
 
 use super::chain_roles::is_placeholder;
-use super::{Check, Context};
+use super::{Check, Context, Findings};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic};
 
@@ -42,7 +42,7 @@ impl Check for EmptyChain {
         &EMPTY_CHAIN
     }
 
-    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Findings) {
         for (table, graph) in cx.dump.tables.iter().zip(&cx.graph.tables) {
             for (index, chain) in table.chains.iter().enumerate() {
                 if chain.builtin || !chain.rules.is_empty() || is_placeholder(&chain.name) {

@@ -3,7 +3,7 @@
 
 use super::legacy_walk::{LEGACY_LOADS_NOTE, LegacyWalk};
 use super::paths::Tree;
-use super::{Check, Context};
+use super::{Check, Context, Findings};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic, Severity};
 use crate::graph::ChainGraph;
@@ -178,7 +178,7 @@ impl Check for InvalidTargetForTable {
         &INVALID_TARGET_FOR_TABLE
     }
 
-    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Findings) {
         for (table, graph) in cx.dump.tables.iter().zip(&cx.graph.tables) {
             if table.kind == TableKind::Unknown {
                 continue;
@@ -347,7 +347,7 @@ impl<'g, 'a> HookReach<'g, 'a> {
 
 /// DROP policies in nat: refused when set with `-P`, loaded (but dropping
 /// every new connection that falls through) when written `:CHAIN DROP`.
-fn nat_drop_policies(src: &str, table: &Table<'_>, out: &mut Vec<Diagnostic>) {
+fn nat_drop_policies(src: &str, table: &Table<'_>, out: &mut Findings) {
     if table.kind != TableKind::Nat {
         return;
     }

@@ -9,7 +9,7 @@ use petgraph::visit::EdgeRef;
 use super::chain_roles::kube_depth;
 use super::legacy_walk::{LEGACY_LOADS_NOTE, LegacyWalk};
 use super::paths::Tree;
-use super::{Check, Context};
+use super::{Check, Context, Findings};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic, Severity};
 use crate::graph::ChainGraph;
@@ -57,7 +57,7 @@ impl Check for JumpCycle {
         &JUMP_CYCLE
     }
 
-    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Findings) {
         for (table, graph) in cx.dump.tables.iter().zip(&cx.graph.tables) {
             let cycles = graph.cycles();
             if cycles.is_empty() {

@@ -1,6 +1,6 @@
 //! `jump-to-builtin-chain`: `-j INPUT` and the like.
 
-use super::{Check, Context};
+use super::{Check, Context, Findings};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::model::Action;
@@ -36,7 +36,7 @@ impl Check for JumpToBuiltinChain {
         &JUMP_TO_BUILTIN_CHAIN
     }
 
-    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Findings) {
         for table in &cx.dump.tables {
             for chain in &table.chains {
                 for rule in &chain.rules {

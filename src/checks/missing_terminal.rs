@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::model::{Action, Chain, Family, Flow, Rule, Table};
 
 use super::flow_text::{entry_note, lines_phrase};
-use super::{Check, Context};
+use super::{Check, Context, Findings};
 
 declare_code! {
     /// ## What it does
@@ -110,7 +110,7 @@ impl Check for MissingTerminal {
         &MISSING_TERMINAL
     }
 
-    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Findings) {
         let analysis = cx.analysis();
         for (t, table) in cx.dump.tables.iter().enumerate() {
             let flows = &analysis.tables[t];
@@ -422,7 +422,7 @@ fn gotos_from_builtin(
     flows: &TableFlow,
     b: usize,
     reported: &mut [bool],
-    out: &mut Vec<Diagnostic>,
+    out: &mut Findings,
 ) {
     let builtin = &table.chains[b];
     let evaluated = flows.chains[b]

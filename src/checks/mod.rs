@@ -26,10 +26,11 @@ use rayon::prelude::*;
 
 use crate::analysis::Analysis;
 use crate::analysis::services::{Quantisation, Service, map_services};
-use crate::diagnostics::codes::PARSE_CODES;
+use crate::diagnostics::codes::{PARSE_CODES, TOO_MANY_DIAGNOSTICS};
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::graph::DumpGraph;
 use crate::model::{Dump, TableKind};
+use crate::syntax::Span;
 
 /// What a check can look at.
 pub struct Context<'d, 'a> {
@@ -145,8 +146,82 @@ impl Default for CheckOptions {
 pub trait Check: Sync {
     /// The code this check reports.
     fn info(&self) -> &'static CodeInfo;
-    /// Append this check's findings to `out`.
-    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>);
+    /// Put this check's findings in `out`.
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Findings);
+}
+
+/// Findings of one check kept per file; past this many the rest are only
+/// counted. Far more than anyone reads (the output shows the first
+/// [`crate::lint::MAX_PER_CODE`] of each code), but a dump of a million
+/// identical rules would otherwise make a million `duplicate-rule`
+/// diagnostics: a gigabyte of memory for a 34 MB file.
+pub const MAX_KEPT_PER_CHECK: usize = 10_000;
+
+/// Where a check puts its findings: the first [`MAX_KEPT_PER_CHECK`] are
+/// kept, the others counted.
+#[derive(Debug, Default)]
+pub struct Findings {
+    kept: Vec<Diagnostic>,
+    omitted: usize,
+    first_omitted: Option<Span>,
+}
+
+impl Findings {
+    /// Keep `diagnostic`, or count it when the check has found enough.
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        if self.is_full() {
+            self.omit(diagnostic.primary_span());
+        } else {
+            self.kept.push(diagnostic);
+        }
+    }
+
+    /// Whether further findings are only counted: a check that finds one
+    /// per rule can then call [`Findings::omit`] instead of writing a
+    /// diagnostic nobody will see.
+    pub fn is_full(&self) -> bool {
+        self.kept.len() >= MAX_KEPT_PER_CHECK
+    }
+
+    /// Count a finding at `span` without keeping it.
+    pub fn omit(&mut self, span: Span) {
+        self.omitted += 1;
+        self.first_omitted.get_or_insert(span);
+    }
+
+    /// Keep clones of `diagnostics`, as [`Findings::push`] would.
+    pub fn extend_slice(&mut self, diagnostics: &[Diagnostic]) {
+        self.extend(diagnostics.iter().cloned());
+    }
+
+    /// The findings kept so far.
+    pub fn kept(&self) -> &[Diagnostic] {
+        &self.kept
+    }
+
+    /// The findings, with a `too-many-diagnostics` note saying how many
+    /// more `info`'s check found when it found too many.
+    pub fn into_diagnostics(mut self, info: &'static CodeInfo) -> Vec<Diagnostic> {
+        if let Some(span) = self.first_omitted {
+            self.kept.push(Diagnostic::new(
+                &TOO_MANY_DIAGNOSTICS,
+                span,
+                format!(
+                    "{} more `{}` findings were not kept (the first {MAX_KEPT_PER_CHECK} were)",
+                    self.omitted, info.name
+                ),
+            ));
+        }
+        self.kept
+    }
+}
+
+impl Extend<Diagnostic> for Findings {
+    fn extend<I: IntoIterator<Item = Diagnostic>>(&mut self, diagnostics: I) {
+        for diagnostic in diagnostics {
+            self.push(diagnostic);
+        }
+    }
 }
 
 mod flow_text;
@@ -199,9 +274,9 @@ pub fn run_all(cx: &Context<'_, '_>) -> Vec<Diagnostic> {
     REGISTRY
         .par_iter()
         .map(|check| {
-            let mut out = Vec::new();
+            let mut out = Findings::default();
             check.run(cx, &mut out);
-            out
+            out.into_diagnostics(check.info())
         })
         .collect::<Vec<_>>()
         .into_iter()
@@ -230,8 +305,9 @@ pub(crate) mod test_support {
             .iter()
             .find(|check| std::ptr::eq(check.info(), info))
             .expect("a registered check");
-        let mut out = Vec::new();
+        let mut out = Findings::default();
         check.run(&cx, &mut out);
+        let mut out = out.into_diagnostics(info);
         out.sort_by_key(|d| d.primary_span().start);
         out
     }
@@ -240,6 +316,37 @@ pub(crate) mod test_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_check_keeps_its_first_findings_and_counts_the_rest() {
+        let mut src = String::from("*filter\n:INPUT ACCEPT [0:0]\n");
+        for _ in 0..MAX_KEPT_PER_CHECK + 6 {
+            src.push_str("-A INPUT -s 10.0.0.1/32 -j ACCEPT\n");
+        }
+        src.push_str("COMMIT\n");
+        let found = test_support::findings(&src, &duplicate_rule::DUPLICATE_RULE);
+        let kept = found
+            .iter()
+            .filter(|d| std::ptr::eq(d.info, &duplicate_rule::DUPLICATE_RULE))
+            .count();
+        assert_eq!(kept, MAX_KEPT_PER_CHECK);
+        let notes: Vec<&Diagnostic> = found
+            .iter()
+            .filter(|d| std::ptr::eq(d.info, &TOO_MANY_DIAGNOSTICS))
+            .collect();
+        assert_eq!(notes.len(), 1, "{notes:#?}");
+        assert_eq!(
+            notes[0].message,
+            "5 more `duplicate-rule` findings were not kept (the first 10000 were)"
+        );
+        // At the first copy not kept: the rules start on line 3, the first
+        // is the original, the next MAX_KEPT_PER_CHECK are kept.
+        let line = src[..notes[0].primary_span().start as usize]
+            .matches('\n')
+            .count()
+            + 1;
+        assert_eq!(line, 3 + 1 + MAX_KEPT_PER_CHECK);
+    }
 
     #[test]
     fn codes_and_names_are_unique_and_well_formed() {

@@ -1,7 +1,7 @@
 //! `non-uniform-spread`: a service's endpoints do not get equal shares.
 
 use crate::analysis::services::{Quantisation, Service};
-use crate::checks::{Check, Context};
+use crate::checks::{Check, Context, Findings};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::model::Table;
@@ -48,8 +48,8 @@ impl Check for NonUniformSpread {
         &NON_UNIFORM_SPREAD
     }
 
-    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
-        out.extend_from_slice(&cx.service_findings().non_uniform_spread);
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Findings) {
+        out.extend_slice(&cx.service_findings().non_uniform_spread);
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::analysis::probability::Outcome;
 use crate::analysis::services::{EPSILON, Service};
-use crate::checks::{Check, Context};
+use crate::checks::{Check, Context, Findings};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic, Severity};
 use crate::model::Table;
@@ -48,8 +48,8 @@ impl Check for ProbabilityLeak {
         &PROBABILITY_LEAK
     }
 
-    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
-        out.extend_from_slice(&cx.service_findings().probability_leak);
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Findings) {
+        out.extend_slice(&cx.service_findings().probability_leak);
     }
 }
 

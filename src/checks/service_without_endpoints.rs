@@ -1,7 +1,7 @@
 //! `service-without-endpoints`: kube-proxy rejects a service's traffic.
 
 use crate::analysis::services::rejected_services;
-use crate::checks::{Check, Context};
+use crate::checks::{Check, Context, Findings};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic};
 
@@ -36,7 +36,7 @@ impl Check for ServiceWithoutEndpoints {
         &SERVICE_WITHOUT_ENDPOINTS
     }
 
-    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Findings) {
         for service in rejected_services(cx.dump) {
             // Lead with the cluster-IP rule when there is one.
             let primary = service

@@ -1,7 +1,7 @@
 //! `shadowed-rule`: rules an earlier rule takes every packet from.
 
 use super::flow_text::{ending_phrase, entry_note};
-use super::{Check, Context};
+use super::{Check, Context, Findings};
 use crate::analysis::ShadowBasis;
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic};
@@ -55,7 +55,7 @@ impl Check for ShadowedRule {
         &SHADOWED_RULE
     }
 
-    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Findings) {
         let analysis = cx.analysis();
         for (t, table) in cx.dump.tables.iter().enumerate() {
             let flows = &analysis.tables[t];

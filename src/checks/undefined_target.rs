@@ -3,7 +3,7 @@
 
 use crate::collections::HashMap;
 
-use super::{Check, Context};
+use super::{Check, Context, Findings};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::model::targets::is_extension;
@@ -55,7 +55,7 @@ impl Check for UndefinedTarget {
         &UNDEFINED_TARGET
     }
 
-    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Findings) {
         for table in &cx.dump.tables {
             let mut suggestions: HashMap<&str, Option<&str>> = HashMap::default();
             let mut budget = SUGGESTION_BUDGET;

@@ -1,7 +1,7 @@
 //! `unreachable-rule`: rules no packet ever reaches.
 
 use super::flow_text::{ending_phrase, entry_note, lines_phrase};
-use super::{Check, Context};
+use super::{Check, Context, Findings};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::model::{Chain, Table};
@@ -82,7 +82,7 @@ impl Check for UnreachableRule {
         &UNREACHABLE_RULE
     }
 
-    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Findings) {
         let analysis = cx.analysis();
         for (t, table) in cx.dump.tables.iter().enumerate() {
             let flows = &analysis.tables[t];

@@ -1,7 +1,7 @@
 //! `unreferenced-chain`: a user chain that no built-in chain reaches.
 
 use super::chain_roles::is_unreferenced_by_design;
-use super::{Check, Context};
+use super::{Check, Context, Findings};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic};
 
@@ -48,7 +48,7 @@ impl Check for UnreferencedChain {
         &UNREFERENCED_CHAIN
     }
 
-    fn run(&self, cx: &Context<'_, '_>, out: &mut Vec<Diagnostic>) {
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Findings) {
         for (table, graph) in cx.dump.tables.iter().zip(&cx.graph.tables) {
             // A fragment for `--noflush`, or a table saved after one was
             // loaded: its chains are reached from hooks the file does not
