@@ -109,6 +109,16 @@ impl FileReport {
     }
 }
 
+/// Drop a model on every thread: freeing the hundreds of thousands of
+/// rules of a large dump one by one took 20 ms, a twentieth of `check`.
+fn free_in_parallel(parsed: crate::model::build::Parsed<'_>) {
+    parsed
+        .dump
+        .tables
+        .into_par_iter()
+        .for_each(|table| table.chains.into_par_iter().for_each(drop));
+}
+
 /// Check one source.
 pub fn check_source(source: SourceFile, settings: &Settings) -> FileReport {
     let mut report = analyse_source(source, settings);
@@ -140,6 +150,7 @@ pub fn analyse_source(source: SourceFile, settings: &Settings) -> FileReport {
             diagnostics.extend(checks::run_all(&cx));
         }
         crate::suppress::apply(&source, &parsed, &mut diagnostics, checks_run);
+        free_in_parallel(parsed);
         diagnostics
     };
     settings.apply(&mut diagnostics);
