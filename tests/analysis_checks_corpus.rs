@@ -10,7 +10,7 @@ mod support;
 use iptlint::diagnostics::Severity;
 use iptlint::lint::{Settings, check_source};
 use iptlint::source::SourceFile;
-use support::{corpus_entries, fixtures_dir, skip};
+use support::{accepted_corpus_dumps, fixtures_dir, is_kube_proxy_dump};
 
 /// The checks this test speaks for.
 const CHECKS: &[&str] = &["unreachable-rule", "shadowed-rule", "missing-terminal"];
@@ -66,25 +66,12 @@ fn findings(name: &str, bytes: Vec<u8>) -> Vec<(&'static str, Severity, usize)> 
 #[test]
 fn accepted_corpus_dumps_get_only_their_real_defects() {
     let test = "accepted_corpus_dumps_get_only_their_real_defects";
-    let Some(entries) = corpus_entries() else {
-        skip(test, "../shared/corpus is absent");
+    let Some(accepted) = accepted_corpus_dumps(test) else {
         return;
     };
-    let accepted: Vec<_> = entries.iter().filter(|entry| entry.loads).collect();
-    assert!(
-        accepted.len() >= 30,
-        "only {} accepted dumps",
-        accepted.len()
-    );
     let mut problems = Vec::new();
-    for entry in &accepted {
-        let name = entry
-            .path
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        let ours = findings(&name, std::fs::read(&entry.path).unwrap());
+    for (name, bytes) in accepted {
+        let ours = findings(&name, bytes);
         for (check, severity, line) in &ours {
             if *severity == Severity::Error {
                 problems.push(format!("{name}: error {check} at line {line}"));
@@ -107,7 +94,7 @@ fn accepted_corpus_dumps_get_only_their_real_defects() {
                 ));
             }
         }
-        if (name.starts_with("kubernetes__") || name.starts_with("derived__")) && !ours.is_empty() {
+        if is_kube_proxy_dump(&name) && !ours.is_empty() {
             problems.push(format!("{name}: a kube-proxy dump gets {ours:?}"));
         }
     }

@@ -10,7 +10,7 @@ mod support;
 use iptlint::diagnostics::Severity;
 use iptlint::lint::{Settings, check_source};
 use iptlint::source::SourceFile;
-use support::{corpus_entries, skip};
+use support::{accepted_corpus_dumps, is_kube_proxy_dump};
 
 /// The checks this test speaks for.
 const CHECKS: &[&str] = &[
@@ -108,25 +108,11 @@ const EXPECTED_WARNINGS: &[(&str, &str, &[&str])] = &[
 #[test]
 fn accepted_corpus_dumps_get_only_their_real_defects() {
     let test = "accepted_corpus_dumps_get_only_their_real_defects";
-    let Some(entries) = corpus_entries() else {
-        skip(test, "../shared/corpus is absent");
+    let Some(accepted) = accepted_corpus_dumps(test) else {
         return;
     };
-    let accepted: Vec<_> = entries.iter().filter(|entry| entry.loads).collect();
-    assert!(
-        accepted.len() >= 30,
-        "only {} accepted dumps",
-        accepted.len()
-    );
     let mut problems = Vec::new();
-    for entry in &accepted {
-        let name = entry
-            .path
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        let bytes = std::fs::read(&entry.path).unwrap();
+    for (name, bytes) in accepted {
         let report = check_source(
             SourceFile::from_bytes(name.clone(), bytes),
             &Settings::default(),
@@ -160,7 +146,7 @@ fn accepted_corpus_dumps_get_only_their_real_defects() {
                 ));
             }
         }
-        if (name.starts_with("kubernetes__") || name.starts_with("derived__")) && !ours.is_empty() {
+        if is_kube_proxy_dump(&name) && !ours.is_empty() {
             problems.push(format!(
                 "{name}: a kube-proxy dump gets {:?}",
                 ours.iter().map(|d| &d.message).collect::<Vec<_>>()

@@ -3,10 +3,11 @@
 //! line and chain the generator names, with the right severity where the
 //! kernel decides it; clean dumps get no finding at all from these checks.
 
-use iptlint::diagnostics::{Diagnostic, Severity};
-use iptlint::generate::{Defect, GenConfig, Generated, Style, generate};
-use iptlint::lint::{FileReport, Settings, check_source};
-use iptlint::source::SourceFile;
+mod support;
+
+use iptlint::diagnostics::Severity;
+use iptlint::generate::{Defect, GenConfig, Style, generate};
+use support::generated::{assert_all_defects_found_at_once, check, line_of};
 
 /// The checks this test speaks for, plus the suppression codes (a clean dump
 /// has no suppressions, so they must stay silent too).
@@ -56,22 +57,6 @@ fn config(seed: u64, style: Style, defects: Vec<Defect>) -> GenConfig {
         udp_fraction: 0.2,
         ..GenConfig::default()
     }
-}
-
-fn check(generated: &Generated) -> FileReport {
-    let report = check_source(
-        SourceFile::new("generated.rules", generated.text.as_str()),
-        &Settings::default(),
-    );
-    assert!(!report.is_fatal(), "{:#?}", report.diagnostics);
-    report
-}
-
-fn line_of(report: &FileReport, diagnostic: &Diagnostic) -> usize {
-    report
-        .source
-        .location(diagnostic.primary_span().start as usize)
-        .0
 }
 
 #[test]
@@ -135,27 +120,8 @@ fn each_injected_defect_is_found_at_its_line_and_chain() {
 
 #[test]
 fn all_defects_at_once_are_all_found() {
-    for style in STYLES {
-        let defects: Vec<Defect> = DEFECTS.iter().map(|(defect, _)| *defect).collect();
-        let generated = generate(&GenConfig {
-            services: 60,
-            ..config(77, style, defects)
-        });
-        let report = check(&generated);
-        for injected in &generated.defects {
-            assert!(
-                report
-                    .diagnostics
-                    .iter()
-                    .any(|d| d.info.name == injected.check
-                        && d.chain.as_deref() == Some(injected.chain.as_str())
-                        && line_of(&report, d) == injected.line),
-                "{style:?}: {} at line {} not found",
-                injected.check,
-                injected.line
-            );
-        }
-    }
+    let defects: Vec<Defect> = DEFECTS.iter().map(|(defect, _)| *defect).collect();
+    assert_all_defects_found_at_once(&STYLES, &defects, 60, config);
 }
 
 #[test]

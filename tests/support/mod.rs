@@ -6,6 +6,8 @@
 //! and no packet leaves the namespace.
 #![allow(dead_code)]
 
+pub mod generated;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -216,6 +218,41 @@ pub fn corpus_entries() -> Option<Vec<CorpusEntry>> {
         .collect();
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     Some(entries)
+}
+
+/// The dumps of the corpus that the kernel loads, as (file name, bytes),
+/// asserting there are at least 30; `None`, after a visible skip of `test`,
+/// when the corpus is absent.
+pub fn accepted_corpus_dumps(test: &str) -> Option<Vec<(String, Vec<u8>)>> {
+    let Some(entries) = corpus_entries() else {
+        skip(test, "../shared/corpus is absent");
+        return None;
+    };
+    let accepted: Vec<(String, Vec<u8>)> = entries
+        .iter()
+        .filter(|entry| entry.loads)
+        .map(|entry| {
+            let name = entry
+                .path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (name, std::fs::read(&entry.path).unwrap())
+        })
+        .collect();
+    assert!(
+        accepted.len() >= 30,
+        "only {} accepted dumps",
+        accepted.len()
+    );
+    Some(accepted)
+}
+
+/// Whether a corpus file is a kube-proxy dump (which deserves no finding
+/// from the structural checks).
+pub fn is_kube_proxy_dump(name: &str) -> bool {
+    name.starts_with("kubernetes__") || name.starts_with("derived__")
 }
 
 /// The line number iptables names in an error ("Error occurred at line: N",
