@@ -5,6 +5,9 @@
 //! iptables-restore refuses a placement exactly when iptlint reports an
 //! error-level `invalid-target-for-table` (for iptables-legacy: one without
 //! the note that legacy loads it anyway).
+//!
+//! Also for `bad-value` on NAT targets with a port: refused exactly when
+//! the rule's protocol has no ports.
 
 mod support;
 
@@ -163,4 +166,85 @@ fn target_placements_agree_with_the_kernel() {
             cases.len()
         );
     }
+}
+
+/// NAT targets with and without a port, and what each needs.
+const NAT_TARGETS: &[&str] = &[
+    "DNAT --to-destination 192.0.2.1:80",
+    "DNAT --to-destination 192.0.2.1-192.0.2.9:80-90",
+    "DNAT --to-destination :80",
+    "DNAT --to-destination 192.0.2.1",
+    "SNAT --to-source 192.0.2.1:1024-2048",
+    "MASQUERADE --to-ports 1024",
+    "REDIRECT --to-ports 8080",
+    "REDIRECT",
+];
+
+/// Protocol options written before the target.
+const PROTOCOLS: &[&str] = &[
+    "",
+    "-p tcp",
+    "-p udp",
+    "-p sctp",
+    "-p dccp",
+    "-p icmp",
+    "-p 6",
+    "! -p tcp",
+    "-p udplite",
+    "-p esp",
+    "-p all",
+];
+
+#[test]
+fn nat_ports_need_a_protocol_with_ports_as_the_kernel_says() {
+    let test = "nat_ports_need_a_protocol_with_ports_as_the_kernel_says";
+    let kernels = Kernel::all(test);
+    if kernels.is_empty() {
+        return;
+    }
+    let mut refused = 0;
+    let mut disagreements = Vec::new();
+    for kernel in &kernels {
+        for target in NAT_TARGETS {
+            for protocol in PROTOCOLS {
+                // PREROUTING takes DNAT and REDIRECT, POSTROUTING SNAT and
+                // MASQUERADE: only the port can be wrong.
+                let chain = if target.starts_with("SNAT") || target.starts_with("MASQUERADE") {
+                    "POSTROUTING"
+                } else {
+                    "PREROUTING"
+                };
+                let text = format!(
+                    "*nat\n:{chain} ACCEPT [0:0]\n-A {chain} {protocol} -j {target}\nCOMMIT\n"
+                );
+                let report = check_source(
+                    SourceFile::new("t.rules", text.as_str()),
+                    &Settings::default(),
+                );
+                let errors: Vec<String> = report
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .map(|d| format!("{}: {}", d.info.name, d.message))
+                    .collect();
+                let says_refused = errors.iter().any(|e| e.starts_with("bad-value"));
+                let description = format!("{}: `{protocol} -j {target}`", kernel.backend);
+                match kernel.restore(Family::V4, &text, &[]) {
+                    Err(stderr) if !says_refused => disagreements.push(format!(
+                        "{description}: refused ({}), iptlint says {errors:?}",
+                        stderr.lines().next().unwrap_or_default().trim()
+                    )),
+                    Ok(()) if !errors.is_empty() => {
+                        disagreements.push(format!("{description}: loads, iptlint says {errors:?}"))
+                    }
+                    Err(_) => refused += 1,
+                    Ok(()) => {}
+                }
+            }
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+    // Without a protocol with ports, each of the six targets with a port is
+    // refused (no -p, udplite, esp, all) by each backend.
+    assert_eq!(refused, 6 * 4 * kernels.len());
 }

@@ -1160,8 +1160,8 @@ mod tests {
             -A A -m statistic --mode random --probability 0.5 -j B\n\
             -A A -m statistic --mode random --probability 0.5 -g C\n\
             -A A -p tcp -j DNAT --to-destination 10.0.0.3:80\n\
-            -A B -m statistic --mode random --probability 0.5 -j DNAT --to-destination 10.0.0.1:80\n\
-            -A C -m statistic --mode random --probability 0.5 -j DNAT --to-destination 10.0.0.2:80\n\
+            -A B -m statistic --mode random --probability 0.5 -p tcp -j DNAT --to-destination 10.0.0.1:80\n\
+            -A C -m statistic --mode random --probability 0.5 -p tcp -j DNAT --to-destination 10.0.0.2:80\n\
             COMMIT\n";
         let cases = analyse(src, "A", tcp("10.96.0.1", 80));
         assert_eq!(cases.len(), 1);
@@ -1174,9 +1174,9 @@ mod tests {
     #[test]
     fn nth_and_negated_statistics() {
         let src = "*nat\n:A - [0:0]\n\
-            -A A -m statistic --mode nth --every 4 --packet 0 -j DNAT --to-destination 10.0.0.1:80\n\
-            -A A -m statistic --mode random ! --probability 0.25 -j DNAT --to-destination 10.0.0.2:80\n\
-            -A A -j DNAT --to-destination 10.0.0.3:80\n\
+            -A A -m statistic --mode nth --every 4 --packet 0 -p tcp -j DNAT --to-destination 10.0.0.1:80\n\
+            -A A -m statistic --mode random ! --probability 0.25 -p tcp -j DNAT --to-destination 10.0.0.2:80\n\
+            -A A -p tcp -j DNAT --to-destination 10.0.0.3:80\n\
             COMMIT\n";
         let cases = analyse(src, "A", tcp("10.96.0.1", 80));
         assert_eq!(shares(&cases[0]), vec![0.25, 0.75 * 0.75, 0.75 * 0.25]);
@@ -1186,9 +1186,9 @@ mod tests {
     fn harmless_unknowns_are_ignored_and_deciding_ones_split() {
         let src = "*nat\n:A - [0:0]\n:MASQ - [0:0]\n\
             -A A ! -s 10.0.0.0/8 -j MASQ\n\
-            -A A -d 10.96.0.2/32 -j DNAT --to-destination 10.0.0.9:80\n\
-            -A A -m recent --rcheck --name X -j DNAT --to-destination 10.0.0.1:80\n\
-            -A A -j DNAT --to-destination 10.0.0.2:80\n\
+            -A A -d 10.96.0.2/32 -p tcp -j DNAT --to-destination 10.0.0.9:80\n\
+            -A A -m recent --rcheck --name X -p tcp -j DNAT --to-destination 10.0.0.1:80\n\
+            -A A -p tcp -j DNAT --to-destination 10.0.0.2:80\n\
             -A MASQ -j MARK --set-xmark 0x4000/0x4000\n\
             COMMIT\n";
         let cases = analyse(src, "A", tcp("10.96.0.1", 80));
@@ -1207,7 +1207,7 @@ mod tests {
     fn loops_and_undeclared_chains_are_unresolved() {
         let src = "*nat\n:A - [0:0]\n:B - [0:0]\n\
             -A A -m statistic --mode random --probability 0.5 -j B\n\
-            -A A -j DNAT --to-destination 10.0.0.1:80\n\
+            -A A -p tcp -j DNAT --to-destination 10.0.0.1:80\n\
             -A B -j A\n\
             COMMIT\n";
         let cases = analyse(src, "A", tcp("10.96.0.1", 80));
@@ -1227,7 +1227,7 @@ mod tests {
             src.push_str(&format!("-A C{i} -j C{}\n", i + 1));
         }
         src.push_str(&format!(
-            "-A C{} -j DNAT --to-destination 10.0.0.1:80\nCOMMIT\n",
+            "-A C{} -p tcp -j DNAT --to-destination 10.0.0.1:80\nCOMMIT\n",
             n - 1
         ));
         let cases = analyse(&src, "C0", tcp("10.96.0.1", 80));
@@ -1239,7 +1239,7 @@ mod tests {
         let src = "*nat\n:A - [0:0]\n:B - [0:0]\n\
             -A A -m statistic --mode random --probability 0.25 -j B\n\
             -A A -j B\n\
-            -A B -j DNAT --to-destination 10.0.0.1:80\n\
+            -A B -p tcp -j DNAT --to-destination 10.0.0.1:80\n\
             COMMIT\n";
         let parsed = build(src);
         let table = &parsed.dump.tables[0];

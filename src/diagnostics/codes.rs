@@ -44,7 +44,9 @@ declare_code! {
     /// ## What it does
     /// Reports an option value iptables would refuse: a malformed address or
     /// prefix, a port out of range, a bad MAC address, mark, probability or
-    /// conntrack state, a missing required option.
+    /// conntrack state, a missing required option, a port in a NAT target
+    /// (`--to-destination 10.1.1.1:80`) on a rule without `-p tcp`, `udp`,
+    /// `sctp` or `dccp`.
     ///
     /// ## Why it matters
     /// iptables-restore refuses the whole table.

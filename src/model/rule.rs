@@ -718,6 +718,37 @@ impl<'a> Interpreter<'a> {
         (values, old)
     }
 
+    /// iptables accepts a port in a NAT target only when the rule names a
+    /// protocol with ports (xtables' `libxt_NAT.c`: tcp, udp, sctp, dccp,
+    /// or icmp, whose id stands in for a port; `! -p tcp` counts, since
+    /// iptables looks at the number and not at the `!`).
+    fn check_nat_ports(&mut self, name: &str, action: &Action<'_>, span: Span) {
+        let has_ports = match action {
+            Action::Dnat(addresses) | Action::Snat(addresses) => {
+                addresses.iter().any(|address| address.ports.is_some())
+            }
+            Action::Masquerade(ports) | Action::Redirect(ports) => ports.is_some(),
+            _ => false,
+        };
+        let ports_ok = self.rule.protocol.as_ref().is_some_and(|protocol| {
+            matches!(protocol.value, Protocol::Number(6 | 17 | 132 | 33 | 1))
+        });
+        if has_ports && !ports_ok {
+            let protocol = match &self.rule.protocol {
+                Some(protocol) => format!("`-p {}`", protocol.value.name()),
+                None => "no `-p`".to_string(),
+            };
+            self.diagnostics.push(
+                error(
+                    &BAD_VALUE,
+                    span,
+                    format!("{name} with a port needs `-p tcp`, `udp`, `sctp` or `dccp`; the rule has {protocol}"),
+                )
+                .with_note("iptables-restore refuses it: \"Need TCP, UDP, SCTP or DCCP with port specification\""),
+            );
+        }
+    }
+
     fn finish(mut self) -> Interpreted<'a> {
         // Exact: a `Vec` grown by pushes holds at least 4 matches of 160
         // bytes, which was a third of the model of a kube-proxy dump.
@@ -743,7 +774,10 @@ impl<'a> Interpreter<'a> {
         if let Some(target) = self.target.take() {
             let action = if is_extension(&target.name) {
                 match build_action(&target.name, target.options, target.span) {
-                    Ok(action) => action,
+                    Ok(action) => {
+                        self.check_nat_ports(&target.name, &action, target.span);
+                        action
+                    }
                     Err((span, message)) => {
                         self.diagnostics.push(error(&BAD_VALUE, span, message));
                         Action::Extension(Vec::new())
@@ -907,6 +941,38 @@ mod tests {
             panic!("not a rule line")
         };
         interpret(1, line.span, counters, args, word_count)
+    }
+
+    #[test]
+    fn nat_ports_need_a_protocol_with_ports() {
+        let messages = |text| -> Vec<String> {
+            interpret_line(text)
+                .diagnostics
+                .iter()
+                .map(|d| format!("{}: {}", d.info.name, d.message))
+                .collect()
+        };
+        assert_eq!(
+            messages("-A PREROUTING -j DNAT --to-destination 10.1.1.1:80"),
+            [
+                "bad-value: DNAT with a port needs `-p tcp`, `udp`, `sctp` or `dccp`; the rule has no `-p`"
+            ]
+        );
+        assert_eq!(
+            messages("-A POSTROUTING -p udplite -j MASQUERADE --to-ports 1024"),
+            [
+                "bad-value: MASQUERADE with a port needs `-p tcp`, `udp`, `sctp` or `dccp`; the rule has `-p udplite`"
+            ]
+        );
+        for fine in [
+            "-A PREROUTING -p tcp -j DNAT --to-destination 10.1.1.1:80",
+            "-A PREROUTING ! -p udp -j REDIRECT --to-ports 8080",
+            "-A PREROUTING -p icmp -j DNAT --to-destination 10.1.1.1:80",
+            "-A PREROUTING -j DNAT --to-destination 10.1.1.1",
+            "-A POSTROUTING -j MASQUERADE",
+        ] {
+            assert!(messages(fine).is_empty(), "{fine}: {:?}", messages(fine));
+        }
     }
 
     fn appended(text: &str) -> Rule<'_> {
