@@ -118,8 +118,12 @@ pub struct CheckArgs {
     pub write_baseline: Option<String>,
     /// Configuration file [default: iptlint.toml in the current directory or
     /// the nearest parent that has one].
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "isolated")]
     pub config: Option<PathBuf>,
+    /// Read no configuration file: every check at its default level (for
+    /// a run that must not depend on an iptlint.toml in a parent folder).
+    #[arg(long)]
+    pub isolated: bool,
     /// Report only these checks (names or codes, comma-separated); overrides
     /// the configuration file.
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
@@ -342,6 +346,7 @@ enum SettingsError {
 fn settings(args: &CheckArgs) -> Result<Settings, SettingsError> {
     let path = match &args.config {
         Some(path) => Some(path.clone()),
+        None if args.isolated => None,
         None => std::env::current_dir()
             .ok()
             .and_then(|dir| config::discover(&dir)),

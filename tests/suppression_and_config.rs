@@ -174,6 +174,11 @@ fn configuration_is_found_in_a_parent_directory() {
         check_json(&nested, DUPLICATE, &["--select", "IPT103"]),
         (0, vec![])
     );
+    // --isolated reads no file at all.
+    assert_eq!(
+        check_json(&nested, DUPLICATE, &["--isolated"]),
+        (1, vec![finding("duplicate-rule", "warning", 6)])
+    );
     // An explicit --config wins over the discovered file.
     let other = dir.path().join("strict.toml");
     std::fs::write(&other, "[checks]\n").unwrap();
