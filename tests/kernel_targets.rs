@@ -13,7 +13,7 @@ mod support;
 
 use iptlint::checks::legacy_walk::LEGACY_LOADS_NOTE;
 use iptlint::diagnostics::Severity;
-use iptlint::lint::{Settings, check_source};
+use iptlint::lint::{FileReport, Settings, check_source};
 use iptlint::source::SourceFile;
 use support::{Family, Kernel};
 
@@ -81,15 +81,22 @@ fn placements() -> Vec<(String, String)> {
     out
 }
 
-fn iptlint_refuses(text: &str, backend: &str) -> (bool, Vec<String>) {
+/// The report of iptlint's `check` on `text`, and its errors as
+/// `name: message`.
+fn iptlint_errors(text: &str) -> (FileReport, Vec<String>) {
     let report = check_source(SourceFile::new("t.rules", text), &Settings::default());
-    assert!(!report.is_fatal(), "does not parse:\n{text}");
-    let errors: Vec<String> = report
+    let errors = report
         .diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .map(|d| format!("{}: {}", d.info.name, d.message))
         .collect();
+    (report, errors)
+}
+
+fn iptlint_refuses(text: &str, backend: &str) -> (bool, Vec<String>) {
+    let (report, errors) = iptlint_errors(text);
+    assert!(!report.is_fatal(), "does not parse:\n{text}");
     let refused = report.diagnostics.iter().any(|d| {
         d.severity == Severity::Error
             && d.info.name == "invalid-target-for-table"
@@ -214,37 +221,36 @@ fn nat_ports_need_a_protocol_with_ports_as_the_kernel_says() {
                 } else {
                     "PREROUTING"
                 };
-                let text = format!(
-                    "*nat\n:{chain} ACCEPT [0:0]\n-A {chain} {protocol} -j {target}\nCOMMIT\n"
-                );
-                let report = check_source(
-                    SourceFile::new("t.rules", text.as_str()),
-                    &Settings::default(),
-                );
-                let errors: Vec<String> = report
-                    .diagnostics
-                    .iter()
-                    .filter(|d| d.severity == Severity::Error)
-                    .map(|d| format!("{}: {}", d.info.name, d.message))
-                    .collect();
-                let says_refused = errors.iter().any(|e| e.starts_with("bad-value"));
-                let description = format!("{}: `{protocol} -j {target}`", kernel.backend);
-                match kernel.restore(Family::V4, &text, &[]) {
-                    Err(stderr) if !says_refused => disagreements.push(format!(
-                        "{description}: refused ({}), iptlint says {errors:?}",
-                        stderr.lines().next().unwrap_or_default().trim()
-                    )),
-                    Ok(()) if !errors.is_empty() => {
-                        disagreements.push(format!("{description}: loads, iptlint says {errors:?}"))
+                let (target_name, target_options) = target.split_once(' ').unwrap_or((target, ""));
+                // iptables checks the port when it reads the option: the
+                // `-p` before the target, between the target and its
+                // option, and after it.
+                for rule in [
+                    format!("{protocol} -j {target}"),
+                    format!("-j {target_name} {protocol} {target_options}"),
+                    format!("-j {target} {protocol}"),
+                ] {
+                    let text = format!("*nat\n:{chain} ACCEPT [0:0]\n-A {chain} {rule}\nCOMMIT\n");
+                    let (_, errors) = iptlint_errors(&text);
+                    let says_refused = errors.iter().any(|e| e.starts_with("bad-value"));
+                    let description = format!("{}: `{rule}`", kernel.backend);
+                    match kernel.restore(Family::V4, &text, &[]) {
+                        Err(stderr) if !says_refused => disagreements.push(format!(
+                            "{description}: refused ({}), iptlint says {errors:?}",
+                            stderr.lines().next().unwrap_or_default().trim()
+                        )),
+                        Ok(()) if !errors.is_empty() => disagreements
+                            .push(format!("{description}: loads, iptlint says {errors:?}")),
+                        Err(_) => refused += 1,
+                        Ok(()) => {}
                     }
-                    Err(_) => refused += 1,
-                    Ok(()) => {}
                 }
             }
         }
     }
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
-    // Without a protocol with ports, each of the six targets with a port is
-    // refused (no -p, udplite, esp, all) by each backend.
-    assert_eq!(refused, 6 * 4 * kernels.len());
+    // Each of the six targets with a port is refused in every placement
+    // without a protocol with ports (no -p, udplite, esp, all: 4 × 3), and
+    // with one of the seven protocols with ports written after the port.
+    assert_eq!(refused, 6 * (4 * 3 + 7) * kernels.len());
 }

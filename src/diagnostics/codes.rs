@@ -46,7 +46,8 @@ declare_code! {
     /// prefix, a port out of range, a bad MAC address, mark, probability or
     /// conntrack state, a missing required option, a port in a NAT target
     /// (`--to-destination 10.1.1.1:80`) on a rule without `-p tcp`, `udp`,
-    /// `sctp` or `dccp`.
+    /// `sctp` or `dccp` written before the port (iptables checks the port
+    /// when it reads it, so a `-p tcp` after it does not count).
     ///
     /// ## Why it matters
     /// iptables-restore refuses the whole table.

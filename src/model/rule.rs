@@ -721,32 +721,55 @@ impl<'a> Interpreter<'a> {
     /// iptables accepts a port in a NAT target only when the rule names a
     /// protocol with ports (xtables' `libxt_NAT.c`: tcp, udp, sctp, dccp,
     /// or icmp, whose id stands in for a port; `! -p tcp` counts, since
-    /// iptables looks at the number and not at the `!`).
-    fn check_nat_ports(&mut self, name: &str, action: &Action<'_>, span: Span) {
-        let has_ports = match action {
-            Action::Dnat(addresses) | Action::Snat(addresses) => {
-                addresses.iter().any(|address| address.ports.is_some())
-            }
-            Action::Masquerade(ports) | Action::Redirect(ports) => ports.is_some(),
-            _ => false,
+    /// iptables looks at the number and not at the `!`). It checks while
+    /// reading the option with the port, so a `-p` written after that option
+    /// does not count: `-j DNAT --to-destination 10.1.1.1:80 -p tcp` is
+    /// refused. `to_options` are the spans of the target's `--to-destination`,
+    /// `--to-source` or `--to-ports` options, in the order written.
+    fn check_nat_ports(&mut self, name: &str, action: &Action<'_>, to_options: &[Span]) {
+        let with_port = match action {
+            Action::Dnat(addresses) | Action::Snat(addresses) => addresses
+                .iter()
+                .position(|address| address.ports.is_some())
+                .and_then(|index| to_options.get(index)),
+            Action::Masquerade(Some(_)) | Action::Redirect(Some(_)) => to_options.first(),
+            _ => None,
         };
-        let ports_ok = self.rule.protocol.as_ref().is_some_and(|protocol| {
+        let Some(&option) = with_port else {
+            return;
+        };
+        let protocol = self.rule.protocol.as_ref();
+        let has_ports = |protocol: &Negatable<Protocol>| {
             matches!(protocol.value, Protocol::Number(6 | 17 | 132 | 33 | 1))
-        });
-        if has_ports && !ports_ok {
-            let protocol = match &self.rule.protocol {
-                Some(protocol) => format!("`-p {}`", protocol.value.name()),
-                None => "no `-p`".to_string(),
-            };
-            self.diagnostics.push(
-                error(
-                    &BAD_VALUE,
-                    span,
-                    format!("{name} with a port needs `-p tcp`, `udp`, `sctp` or `dccp`; the rule has {protocol}"),
-                )
-                .with_note("iptables-restore refuses it: \"Need TCP, UDP, SCTP or DCCP with port specification\""),
+        };
+        let (has, after) = match protocol {
+            Some(protocol) => (
+                format!("`-p {}`", protocol.value.name()),
+                protocol.span.start > option.start,
+            ),
+            None => ("no `-p`".to_string(), false),
+        };
+        if protocol.is_some_and(has_ports) && !after {
+            return;
+        }
+        let message = if after && protocol.is_some_and(has_ports) {
+            format!(
+                "{name} with a port needs `-p tcp`, `udp`, `sctp` or `dccp` written before the port; the rule's {has} comes after it"
+            )
+        } else {
+            format!(
+                "{name} with a port needs `-p tcp`, `udp`, `sctp` or `dccp`; the rule has {has}"
+            )
+        };
+        let mut diagnostic = error(&BAD_VALUE, option, message).with_note(
+            "iptables-restore refuses it: \"Need TCP, UDP, SCTP or DCCP with port specification\"",
+        );
+        if after {
+            diagnostic = diagnostic.with_note(
+                "iptables reads the options in order and checks the port when it reads it",
             );
         }
+        self.diagnostics.push(diagnostic);
     }
 
     fn finish(mut self) -> Interpreted<'a> {
@@ -773,9 +796,20 @@ impl<'a> Interpreter<'a> {
         }
         if let Some(target) = self.target.take() {
             let action = if is_extension(&target.name) {
+                let to_options: Vec<Span> = target
+                    .options
+                    .iter()
+                    .filter(|option| {
+                        matches!(
+                            option.name,
+                            "--to-destination" | "--to-source" | "--to-ports"
+                        )
+                    })
+                    .map(|option| option.span)
+                    .collect();
                 match build_action(&target.name, target.options, target.span) {
                     Ok(action) => {
-                        self.check_nat_ports(&target.name, &action, target.span);
+                        self.check_nat_ports(&target.name, &action, &to_options);
                         action
                     }
                     Err((span, message)) => {
@@ -964,8 +998,26 @@ mod tests {
                 "bad-value: MASQUERADE with a port needs `-p tcp`, `udp`, `sctp` or `dccp`; the rule has `-p udplite`"
             ]
         );
+        // iptables checks the port when it reads it: a `-p` after it is too late.
+        assert_eq!(
+            messages("-A PREROUTING -j DNAT --to-destination 10.1.1.1:80 -p tcp"),
+            [
+                "bad-value: DNAT with a port needs `-p tcp`, `udp`, `sctp` or `dccp` written before the port; the rule's `-p tcp` comes after it"
+            ]
+        );
+        assert_eq!(
+            messages(
+                "-A PREROUTING -j DNAT --to-destination 10.1.1.1 --to-destination 10.1.1.2:80 -p udp"
+            ),
+            [
+                "bad-value: DNAT with a port needs `-p tcp`, `udp`, `sctp` or `dccp` written before the port; the rule's `-p udp` comes after it"
+            ]
+        );
         for fine in [
             "-A PREROUTING -p tcp -j DNAT --to-destination 10.1.1.1:80",
+            "-A PREROUTING -j DNAT -p tcp --to-destination 10.1.1.1:80",
+            "-A PREROUTING -j REDIRECT -p udp --to-ports 8080",
+            "-A PREROUTING -j DNAT --to-destination 10.1.1.1 -p tcp",
             "-A PREROUTING ! -p udp -j REDIRECT --to-ports 8080",
             "-A PREROUTING -p icmp -j DNAT --to-destination 10.1.1.1:80",
             "-A PREROUTING -j DNAT --to-destination 10.1.1.1",
