@@ -738,33 +738,36 @@ impl<'a> Interpreter<'a> {
         let Some(&option) = with_port else {
             return;
         };
-        let protocol = self.rule.protocol.as_ref();
         let has_ports = |protocol: &Negatable<Protocol>| {
             matches!(protocol.value, Protocol::Number(6 | 17 | 132 | 33 | 1))
         };
-        let (has, after) = match protocol {
-            Some(protocol) => (
-                format!("`-p {}`", protocol.value.name()),
-                protocol.span.start > option.start,
+        let (message, too_late) = match &self.rule.protocol {
+            Some(protocol) if has_ports(protocol) && protocol.span.start < option.start => return,
+            Some(protocol) if has_ports(protocol) => (
+                format!(
+                    "{name} with a port needs `-p tcp`, `udp`, `sctp` or `dccp` written before the port; the rule's `-p {}` comes after it",
+                    protocol.value.name()
+                ),
+                true,
             ),
-            None => ("no `-p`".to_string(), false),
-        };
-        if protocol.is_some_and(has_ports) && !after {
-            return;
-        }
-        let message = if after && protocol.is_some_and(has_ports) {
-            format!(
-                "{name} with a port needs `-p tcp`, `udp`, `sctp` or `dccp` written before the port; the rule's {has} comes after it"
-            )
-        } else {
-            format!(
-                "{name} with a port needs `-p tcp`, `udp`, `sctp` or `dccp`; the rule has {has}"
-            )
+            Some(protocol) => (
+                format!(
+                    "{name} with a port needs `-p tcp`, `udp`, `sctp` or `dccp`; the rule has `-p {}`",
+                    protocol.value.name()
+                ),
+                false,
+            ),
+            None => (
+                format!(
+                    "{name} with a port needs `-p tcp`, `udp`, `sctp` or `dccp`; the rule has no `-p`"
+                ),
+                false,
+            ),
         };
         let mut diagnostic = error(&BAD_VALUE, option, message).with_note(
             "iptables-restore refuses it: \"Need TCP, UDP, SCTP or DCCP with port specification\"",
         );
-        if after {
+        if too_late {
             diagnostic = diagnostic.with_note(
                 "iptables reads the options in order and checks the port when it reads it",
             );
