@@ -815,3 +815,23 @@ fn baselines_round_trip_and_report_only_new_findings() {
     let broken = check_in(at, &["--baseline", "broken.json", "node.rules"], None, &[]);
     assert_eq!(broken.code, 2);
 }
+
+/// `iptlint check dump | head`: when the reader has gone, the run ends
+/// quietly (no "Broken pipe" error, exit 0) in every format, as ripgrep does.
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    for format in FORMATS {
+        let (reader, writer) = std::io::pipe().unwrap();
+        // Closed before iptlint starts: its first write fails, whatever the
+        // timing.
+        drop(reader);
+        let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("iptlint"))
+            .args(["check", "--format", format, &fixture(ERROR)])
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr, "", "{format}");
+        assert_eq!(output.status.code(), Some(0), "{format}");
+    }
+}
