@@ -25,6 +25,7 @@ use std::process::{Command, Stdio};
 use clap::{Args, ValueEnum};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 
+use crate::analysis::probability::Analyzer;
 use crate::analysis::services::{self, Sketch};
 use crate::cli::ExitStatus;
 use crate::diagnostics::{Diagnostic, Severity};
@@ -193,25 +194,38 @@ impl EdgeShares for RuleProbabilities<'_, '_> {
     }
 }
 
-/// Per (chain, rule): the share of a service's new connections it carries.
-type RuleShares = HashMap<(usize, usize), f64>;
+/// The shares of one analysed service's new connections.
+#[derive(Default)]
+struct ServiceRuleShares {
+    /// Per (chain, rule): the share of the service's new connections it
+    /// carries.
+    rules: HashMap<(usize, usize), f64>,
+    /// Chains whose every rule's share is exact (from the flows of the
+    /// service's headline case): two rules jumping to the same chain each
+    /// get their own share there.
+    exact: HashSet<usize>,
+}
 
 /// Shares through whole kube-proxy services, from the load-balancing
 /// analysis ([`crate::analysis::services`]): each jump on the way from a
 /// service's main chain to an endpoint's DNAT rule (and the DNAT itself)
-/// carries the sum of the exact probabilities of the endpoints reached
-/// through it, as a share of the service's new connections (`20.0%`).
-/// Other statistic rules fall back to [`RuleProbabilities`]. Services are
-/// analysed lazily, only when an edge of theirs is drawn, so narrowing a
-/// 10,000-service dump to one service analyses one.
+/// carries the share of the service's new connections (clients without
+/// session affinity) that takes it (`20.0%`). On the endpoints' paths the
+/// shares come from the flows of that case
+/// ([`crate::analysis::probability::Analyzer::flows`]), rule by rule; where
+/// the flows are not known, each hop carries the sum of the probabilities of
+/// the endpoints reached through it. Other statistic rules fall back to
+/// [`RuleProbabilities`]. Services are analysed lazily, only when an edge of
+/// theirs is drawn, so narrowing a 10,000-service dump to one service
+/// analyses one.
 pub struct ServiceShares<'d, 'a> {
     src: &'d str,
     dump: &'d Dump<'a>,
     sketches: Vec<Sketch>,
     /// (table, chain) -> the services whose chains reach it.
     sketch_of: HashMap<(usize, usize), Vec<usize>>,
-    /// Per analysed sketch: (chain, rule) -> share of the service.
-    analysed: RefCell<HashMap<usize, RuleShares>>,
+    /// Per analysed sketch: its shares.
+    analysed: RefCell<HashMap<usize, ServiceRuleShares>>,
     fallback: RuleProbabilities<'d, 'a>,
 }
 
@@ -260,66 +274,102 @@ impl<'d, 'a> ServiceShares<'d, 'a> {
             .map_or(&[], Vec::as_slice)
     }
 
-    fn share_in(&self, sketch: usize, chain: usize, rule: usize) -> Option<f64> {
+    /// The share of rule `rule` of `chain` in service `sketch`, and whether
+    /// it is that rule's own (see [`ServiceRuleShares::exact`]).
+    fn share_in(&self, sketch: usize, chain: usize, rule: usize) -> Option<(f64, bool)> {
         let mut analysed = self.analysed.borrow_mut();
-        let shares = analysed.entry(sketch).or_insert_with(|| {
-            let service = services::analyse(self.src, self.dump, &self.sketches[sketch]);
-            let mut shares: HashMap<(usize, usize), f64> = HashMap::default();
-            for endpoint in &service.endpoints {
-                let mut hops: Vec<(usize, usize)> = endpoint
-                    .path
-                    .iter()
-                    .map(|hop| (hop.chain, hop.rule))
-                    .collect();
-                // A hop on the path twice (a loop) counts once.
-                hops.sort_unstable();
-                hops.dedup();
-                for hop in hops {
-                    *shares.entry(hop).or_default() += endpoint.probability;
-                }
+        let shares = analysed
+            .entry(sketch)
+            .or_insert_with(|| self.analyse(sketch));
+        let share = shares.rules.get(&(chain, rule)).copied()?;
+        Some((share, shares.exact.contains(&chain)))
+    }
+
+    fn analyse(&self, sketch: usize) -> ServiceRuleShares {
+        let sketch = &self.sketches[sketch];
+        let service = services::analyse(self.src, self.dump, sketch);
+        let mut shares = ServiceRuleShares::default();
+        for endpoint in &service.endpoints {
+            let mut hops: Vec<(usize, usize)> = endpoint
+                .path
+                .iter()
+                .map(|hop| (hop.chain, hop.rule))
+                .collect();
+            // A hop on the path twice (a loop) counts once.
+            hops.sort_unstable();
+            hops.dedup();
+            for hop in hops {
+                *shares.rules.entry(hop).or_default() += endpoint.probability;
             }
-            shares
-        });
-        shares.get(&(chain, rule)).copied()
+        }
+        // Each endpoint has one path, through its busiest caller; when two
+        // rules of a chain jump to the same chain (session affinity: a
+        // `recent` rule and a statistic rule per endpoint), the flows tell
+        // what each rule carries.
+        let (Some(main), Some(case)) = (service.chain, service.headline_case()) else {
+            return shares;
+        };
+        let table = &self.dump.tables[sketch.table_index];
+        let mut analyzer = Analyzer::new(self.src, table);
+        let Some(flows) = analyzer.flows(main, service.packet, &case.conditions) else {
+            return shares;
+        };
+        let on_paths: HashSet<usize> = service
+            .endpoints
+            .iter()
+            .flat_map(|endpoint| endpoint.path.iter().map(|hop| hop.chain))
+            .collect();
+        shares
+            .rules
+            .retain(|(chain, _), _| !on_paths.contains(chain));
+        for (&(chain, rule), &taken) in &flows.rules {
+            if on_paths.contains(&chain) {
+                shares.rules.insert((chain, rule), taken);
+            }
+        }
+        shares.exact = on_paths;
+        shares
+    }
+
+    /// Whether another rule of `chain` jumps or goes to the chain that rule
+    /// `rule` jumps or goes to.
+    fn shares_its_target(&self, table: usize, chain: usize, rule: usize) -> bool {
+        let rules = &self.dump.tables[table].chains[chain].rules;
+        let target_chain = |rule: &crate::model::Rule<'_>| {
+            rule.target
+                .as_ref()
+                .filter(|target| target.is_chain())
+                .and_then(|target| target.chain)
+        };
+        let Some(target) = target_chain(&rules[rule]) else {
+            return false;
+        };
+        rules
+            .iter()
+            .filter(|other| target_chain(other) == Some(target))
+            .count()
+            > 1
     }
 }
 
 impl EdgeShares for ServiceShares<'_, '_> {
     fn share(&self, table: usize, chain: usize, rule: usize) -> Option<Share> {
-        if self.candidates(table, chain).is_empty() {
+        let candidates = self.candidates(table, chain);
+        if candidates.is_empty() {
             return self.fallback.share(table, chain, rule);
         }
-        // The analysis gives each endpoint one path; when two rules of a
-        // chain jump to the same chain, which of them carries how much is
-        // not on that path, so such rules show only their own probability.
-        let target = self.dump.tables[table].chains[chain].rules[rule]
-            .target
-            .as_ref()
-            .and_then(|target| target.chain.filter(|_| target.is_chain()));
-        if let Some(target) = target {
-            let jumps_there = self.dump.tables[table].chains[chain]
-                .rules
-                .iter()
-                .filter(|other| {
-                    other
-                        .target
-                        .as_ref()
-                        .is_some_and(|t| t.is_chain() && t.chain == Some(target))
-                })
-                .count();
-            if jumps_there > 1 {
-                return self.fallback.share(table, chain, rule);
-            }
-        }
-        let total: Option<f64> = self
-            .candidates(table, chain)
+        let found: Vec<(f64, bool)> = candidates
             .iter()
             .filter_map(|&sketch| self.share_in(sketch, chain, rule))
-            .reduce(|a, b| a + b);
-        match total {
-            Some(share) => Some(Share::OfChain(share)),
-            None => self.fallback.share(table, chain, rule),
+            .collect();
+        let exact = !found.is_empty() && found.iter().all(|&(_, exact)| exact);
+        // A share summed along endpoint paths does not say which of two
+        // rules to the same chain carries how much: such rules show only
+        // their own probability.
+        if found.is_empty() || (!exact && self.shares_its_target(table, chain, rule)) {
+            return self.fallback.share(table, chain, rule);
         }
+        Some(Share::OfChain(found.iter().map(|&(share, _)| share).sum()))
     }
 }
 

@@ -677,12 +677,17 @@ fn service_edges_carry_the_generator_s_exact_shares() {
     let path = dir.path().join("generated.rules");
     std::fs::write(&path, &generated.text).unwrap();
     let file = path.display().to_string();
-    let mut checked = 0;
+    let (mut checked, mut with_affinity) = (0, 0);
+    // Services with session affinity too: their endpoint chains are each
+    // reached by two rules (a `recent` check and a statistic rule), and the
+    // statistic rule carries the endpoint's share of clients without
+    // affinity.
     for service in generated
         .services
         .iter()
-        .filter(|s| s.svc_chain_line.is_some() && !s.affinity)
+        .filter(|s| s.svc_chain_line.is_some())
     {
+        with_affinity += usize::from(service.affinity);
         let (text, stderr, code) = dot(&["--service", &service.name, &file]);
         assert_eq!(code, 0, "{}: {stderr}", service.name);
         for endpoint in &service.endpoints {
@@ -701,6 +706,7 @@ fn service_edges_carry_the_generator_s_exact_shares() {
         }
     }
     assert!(checked >= 40, "checked only {checked} endpoints");
+    assert!(with_affinity > 0, "no service with affinity in the dump");
 }
 
 /// The service names `iptlint dot` and the load-balancing analysis give a dump.
