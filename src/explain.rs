@@ -7,7 +7,7 @@ use clap::Args;
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use serde::Serialize;
 
-use crate::analysis::probability::{Case, Outcome, describe_all, describe_case};
+use crate::analysis::probability::{Case, Flows, Outcome, describe_all, describe_case};
 use crate::analysis::services::{
     EPSILON, Entry, Quantisation, RejectedService, Service, Sketch, analyse, rejected_services,
     services, sketches,
@@ -738,7 +738,7 @@ pub fn write_explanation(
                 summary = format!(
                     "DNAT to {} via {}",
                     dnat_destination(table, *chain, *rule),
-                    format_path(table, main, &path)
+                    format_path(table, main, &path, Some(&flows))
                 );
             }
             writeln!(out, "  if {}: {summary}", describe_case(&case.conditions))?;
@@ -759,6 +759,13 @@ pub fn write_explanation(
             "#", "share", "probability", "destination"
         )?;
     }
+    let headline_flows = service.headline_case().and_then(|case| {
+        crate::analysis::probability::Analyzer::new(src, table).flows(
+            main,
+            service.packet,
+            &case.conditions,
+        )
+    });
     for (index, endpoint) in service.endpoints.iter().enumerate() {
         let hops: Vec<(usize, usize)> = endpoint.path.iter().map(|h| (h.chain, h.rule)).collect();
         let mut flags = Vec::new();
@@ -782,7 +789,7 @@ pub fn write_explanation(
             percent(endpoint.probability),
             endpoint.probability,
             endpoint.destination_text(),
-            format_path(table, main, &hops),
+            format_path(table, main, &hops, headline_flows.as_ref()),
         )?;
     }
     if let Some(case) = service.headline_case() {
@@ -805,19 +812,55 @@ pub fn write_explanation(
 }
 
 /// `line 42 -> KUBE-SEP-X line 30`: the first hop in `main` by line only.
-fn format_path(table: &Table<'_>, main: usize, hops: &[(usize, usize)]) -> String {
+/// With the case's `flows`, a hop lists every rule of its chain that sends
+/// traffic of the case to the same next chain (`lines 42, 43 -> ...`), since
+/// the path follows only the busiest of them.
+fn format_path(
+    table: &Table<'_>,
+    main: usize,
+    hops: &[(usize, usize)],
+    flows: Option<&Flows>,
+) -> String {
     hops.iter()
         .enumerate()
         .map(|(step, &(chain, rule))| {
-            let line = table.chains[chain].rules[rule].line;
-            if step == 0 && chain == main {
-                format!("line {line}")
+            let next = hops.get(step + 1).map(|&(next, _)| next);
+            let lines = match (flows, next) {
+                (Some(flows), Some(next)) => rules_into(table, flows, chain, next),
+                _ => Vec::new(),
+            };
+            let lines = if lines.len() > 1 {
+                let lines: Vec<String> = lines.iter().map(u32::to_string).collect();
+                format!("lines {}", lines.join(", "))
             } else {
-                format!("{} line {line}", chain_name(table, chain))
+                format!("line {}", table.chains[chain].rules[rule].line)
+            };
+            if step == 0 && chain == main {
+                lines
+            } else {
+                format!("{} {lines}", chain_name(table, chain))
             }
         })
         .collect::<Vec<_>>()
         .join(" -> ")
+}
+
+/// The lines of the rules of `chain` that send some traffic of `flows` to
+/// chain `next`, in order.
+fn rules_into(table: &Table<'_>, flows: &Flows, chain: usize, next: usize) -> Vec<u32> {
+    table.chains[chain]
+        .rules
+        .iter()
+        .enumerate()
+        .filter(|(index, rule)| {
+            rule.target.as_ref().and_then(|t| t.chain) == Some(next)
+                && flows
+                    .rules
+                    .get(&(chain, *index))
+                    .is_some_and(|&taken| taken > EPSILON)
+        })
+        .map(|(_, rule)| rule.line)
+        .collect()
 }
 
 fn write_verdict(

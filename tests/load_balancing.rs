@@ -5,8 +5,6 @@
 
 mod support;
 
-use std::time::Instant;
-
 use assert_cmd::Command;
 use iptlint::analysis::probability::{ConditionKind, Outcome};
 use iptlint::analysis::services::{EntryKind, Quantisation, Service, analyse, services, sketches};
@@ -345,6 +343,11 @@ fn explain_output_is_snapshotted() {
         ("empty", "shop/empty", "fixtures/lb/modern.rules"),
         ("nested", "lab/nested:http", "fixtures/lb/nested.rules"),
         (
+            "two_rules_one_endpoint",
+            "ns/web:http",
+            "fixtures/lb/two-rules-one-endpoint.rules",
+        ),
+        (
             "skewed",
             "shop/skewed:http",
             "fixtures/checks/non-uniform-spread/fires.rules",
@@ -473,16 +476,10 @@ fn a_hundred_endpoints_stay_readable() {
     insta::assert_snapshot!("explain_hundred", stdout);
 }
 
+/// `explain`'s lookup and analysis of one service among ten thousand (its
+/// speed is measured by the `explain` criterion benchmark, not here).
 #[test]
-fn explaining_one_service_of_ten_thousand_is_fast() {
-    let test = "explaining_one_service_of_ten_thousand_is_fast";
-    if cfg!(debug_assertions) {
-        support::skip(
-            test,
-            "timing is only meaningful in release builds (cargo test --release)",
-        );
-        return;
-    }
+fn explaining_one_service_of_ten_thousand_finds_its_endpoints() {
     let generated = iptlint::generate::generate(&iptlint::generate::GenConfig {
         services: 10_000,
         zero_endpoint_fraction: 0.0,
@@ -490,25 +487,31 @@ fn explaining_one_service_of_ten_thousand_is_fast() {
     });
     let parsed = build(&generated.text);
     let wanted = &generated.services[generated.services.len() / 2];
-    // What `explain` does after parsing: find the services, analyse one.
-    // The best of three runs, since other jobs share the machine.
-    let mut elapsed = std::time::Duration::MAX;
-    for _ in 0..3 {
-        let start = Instant::now();
-        let found = sketches(&parsed.dump);
-        let sketch = found.iter().find(|s| s.name == wanted.name).unwrap();
-        let service = analyse(&generated.text, &parsed.dump, sketch);
-        let quantisation = Quantisation::of(parsed.dump.table("nat").unwrap());
-        elapsed = elapsed.min(start.elapsed());
-        assert_eq!(service.endpoints.len(), wanted.endpoints.len());
-        assert!(service.spread(quantisation.tolerance).unwrap().uniform);
+    let found = sketches(&parsed.dump);
+    let sketch = found.iter().find(|s| s.name == wanted.name).unwrap();
+    let service = analyse(&generated.text, &parsed.dump, sketch);
+    let quantisation = Quantisation::of(parsed.dump.table("nat").unwrap());
+    let mut got: Vec<(String, f64)> = service
+        .endpoints
+        .iter()
+        .map(|e| (e.destination_text(), e.probability))
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut expected: Vec<(String, f64)> = wanted
+        .endpoints
+        .iter()
+        .map(|e| (format!("{}:{}", e.ip, e.port), e.probability))
+        .collect();
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got.len(), expected.len());
+    for ((got_at, got_share), (want_at, want_share)) in got.iter().zip(&expected) {
+        assert_eq!(got_at, want_at);
+        assert!(
+            (got_share - want_share).abs() < 1e-9,
+            "{got_at}: {got_share} vs {want_share}"
+        );
     }
-    println!(
-        "{} service ports, {} lines: explain analysis took {elapsed:?}",
-        generated.services.len(),
-        generated.line_count
-    );
-    assert!(elapsed.as_millis() < 100, "{elapsed:?}");
+    assert!(service.spread(quantisation.tolerance).unwrap().uniform);
 }
 
 #[test]
