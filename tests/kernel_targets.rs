@@ -175,6 +175,45 @@ fn target_placements_agree_with_the_kernel() {
     }
 }
 
+/// Loads of one-rule dumps compared with iptlint's errors: how many the
+/// kernel refused, and every case where the two disagree.
+#[derive(Default)]
+struct Agreement {
+    refused: usize,
+    disagreements: Vec<String>,
+}
+
+impl Agreement {
+    /// Load `text` with `kernel` and compare with iptlint's `bad-value`
+    /// errors on it; `rule` names the case.
+    fn compare(&mut self, kernel: &Kernel, family: Family, rule: &str, text: &str) {
+        let (_, errors) = iptlint_errors(text);
+        let says_refused = errors.iter().any(|e| e.starts_with("bad-value"));
+        let description = format!("{} {family:?}: `{rule}`", kernel.backend);
+        match kernel.restore(family, text, &[]) {
+            Err(stderr) if !says_refused => self.disagreements.push(format!(
+                "{description}: refused ({}), iptlint says {errors:?}",
+                stderr.lines().next().unwrap_or_default().trim()
+            )),
+            Ok(()) if !errors.is_empty() => self
+                .disagreements
+                .push(format!("{description}: loads, iptlint says {errors:?}")),
+            Err(_) => self.refused += 1,
+            Ok(()) => {}
+        }
+    }
+
+    /// Fail on any disagreement, else return how many loads were refused.
+    fn refused(self) -> usize {
+        assert!(
+            self.disagreements.is_empty(),
+            "{}",
+            self.disagreements.join("\n")
+        );
+        self.refused
+    }
+}
+
 /// NAT targets with and without a port, and what each needs.
 const NAT_TARGETS: &[&str] = &[
     "DNAT --to-destination 192.0.2.1:80",
@@ -209,8 +248,7 @@ fn nat_ports_need_a_protocol_with_ports_as_the_kernel_says() {
     if kernels.is_empty() {
         return;
     }
-    let mut refused = 0;
-    let mut disagreements = Vec::new();
+    let mut agreement = Agreement::default();
     for kernel in &kernels {
         for target in NAT_TARGETS {
             for protocol in PROTOCOLS {
@@ -231,26 +269,110 @@ fn nat_ports_need_a_protocol_with_ports_as_the_kernel_says() {
                     format!("-j {target} {protocol}"),
                 ] {
                     let text = format!("*nat\n:{chain} ACCEPT [0:0]\n-A {chain} {rule}\nCOMMIT\n");
-                    let (_, errors) = iptlint_errors(&text);
-                    let says_refused = errors.iter().any(|e| e.starts_with("bad-value"));
-                    let description = format!("{}: `{rule}`", kernel.backend);
-                    match kernel.restore(Family::V4, &text, &[]) {
-                        Err(stderr) if !says_refused => disagreements.push(format!(
-                            "{description}: refused ({}), iptlint says {errors:?}",
-                            stderr.lines().next().unwrap_or_default().trim()
-                        )),
-                        Ok(()) if !errors.is_empty() => disagreements
-                            .push(format!("{description}: loads, iptlint says {errors:?}")),
-                        Err(_) => refused += 1,
-                        Ok(()) => {}
-                    }
+                    agreement.compare(kernel, Family::V4, &rule, &text);
                 }
             }
         }
     }
-    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
     // Each of the six targets with a port is refused in every placement
     // without a protocol with ports (no -p, udplite, esp, all: 4 × 3), and
     // with one of the seven protocols with ports written after the port.
-    assert_eq!(refused, 6 * (4 * 3 + 7) * kernels.len());
+    assert_eq!(agreement.refused(), 6 * (4 * 3 + 7) * kernels.len());
+}
+
+/// Where `-p` stands relative to `-m multiport` and its ports.
+const MULTIPORT_RULES: &[&str] = &[
+    "{p} -m multiport --dports 22,80",
+    "-m multiport {p} --sports 1024:2048",
+    "-m multiport --ports 53 {p}",
+];
+
+/// Protocols for the multiport placements.
+const MULTIPORT_PROTOCOLS: &[&str] = &[
+    "",
+    "-p tcp",
+    "-p udp",
+    "-p udplite",
+    "-p sctp",
+    "-p dccp",
+    "-p icmp",
+    "! -p tcp",
+    "-p all",
+    "-p 17",
+];
+
+#[test]
+fn multiport_needs_a_protocol_with_ports_before_them_as_iptables_says() {
+    let test = "multiport_needs_a_protocol_with_ports_before_them_as_iptables_says";
+    let kernels = Kernel::all(test);
+    if kernels.is_empty() {
+        return;
+    }
+    let mut agreement = Agreement::default();
+    for kernel in &kernels {
+        for placement in MULTIPORT_RULES {
+            for protocol in MULTIPORT_PROTOCOLS {
+                let rule = placement.replace("{p}", protocol);
+                let text =
+                    format!("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT {rule} -j ACCEPT\nCOMMIT\n");
+                agreement.compare(kernel, Family::V4, &rule, &text);
+            }
+        }
+    }
+    // Refused: no -p, icmp, ! -p tcp and all in every placement (4 x 3),
+    // and the six protocols with ports when written after the ports.
+    assert_eq!(agreement.refused(), (4 * 3 + 6) * kernels.len());
+}
+
+/// `--reject-with` values: names, aliases, prefixes and case as iptables
+/// matches them, types of the other family, and `tcp-reset` with and
+/// without `-p tcp`.
+const REJECT_RULES: &[&str] = &[
+    "-j REJECT --reject-with icmp-host-prohibited",
+    "-j REJECT --reject-with host-prohib",
+    "-j REJECT --reject-with ICMP-NET",
+    "-j REJECT --reject-with icmp-port-unreachable",
+    "-j REJECT --reject-with icmp6-port-unreachable",
+    "-j REJECT --reject-with icmp6-adm-prohibited",
+    "-j REJECT --reject-with adm-prohibited",
+    "-j REJECT --reject-with port-unreach",
+    "-j REJECT --reject-with echo-reply",
+    "-j REJECT --reject-with bogus",
+    "-p tcp -j REJECT --reject-with tcp-reset",
+    "-p tcp -j REJECT --reject-with tcp-rst",
+    "-p tcp -j REJECT --reject-with tcp",
+    "-p 6 -j REJECT --reject-with tcp-reset",
+    "-j REJECT --reject-with tcp-reset -p tcp",
+    "-p udp -j REJECT --reject-with tcp-reset",
+    "! -p tcp -j REJECT --reject-with tcp-reset",
+    "-j REJECT --reject-with tcp-reset",
+];
+
+#[test]
+fn reject_types_agree_with_the_kernel_in_both_families() {
+    let test = "reject_types_agree_with_the_kernel_in_both_families";
+    let kernels = Kernel::all(test);
+    if kernels.is_empty() {
+        return;
+    }
+    let mut agreement = Agreement::default();
+    for kernel in &kernels {
+        for family in [Family::V4, Family::V6] {
+            // The header tells iptlint the family, as ip6tables-save writes it.
+            let header = match family {
+                Family::V4 => "# Generated by iptables-save v1.8.9",
+                Family::V6 => "# Generated by ip6tables-save v1.8.9",
+            };
+            for rule in REJECT_RULES {
+                let text =
+                    format!("{header}\n*filter\n:INPUT ACCEPT [0:0]\n-A INPUT {rule}\nCOMMIT\n");
+                agreement.compare(kernel, family, rule, &text);
+            }
+        }
+    }
+    // Refused in IPv4: the 3 IPv6 types, echo-reply, bogus and the 3
+    // tcp-reset rules without `-p tcp`; in IPv6: the 4 IPv4-only names
+    // (icmp-host-prohibited, host-prohib, ICMP-NET, icmp-port-unreachable),
+    // echo-reply, bogus, tcp-rst and the 3 without `-p tcp`.
+    assert_eq!(agreement.refused(), (8 + 10) * kernels.len());
 }

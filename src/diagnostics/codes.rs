@@ -47,7 +47,10 @@ declare_code! {
     /// conntrack state, a missing required option, a port in a NAT target
     /// (`--to-destination 10.1.1.1:80`) on a rule without `-p tcp`, `udp`,
     /// `sctp` or `dccp` written before the port (iptables checks the port
-    /// when it reads it, so a `-p tcp` after it does not count).
+    /// when it reads it, so a `-p tcp` after it does not count), ports of
+    /// `-m multiport` without such a `-p` before them, a `--reject-with`
+    /// type the dump's family does not have, and `--reject-with tcp-reset`
+    /// on a rule that is not `-p tcp` (the kernel refuses it on commit).
     ///
     /// ## Why it matters
     /// iptables-restore refuses the whole table.

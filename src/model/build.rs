@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::rule::{Interpreted, RuleRef, Statement, interpret};
-use super::{Chain, Command, Dump, Family, Rule, Table, TableKind};
+use super::targets::{Action, reject_type, reject_types};
+use super::{Chain, Command, Dump, Family, Protocol, Rule, Table, TableKind};
 use crate::diagnostics::codes::{
     BAD_COUNTERS, BAD_POLICY, BAD_VALUE, CHAIN_NAME_TOO_LONG, CRLF_LINE_ENDINGS, DUPLICATE_CHAIN,
     DUPLICATE_TABLE, MISSING_COMMIT, POLICY_ON_USER_CHAIN, RULE_OUTSIDE_TABLE, SYNTAX_ERROR,
@@ -171,6 +172,7 @@ pub fn build(src: &str) -> Parsed<'_> {
         directives: Vec::new(),
         current: None,
         saw_v6_header: false,
+        family_known: false,
         work: 0,
         over_budget: None,
     };
@@ -235,6 +237,9 @@ struct Builder<'a> {
     directives: Vec<CommentLine>,
     current: Option<Table<'a>>,
     saw_v6_header: bool,
+    /// Whether something says which family the dump is (an `iptables-save`
+    /// or `ip6tables-save` header, an address): without it, IPv4 is a guess.
+    family_known: bool,
     /// Elements moved or scanned by restore commands so far (see [`WORK_BUDGET`]).
     work: u64,
     /// Where the work budget ran out.
@@ -295,6 +300,9 @@ impl<'a> Builder<'a> {
             Item::Comment(line, span, text) => {
                 if text.contains("ip6tables-save") {
                     self.saw_v6_header = true;
+                }
+                if text.contains("iptables-save") || text.contains("ip6tables-save") {
+                    self.family_known = true;
                 }
                 if text.contains("iptlint:") {
                     self.directives.push(CommentLine { line, span });
@@ -787,6 +795,9 @@ impl<'a> Builder<'a> {
     }
 
     fn note_family(&mut self, rule: &Rule<'a>) {
+        if rule.source.is_some() || rule.destination.is_some() {
+            self.family_known = true;
+        }
         if self.dump.family == Family::V4
             && [&rule.source, &rule.destination]
                 .into_iter()
@@ -797,6 +808,80 @@ impl<'a> Builder<'a> {
         }
         if rule.counters.is_some() {
             self.dump.has_counters = true;
+        }
+    }
+
+    /// `REJECT --reject-with`: which reply a type names depends on the
+    /// family, known only once the whole dump is read. A type iptables does
+    /// not know is refused when the line is read; `tcp-reset` on a rule that
+    /// does not say `-p tcp` is refused by the kernel when the table is
+    /// committed (`ipt_REJECT`'s check: "TCP_RESET invalid for non-tcp").
+    fn check_reject_types(&mut self) {
+        let family = self.dump.family;
+        let mut found = Vec::new();
+        for table in &self.dump.tables {
+            for chain in &table.chains {
+                for rule in &chain.rules {
+                    let Some(target) = &rule.target else {
+                        continue;
+                    };
+                    let Action::Reject(Some(written)) = &target.action else {
+                        continue;
+                    };
+                    let resolved = match reject_type(family, written) {
+                        // Without a header or an address the family is a
+                        // guess: a type of the other family is taken as a
+                        // sign of it, not as a mistake.
+                        None if !self.family_known => reject_type(family.other(), written),
+                        resolved => resolved,
+                    };
+                    let diagnostic = match resolved {
+                        None => {
+                            let known: Vec<String> = reject_types(family)
+                                .map(|name| format!("`{name}`"))
+                                .collect();
+                            let family = match family {
+                                Family::V4 => "iptables",
+                                Family::V6 => "ip6tables",
+                            };
+                            Diagnostic::new(
+                                &BAD_VALUE,
+                                target.span,
+                                format!(
+                                    "`--reject-with {written}`: unknown reject type for {family}"
+                                ),
+                            )
+                            .with_note(format!(
+                                "{family} knows {}, or a prefix of one",
+                                known.join(", ")
+                            ))
+                        }
+                        Some("tcp-reset")
+                            if !rule
+                                .protocol
+                                .as_ref()
+                                .is_some_and(|p| p.value == Protocol::TCP && !p.negated) =>
+                        {
+                            let has = match &rule.protocol {
+                                Some(p) if p.negated => format!("`! -p {}`", p.value.name()),
+                                Some(p) => format!("`-p {}`", p.value.name()),
+                                None => "no `-p`".to_string(),
+                            };
+                            Diagnostic::new(
+                                &BAD_VALUE,
+                                target.span,
+                                format!("`--reject-with {written}` needs `-p tcp`; the rule has {has}"),
+                            )
+                            .with_note("the kernel refuses the rule when the table is committed (\"TCP_RESET invalid for non-tcp\"); `iptables-restore --test` does not see it")
+                        }
+                        _ => continue,
+                    };
+                    found.push(diagnostic.in_table(&table.name, Some(&chain.name)));
+                }
+            }
+        }
+        for diagnostic in found {
+            self.push(diagnostic);
         }
     }
 
@@ -822,6 +907,7 @@ impl<'a> Builder<'a> {
             .into_iter()
             .flatten()
             .collect();
+        self.check_reject_types();
         if let Some(span) = self.over_budget {
             self.push(
                 Diagnostic::new(
@@ -910,6 +996,46 @@ mod tests {
 
     fn names(parsed: &Parsed<'_>) -> Vec<&'static str> {
         parsed.diagnostics.iter().map(|d| d.info.name).collect()
+    }
+
+    #[test]
+    fn reject_types_are_read_in_the_dump_s_family() {
+        let messages = |header: &str, rule: &str| -> Vec<String> {
+            let text = format!("{header}*filter\n:INPUT ACCEPT [0:0]\n-A INPUT {rule}\nCOMMIT\n");
+            build(&text)
+                .diagnostics
+                .iter()
+                .map(|d| d.message.clone())
+                .collect()
+        };
+        let v4 = "# Generated by iptables-save v1.8.9\n";
+        let v6 = "# Generated by ip6tables-save v1.8.9\n";
+        assert_eq!(
+            messages(v4, "-j REJECT --reject-with icmp6-port-unreachable"),
+            ["`--reject-with icmp6-port-unreachable`: unknown reject type for iptables"]
+        );
+        assert_eq!(
+            messages(v6, "-j REJECT --reject-with host-prohib"),
+            ["`--reject-with host-prohib`: unknown reject type for ip6tables"]
+        );
+        // Without a header or an address the family is a guess, and a type
+        // of either family is taken as it.
+        assert!(messages("", "-j REJECT --reject-with icmp6-adm-prohibited").is_empty());
+        assert_eq!(
+            messages("", "-j REJECT --reject-with nonsense"),
+            ["`--reject-with nonsense`: unknown reject type for iptables"]
+        );
+        // Prefixes and case, as iptables matches them.
+        assert!(messages(v4, "-p tcp -j REJECT --reject-with TCP").is_empty());
+        assert!(messages(v4, "-j REJECT --reject-with icmp-h").is_empty());
+        assert_eq!(
+            messages(v6, "-p udp -j REJECT --reject-with tcp-reset"),
+            ["`--reject-with tcp-reset` needs `-p tcp`; the rule has `-p udp`"]
+        );
+        assert_eq!(
+            messages(v4, "! -p tcp -j REJECT --reject-with tcp-rst"),
+            ["`--reject-with tcp-rst` needs `-p tcp`; the rule has `! -p tcp`"]
+        );
     }
 
     fn rules_of<'p>(parsed: &'p Parsed<'_>, table: &str, chain: &str) -> Vec<&'p str> {

@@ -775,13 +775,56 @@ impl<'a> Interpreter<'a> {
         self.diagnostics.push(diagnostic);
     }
 
+    /// `-m multiport` takes ports only after a `-p` of a protocol with
+    /// ports, not negated (xtables' `libxt_multiport.c` checks it while
+    /// reading the ports, so a `-p` written after them does not count).
+    fn check_multiport_protocol(&mut self, option: Span) {
+        let before = self
+            .rule
+            .protocol
+            .as_ref()
+            .filter(|protocol| protocol.span.start < option.start);
+        let message = match before {
+            Some(protocol) if protocol.negated => {
+                "`-m multiport` only works with `-p tcp`, `udp`, `udplite`, `sctp` or `dccp`, not with a negated `-p`".to_string()
+            }
+            Some(protocol)
+                if matches!(protocol.value, Protocol::Number(6 | 17 | 136 | 132 | 33)) =>
+            {
+                return;
+            }
+            Some(protocol) if protocol.value != Protocol::All => format!(
+                "`-m multiport` only works with `-p tcp`, `udp`, `udplite`, `sctp` or `dccp`; the rule has `-p {}`",
+                protocol.value.name()
+            ),
+            _ => match &self.rule.protocol {
+                Some(protocol) if protocol.value != Protocol::All && protocol.span.start > option.start => format!(
+                    "`-m multiport` needs `-p tcp`, `udp`, `udplite`, `sctp` or `dccp` written before its ports; the rule's `-p {}` comes after them",
+                    protocol.value.name()
+                ),
+                _ => "`-m multiport` needs `-p tcp`, `udp`, `udplite`, `sctp` or `dccp` before its ports".to_string(),
+            },
+        };
+        self.diagnostics.push(
+            error(&BAD_VALUE, option, message)
+                .with_note("iptables-restore refuses it while reading the ports"),
+        );
+    }
+
     fn finish(mut self) -> Interpreted<'a> {
         // Exact: a `Vec` grown by pushes holds at least 4 matches of 160
         // bytes, which was a third of the model of a kube-proxy dump.
         self.rule.matches.reserve_exact(self.modules.len());
         for module in std::mem::take(&mut self.modules) {
+            let first_option = module.options.first().map(|option| option.span);
             let kind = match module.spec {
                 Some(_) => match build_match(&module.name, module.options, module.span) {
+                    Ok(MatchKind::Multiport(ports)) => {
+                        if let Some(option) = first_option {
+                            self.check_multiport_protocol(option);
+                        }
+                        MatchKind::Multiport(ports)
+                    }
                     Ok(kind) => kind,
                     Err((span, message)) => {
                         self.diagnostics.push(error(&BAD_VALUE, span, message));

@@ -4,9 +4,9 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use super::RawOption;
 use super::matches::{ExtensionSpec, ValueError, opts};
 use super::values::{IpNet, PortRange, parse_ipnet, parse_mark, parse_port, parse_port_range};
+use super::{Family, RawOption};
 use crate::syntax::Span;
 
 /// Targets iptlint knows the options of.
@@ -177,7 +177,8 @@ pub enum Action<'a> {
     Accept,
     /// `DROP`.
     Drop,
-    /// `REJECT [--reject-with TYPE]`.
+    /// `REJECT [--reject-with TYPE]`: the type as written (see
+    /// [`reject_type`] for the reply it names).
     Reject(Option<Cow<'a, str>>),
     /// `RETURN`.
     Return,
@@ -290,19 +291,9 @@ pub fn build_action<'a>(
         "DROP" => Action::Drop,
         "RETURN" => Action::Return,
         "QUEUE" | "NFQUEUE" => Action::Queue,
-        "REJECT" => Action::Reject(
-            // The default reply is kept as `None`, however it was written,
-            // so `-j REJECT` and iptables-save's `-j REJECT --reject-with
-            // icmp-port-unreachable` are the same rule.
-            first_value("--reject-with")
-                .filter(|word| {
-                    !matches!(
-                        word.text.as_ref(),
-                        "icmp-port-unreachable" | "icmp6-port-unreachable"
-                    )
-                })
-                .map(|word| word.text.clone()),
-        ),
+        // As written: which reply it names depends on the family, known
+        // once the whole dump is read (see [`reject_type`]).
+        "REJECT" => Action::Reject(first_value("--reject-with").map(|word| word.text.clone())),
         "DNAT" | "SNAT" => {
             let option_name = if name == "DNAT" {
                 "--to-destination"
@@ -429,9 +420,89 @@ pub fn parse_nat_address(text: &str) -> Result<NatAddress, String> {
     Ok(NatAddress { first, last, ports })
 }
 
+/// `REJECT --reject-with` types of iptables, in the order its
+/// `libipt_REJECT.c` tries them: (name, alias).
+const REJECT_TYPES_V4: &[(&str, &str)] = &[
+    ("icmp-net-unreachable", "net-unreach"),
+    ("icmp-host-unreachable", "host-unreach"),
+    ("icmp-proto-unreachable", "proto-unreach"),
+    ("icmp-port-unreachable", "port-unreach"),
+    ("icmp-net-prohibited", "net-prohib"),
+    ("icmp-host-prohibited", "host-prohib"),
+    ("tcp-reset", "tcp-rst"),
+    ("icmp-admin-prohibited", "admin-prohib"),
+];
+
+/// The same for ip6tables (`libip6t_REJECT.c`).
+const REJECT_TYPES_V6: &[(&str, &str)] = &[
+    ("icmp6-no-route", "no-route"),
+    ("icmp6-adm-prohibited", "adm-prohibited"),
+    ("icmp6-addr-unreachable", "addr-unreach"),
+    ("icmp6-port-unreachable", "port-unreach"),
+    ("tcp-reset", "tcp-reset"),
+    ("icmp6-policy-fail", "policy-fail"),
+    ("icmp6-reject-route", "reject-route"),
+];
+
+/// The reply a `--reject-with` value names in `family`, by its canonical
+/// name (the one iptables-save prints), or `None` when iptables refuses it.
+/// iptables takes the first type whose name or alias starts with the value,
+/// ignoring case: `tcp` is `tcp-reset`, `ICMP-HOST` is
+/// `icmp-host-unreachable`.
+pub fn reject_type(family: Family, written: &str) -> Option<&'static str> {
+    let types = match family {
+        Family::V4 => REJECT_TYPES_V4,
+        Family::V6 => REJECT_TYPES_V6,
+    };
+    let starts = |name: &str| {
+        name.len() >= written.len()
+            && name.as_bytes()[..written.len()].eq_ignore_ascii_case(written.as_bytes())
+    };
+    types
+        .iter()
+        .find(|(name, alias)| starts(name) || starts(alias))
+        .map(|(name, _)| *name)
+}
+
+/// The `--reject-with` types of `family`, for a diagnostic.
+pub fn reject_types(family: Family) -> impl Iterator<Item = &'static str> {
+    match family {
+        Family::V4 => REJECT_TYPES_V4,
+        Family::V6 => REJECT_TYPES_V6,
+    }
+    .iter()
+    .map(|(name, _)| *name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reject_types_match_as_iptables_matches_them() {
+        // The first type whose name or alias starts with the value, in
+        // libipt_REJECT.c's order, ignoring case.
+        assert_eq!(reject_type(Family::V4, "tcp"), Some("tcp-reset"));
+        assert_eq!(reject_type(Family::V4, "TCP-RST"), Some("tcp-reset"));
+        assert_eq!(
+            reject_type(Family::V4, "icmp-h"),
+            Some("icmp-host-unreachable")
+        );
+        assert_eq!(
+            reject_type(Family::V4, "host-prohib"),
+            Some("icmp-host-prohibited")
+        );
+        assert_eq!(reject_type(Family::V4, ""), Some("icmp-net-unreachable"));
+        assert_eq!(reject_type(Family::V4, "icmp6-port-unreachable"), None);
+        assert_eq!(reject_type(Family::V4, "echo-reply"), None);
+        assert_eq!(
+            reject_type(Family::V6, "port-unreach"),
+            Some("icmp6-port-unreachable")
+        );
+        assert_eq!(reject_type(Family::V6, "tcp-rst"), None);
+        assert_eq!(reject_type(Family::V6, "icmp-port-unreachable"), None);
+        assert_eq!(reject_types(Family::V6).count(), 7);
+    }
 
     #[test]
     fn nat_addresses() {
