@@ -187,8 +187,21 @@ impl Agreement {
     /// Load `text` with `kernel` and compare with iptlint's `bad-value`
     /// errors on it; `rule` names the case.
     fn compare(&mut self, kernel: &Kernel, family: Family, rule: &str, text: &str) {
+        self.compare_errors(kernel, family, rule, text, "bad-value");
+    }
+
+    /// The same, with iptlint's errors whose name starts with `code` (all
+    /// of them for "").
+    fn compare_errors(
+        &mut self,
+        kernel: &Kernel,
+        family: Family,
+        rule: &str,
+        text: &str,
+        code: &str,
+    ) {
         let (_, errors) = iptlint_errors(text);
-        let says_refused = errors.iter().any(|e| e.starts_with("bad-value"));
+        let says_refused = errors.iter().any(|e| e.starts_with(code));
         let description = format!("{} {family:?}: `{rule}`", kernel.backend);
         match kernel.restore(family, text, &[]) {
             Err(stderr) if !says_refused => self.disagreements.push(format!(
@@ -375,4 +388,57 @@ fn reject_types_agree_with_the_kernel_in_both_families() {
     // (icmp-host-prohibited, host-prohib, ICMP-NET, icmp-port-unreachable),
     // echo-reply, bogus, tcp-rst and the 3 without `-p tcp`.
     assert_eq!(agreement.refused(), (8 + 10) * kernels.len());
+}
+
+/// Rules of the INPUT chain whose options iptables or the kernel checks:
+/// protocol matches against `-p`, reversed port ranges, log levels. `true`
+/// when the kernel refuses the rule (asserted, so a changed kernel shows).
+const FILTER_RULES: &[(&str, bool)] = &[
+    ("-p tcp -m tcp --dport 22 -j ACCEPT", false),
+    ("-p 6 -m tcp -j ACCEPT", false),
+    ("-m udp -p udp -j ACCEPT", false),
+    ("-p icmp -m icmp --icmp-type 8 -j ACCEPT", false),
+    ("-m tcp -j ACCEPT", true),
+    ("-p udp -m tcp -j ACCEPT", true),
+    ("! -p tcp -m tcp -j ACCEPT", true),
+    ("-p tcp -m udp --dport 53 -j ACCEPT", true),
+    ("-m icmp --icmp-type 8 -j ACCEPT", true),
+    ("-p udplite --dport 5 -j ACCEPT", true),
+    ("-p tcp --dport 5:5 -j ACCEPT", false),
+    ("-p tcp --sport 10:5 -j ACCEPT", true),
+    ("-p tcp --dport ssh:ftp -j ACCEPT", true),
+    ("-p sctp --dport 10:5 -j ACCEPT", true),
+    ("-p udp --sport 10:5 -j ACCEPT", false),
+    ("-p dccp --dport 10:5 -j ACCEPT", false),
+    ("-p tcp -m multiport --dports 5:6,7 -j ACCEPT", false),
+    ("-p tcp -m multiport --dports 10:5 -j ACCEPT", true),
+    ("-p tcp -m multiport --dports 5:5 -j ACCEPT", true),
+    ("-j LOG --log-level 7", false),
+    ("-j LOG --log-level 07", false),
+    ("-j LOG --log-level 0x4", false),
+    ("-j LOG --log-level +4", false),
+    ("-j LOG --log-level panic", false),
+    ("-j LOG --log-level warning", false),
+    ("-j LOG --log-level 8", true),
+    ("-j LOG --log-level 010", true),
+    ("-j LOG --log-level warn", true),
+    ("-j LOG --log-level WARNING", true),
+];
+
+#[test]
+fn option_values_agree_with_the_kernel() {
+    let test = "option_values_agree_with_the_kernel";
+    let kernels = Kernel::all(test);
+    if kernels.is_empty() {
+        return;
+    }
+    let mut agreement = Agreement::default();
+    for kernel in &kernels {
+        for (rule, _) in FILTER_RULES {
+            let text = format!("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT {rule}\nCOMMIT\n");
+            agreement.compare_errors(kernel, Family::V4, rule, &text, "");
+        }
+    }
+    let refused = FILTER_RULES.iter().filter(|(_, refused)| *refused).count();
+    assert_eq!(agreement.refused(), refused * kernels.len());
 }

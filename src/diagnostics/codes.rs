@@ -49,8 +49,11 @@ declare_code! {
     /// `sctp` or `dccp` written before the port (iptables checks the port
     /// when it reads it, so a `-p tcp` after it does not count), ports of
     /// `-m multiport` without such a `-p` before them, a `--reject-with`
-    /// type the dump's family does not have, and `--reject-with tcp-reset`
-    /// on a rule that is not `-p tcp` (the kernel refuses it on commit).
+    /// type the dump's family does not have, `--reject-with tcp-reset` on a
+    /// rule that is not `-p tcp`, and `-m tcp` (udp, sctp, dccp, icmp,
+    /// icmp6) on a rule of another protocol (the kernel refuses these two
+    /// on commit), a reversed port range in `--dport` of tcp or sctp and in
+    /// multiport, and a `--log-level` that is not a syslog level.
     ///
     /// ## Why it matters
     /// iptables-restore refuses the whole table.

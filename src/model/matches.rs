@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::values::{
-    IpNet, MarkValue, PortRange, Probability, parse_mac, parse_mark, parse_port_list,
+    IpNet, MarkValue, PortRange, Probability, parse_mac, parse_mark, parse_port, parse_port_list,
     parse_port_range, parse_probability, parse_u32,
 };
 use super::{Negatable, RawOption};
@@ -70,10 +70,6 @@ pub static MATCH_SPECS: &[ExtensionSpec] = &[
     },
     ExtensionSpec {
         name: "udp",
-        options: PORT_OPTIONS,
-    },
-    ExtensionSpec {
-        name: "udplite",
         options: PORT_OPTIONS,
     },
     ExtensionSpec {
@@ -283,7 +279,7 @@ fn parse_tcp_flag_list(text: &str) -> Result<u8, String> {
     })
 }
 
-/// `-m tcp` / `-m udp` (and the ports of sctp, dccp, udplite).
+/// `-m tcp` / `-m udp` (and the ports of sctp and dccp).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PortMatch {
     /// `--sport`.
@@ -467,7 +463,7 @@ pub enum MatchKind<'a> {
     Comment(Cow<'a, str>),
     /// `-m tcp`.
     Tcp(PortMatch),
-    /// `-m udp` (also udplite, sctp and dccp ports).
+    /// `-m udp` (also sctp and dccp ports).
     Udp(PortMatch),
     /// `-m multiport`.
     Multiport(Box<MultiportMatch>),
@@ -527,6 +523,20 @@ fn value<'o>(option: &'o RawOption<'_>, index: usize) -> (&'o str, Span) {
     (word.text.as_ref(), word.span)
 }
 
+/// `P:Q` with both ports written and `P > Q`.
+fn is_reversed_range(text: &str) -> bool {
+    text.split_once(':').is_some_and(
+        |(lo, hi)| matches!((parse_port(lo), parse_port(hi)), (Ok(lo), Ok(hi)) if lo > hi),
+    )
+}
+
+/// `P:P`: a range of one port, which multiport refuses.
+fn is_empty_range(text: &str) -> bool {
+    text.split_once(':').is_some_and(
+        |(lo, hi)| matches!((parse_port(lo), parse_port(hi)), (Ok(lo), Ok(hi)) if lo == hi),
+    )
+}
+
 fn typed<T>(
     option: &RawOption<'_>,
     parse: impl FnOnce(&str) -> Result<T, String>,
@@ -576,13 +586,31 @@ pub fn build_match<'a>(
             }
             MatchKind::Comment(text)
         }
-        "tcp" | "udp" | "udplite" | "sctp" | "dccp" => {
+        "tcp" | "udp" | "sctp" | "dccp" => {
             let mut ports = PortMatch::default();
             let mut other = false;
             for option in &options {
                 match option.name {
-                    "--sport" => ports.source = Some(typed(option, parse_port_range)?),
-                    "--dport" => ports.destination = Some(typed(option, parse_port_range)?),
+                    "--sport" | "--dport" => {
+                        let range = typed(option, parse_port_range)?;
+                        // libxt_tcp and libxt_sctp refuse a reversed range;
+                        // udp and dccp take it (parse_port_range swaps it).
+                        let (text, span) = value(option, 0);
+                        if matches!(name, "tcp" | "sctp") && is_reversed_range(text) {
+                            return Err((
+                                span,
+                                format!(
+                                    "{}: `{text}` is a reversed port range (min > max)",
+                                    option.name
+                                ),
+                            ));
+                        }
+                        if option.name == "--sport" {
+                            ports.source = Some(range);
+                        } else {
+                            ports.destination = Some(range);
+                        }
+                    }
                     "--tcp-flags" => {
                         let (mask_text, mask_span) = value(option, 0);
                         let (comp_text, comp_span) = value(option, 1);
@@ -626,6 +654,20 @@ pub fn build_match<'a>(
             let mut multiport = MultiportMatch::default();
             for option in &options {
                 let list = typed(option, parse_port_list)?;
+                // libxt_multiport wants a range's first port below its last.
+                let (text, span) = value(option, 0);
+                if let Some(range) = text
+                    .split(',')
+                    .find(|item| is_reversed_range(item) || is_empty_range(item))
+                {
+                    return Err((
+                        span,
+                        format!(
+                            "{}: `{range}` is not a range (its first port must be below its last)",
+                            option.name
+                        ),
+                    ));
+                }
                 match option.name {
                     "--sports" => multiport.source = Some(list),
                     "--dports" => multiport.destination = Some(list),

@@ -675,7 +675,8 @@ impl<'a> Interpreter<'a> {
             Protocol::Number(1) => "icmp",
             Protocol::Number(58) => "icmp6",
             Protocol::Number(132) => "sctp",
-            Protocol::Number(136) => "udplite",
+            // No `udplite` match in iptables 1.8: `-p udplite --dport 5` is
+            // refused ("unknown option").
             Protocol::Number(33) => "dccp",
             _ => return None,
         };
@@ -811,6 +812,40 @@ impl<'a> Interpreter<'a> {
         );
     }
 
+    /// The protocol matches (`-m tcp`, `udp`, `sctp`, `dccp`, `icmp`,
+    /// `icmp6`) are valid only on a rule of their protocol, not
+    /// negated: the kernel refuses the rule when the table is committed
+    /// (`xt_check_match`: "tcp match: only valid for protocol 6"), wherever
+    /// the `-p` is written.
+    fn check_match_protocol(&mut self, name: &str, span: Span) {
+        let number: u8 = match name {
+            "tcp" => 6,
+            "udp" => 17,
+            "sctp" => 132,
+            "dccp" => 33,
+            "icmp" => 1,
+            "icmp6" => 58,
+            _ => return,
+        };
+        let has = match &self.rule.protocol {
+            Some(p) if p.value == Protocol::Number(number) && !p.negated => return,
+            Some(p) if p.negated => format!("`! -p {}`", p.value.name()),
+            Some(p) => format!("`-p {}`", p.value.name()),
+            None => "no `-p`".to_string(),
+        };
+        let wanted = Protocol::Number(number).name();
+        self.diagnostics.push(
+            error(
+                &BAD_VALUE,
+                span,
+                format!("`-m {name}` needs `-p {wanted}`; the rule has {has}"),
+            )
+            .with_note(format!(
+                "the kernel refuses the rule when the table is committed (\"{name} match: only valid for protocol {number}\"); `iptables-restore --test` does not see it"
+            )),
+        );
+    }
+
     fn finish(mut self) -> Interpreted<'a> {
         // Exact: a `Vec` grown by pushes holds at least 4 matches of 160
         // bytes, which was a third of the model of a kube-proxy dump.
@@ -833,6 +868,9 @@ impl<'a> Interpreter<'a> {
                 },
                 None => MatchKind::Other(module.options),
             };
+            if !module.implicit {
+                self.check_match_protocol(&module.name, module.span);
+            }
             self.rule.matches.push(Match {
                 name: module.name,
                 span: module.span,

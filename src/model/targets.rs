@@ -5,7 +5,9 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::matches::{ExtensionSpec, ValueError, opts};
-use super::values::{IpNet, PortRange, parse_ipnet, parse_mark, parse_port, parse_port_range};
+use super::values::{
+    IpNet, PortRange, parse_ipnet, parse_mark, parse_port, parse_port_range, parse_u32,
+};
 use super::{Family, RawOption};
 use crate::syntax::Span;
 
@@ -352,8 +354,31 @@ pub fn build_action<'a>(
             }
             Action::Extension(options)
         }
+        "LOG" => {
+            if let Some(word) = first_value("--log-level")
+                && !is_log_level(&word.text)
+            {
+                return Err((
+                    word.span,
+                    format!(
+                        "--log-level: `{}` is not a log level (0 to 7, or emerg, alert, crit, error, warning, notice, info, debug, panic)",
+                        word.text
+                    ),
+                ));
+            }
+            Action::Extension(options)
+        }
         _ => Action::Extension(options),
     })
+}
+
+/// A syslog level as iptables reads `--log-level` (xtoptions.c): a number
+/// from 0 to 7 in C notation (`07`, `0x4`), or one of its names, lower case.
+fn is_log_level(text: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "alert", "crit", "debug", "emerg", "error", "info", "notice", "panic", "warning",
+    ];
+    NAMES.contains(&text) || parse_u32(text).is_ok_and(|level| level <= 7)
 }
 
 /// MARK's options as the kernel keeps them (libxt_MARK.c, revision 2):
