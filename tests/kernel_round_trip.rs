@@ -173,6 +173,15 @@ fn fixtures_survive_a_round_trip_through_the_kernel() {
         if original
             .diagnostics
             .iter()
+            .any(|d| d.info.name == "truncated-comment")
+        {
+            // The change iptlint warns about: the kernel cuts the comment
+            // (kernel_targets.rs checks the cut).
+            continue;
+        }
+        if original
+            .diagnostics
+            .iter()
             .any(|d| d.info.name == "too-complex")
         {
             // iptlint stopped applying the script's commands on purpose: its

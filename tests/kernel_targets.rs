@@ -442,3 +442,39 @@ fn option_values_agree_with_the_kernel() {
     let refused = FILTER_RULES.iter().filter(|(_, refused)| *refused).count();
     assert_eq!(agreement.refused(), refused * kernels.len());
 }
+
+#[test]
+fn long_comments_load_cut_to_255_bytes_as_iptlint_warns() {
+    let test = "long_comments_load_cut_to_255_bytes_as_iptlint_warns";
+    let kernels = Kernel::all(test);
+    if kernels.is_empty() {
+        return;
+    }
+    for length in [255, 256, 300] {
+        let comment = "c".repeat(length);
+        let text = format!(
+            "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment {comment} -j ACCEPT\nCOMMIT\n"
+        );
+        let (report, errors) = iptlint_errors(&text);
+        assert!(errors.is_empty(), "{errors:?}");
+        let warned = report
+            .diagnostics
+            .iter()
+            .any(|d| d.info.name == "truncated-comment");
+        assert_eq!(warned, length > 255, "{length} bytes");
+        for kernel in &kernels {
+            let saved = kernel.round_trip(Family::V4, &text).unwrap();
+            let kept = saved
+                .split_whitespace()
+                .skip_while(|word| *word != "--comment")
+                .nth(1)
+                .unwrap_or_default();
+            assert_eq!(
+                kept.len(),
+                length.min(255),
+                "{}: {length} bytes",
+                kernel.backend
+            );
+        }
+    }
+}

@@ -429,6 +429,27 @@ declare_code! {
     pub static TOO_COMPLEX = ("IPT023", "too-complex", Warning, "restore commands past iptlint's work budget were not applied");
 }
 
+declare_code! {
+    /// ## What it does
+    /// Reports a `-m comment --comment` text longer than 255 bytes.
+    ///
+    /// ## Why it matters
+    /// The kernel keeps a comment in 256 bytes, the last one a NUL:
+    /// iptables loads the rule with the first 255 bytes of the text and
+    /// drops the rest without a word, so `iptables-save` no longer shows
+    /// what was written, and whatever reads comments back (kube-proxy's
+    /// service names, a script's markers) sees them cut.
+    ///
+    /// ## Example
+    /// ```text
+    /// -A INPUT -m comment --comment "a text of 300 characters ..." -j ACCEPT
+    /// ```
+    ///
+    /// ## How to fix
+    /// Shorten the comment to 255 bytes at most.
+    pub static TRUNCATED_COMMENT = ("IPT024", "truncated-comment", Warning, "a comment iptables cuts to 255 bytes");
+}
+
 /// Every parse-level code, in code order.
 pub static PARSE_CODES: &[&CodeInfo] = &[
     &SYNTAX_ERROR,
@@ -454,4 +475,5 @@ pub static PARSE_CODES: &[&CodeInfo] = &[
     &UNTERMINATED_QUOTE,
     &BAD_COUNTERS,
     &TOO_COMPLEX,
+    &TRUNCATED_COMMENT,
 ];

@@ -578,12 +578,6 @@ pub fn build_match<'a>(
                     .map(|word| word.text)
                     .unwrap_or_default();
             }
-            if text.len() > 256 {
-                return Err((
-                    span,
-                    "comment: longer than the kernel's 256 bytes".to_string(),
-                ));
-            }
             MatchKind::Comment(text)
         }
         "tcp" | "udp" | "sctp" | "dccp" => {

@@ -13,7 +13,8 @@ use super::targets::{Action, Target, build_action, is_extension, target_spec};
 use super::values::parse_ipnet;
 use super::{Negatable, Protocol, RawOption, Rule};
 use crate::diagnostics::codes::{
-    ARGUMENT_LIMIT, BAD_NEGATION, BAD_VALUE, OBSOLETE_NEGATION, SYNTAX_ERROR, UNKNOWN_OPTION,
+    ARGUMENT_LIMIT, BAD_NEGATION, BAD_VALUE, OBSOLETE_NEGATION, SYNTAX_ERROR, TRUNCATED_COMMENT,
+    UNKNOWN_OPTION,
 };
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::syntax::{Arg, Counters, Span, Word};
@@ -166,6 +167,10 @@ pub fn interpret<'a>(
     interpreter.run();
     interpreter.finish()
 }
+
+/// The longest comment the kernel keeps (`XT_MAX_COMMENT_LEN` is 256, the
+/// last byte a NUL).
+const MAX_COMMENT: usize = 255;
 
 fn error(info: &'static CodeInfo, span: Span, message: impl Into<String>) -> Diagnostic {
     Diagnostic::new(info, span, message)
@@ -854,6 +859,26 @@ impl<'a> Interpreter<'a> {
             let first_option = module.options.first().map(|option| option.span);
             let kind = match module.spec {
                 Some(_) => match build_match(&module.name, module.options, module.span) {
+                    Ok(MatchKind::Comment(text)) => {
+                        if text.len() > MAX_COMMENT {
+                            let mut cut = MAX_COMMENT;
+                            while !text.is_char_boundary(cut) {
+                                cut -= 1;
+                            }
+                            self.diagnostics.push(
+                                Diagnostic::new(
+                                    &TRUNCATED_COMMENT,
+                                    first_option.unwrap_or(module.span),
+                                    format!(
+                                        "this comment has {} bytes; iptables keeps the first {MAX_COMMENT}",
+                                        text.len()
+                                    ),
+                                )
+                                .with_note(format!("what iptables-save will show: `{}`", &text[..cut])),
+                            );
+                        }
+                        MatchKind::Comment(text)
+                    }
                     Ok(MatchKind::Multiport(ports)) => {
                         if let Some(option) = first_option {
                             self.check_multiport_protocol(option);
