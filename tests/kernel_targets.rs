@@ -391,7 +391,8 @@ fn reject_types_agree_with_the_kernel_in_both_families() {
 }
 
 /// Rules of the INPUT chain whose options iptables or the kernel checks:
-/// protocol matches against `-p`, reversed port ranges, log levels. `true`
+/// protocol matches against `-p`, reversed port ranges, log levels, limit
+/// bursts, recent without a command, NFQUEUE numbers. `true`
 /// when the kernel refuses the rule (asserted, so a changed kernel shows).
 const FILTER_RULES: &[(&str, bool)] = &[
     ("-p tcp -m tcp --dport 22 -j ACCEPT", false),
@@ -423,6 +424,17 @@ const FILTER_RULES: &[(&str, bool)] = &[
     ("-j LOG --log-level 010", true),
     ("-j LOG --log-level warn", true),
     ("-j LOG --log-level WARNING", true),
+    ("-m limit --limit 5/sec --limit-burst 1 -j ACCEPT", false),
+    ("-m limit --limit 5/sec --limit-burst 10001 -j ACCEPT", true),
+    ("-m recent --rcheck --seconds 10 -j ACCEPT", false),
+    ("-m recent --name x -j ACCEPT", true),
+    ("-j NFQUEUE --queue-num 65535", false),
+    ("-j NFQUEUE --queue-num 0x10", false),
+    ("-j NFQUEUE --queue-num 65536", true),
+    ("-j NFQUEUE --queue-num -1", true),
+    ("-j NFQUEUE --queue-balance 1:3", false),
+    ("-j NFQUEUE --queue-balance 3:1", true),
+    ("-j NFQUEUE --queue-balance 1:1", true),
 ];
 
 #[test]
@@ -441,6 +453,19 @@ fn option_values_agree_with_the_kernel() {
     }
     let refused = FILTER_RULES.iter().filter(|(_, refused)| *refused).count();
     assert_eq!(agreement.refused(), refused * kernels.len());
+    // A burst of 0: the legacy kernel match refuses it, nft loads it; the
+    // error says both.
+    let text =
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m limit --limit-burst 0 -j ACCEPT\nCOMMIT\n";
+    let (_, errors) = iptlint_errors(text);
+    assert!(
+        errors.len() == 1 && errors[0].contains("iptables-nft loads it"),
+        "{errors:?}"
+    );
+    for kernel in &kernels {
+        let loaded = kernel.restore(Family::V4, text, &[]).is_ok();
+        assert_eq!(loaded, kernel.backend == "nft", "{}", kernel.backend);
+    }
 }
 
 #[test]

@@ -53,7 +53,9 @@ declare_code! {
     /// rule that is not `-p tcp`, and `-m tcp` (udp, sctp, dccp, icmp,
     /// icmp6) on a rule of another protocol (the kernel refuses these two
     /// on commit), a reversed port range in `--dport` of tcp or sctp and in
-    /// multiport, and a `--log-level` that is not a syslog level.
+    /// multiport, a `--log-level` that is not a syslog level, a
+    /// `--limit-burst` of 0 or over 10000, `-m recent` without a command,
+    /// and NFQUEUE queue numbers out of range.
     ///
     /// ## Why it matters
     /// iptables-restore refuses the whole table.

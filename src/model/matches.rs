@@ -724,7 +724,7 @@ pub fn build_match<'a>(
             MatchKind::AddrType(Box::new(addrtype))
         }
         "statistic" => build_statistic(&options, span)?,
-        "recent" => build_recent(&options)?,
+        "recent" => build_recent(&options, span)?,
         "mac" => match options.first() {
             Some(option) => MatchKind::Mac(typed(option, parse_mac)?),
             None => return Err((span, "mac: --mac-source is required".to_string())),
@@ -773,6 +773,20 @@ pub fn build_match<'a>(
                 } else {
                     limit.burst =
                         parse_u32(text).map_err(|m| (value_span, format!("--limit-burst: {m}")))?;
+                    // iptables takes at most 10,000; the kernel's `limit`
+                    // match (iptables-legacy) refuses 0.
+                    if limit.burst == 0 {
+                        return Err((
+                            value_span,
+                            "--limit-burst: iptables-legacy refuses a burst of 0 (the kernel's limit match: \"Overflow, try lower\"); iptables-nft loads it".to_string(),
+                        ));
+                    }
+                    if limit.burst > 10_000 {
+                        return Err((
+                            value_span,
+                            format!("--limit-burst: `{text}` is over iptables' 10000"),
+                        ));
+                    }
                 }
             }
             MatchKind::Limit(limit)
@@ -906,7 +920,7 @@ fn build_statistic<'a>(options: &[RawOption<'a>], span: Span) -> Result<MatchKin
     }
 }
 
-fn build_recent<'a>(options: &[RawOption<'a>]) -> Result<MatchKind<'a>, ValueError> {
+fn build_recent<'a>(options: &[RawOption<'a>], span: Span) -> Result<MatchKind<'a>, ValueError> {
     let mut recent = RecentMatch {
         action: RecentAction::Check,
         negated: false,
@@ -949,6 +963,12 @@ fn build_recent<'a>(options: &[RawOption<'a>]) -> Result<MatchKind<'a>, ValueErr
             }
             _ => {}
         }
+    }
+    if !action_seen {
+        return Err((
+            span,
+            "recent: needs one of --set, --rcheck, --update, --remove".to_string(),
+        ));
     }
     Ok(MatchKind::Recent(recent))
 }

@@ -292,7 +292,37 @@ pub fn build_action<'a>(
         "ACCEPT" => Action::Accept,
         "DROP" => Action::Drop,
         "RETURN" => Action::Return,
-        "QUEUE" | "NFQUEUE" => Action::Queue,
+        "QUEUE" => Action::Queue,
+        "NFQUEUE" => {
+            // C notation, as xtables' strtoul reads it: `0x10` is 16.
+            let queue = |text: &str| parse_u32(text).ok().filter(|&n| n <= u32::from(u16::MAX));
+            if let Some(word) = first_value("--queue-num")
+                && queue(&word.text).is_none()
+            {
+                return Err((
+                    word.span,
+                    format!(
+                        "--queue-num: `{}` is not a queue number (0 to 65535)",
+                        word.text
+                    ),
+                ));
+            }
+            if let Some(word) = first_value("--queue-balance") {
+                let range = word.text.split_once(':').and_then(|(first, last)| {
+                    Some((queue(first)?, queue(last)?)).filter(|(first, last)| first < last)
+                });
+                if range.is_none() {
+                    return Err((
+                        word.span,
+                        format!(
+                            "--queue-balance: `{}` is not FIRST:LAST with queue numbers, FIRST below LAST",
+                            word.text
+                        ),
+                    ));
+                }
+            }
+            Action::Queue
+        }
         // As written: which reply it names depends on the family, known
         // once the whole dump is read (see [`reject_type`]).
         "REJECT" => Action::Reject(first_value("--reject-with").map(|word| word.text.clone())),
