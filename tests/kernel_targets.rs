@@ -503,3 +503,62 @@ fn long_comments_load_cut_to_255_bytes_as_iptlint_warns() {
         }
     }
 }
+
+/// Rules in a given table and built-in chain: interfaces against the
+/// chain's direction, NAT port ranges, required NAT options, NETMAP
+/// prefixes. `true` when the kernel refuses the rule.
+const CHAIN_RULES: &[(&str, &str, &str, bool)] = &[
+    ("filter", "INPUT", "-i eth0 -j ACCEPT", false),
+    ("filter", "INPUT", "-o eth0 -j ACCEPT", true),
+    ("filter", "OUTPUT", "-i eth0 -j ACCEPT", true),
+    ("filter", "FORWARD", "-i eth0 -o eth1 -j ACCEPT", false),
+    ("nat", "PREROUTING", "! -o eth0 -j ACCEPT", true),
+    ("nat", "POSTROUTING", "-i eth0 -j ACCEPT", true),
+    ("mangle", "POSTROUTING", "-o eth0 -j ACCEPT", false),
+    (
+        "nat",
+        "PREROUTING",
+        "-p tcp -j REDIRECT --to-ports 8070-8080",
+        false,
+    ),
+    (
+        "nat",
+        "PREROUTING",
+        "-p tcp -j REDIRECT --to-ports 8080-8070",
+        true,
+    ),
+    (
+        "nat",
+        "PREROUTING",
+        "-p tcp -j DNAT --to-destination 10.0.0.1:80-90",
+        false,
+    ),
+    (
+        "nat",
+        "PREROUTING",
+        "-p tcp -j DNAT --to-destination 10.0.0.1:90-80",
+        true,
+    ),
+    ("nat", "PREROUTING", "-j DNAT", true),
+    ("nat", "PREROUTING", "-j NETMAP --to 10.0.0.0/24", false),
+    ("nat", "PREROUTING", "-j NETMAP --to 10.0.0.0/40", false),
+    ("nat", "PREROUTING", "-j NETMAP --to 10.0.0.0/-1", true),
+];
+
+#[test]
+fn rules_of_built_in_chains_agree_with_the_kernel() {
+    let test = "rules_of_built_in_chains_agree_with_the_kernel";
+    let kernels = Kernel::all(test);
+    if kernels.is_empty() {
+        return;
+    }
+    let mut agreement = Agreement::default();
+    for kernel in &kernels {
+        for (table, chain, rule, _) in CHAIN_RULES {
+            let text = format!("*{table}\n:{chain} ACCEPT [0:0]\n-A {chain} {rule}\nCOMMIT\n");
+            agreement.compare_errors(kernel, Family::V4, rule, &text, "");
+        }
+    }
+    let refused = CHAIN_RULES.iter().filter(|rule| rule.3).count();
+    assert_eq!(agreement.refused(), refused * kernels.len());
+}

@@ -55,7 +55,9 @@ declare_code! {
     /// on commit), a reversed port range in `--dport` of tcp or sctp and in
     /// multiport, a `--log-level` that is not a syslog level, a
     /// `--limit-burst` of 0 or over 10000, `-m recent` without a command,
-    /// and NFQUEUE queue numbers out of range.
+    /// NFQUEUE queue numbers out of range, a reversed port range in a NAT
+    /// target, DNAT without `--to-destination`, and `-o` in PREROUTING or
+    /// INPUT or `-i` in OUTPUT or POSTROUTING.
     ///
     /// ## Why it matters
     /// iptables-restore refuses the whole table.

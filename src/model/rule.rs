@@ -851,6 +851,28 @@ impl<'a> Interpreter<'a> {
         );
     }
 
+    /// iptables refuses `-o` on a rule of PREROUTING or INPUT, whose
+    /// packets have no output interface yet, and `-i` on one of OUTPUT or
+    /// POSTROUTING ("Can't use -o with INPUT"). It goes by the chain's name,
+    /// so a user chain reached from INPUT is not checked.
+    fn check_interface_direction(rule: &Rule<'_>, chain: &str, diagnostics: &mut Vec<Diagnostic>) {
+        let (interface, option) = match chain {
+            "PREROUTING" | "INPUT" => (rule.out_interface.as_ref(), "-o"),
+            "OUTPUT" | "POSTROUTING" => (rule.in_interface.as_ref(), "-i"),
+            _ => return,
+        };
+        if let Some(interface) = interface {
+            let span = interface.span;
+            let direction = if option == "-o" { "output" } else { "input" };
+            diagnostics.push(
+                error(&BAD_VALUE, span, format!("iptables refuses `{option}` in {chain}"))
+                    .with_note(format!(
+                        "packets in {chain} have no {direction} interface to match (\"Can't use {option} with {chain}\")"
+                    )),
+            );
+        }
+    }
+
     fn finish(mut self) -> Interpreted<'a> {
         // Exact: a `Vec` grown by pushes holds at least 4 matches of 160
         // bytes, which was a third of the model of a kube-proxy dump.
@@ -981,6 +1003,9 @@ impl<'a> Interpreter<'a> {
                 statement: None,
                 diagnostics: self.diagnostics,
             };
+        }
+        if matches!(letter, 'A' | 'I' | 'R' | 'D') {
+            Self::check_interface_direction(&self.rule, &chain.text, &mut self.diagnostics);
         }
         let number = |word: Option<&Word<'_>>| word.and_then(|w| w.text.parse::<u32>().ok());
         let has_spec = self.spec_span.is_some();

@@ -335,21 +335,41 @@ pub fn build_action<'a>(
             let mut addresses = Vec::new();
             for option in options.iter().filter(|option| option.name == option_name) {
                 let word = &option.values[0];
+                let ports = match word.text.strip_prefix('[') {
+                    Some(bracketed) => bracketed.split_once("]:").map(|(_, ports)| ports),
+                    None => word.text.split_once(':').map(|(_, ports)| ports),
+                };
+                if let Some(ports) = ports.filter(|ports| is_reversed_port_range(ports)) {
+                    return Err((
+                        word.span,
+                        format!("{option_name}: `{ports}` is a reversed port range (min > max)"),
+                    ));
+                }
                 addresses.push(
                     parse_nat_address(&word.text)
                         .map_err(|m| (word.span, format!("{option_name}: {m}")))?,
                 );
             }
+            if addresses.is_empty() {
+                return Err((span, format!("{name}: {option_name} is required")));
+            }
             if name == "DNAT" {
                 Action::Dnat(addresses)
-            } else if addresses.is_empty() {
-                return Err((span, "SNAT: --to-source is required".to_string()));
             } else {
                 Action::Snat(addresses)
             }
         }
         "MASQUERADE" | "REDIRECT" => {
             let ports = match first_value("--to-ports") {
+                Some(word) if is_reversed_port_range(&word.text) => {
+                    return Err((
+                        word.span,
+                        format!(
+                            "--to-ports: `{}` is a reversed port range (min > max)",
+                            word.text
+                        ),
+                    ));
+                }
                 Some(word) => Some(
                     parse_port_range(&word.text.replace('-', ":"))
                         .map_err(|m| (word.span, format!("--to-ports: {m}")))?,
@@ -364,7 +384,8 @@ pub fn build_action<'a>(
         }
         "NETMAP" => match first_value("--to") {
             Some(word) => Action::Netmap(
-                parse_ipnet(&word.text).map_err(|m| (word.span, format!("--to: {m}")))?,
+                parse_ipnet(&netmap_prefix_clamped(&word.text))
+                    .map_err(|m| (word.span, format!("--to: {m}")))?,
             ),
             None => return Err((span, "NETMAP: --to is required".to_string())),
         },
@@ -400,6 +421,29 @@ pub fn build_action<'a>(
         }
         _ => Action::Extension(options),
     })
+}
+
+/// `P-Q` with `P > Q`, which iptables refuses in NAT targets ("Port range
+/// `Q' funky").
+fn is_reversed_port_range(ports: &str) -> bool {
+    ports.split_once('-').is_some_and(
+        |(lo, hi)| matches!((parse_port(lo), parse_port(hi)), (Ok(lo), Ok(hi)) if lo > hi),
+    )
+}
+
+/// NETMAP's `--to` with a prefix length over the address's width made that
+/// width, as iptables does (`10.0.0.0/40` loads as `10.0.0.0/32`).
+fn netmap_prefix_clamped(text: &str) -> Cow<'_, str> {
+    let Some((address, prefix)) = text.split_once('/') else {
+        return Cow::Borrowed(text);
+    };
+    let width = if address.contains(':') { 128 } else { 32 };
+    match prefix.parse::<u64>() {
+        Ok(length) if length > width && prefix.bytes().all(|b| b.is_ascii_digit()) => {
+            Cow::Owned(format!("{address}/{width}"))
+        }
+        _ => Cow::Borrowed(text),
+    }
 }
 
 /// A syslog level as iptables reads `--log-level` (xtoptions.c): a number
