@@ -506,7 +506,8 @@ fn long_comments_load_cut_to_255_bytes_as_iptlint_warns() {
 
 /// Rules in a given table and built-in chain: interfaces against the
 /// chain's direction, NAT port ranges, required NAT options, NETMAP
-/// prefixes. `true` when the kernel refuses the rule.
+/// prefixes, TTL and DSCP values, TPROXY's protocol. `true` when the kernel
+/// refuses the rule.
 const CHAIN_RULES: &[(&str, &str, &str, bool)] = &[
     ("filter", "INPUT", "-i eth0 -j ACCEPT", false),
     ("filter", "INPUT", "-o eth0 -j ACCEPT", true),
@@ -543,6 +544,31 @@ const CHAIN_RULES: &[(&str, &str, &str, bool)] = &[
     ("nat", "PREROUTING", "-j NETMAP --to 10.0.0.0/24", false),
     ("nat", "PREROUTING", "-j NETMAP --to 10.0.0.0/40", false),
     ("nat", "PREROUTING", "-j NETMAP --to 10.0.0.0/-1", true),
+    ("mangle", "PREROUTING", "-j TTL --ttl-set 0", false),
+    ("mangle", "PREROUTING", "-j TTL --ttl-set 300", true),
+    ("mangle", "PREROUTING", "-j TTL --ttl-dec 1", false),
+    ("mangle", "PREROUTING", "-j TTL --ttl-inc 0", true),
+    ("mangle", "PREROUTING", "-j DSCP --set-dscp 0x3f", false),
+    ("mangle", "PREROUTING", "-j DSCP --set-dscp 64", true),
+    (
+        "mangle",
+        "PREROUTING",
+        "-p udp -j TPROXY --on-port 80",
+        false,
+    ),
+    (
+        "mangle",
+        "PREROUTING",
+        "-j TPROXY --on-port 80 -p tcp",
+        false,
+    ),
+    ("mangle", "PREROUTING", "-j TPROXY --on-port 80", true),
+    (
+        "mangle",
+        "PREROUTING",
+        "! -p tcp -j TPROXY --on-port 80",
+        true,
+    ),
 ];
 
 #[test]

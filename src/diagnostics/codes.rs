@@ -57,7 +57,8 @@ declare_code! {
     /// `--limit-burst` of 0 or over 10000, `-m recent` without a command,
     /// NFQUEUE queue numbers out of range, a reversed port range in a NAT
     /// target, DNAT without `--to-destination`, and `-o` in PREROUTING or
-    /// INPUT or `-i` in OUTPUT or POSTROUTING.
+    /// INPUT or `-i` in OUTPUT or POSTROUTING, TTL, HL and DSCP values out
+    /// of range, and TPROXY on a rule that is not `-p tcp` or `-p udp`.
     ///
     /// ## Why it matters
     /// iptables-restore refuses the whole table.

@@ -873,6 +873,26 @@ impl<'a> Interpreter<'a> {
         }
     }
 
+    /// The kernel's TPROXY takes only TCP and UDP: on commit it refuses a
+    /// rule without `-p tcp` or `-p udp` ("Can be used only with -p tcp or
+    /// -p udp"), wherever the `-p` is written.
+    fn check_tproxy_protocol(&mut self, span: Span) {
+        let has = match &self.rule.protocol {
+            Some(p) if !p.negated && matches!(p.value, Protocol::Number(6 | 17)) => return,
+            Some(p) if p.negated => format!("`! -p {}`", p.value.name()),
+            Some(p) => format!("`-p {}`", p.value.name()),
+            None => "no `-p`".to_string(),
+        };
+        self.diagnostics.push(
+            error(
+                &BAD_VALUE,
+                span,
+                format!("TPROXY needs `-p tcp` or `-p udp`; the rule has {has}"),
+            )
+            .with_note("the kernel refuses the rule when the table is committed (\"Can be used only with -p tcp or -p udp\"); `iptables-restore --test` does not see it"),
+        );
+    }
+
     fn finish(mut self) -> Interpreted<'a> {
         // Exact: a `Vec` grown by pushes holds at least 4 matches of 160
         // bytes, which was a third of the model of a kube-proxy dump.
@@ -941,6 +961,9 @@ impl<'a> Interpreter<'a> {
                 match build_action(&target.name, target.options, target.span) {
                     Ok(action) => {
                         self.check_nat_ports(&target.name, &action, &to_options);
+                        if target.name == "TPROXY" {
+                            self.check_tproxy_protocol(target.span);
+                        }
                         action
                     }
                     Err((span, message)) => {

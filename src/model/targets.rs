@@ -405,6 +405,34 @@ pub fn build_action<'a>(
             }
             Action::Extension(options)
         }
+        "TTL" | "HL" | "DSCP" => {
+            // xtables' integer options: TTL/HL set 0..255, change by 1..255;
+            // DSCP 0..63. C notation, as strtoul reads it.
+            let ranges: &[(&str, u32, u32)] = match name {
+                "TTL" => &[
+                    ("--ttl-set", 0, 255),
+                    ("--ttl-inc", 1, 255),
+                    ("--ttl-dec", 1, 255),
+                ],
+                "HL" => &[
+                    ("--hl-set", 0, 255),
+                    ("--hl-inc", 1, 255),
+                    ("--hl-dec", 1, 255),
+                ],
+                _ => &[("--set-dscp", 0, 63)],
+            };
+            for &(option, low, high) in ranges {
+                if let Some(word) = first_value(option)
+                    && !parse_u32(&word.text).is_ok_and(|n| (low..=high).contains(&n))
+                {
+                    return Err((
+                        word.span,
+                        format!("{option}: `{}` is not between {low} and {high}", word.text),
+                    ));
+                }
+            }
+            Action::Extension(options)
+        }
         "LOG" => {
             if let Some(word) = first_value("--log-level")
                 && !is_log_level(&word.text)
