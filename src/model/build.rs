@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use super::rule::{Interpreted, RuleRef, Statement, interpret};
 use super::targets::{Action, reject_type, reject_types};
-use super::{Chain, Command, Dump, Family, Protocol, Rule, Table, TableKind};
+use super::{Chain, Command, Dump, Family, Protocol, Rule, Table, TableKind, written_protocol};
 use crate::diagnostics::codes::{
     BAD_COUNTERS, BAD_POLICY, BAD_VALUE, CHAIN_NAME_TOO_LONG, CRLF_LINE_ENDINGS, DUPLICATE_CHAIN,
     DUPLICATE_TABLE, MISSING_COMMIT, POLICY_ON_USER_CHAIN, RULE_OUTSIDE_TABLE, SYNTAX_ERROR,
@@ -862,11 +862,7 @@ impl<'a> Builder<'a> {
                                 .as_ref()
                                 .is_some_and(|p| p.value == Protocol::TCP && !p.negated) =>
                         {
-                            let has = match &rule.protocol {
-                                Some(p) if p.negated => format!("`! -p {}`", p.value.name()),
-                                Some(p) => format!("`-p {}`", p.value.name()),
-                                None => "no `-p`".to_string(),
-                            };
+                            let has = written_protocol(rule.protocol.as_ref());
                             Diagnostic::new(
                                 &BAD_VALUE,
                                 target.span,

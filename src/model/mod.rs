@@ -53,6 +53,16 @@ pub enum Family {
     V6,
 }
 
+/// The rule's `-p` as findings quote it: `-p udp` or `! -p tcp` in
+/// backticks, or "no `-p`".
+pub(crate) fn written_protocol(protocol: Option<&Negatable<Protocol>>) -> String {
+    match protocol {
+        Some(p) if p.negated => format!("`! -p {}`", p.value.name()),
+        Some(p) => format!("`-p {}`", p.value.name()),
+        None => "no `-p`".to_string(),
+    }
+}
+
 impl Family {
     /// The other family.
     pub fn other(self) -> Family {

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use super::matches::{ExtensionSpec, Match, MatchKind, build_match, match_spec};
 use super::targets::{Action, Target, build_action, is_extension, target_spec};
 use super::values::parse_ipnet;
-use super::{Negatable, Protocol, RawOption, Rule};
+use super::{Negatable, Protocol, RawOption, Rule, written_protocol};
 use crate::diagnostics::codes::{
     ARGUMENT_LIMIT, BAD_NEGATION, BAD_VALUE, OBSOLETE_NEGATION, SYNTAX_ERROR, TRUNCATED_COMMENT,
     UNKNOWN_OPTION,
@@ -832,12 +832,11 @@ impl<'a> Interpreter<'a> {
             "icmp6" => 58,
             _ => return,
         };
-        let has = match &self.rule.protocol {
-            Some(p) if p.value == Protocol::Number(number) && !p.negated => return,
-            Some(p) if p.negated => format!("`! -p {}`", p.value.name()),
-            Some(p) => format!("`-p {}`", p.value.name()),
-            None => "no `-p`".to_string(),
-        };
+        let protocol = self.rule.protocol.as_ref();
+        if protocol.is_some_and(|p| p.value == Protocol::Number(number) && !p.negated) {
+            return;
+        }
+        let has = written_protocol(protocol);
         let wanted = Protocol::Number(number).name();
         self.diagnostics.push(
             error(
@@ -877,12 +876,11 @@ impl<'a> Interpreter<'a> {
     /// rule without `-p tcp` or `-p udp` ("Can be used only with -p tcp or
     /// -p udp"), wherever the `-p` is written.
     fn check_tproxy_protocol(&mut self, span: Span) {
-        let has = match &self.rule.protocol {
-            Some(p) if !p.negated && matches!(p.value, Protocol::Number(6 | 17)) => return,
-            Some(p) if p.negated => format!("`! -p {}`", p.value.name()),
-            Some(p) => format!("`-p {}`", p.value.name()),
-            None => "no `-p`".to_string(),
-        };
+        let protocol = self.rule.protocol.as_ref();
+        if protocol.is_some_and(|p| !p.negated && matches!(p.value, Protocol::Number(6 | 17))) {
+            return;
+        }
+        let has = written_protocol(protocol);
         self.diagnostics.push(
             error(
                 &BAD_VALUE,
