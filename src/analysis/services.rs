@@ -12,7 +12,7 @@
 //! otherwise by its main chain.
 //!
 //! Its endpoints and their exact shares come from
-//! [`Analyzer`](super::probability::Analyzer): the distribution of a new
+//! [`Analyzer`]: the distribution of a new
 //! connection to its cluster IP entering its main chain (`KUBE-SVC-*`, or
 //! `KUBE-SVL-*`/`KUBE-XLB-*` when there is none), for a client without
 //! session affinity.

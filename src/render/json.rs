@@ -99,7 +99,7 @@ pub fn write(out: &mut dyn std::io::Write, reports: &[FileReport]) -> std::io::R
     write_with_baseline(out, reports, None)
 }
 
-/// [`write`], with what a baseline suppressed.
+/// [`write()`], with what a baseline suppressed.
 pub fn write_with_baseline(
     out: &mut dyn std::io::Write,
     reports: &[FileReport],
