@@ -8,8 +8,8 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::values::{
-    IpNet, MarkValue, PortRange, Probability, parse_mac, parse_mark, parse_port, parse_port_list,
-    parse_port_range, parse_probability, parse_u32,
+    IpNet, MarkValue, PortRange, Probability, parse_mac, parse_mark, parse_ordered_port_range,
+    parse_port_list, parse_port_range, parse_probability, parse_u32,
 };
 use super::{Negatable, RawOption};
 use crate::syntax::Span;
@@ -523,20 +523,6 @@ fn value<'o>(option: &'o RawOption<'_>, index: usize) -> (&'o str, Span) {
     (word.text.as_ref(), word.span)
 }
 
-/// `P:Q` with both ports written and `P > Q`.
-fn is_reversed_range(text: &str) -> bool {
-    text.split_once(':').is_some_and(
-        |(lo, hi)| matches!((parse_port(lo), parse_port(hi)), (Ok(lo), Ok(hi)) if lo > hi),
-    )
-}
-
-/// `P:P`: a range of one port, which multiport refuses.
-fn is_empty_range(text: &str) -> bool {
-    text.split_once(':').is_some_and(
-        |(lo, hi)| matches!((parse_port(lo), parse_port(hi)), (Ok(lo), Ok(hi)) if lo == hi),
-    )
-}
-
 fn typed<T>(
     option: &RawOption<'_>,
     parse: impl FnOnce(&str) -> Result<T, String>,
@@ -586,19 +572,13 @@ pub fn build_match<'a>(
             for option in &options {
                 match option.name {
                     "--sport" | "--dport" => {
-                        let range = typed(option, parse_port_range)?;
                         // libxt_tcp and libxt_sctp refuse a reversed range;
-                        // udp and dccp take it (parse_port_range swaps it).
-                        let (text, span) = value(option, 0);
-                        if matches!(name, "tcp" | "sctp") && is_reversed_range(text) {
-                            return Err((
-                                span,
-                                format!(
-                                    "{}: `{text}` is a reversed port range (min > max)",
-                                    option.name
-                                ),
-                            ));
-                        }
+                        // udp and dccp load it.
+                        let range = if matches!(name, "tcp" | "sctp") {
+                            typed(option, |text| parse_ordered_port_range(text, ':'))?
+                        } else {
+                            typed(option, parse_port_range)?
+                        };
                         if option.name == "--sport" {
                             ports.source = Some(range);
                         } else {
@@ -648,20 +628,6 @@ pub fn build_match<'a>(
             let mut multiport = MultiportMatch::default();
             for option in &options {
                 let list = typed(option, parse_port_list)?;
-                // libxt_multiport wants a range's first port below its last.
-                let (text, span) = value(option, 0);
-                if let Some(range) = text
-                    .split(',')
-                    .find(|item| is_reversed_range(item) || is_empty_range(item))
-                {
-                    return Err((
-                        span,
-                        format!(
-                            "{}: `{range}` is not a range (its first port must be below its last)",
-                            option.name
-                        ),
-                    ));
-                }
                 match option.name {
                     "--sports" => multiport.source = Some(list),
                     "--dports" => multiport.destination = Some(list),

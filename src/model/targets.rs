@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use super::matches::{ExtensionSpec, ValueError, opts};
 use super::values::{
-    IpNet, PortRange, parse_ipnet, parse_mark, parse_port, parse_port_range, parse_u32,
+    IpNet, PortRange, parse_ipnet, parse_mark, parse_ordered_port_range, parse_port, parse_u32,
 };
 use super::{Family, RawOption};
 use crate::syntax::Span;
@@ -335,16 +335,6 @@ pub fn build_action<'a>(
             let mut addresses = Vec::new();
             for option in options.iter().filter(|option| option.name == option_name) {
                 let word = &option.values[0];
-                let ports = match word.text.strip_prefix('[') {
-                    Some(bracketed) => bracketed.split_once("]:").map(|(_, ports)| ports),
-                    None => word.text.split_once(':').map(|(_, ports)| ports),
-                };
-                if let Some(ports) = ports.filter(|ports| is_reversed_port_range(ports)) {
-                    return Err((
-                        word.span,
-                        format!("{option_name}: `{ports}` is a reversed port range (min > max)"),
-                    ));
-                }
                 addresses.push(
                     parse_nat_address(&word.text)
                         .map_err(|m| (word.span, format!("{option_name}: {m}")))?,
@@ -361,17 +351,8 @@ pub fn build_action<'a>(
         }
         "MASQUERADE" | "REDIRECT" => {
             let ports = match first_value("--to-ports") {
-                Some(word) if is_reversed_port_range(&word.text) => {
-                    return Err((
-                        word.span,
-                        format!(
-                            "--to-ports: `{}` is a reversed port range (min > max)",
-                            word.text
-                        ),
-                    ));
-                }
                 Some(word) => Some(
-                    parse_port_range(&word.text.replace('-', ":"))
+                    parse_ordered_port_range(&word.text, '-')
                         .map_err(|m| (word.span, format!("--to-ports: {m}")))?,
                 ),
                 None => None,
@@ -451,14 +432,6 @@ pub fn build_action<'a>(
     })
 }
 
-/// `P-Q` with `P > Q`, which iptables refuses in NAT targets ("Port range
-/// `Q' funky").
-fn is_reversed_port_range(ports: &str) -> bool {
-    ports.split_once('-').is_some_and(
-        |(lo, hi)| matches!((parse_port(lo), parse_port(hi)), (Ok(lo), Ok(hi)) if lo > hi),
-    )
-}
-
 /// NETMAP's `--to` with a prefix length over the address's width made that
 /// width, as iptables does (`10.0.0.0/40` loads as `10.0.0.0/32`).
 fn netmap_prefix_clamped(text: &str) -> Cow<'_, str> {
@@ -534,10 +507,11 @@ pub fn parse_nat_address(text: &str) -> Result<NatAddress, String> {
         Some(ports) => {
             let (lo, hi) = ports.split_once('-').unwrap_or((ports, ports));
             let (lo, hi) = (parse_port(lo)?, parse_port(hi)?);
-            Some(PortRange {
-                lo: lo.min(hi),
-                hi: lo.max(hi),
-            })
+            // iptables refuses `90-80` ("Port range `80' funky").
+            if lo > hi {
+                return Err(format!("`{ports}` is a reversed port range (min > max)"));
+            }
+            Some(PortRange { lo, hi })
         }
         None => None,
     };

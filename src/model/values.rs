@@ -148,11 +148,12 @@ pub fn parse_port(text: &str) -> Result<u16, String> {
         .ok_or_else(|| format!("`{text}` is not a port number or a known service name"))
 }
 
-/// Parse `P`, `P:Q`, `:Q` or `P:` as the tcp/udp matches take them.
-pub fn parse_port_range(text: &str) -> Result<PortRange, String> {
-    let Some((lo, hi)) = text.split_once(':') else {
+/// The ports of `P`, `P<sep>Q`, `<sep>Q` or `P<sep>`, in the order written
+/// (a missing first port is 0, a missing last one 65535).
+fn port_bounds(text: &str, separator: char) -> Result<(u16, u16), String> {
+    let Some((lo, hi)) = text.split_once(separator) else {
         let port = parse_port(text)?;
-        return Ok(PortRange { lo: port, hi: port });
+        return Ok((port, port));
     };
     let lo = if lo.is_empty() { 0 } else { parse_port(lo)? };
     let hi = if hi.is_empty() {
@@ -160,21 +161,47 @@ pub fn parse_port_range(text: &str) -> Result<PortRange, String> {
     } else {
         parse_port(hi)?
     };
+    Ok((lo, hi))
+}
+
+/// Parse `P`, `P:Q`, `:Q` or `P:` as the udp and dccp matches take them.
+/// They load a reversed range as written (`10:5`, which the kernel never
+/// matches); the model swaps it, so analyses see ports 5 to 10.
+pub fn parse_port_range(text: &str) -> Result<PortRange, String> {
+    let (lo, hi) = port_bounds(text, ':')?;
+    Ok(PortRange {
+        lo: lo.min(hi),
+        hi: lo.max(hi),
+    })
+}
+
+/// Parse a port range with `separator` between its ports as the tcp and
+/// sctp matches (`:`) and the NAT targets' `--to-ports` (`-`) take it:
+/// they refuse a reversed range ("invalid portrange (min > max)").
+pub fn parse_ordered_port_range(text: &str, separator: char) -> Result<PortRange, String> {
+    let (lo, hi) = port_bounds(text, separator)?;
     if lo > hi {
-        // iptables swaps an inverted range silently; so do we.
-        return Ok(PortRange { lo: hi, hi: lo });
+        return Err(format!("`{text}` is a reversed port range (min > max)"));
     }
     Ok(PortRange { lo, hi })
 }
 
-/// Parse a multiport list: up to 15 ports, a range counting as two.
+/// Parse a multiport list: up to 15 ports, a range counting as two, each
+/// range's first port below its last (libxt_multiport refuses `10:5` and
+/// `5:5`).
 pub fn parse_port_list(text: &str) -> Result<Vec<PortRange>, String> {
     let mut ports = Vec::new();
     let mut slots = 0;
     for item in text.split(',') {
-        let range = parse_port_range(item)?;
-        slots += if item.contains(':') { 2 } else { 1 };
-        ports.push(range);
+        let (lo, hi) = port_bounds(item, ':')?;
+        let is_range = item.contains(':');
+        if is_range && lo >= hi {
+            return Err(format!(
+                "`{item}` is not a range (its first port must be below its last)"
+            ));
+        }
+        slots += if is_range { 2 } else { 1 };
+        ports.push(PortRange { lo, hi });
     }
     if slots > 15 {
         return Err(format!(
@@ -361,6 +388,21 @@ mod tests {
         assert!(parse_port_range("nope").is_err());
         assert_eq!(parse_port_list("22,80:90,443").unwrap().len(), 3);
         assert!(parse_port_list("1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16").is_err());
+        // Reversed ranges: swapped for udp, refused by tcp, NAT and multiport.
+        assert_eq!(
+            parse_port_range("10:5").unwrap(),
+            PortRange { lo: 5, hi: 10 }
+        );
+        assert!(parse_ordered_port_range("10:5", ':').is_err());
+        assert_eq!(
+            parse_ordered_port_range("8070-", '-').unwrap(),
+            PortRange {
+                lo: 8070,
+                hi: 65535
+            }
+        );
+        assert!(parse_port_list("5:5").is_err());
+        assert_eq!(parse_port_list("5,5:6").unwrap().len(), 2);
     }
 
     #[test]
