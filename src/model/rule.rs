@@ -168,6 +168,18 @@ pub fn interpret<'a>(
     interpreter.finish()
 }
 
+/// The match named after each protocol: what `-p tcp --dport 22` loads
+/// implicitly, and what `-m tcp` needs `-p tcp` for. No `udplite` match in
+/// iptables 1.8: `-p udplite --dport 5` is refused ("unknown option").
+const PROTOCOL_MATCHES: &[(u8, &str)] = &[
+    (6, "tcp"),
+    (17, "udp"),
+    (1, "icmp"),
+    (58, "icmp6"),
+    (132, "sctp"),
+    (33, "dccp"),
+];
+
 /// The longest comment the kernel keeps (`XT_MAX_COMMENT_LEN` is 256, the
 /// last byte a NUL).
 const MAX_COMMENT: usize = 255;
@@ -674,17 +686,9 @@ impl<'a> Interpreter<'a> {
 
     fn implicit_protocol_spec(&self, option: &str) -> Option<(&'static ExtensionSpec, u8)> {
         let protocol = self.rule.protocol.as_ref().filter(|p| !p.negated)?;
-        let module = match protocol.value {
-            Protocol::Number(6) => "tcp",
-            Protocol::Number(17) => "udp",
-            Protocol::Number(1) => "icmp",
-            Protocol::Number(58) => "icmp6",
-            Protocol::Number(132) => "sctp",
-            // No `udplite` match in iptables 1.8: `-p udplite --dport 5` is
-            // refused ("unknown option").
-            Protocol::Number(33) => "dccp",
-            _ => return None,
-        };
+        let &(_, module) = PROTOCOL_MATCHES
+            .iter()
+            .find(|(number, _)| protocol.value == Protocol::Number(*number))?;
         if self.modules.iter().any(|m| m.name == module) {
             return None;
         }
@@ -785,35 +789,49 @@ impl<'a> Interpreter<'a> {
     /// ports, not negated (xtables' `libxt_multiport.c` checks it while
     /// reading the ports, so a `-p` written after them does not count).
     fn check_multiport_protocol(&mut self, option: Span) {
-        let before = self
-            .rule
-            .protocol
-            .as_ref()
-            .filter(|protocol| protocol.span.start < option.start);
-        let message = match before {
-            Some(protocol) if protocol.negated => {
+        let protocol = self.rule.protocol.as_ref();
+        let before = protocol.filter(|protocol| protocol.span.start < option.start);
+        let message = match (before, protocol) {
+            (Some(p), _) if p.negated => {
                 "`-m multiport` only works with `-p tcp`, `udp`, `udplite`, `sctp` or `dccp`, not with a negated `-p`".to_string()
             }
-            Some(protocol)
-                if matches!(protocol.value, Protocol::Number(6 | 17 | 136 | 132 | 33)) =>
-            {
-                return;
-            }
-            Some(protocol) if protocol.value != Protocol::All => format!(
+            (Some(p), _) if matches!(p.value, Protocol::Number(6 | 17 | 136 | 132 | 33)) => return,
+            (Some(p), _) if p.value != Protocol::All => format!(
                 "`-m multiport` only works with `-p tcp`, `udp`, `udplite`, `sctp` or `dccp`; the rule has `-p {}`",
-                protocol.value.name()
+                p.value.name()
             ),
-            _ => match &self.rule.protocol {
-                Some(protocol) if protocol.value != Protocol::All && protocol.span.start > option.start => format!(
-                    "`-m multiport` needs `-p tcp`, `udp`, `udplite`, `sctp` or `dccp` written before its ports; the rule's `-p {}` comes after them",
-                    protocol.value.name()
-                ),
-                _ => "`-m multiport` needs `-p tcp`, `udp`, `udplite`, `sctp` or `dccp` before its ports".to_string(),
-            },
+            (None, Some(p)) if p.value != Protocol::All => format!(
+                "`-m multiport` needs `-p tcp`, `udp`, `udplite`, `sctp` or `dccp` written before its ports; the rule's `-p {}` comes after them",
+                p.value.name()
+            ),
+            _ => "`-m multiport` needs `-p tcp`, `udp`, `udplite`, `sctp` or `dccp` before its ports".to_string(),
         };
         self.diagnostics.push(
             error(&BAD_VALUE, option, message)
                 .with_note("iptables-restore refuses it while reading the ports"),
+        );
+    }
+
+    /// The kernel keeps the first [`MAX_COMMENT`] bytes of a comment and
+    /// drops the rest without a word.
+    fn check_comment_length(&mut self, text: &str, span: Span) {
+        if text.len() <= MAX_COMMENT {
+            return;
+        }
+        let mut cut = MAX_COMMENT;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.diagnostics.push(
+            Diagnostic::new(
+                &TRUNCATED_COMMENT,
+                span,
+                format!(
+                    "this comment has {} bytes; iptables keeps the first {MAX_COMMENT}",
+                    text.len()
+                ),
+            )
+            .with_note(format!("what iptables-save will show: `{}`", &text[..cut])),
         );
     }
 
@@ -823,14 +841,8 @@ impl<'a> Interpreter<'a> {
     /// (`xt_check_match`: "tcp match: only valid for protocol 6"), wherever
     /// the `-p` is written.
     fn check_match_protocol(&mut self, name: &str, span: Span) {
-        let number: u8 = match name {
-            "tcp" => 6,
-            "udp" => 17,
-            "sctp" => 132,
-            "dccp" => 33,
-            "icmp" => 1,
-            "icmp6" => 58,
-            _ => return,
+        let Some(&(number, _)) = PROTOCOL_MATCHES.iter().find(|(_, module)| *module == name) else {
+            return;
         };
         let protocol = self.rule.protocol.as_ref();
         if protocol.is_some_and(|p| p.value == Protocol::Number(number) && !p.negated) {
@@ -900,23 +912,7 @@ impl<'a> Interpreter<'a> {
             let kind = match module.spec {
                 Some(_) => match build_match(&module.name, module.options, module.span) {
                     Ok(MatchKind::Comment(text)) => {
-                        if text.len() > MAX_COMMENT {
-                            let mut cut = MAX_COMMENT;
-                            while !text.is_char_boundary(cut) {
-                                cut -= 1;
-                            }
-                            self.diagnostics.push(
-                                Diagnostic::new(
-                                    &TRUNCATED_COMMENT,
-                                    first_option.unwrap_or(module.span),
-                                    format!(
-                                        "this comment has {} bytes; iptables keeps the first {MAX_COMMENT}",
-                                        text.len()
-                                    ),
-                                )
-                                .with_note(format!("what iptables-save will show: `{}`", &text[..cut])),
-                            );
-                        }
+                        self.check_comment_length(&text, first_option.unwrap_or(module.span));
                         MatchKind::Comment(text)
                     }
                     Ok(MatchKind::Multiport(ports)) => {
