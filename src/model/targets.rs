@@ -551,15 +551,11 @@ const REJECT_TYPES_V6: &[(&str, &str)] = &[
 /// ignoring case: `tcp` is `tcp-reset`, `ICMP-HOST` is
 /// `icmp-host-unreachable`.
 pub fn reject_type(family: Family, written: &str) -> Option<&'static str> {
-    let types = match family {
-        Family::V4 => REJECT_TYPES_V4,
-        Family::V6 => REJECT_TYPES_V6,
-    };
     let starts = |name: &str| {
         name.len() >= written.len()
             && name.as_bytes()[..written.len()].eq_ignore_ascii_case(written.as_bytes())
     };
-    types
+    reject_table(family)
         .iter()
         .find(|(name, alias)| starts(name) || starts(alias))
         .map(|(name, _)| *name)
@@ -567,12 +563,14 @@ pub fn reject_type(family: Family, written: &str) -> Option<&'static str> {
 
 /// The `--reject-with` types of `family`, for a diagnostic.
 pub fn reject_types(family: Family) -> impl Iterator<Item = &'static str> {
+    reject_table(family).iter().map(|(name, _)| *name)
+}
+
+fn reject_table(family: Family) -> &'static [(&'static str, &'static str)] {
     match family {
         Family::V4 => REJECT_TYPES_V4,
         Family::V6 => REJECT_TYPES_V6,
     }
-    .iter()
-    .map(|(name, _)| *name)
 }
 
 #[cfg(test)]
