@@ -200,7 +200,7 @@ pub fn parse_line(text: &str, offset: usize, number: u32) -> Result<Line<'_>, Sy
     let pair = pairs
         .next()
         .expect("grammar: a line is one of its alternatives");
-    Ok(line_of(pair, text, offset, number))
+    Ok(line_of(pair, text, offset, number, &mut Vec::new()))
 }
 
 /// Parse the whole lines in `src[range]` (the range starts at a line start
@@ -211,29 +211,57 @@ pub fn parse_line(text: &str, offset: usize, number: u32) -> Result<Line<'_>, Sy
 /// Inside a batch a `\r` is an ordinary character: the caller strips the
 /// `\r` of `\r\n` endings and parses such lines with [`parse_line`].
 pub fn parse_lines(src: &str, range: Range<usize>, first_line: u32) -> Option<Vec<Line<'_>>> {
+    let mut lines = Vec::new();
+    parse_lines_each(src, range, first_line, |line, _| lines.push(line)).then_some(lines)
+}
+
+/// [`parse_lines`] handing each line to `each` instead of collecting them,
+/// nothing when a line cannot be read (then it returns `false`).
+///
+/// `each` also gets a slot where it may leave a rule line's `args` vector,
+/// emptied, for the next rule line to fill: a rule line's words need a
+/// vector of a kilobyte and more, and allocating then freeing one per line
+/// was a tenth of the allocator's work on a large dump.
+pub fn parse_lines_each<'a>(
+    src: &'a str,
+    range: Range<usize>,
+    first_line: u32,
+    mut each: impl FnMut(Line<'a>, &mut Vec<Arg<'a>>),
+) -> bool {
     let offset = range.start;
     let text = &src[range];
-    let pairs = LineParser::parse(Rule::lines, text).ok()?;
-    let mut lines = Vec::with_capacity(pairs.len());
+    let Ok(pairs) = LineParser::parse(Rule::lines, text) else {
+        return false;
+    };
+    let mut spare = Vec::new();
     let mut start = 0;
     // The last pair is pest's `EOI`.
     for (index, pair) in pairs.filter(|pair| pair.as_rule() != Rule::EOI).enumerate() {
         let end =
             memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |at| start + at);
-        lines.push(line_of(
+        let line = line_of(
             pair,
             &text[start..end],
             offset + start,
             first_line + index as u32,
-        ));
+            &mut spare,
+        );
+        each(line, &mut spare);
         start = end + 1;
     }
-    Some(lines)
+    true
 }
 
 /// The AST of one line from its pair; `text` is the line and `offset` where
 /// it starts in the file.
-fn line_of<'a>(pair: Pair<'a, Rule>, text: &'a str, offset: usize, number: u32) -> Line<'a> {
+/// A rule line's words go into `spare` (emptied first), taken from the slot.
+fn line_of<'a>(
+    pair: Pair<'a, Rule>,
+    text: &'a str,
+    offset: usize,
+    number: u32,
+    spare: &mut Vec<Arg<'a>>,
+) -> Line<'a> {
     // Pair positions are relative to the parsed text, which may start before
     // this line; `base` turns them into file offsets.
     let base = offset - pair.as_span().start();
@@ -266,7 +294,8 @@ fn line_of<'a>(pair: Pair<'a, Rule>, text: &'a str, offset: usize, number: u32) 
             }
         }
         Rule::command => {
-            let mut args = Vec::new();
+            let mut args = std::mem::take(spare);
+            args.clear();
             let word_count = split_args(pair.as_str(), offset, &mut args, &mut issues);
             LineKind::Rule {
                 counters: None,
@@ -276,7 +305,8 @@ fn line_of<'a>(pair: Pair<'a, Rule>, text: &'a str, offset: usize, number: u32) 
         }
         Rule::rule_line => {
             let mut counters = None;
-            let mut args = Vec::new();
+            let mut args = std::mem::take(spare);
+            args.clear();
             let mut word_count = 0;
             for inner in pair.into_inner() {
                 match inner.as_rule() {

@@ -20,7 +20,8 @@ use crate::diagnostics::codes::{
 };
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::syntax::{
-    Counters, Issue, LineKind, Span, SyntaxError, Word, line_ranges, parse_line, parse_lines,
+    Arg, Counters, Issue, LineKind, Span, SyntaxError, Word, line_ranges, parse_line,
+    parse_lines_each,
 };
 
 /// Diagnostics of one code kept while reading; more are only counted, so
@@ -98,7 +99,10 @@ fn parse_item(src: &str, number: u32, range: std::ops::Range<usize>) -> (Item<'_
     let text = text.strip_suffix('\r').unwrap_or(text);
     match parse_line(text, range.start, number) {
         Err(error) => (Item::Error(error), Vec::new()),
-        Ok(line) => (line_item(line.kind, number, line.span), line.issues),
+        Ok(line) => (
+            line_item(line.kind, number, line.span, &mut Vec::new()),
+            line.issues,
+        ),
     }
 }
 
@@ -110,13 +114,17 @@ fn parse_items<'a>(
     ranges: &[std::ops::Range<usize>],
 ) -> Vec<(Item<'a>, Vec<Issue>)> {
     let whole = ranges[0].start..ranges[ranges.len() - 1].end;
-    if memchr::memchr(b'\r', &src.as_bytes()[whole.clone()]).is_none()
-        && let Some(lines) = parse_lines(src, whole, first_line as u32)
-    {
-        return lines
-            .into_iter()
-            .map(|line| (line_item(line.kind, line.number, line.span), line.issues))
-            .collect();
+    if memchr::memchr(b'\r', &src.as_bytes()[whole.clone()]).is_none() {
+        let mut items = Vec::with_capacity(ranges.len());
+        let parsed = parse_lines_each(src, whole, first_line as u32, |line, spare| {
+            items.push((
+                line_item(line.kind, line.number, line.span, spare),
+                line.issues,
+            ));
+        });
+        if parsed {
+            return items;
+        }
     }
     ranges
         .iter()
@@ -125,7 +133,14 @@ fn parse_items<'a>(
         .collect()
 }
 
-fn line_item<'a>(kind: LineKind<'a>, number: u32, span: Span) -> Item<'a> {
+/// The item of a line; a rule line's emptied words vector is left in
+/// `spare` for the next line (see [`parse_lines_each`]).
+fn line_item<'a>(
+    kind: LineKind<'a>,
+    number: u32,
+    span: Span,
+    spare: &mut Vec<Arg<'a>>,
+) -> Item<'a> {
     match kind {
         LineKind::Empty => Item::Empty,
         LineKind::Comment(comment) => Item::Comment(number, span, comment),
@@ -145,13 +160,13 @@ fn line_item<'a>(kind: LineKind<'a>, number: u32, span: Span) -> Item<'a> {
         LineKind::Rule { args, .. } if args.is_empty() => Item::Whitespace(span),
         LineKind::Rule {
             counters,
-            args,
+            mut args,
             word_count,
-        } => Item::Rule(
-            number,
-            span,
-            interpret(number, span, counters, args, word_count),
-        ),
+        } => {
+            let interpreted = interpret(number, span, counters, &mut args, word_count);
+            *spare = args;
+            Item::Rule(number, span, interpreted)
+        }
     }
 }
 

@@ -86,7 +86,8 @@ struct TargetBuilder<'a> {
 }
 
 struct Interpreter<'a> {
-    args: std::iter::Peekable<std::vec::IntoIter<Arg<'a>>>,
+    /// The words not read yet, the next one last (`pop` reads it).
+    args: Vec<Arg<'a>>,
     diagnostics: Vec<Diagnostic>,
     negation: Option<Span>,
     command: Option<(char, Span)>,
@@ -101,12 +102,13 @@ struct Interpreter<'a> {
 /// Interpret the words of one rule line.
 ///
 /// `word_count` is how many words the line has: `args` may hold only the
-/// first [`crate::syntax::MAX_KEPT_WORDS`] of them.
+/// first [`crate::syntax::MAX_KEPT_WORDS`] of them. The words are taken out
+/// of `args`, which is left empty (its room kept for the next line).
 pub fn interpret<'a>(
     line: u32,
     span: Span,
     counters: Option<Counters>,
-    args: Vec<Arg<'a>>,
+    args: &mut Vec<Arg<'a>>,
     word_count: usize,
 ) -> Interpreted<'a> {
     let mut diagnostics = Vec::new();
@@ -125,7 +127,7 @@ pub fn interpret<'a>(
         }
         diagnostics.push(diagnostic);
     }
-    for arg in &args {
+    for arg in args.iter() {
         if let Arg::Word(word) = arg
             && word.text.len() > MAX_WORD_LEN
         {
@@ -139,8 +141,10 @@ pub fn interpret<'a>(
             ));
         }
     }
+    let mut words = std::mem::take(args);
+    words.reverse();
     let mut interpreter = Interpreter {
-        args: args.into_iter().peekable(),
+        args: words,
         diagnostics,
         negation: None,
         command: None,
@@ -165,6 +169,8 @@ pub fn interpret<'a>(
         spec_span: None,
     };
     interpreter.run();
+    *args = std::mem::take(&mut interpreter.args);
+    args.clear();
     interpreter.finish()
 }
 
@@ -190,7 +196,7 @@ fn error(info: &'static CodeInfo, span: Span, message: impl Into<String>) -> Dia
 
 impl<'a> Interpreter<'a> {
     fn run(&mut self) {
-        while let Some(arg) = self.args.next() {
+        while let Some(arg) = self.args.pop() {
             match arg {
                 Arg::Bang(span) => {
                     if let Some(first) = self.negation {
@@ -200,7 +206,7 @@ impl<'a> Interpreter<'a> {
                         );
                     }
                     self.negation = Some(span);
-                    if self.args.peek().is_none() {
+                    if self.args.last().is_none() {
                         self.diagnostics.push(error(
                             &BAD_NEGATION,
                             span,
@@ -257,11 +263,11 @@ impl<'a> Interpreter<'a> {
         if n == 0 {
             return None;
         }
-        let Some(Arg::Bang(span)) = self.args.peek() else {
+        let Some(Arg::Bang(span)) = self.args.last() else {
             return None;
         };
         let span = *span;
-        self.args.next();
+        self.args.pop();
         self.diagnostics.push(
             error(
                 &OBSOLETE_NEGATION,
@@ -280,7 +286,7 @@ impl<'a> Interpreter<'a> {
     /// The next value of an option that takes `n`, or an error when the
     /// line ends first.
     fn next_value(&mut self, option: &Word<'a>, n: u8) -> Option<Word<'a>> {
-        match self.args.next() {
+        match self.args.pop() {
             Some(Arg::Word(value)) => Some(value),
             Some(Arg::Bang(span)) => Some(Word {
                 text: Cow::Borrowed("!"),
@@ -482,7 +488,7 @@ impl<'a> Interpreter<'a> {
                     word.span,
                     "`-t` cannot be used in iptables-restore input: the table is the enclosing `*table`",
                 ));
-                self.args.next();
+                self.args.pop();
             }
             _ if text.starts_with("--") => self.extension_option(word),
             _ => {
@@ -510,9 +516,9 @@ impl<'a> Interpreter<'a> {
         }
         self.command = Some((letter, word.span));
         let needs_chain = matches!(letter, 'A' | 'I' | 'D' | 'R' | 'N' | 'P' | 'E');
-        match self.args.peek() {
+        match self.args.last() {
             Some(Arg::Word(next)) if needs_chain || !next.text.starts_with('-') => {
-                let Some(Arg::Word(chain)) = self.args.next() else {
+                let Some(Arg::Word(chain)) = self.args.pop() else {
                     unreachable!()
                 };
                 self.chain = Some(chain);
@@ -530,13 +536,13 @@ impl<'a> Interpreter<'a> {
         let positional_count = match letter {
             'P' | 'E' => 1,
             'I' | 'R' | 'D' | 'Z' => usize::from(matches!(
-                self.args.peek(),
+                self.args.last(),
                 Some(Arg::Word(next)) if next.text.bytes().all(|b| b.is_ascii_digit()) && !next.text.is_empty()
             )),
             _ => 0,
         };
         for _ in 0..positional_count {
-            match self.args.next() {
+            match self.args.pop() {
                 Some(Arg::Word(value)) => self.positional.push(value),
                 _ => {
                     self.diagnostics.push(error(
@@ -628,8 +634,8 @@ impl<'a> Interpreter<'a> {
             }
             self.diagnostics.push(diagnostic);
             // Skip what looks like its values so they are not reported as stray.
-            while matches!(self.args.peek(), Some(Arg::Word(w)) if !w.text.starts_with('-')) {
-                self.args.next();
+            while matches!(self.args.last(), Some(Arg::Word(w)) if !w.text.starts_with('-')) {
+                self.args.pop();
             }
             return;
         };
@@ -702,9 +708,9 @@ impl<'a> Interpreter<'a> {
         let mut values = Vec::new();
         let mut old = None;
         loop {
-            match self.args.peek() {
+            match self.args.last() {
                 Some(Arg::Word(w)) if !w.text.starts_with('-') || w.text == "-" => {
-                    let Some(Arg::Word(w)) = self.args.next() else {
+                    let Some(Arg::Word(w)) = self.args.pop() else {
                         unreachable!()
                     };
                     values.push(w);
@@ -712,11 +718,9 @@ impl<'a> Interpreter<'a> {
                 Some(Arg::Bang(span)) if values.is_empty() => {
                     // `--opt ! value` (old form) unless the `!` belongs to the next option.
                     let span = *span;
-                    let mut lookahead = self.args.clone();
-                    lookahead.next();
-                    match lookahead.peek() {
+                    match self.args.iter().rev().nth(1) {
                         Some(Arg::Word(w)) if !w.text.starts_with('-') => {
-                            self.args.next();
+                            self.args.pop();
                             old = Some(span);
                         }
                         _ => break,
@@ -1125,7 +1129,8 @@ mod tests {
         else {
             panic!("not a rule line")
         };
-        interpret(1, line.span, counters, args, word_count)
+        let mut args = args;
+        interpret(1, line.span, counters, &mut args, word_count)
     }
 
     #[test]
