@@ -20,7 +20,7 @@ use iptlint::graph::DumpGraph;
 use iptlint::lint::{Settings, check_source};
 use iptlint::model::build::build;
 use iptlint::source::SourceFile;
-use support::{Family, Kernel, skip};
+use support::{Kernel, skip};
 
 /// New UDP flows sent to the service.
 const FLOWS: usize = 3000;
@@ -47,25 +47,7 @@ fn generated(seed: u64, defects: Vec<Defect>) -> Generated {
 /// Load `dump`, send `FLOWS` new UDP flows to `ip:port` from inside the
 /// namespace, and return `iptables-save -c -t nat`.
 fn send_flows(kernel: &Kernel, dump: &str, ip: &str, port: u16) -> Result<String, String> {
-    let restore = kernel.tool(Family::V4, "restore");
-    let save = kernel.tool(Family::V4, "save");
-    // A device to route through that is not connected to anything outside
-    // the namespace: a dummy, or a veth pair with both ends inside.
-    let script = format!(
-        "set -e
-ip link set lo up
-if ! ip link add iptl0 type dummy 2>/dev/null; then
-  ip link add iptl0 type veth peer name iptl1
-  ip link set iptl1 up
-fi
-ip link set iptl0 up
-ip addr add 192.0.2.1/24 dev iptl0
-ip route add default dev iptl0
-{restore}
-bash -c 'for i in $(seq {FLOWS}); do printf x > /dev/udp/{ip}/{port}; done' 2>/dev/null || true
-{save} -c -t nat"
-    );
-    kernel.run_in_netns(&script, dump)
+    kernel.send_udp(dump, "nat", (ip, port), FLOWS)
 }
 
 fn analysed(text: &str) -> Vec<Service> {

@@ -528,6 +528,36 @@ const CHAIN_RULES: &[(&str, &str, &str, bool)] = &[
     (
         "nat",
         "PREROUTING",
+        "-p tcp -j REDIRECT --to-ports 8080-8080",
+        false,
+    ),
+    (
+        "nat",
+        "PREROUTING",
+        "-p tcp -j REDIRECT --to-ports 8080-",
+        true,
+    ),
+    (
+        "nat",
+        "PREROUTING",
+        "-p tcp -j REDIRECT --to-ports -8080",
+        true,
+    ),
+    (
+        "nat",
+        "PREROUTING",
+        "-p tcp -j REDIRECT --to-ports 80:90",
+        true,
+    ),
+    (
+        "nat",
+        "POSTROUTING",
+        "-p udp -j MASQUERADE --to-ports 1024-",
+        true,
+    ),
+    (
+        "nat",
+        "PREROUTING",
         "-p tcp -j DNAT --to-destination 10.0.0.1:80-90",
         false,
     ),

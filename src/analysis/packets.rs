@@ -193,9 +193,14 @@ impl Values {
         self.width().max()
     }
 
-    /// `lo..=hi`.
+    /// `lo..=hi`: empty when `lo > hi`, as the kernel's reversed ranges
+    /// (`-p udp --dport 10:5`, `-m iprange --src-range B-A`), which no
+    /// value falls in.
     pub fn range(max: u128, lo: u128, hi: u128) -> Self {
-        let (lo, hi) = (lo.min(hi), hi.max(lo).min(max));
+        if lo > hi {
+            return Values::none(max);
+        }
+        let hi = hi.min(max);
         let mut builder = RangesBuilder::new();
         builder.push(lo, hi);
         builder.finish(Width::of(max))
@@ -1673,6 +1678,7 @@ fn port_values(ranges: &[PortRange]) -> Values {
         65535,
         ranges
             .iter()
+            .filter(|r| r.lo <= r.hi)
             .map(|r| (r.lo as u128, r.hi as u128))
             .collect(),
     )
@@ -1941,8 +1947,12 @@ mod tests {
         }
         src.push_str("COMMIT\n");
         let parsed = build(&src);
+        // Reversed ranges are read (and warned about) on purpose.
         assert!(
-            !parsed.has_syntax_errors() && parsed.diagnostics.is_empty(),
+            parsed
+                .diagnostics
+                .iter()
+                .all(|d| std::ptr::eq(d.info, &crate::diagnostics::codes::EMPTY_RANGE)),
             "{:?}",
             parsed.diagnostics
         );
@@ -2000,6 +2010,27 @@ mod tests {
         assert!(set("-s 10.0.0.16/30 -j ACCEPT").subset_of(&range));
         assert!(!set("-s 10.0.0.16/28 -j ACCEPT").subset_of(&range));
         assert!(range.subset_of(&set("-s 10.0.0.0/27 -j ACCEPT")));
+    }
+
+    #[test]
+    fn reversed_ranges_hold_no_packet() {
+        // The kernel loads these and matches nothing with them (and, with
+        // `!`, everything the rest of the rule matches).
+        for rule in [
+            "-p udp -m udp --dport 5000:4000 -j ACCEPT",
+            "-p udp -m udp --sport 10:5 -j ACCEPT",
+            "-m iprange --src-range 10.0.0.9-10.0.0.1 -j ACCEPT",
+            "-m iprange --dst-range 10.0.0.9-10.0.0.1 -j ACCEPT",
+        ] {
+            assert!(set(rule).is_empty(), "{rule}");
+        }
+        // (A port match sees only first fragments, hence the full range.)
+        let udp = set("-p udp -m udp --dport 0:65535 -j ACCEPT");
+        let inverted = set("-p udp -m udp ! --dport 5000:4000 -j ACCEPT");
+        assert!(udp.subset_of(&inverted) && inverted.subset_of(&udp));
+        let any = set("-j ACCEPT");
+        let inverted = set("-m iprange ! --src-range 10.0.0.9-10.0.0.1 -j ACCEPT");
+        assert!(any.subset_of(&inverted));
     }
 
     #[test]

@@ -1003,7 +1003,9 @@ impl<'s, 'p> Reader<'s, 'p> {
                         destination.span,
                     );
                 }
-                if let Some(source) = &ports.source {
+                if let Some(source) = &ports.source
+                    && !self.reversed(source.value.is_reversed(), source.negated)
+                {
                     self.opaque(source);
                 }
                 if let Some(flags) = &ports.flags {
@@ -1101,15 +1103,33 @@ impl<'s, 'p> Reader<'s, 'p> {
                             let inside = lo <= addr && addr <= hi && lo.is_ipv4() == addr.is_ipv4();
                             self.decide(inside != destination.negated);
                         }
-                        None => self.opaque(destination),
+                        None => {
+                            let (lo, hi) = destination.value;
+                            if !self.reversed(lo > hi, destination.negated) {
+                                self.opaque(destination);
+                            }
+                        }
                     }
                 }
                 if let Some(source) = &range.source {
-                    self.opaque(source);
+                    let (lo, hi) = source.value;
+                    if !self.reversed(lo > hi, source.negated) {
+                        self.opaque(source);
+                    }
                 }
             }
             _ => self.literal(ConditionKind::Other, self.text(span), true),
         }
+    }
+
+    /// A range written backwards, which no value falls in (see
+    /// [`PortRange::is_reversed`]): the match fails whatever the packet, or
+    /// with `!` holds whatever it is. Returns whether the range was one.
+    fn reversed(&mut self, reversed: bool, negated: bool) -> bool {
+        if reversed && !negated {
+            self.never = true;
+        }
+        reversed
     }
 
     /// `--ctstate`/`--state` for the first packet of a new connection.

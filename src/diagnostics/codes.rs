@@ -455,6 +455,31 @@ declare_code! {
     pub static TRUNCATED_COMMENT = ("IPT024", "truncated-comment", Warning, "a comment iptables cuts to 255 bytes");
 }
 
+declare_code! {
+    /// ## What it does
+    /// Reports a range written backwards that iptables loads as it is: a
+    /// port range of the udp or dccp match (`--dport 10:5`) or an address
+    /// range of `-m iprange` (`--src-range 10.0.0.9-10.0.0.1`).
+    ///
+    /// ## Why it matters
+    /// The kernel tests `first <= value && value <= last`, which no value
+    /// passes when the first is above the last: the match never matches,
+    /// and with `!` in front it matches every packet. The rule loads
+    /// without an error (the tcp and sctp matches refuse the same range;
+    /// for iprange the kernel only logs "range ... is reversed and will
+    /// never match"), so the mistake goes unseen. iptlint's analyses read
+    /// the range as the kernel does: empty.
+    ///
+    /// ## Example
+    /// ```text
+    /// -A INPUT -p udp -m udp --dport 5000:4000 -j ACCEPT
+    /// ```
+    ///
+    /// ## How to fix
+    /// Write the lower end first: `--dport 4000:5000`.
+    pub static EMPTY_RANGE = ("IPT025", "empty-range", Warning, "a reversed range that iptables loads but no packet falls in");
+}
+
 /// Every parse-level code, in code order.
 pub static PARSE_CODES: &[&CodeInfo] = &[
     &SYNTAX_ERROR,
@@ -481,4 +506,5 @@ pub static PARSE_CODES: &[&CodeInfo] = &[
     &BAD_COUNTERS,
     &TOO_COMPLEX,
     &TRUNCATED_COMMENT,
+    &EMPTY_RANGE,
 ];

@@ -575,7 +575,7 @@ pub fn build_match<'a>(
                         // libxt_tcp and libxt_sctp refuse a reversed range;
                         // udp and dccp load it.
                         let range = if matches!(name, "tcp" | "sctp") {
-                            typed(option, |text| parse_ordered_port_range(text, ':'))?
+                            typed(option, parse_ordered_port_range)?
                         } else {
                             typed(option, parse_port_range)?
                         };

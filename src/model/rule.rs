@@ -13,8 +13,8 @@ use super::targets::{Action, Target, build_action, is_extension, target_spec};
 use super::values::parse_ipnet;
 use super::{Negatable, Protocol, RawOption, Rule, written_protocol};
 use crate::diagnostics::codes::{
-    ARGUMENT_LIMIT, BAD_NEGATION, BAD_VALUE, OBSOLETE_NEGATION, SYNTAX_ERROR, TRUNCATED_COMMENT,
-    UNKNOWN_OPTION,
+    ARGUMENT_LIMIT, BAD_NEGATION, BAD_VALUE, EMPTY_RANGE, OBSOLETE_NEGATION, SYNTAX_ERROR,
+    TRUNCATED_COMMENT, UNKNOWN_OPTION,
 };
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::syntax::{Arg, Counters, Span, Word};
@@ -839,6 +839,46 @@ impl<'a> Interpreter<'a> {
         );
     }
 
+    /// Ranges the udp, dccp and iprange matches load backwards, so that no
+    /// packet falls in them (tcp, sctp and multiport refuse them when read).
+    fn check_empty_ranges(&mut self, kind: &MatchKind<'_>) {
+        let mut reversed: Vec<(Span, String, bool)> = Vec::new();
+        match kind {
+            MatchKind::Udp(ports) | MatchKind::Tcp(ports) => {
+                for range in [&ports.source, &ports.destination].into_iter().flatten() {
+                    if range.value.is_reversed() {
+                        reversed.push((range.span, range.value.to_string(), range.negated));
+                    }
+                }
+            }
+            MatchKind::IpRange(ranges) => {
+                for range in [&ranges.source, &ranges.destination].into_iter().flatten() {
+                    let (first, last) = range.value;
+                    if first > last {
+                        reversed.push((range.span, format!("{first}-{last}"), range.negated));
+                    }
+                }
+            }
+            _ => {}
+        }
+        for (span, text, negated) in reversed {
+            let effect = if negated {
+                "with its `!` the match takes every packet"
+            } else {
+                "the match never matches"
+            };
+            self.diagnostics.push(
+                Diagnostic::new(
+                    &EMPTY_RANGE,
+                    span,
+                    format!("`{text}` is a reversed range: no packet falls in it"),
+                )
+                .with_primary_message(effect)
+                .with_note("iptables loads it, but the kernel tests `first <= value <= last`, which no value passes; write the lower end first"),
+            );
+        }
+    }
+
     /// The protocol matches (`-m tcp`, `udp`, `sctp`, `dccp`, `icmp`,
     /// `icmp6`) are valid only on a rule of their protocol, not
     /// negated: the kernel refuses the rule when the table is committed
@@ -925,7 +965,10 @@ impl<'a> Interpreter<'a> {
                         }
                         MatchKind::Multiport(ports)
                     }
-                    Ok(kind) => kind,
+                    Ok(kind) => {
+                        self.check_empty_ranges(&kind);
+                        kind
+                    }
                     Err((span, message)) => {
                         self.diagnostics.push(error(&BAD_VALUE, span, message));
                         MatchKind::Other(Vec::new())

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use super::matches::{ExtensionSpec, ValueError, opts};
 use super::values::{
-    IpNet, PortRange, parse_ipnet, parse_mark, parse_ordered_port_range, parse_port, parse_u32,
+    IpNet, PortRange, parse_ipnet, parse_mark, parse_port, parse_to_ports, parse_u32,
 };
 use super::{Family, RawOption};
 use crate::syntax::Span;
@@ -352,7 +352,7 @@ pub fn build_action<'a>(
         "MASQUERADE" | "REDIRECT" => {
             let ports = match first_value("--to-ports") {
                 Some(word) => Some(
-                    parse_ordered_port_range(&word.text, '-')
+                    parse_to_ports(&word.text)
                         .map_err(|m| (word.span, format!("--to-ports: {m}")))?,
                 ),
                 None => None,

@@ -108,9 +108,9 @@ pub fn parse_ipnet(text: &str) -> Result<IpNet, String> {
 /// An inclusive range of ports, `80` or `1000:2000`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PortRange {
-    /// Lowest port.
+    /// First port written: the lowest, unless the range is reversed.
     pub lo: u16,
-    /// Highest port.
+    /// Last port written: the highest, unless the range is reversed.
     pub hi: u16,
 }
 
@@ -118,14 +118,21 @@ impl PortRange {
     /// Every port.
     pub const ALL: PortRange = PortRange { lo: 0, hi: 65535 };
 
-    /// Whether `other` lies inside `self`.
+    /// A range written backwards (`-p udp --dport 10:5`): the udp and dccp
+    /// matches load it, and the kernel's test `lo <= port && port <= hi`
+    /// then holds for no port.
+    pub fn is_reversed(&self) -> bool {
+        self.lo > self.hi
+    }
+
+    /// Whether every port of `other` lies inside `self`.
     pub fn contains(&self, other: &PortRange) -> bool {
-        self.lo <= other.lo && other.hi <= self.hi
+        other.is_reversed() || (self.lo <= other.lo && other.hi <= self.hi)
     }
 
     /// Whether the ranges share a port.
     pub fn overlaps(&self, other: &PortRange) -> bool {
-        self.lo <= other.hi && other.lo <= self.hi
+        !self.is_reversed() && !other.is_reversed() && self.lo <= other.hi && other.lo <= self.hi
     }
 }
 
@@ -148,10 +155,10 @@ pub fn parse_port(text: &str) -> Result<u16, String> {
         .ok_or_else(|| format!("`{text}` is not a port number or a known service name"))
 }
 
-/// The ports of `P`, `P<sep>Q`, `<sep>Q` or `P<sep>`, in the order written
-/// (a missing first port is 0, a missing last one 65535).
-fn port_bounds(text: &str, separator: char) -> Result<(u16, u16), String> {
-    let Some((lo, hi)) = text.split_once(separator) else {
+/// The ports of `P`, `P:Q`, `:Q` or `P:`, in the order written (a missing
+/// first port is 0, a missing last one 65535).
+fn port_bounds(text: &str) -> Result<(u16, u16), String> {
+    let Some((lo, hi)) = text.split_once(':') else {
         let port = parse_port(text)?;
         return Ok((port, port));
     };
@@ -165,21 +172,41 @@ fn port_bounds(text: &str, separator: char) -> Result<(u16, u16), String> {
 }
 
 /// Parse `P`, `P:Q`, `:Q` or `P:` as the udp and dccp matches take them.
-/// They load a reversed range as written (`10:5`, which the kernel never
-/// matches); the model swaps it, so analyses see ports 5 to 10.
+/// They load a reversed range as written: `10:5` stays `lo: 10, hi: 5`,
+/// which no port falls in, as in the kernel (see [`PortRange::is_reversed`]).
 pub fn parse_port_range(text: &str) -> Result<PortRange, String> {
-    let (lo, hi) = port_bounds(text, ':')?;
-    Ok(PortRange {
-        lo: lo.min(hi),
-        hi: lo.max(hi),
-    })
+    let (lo, hi) = port_bounds(text)?;
+    Ok(PortRange { lo, hi })
 }
 
-/// Parse a port range with `separator` between its ports as the tcp and
-/// sctp matches (`:`) and the NAT targets' `--to-ports` (`-`) take it:
+/// Parse `P`, `P:Q`, `:Q` or `P:` as the tcp and sctp matches take them:
 /// they refuse a reversed range ("invalid portrange (min > max)").
-pub fn parse_ordered_port_range(text: &str, separator: char) -> Result<PortRange, String> {
-    let (lo, hi) = port_bounds(text, separator)?;
+pub fn parse_ordered_port_range(text: &str) -> Result<PortRange, String> {
+    let (lo, hi) = port_bounds(text)?;
+    if lo > hi {
+        return Err(format!("`{text}` is a reversed port range (min > max)"));
+    }
+    Ok(PortRange { lo, hi })
+}
+
+/// Parse the `P` or `P-Q` of a NAT target's `--to-ports` (MASQUERADE,
+/// REDIRECT): both ports written (`8080-` and `-8080` are refused, "Port
+/// `' not valid"), the first not above the last ("Port range `Q' funky").
+pub fn parse_to_ports(text: &str) -> Result<PortRange, String> {
+    if text.contains(':') {
+        return Err(format!(
+            "`{text}`: a port range here is written with `-` (`{}`)",
+            text.replacen(':', "-", 1)
+        ));
+    }
+    let (lo, hi) = match text.split_once('-') {
+        Some((lo, hi)) if lo.is_empty() || hi.is_empty() => {
+            return Err(format!("`{text}` needs a port on both sides of `-`"));
+        }
+        Some((lo, hi)) => (lo, hi),
+        None => (text, text),
+    };
+    let (lo, hi) = (parse_port(lo)?, parse_port(hi)?);
     if lo > hi {
         return Err(format!("`{text}` is a reversed port range (min > max)"));
     }
@@ -193,7 +220,7 @@ pub fn parse_port_list(text: &str) -> Result<Vec<PortRange>, String> {
     let mut ports = Vec::new();
     let mut slots = 0;
     for item in text.split(',') {
-        let (lo, hi) = port_bounds(item, ':')?;
+        let (lo, hi) = port_bounds(item)?;
         let is_range = item.contains(':');
         if is_range && lo >= hi {
             return Err(format!(
@@ -388,19 +415,30 @@ mod tests {
         assert!(parse_port_range("nope").is_err());
         assert_eq!(parse_port_list("22,80:90,443").unwrap().len(), 3);
         assert!(parse_port_list("1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16").is_err());
-        // Reversed ranges: swapped for udp, refused by tcp, NAT and multiport.
+        // Reversed ranges: kept as written (and empty) for udp, refused by
+        // tcp, NAT and multiport.
+        let reversed = parse_port_range("10:5").unwrap();
+        assert_eq!(reversed, PortRange { lo: 10, hi: 5 });
+        assert!(reversed.is_reversed());
+        assert!(!reversed.overlaps(&PortRange::ALL));
+        assert!(PortRange { lo: 7, hi: 7 }.contains(&reversed));
+        assert!(parse_ordered_port_range("10:5").is_err());
         assert_eq!(
-            parse_port_range("10:5").unwrap(),
-            PortRange { lo: 5, hi: 10 }
-        );
-        assert!(parse_ordered_port_range("10:5", ':').is_err());
-        assert_eq!(
-            parse_ordered_port_range("8070-", '-').unwrap(),
+            parse_ordered_port_range("8070:").unwrap(),
             PortRange {
                 lo: 8070,
                 hi: 65535
             }
         );
+        // `--to-ports` wants both ports of a range.
+        assert_eq!(
+            parse_to_ports("8070-8080").unwrap(),
+            PortRange { lo: 8070, hi: 8080 }
+        );
+        assert_eq!(parse_to_ports("80").unwrap(), PortRange { lo: 80, hi: 80 });
+        for refused in ["8070-", "-8070", "8080-8070", "80:90"] {
+            assert!(parse_to_ports(refused).is_err(), "{refused}");
+        }
         assert!(parse_port_list("5:5").is_err());
         assert_eq!(parse_port_list("5,5:6").unwrap().len(), 2);
     }

@@ -151,6 +151,36 @@ impl Kernel {
         )
     }
 
+    /// Load `dump` (IPv4) into a fresh namespace, send `count` UDP packets
+    /// to `ip:port` from inside it, and return `iptables-save -c -t TABLE`.
+    /// The packets go to a device that is connected to nothing outside the
+    /// namespace: a dummy, or a veth pair with both ends inside.
+    pub fn send_udp(
+        &self,
+        dump: &str,
+        table: &str,
+        (ip, port): (&str, u16),
+        count: usize,
+    ) -> Result<String, String> {
+        let restore = self.tool(Family::V4, "restore");
+        let save = self.tool(Family::V4, "save");
+        let script = format!(
+            "set -e
+ip link set lo up
+if ! ip link add iptl0 type dummy 2>/dev/null; then
+  ip link add iptl0 type veth peer name iptl1
+  ip link set iptl1 up
+fi
+ip link set iptl0 up
+ip addr add 192.0.2.1/24 dev iptl0
+ip route add default dev iptl0
+{restore}
+bash -c 'for i in $(seq {count}); do printf x > /dev/udp/{ip}/{port}; done' 2>/dev/null || true
+{save} -c -t {table}"
+        );
+        self.run_in_netns(&script, dump)
+    }
+
     /// Run `script` under `sh -c` in a fresh network namespace with `stdin`.
     pub fn run_in_netns(&self, script: &str, stdin: &str) -> Result<String, String> {
         let mut child = Command::new("unshare")
