@@ -250,7 +250,7 @@ fn check(args: CheckArgs) -> std::io::Result<ExitStatus> {
             return Ok(ExitStatus::Error);
         }
     };
-    let settings = match settings(&args) {
+    let mut settings = match settings(&args) {
         Ok(settings) => settings,
         Err(SettingsError::Usage(message)) => {
             eprintln!("iptlint: {message}");
@@ -261,6 +261,8 @@ fn check(args: CheckArgs) -> std::io::Result<ExitStatus> {
             return Ok(ExitStatus::Error);
         }
     };
+    // One file: the process ends right after its report (see the field).
+    settings.keep_memory_until_exit = files.len() == 1;
     // Uncapped first: a baseline must see every finding, not the first
     // `MAX_PER_CODE` of each code.
     let mut reports = lint::analyse_paths(&files, &settings);

@@ -30,6 +30,13 @@ pub struct Settings {
     pub ignores: Vec<IgnoreRule>,
     /// Parameters of checks.
     pub options: crate::checks::CheckOptions,
+    /// Leave each file's model and analyses allocated when its report is
+    /// made, for a process that ends right after: freeing the hundreds of
+    /// thousands of rules, packet sets and services of a large dump took
+    /// 40 ms of a 0.6 s `check` (the operating system takes the memory
+    /// back at exit at no cost). The CLI sets it for a single input only,
+    /// so that checking many files never holds all their models at once.
+    pub keep_memory_until_exit: bool,
 }
 
 impl Settings {
@@ -39,6 +46,7 @@ impl Settings {
             levels: config.levels,
             ignores: config.ignores,
             options: config.options,
+            keep_memory_until_exit: false,
         }
     }
 
@@ -148,9 +156,17 @@ pub fn analyse_source(source: SourceFile, settings: &Settings) -> FileReport {
             let graph = DumpGraph::build(&parsed.dump);
             let cx = Context::new(&source.text, &parsed.dump, &graph, settings.options);
             diagnostics.extend(checks::run_all(&cx));
+            if settings.keep_memory_until_exit {
+                std::mem::forget(cx);
+                std::mem::forget(graph);
+            }
         }
         crate::suppress::apply(&source, &parsed, &mut diagnostics, checks_run);
-        free_in_parallel(parsed);
+        if settings.keep_memory_until_exit {
+            std::mem::forget(parsed);
+        } else {
+            free_in_parallel(parsed);
+        }
         diagnostics
     };
     settings.apply(&mut diagnostics);
