@@ -435,6 +435,47 @@ const FILTER_RULES: &[(&str, bool)] = &[
     ("-j NFQUEUE --queue-balance 1:3", false),
     ("-j NFQUEUE --queue-balance 3:1", true),
     ("-j NFQUEUE --queue-balance 1:1", true),
+    ("-m dscp --dscp 63 -j ACCEPT", false),
+    ("-m dscp --dscp 0x3f -j ACCEPT", false),
+    ("-m dscp --dscp 70 -j ACCEPT", true),
+    ("-m dscp --dscp-class ef -j ACCEPT", false),
+    ("-m dscp --dscp-class AF44 -j ACCEPT", true),
+    ("-m dscp -j ACCEPT", true),
+    // Options given twice, or with one they exclude.
+    ("-m dscp --dscp 10 --dscp-class EF -j ACCEPT", true),
+    ("-s 192.0.2.1 -s 192.0.2.2 -j ACCEPT", true),
+    ("-s 192.0.2.1 -d 192.0.2.2 -j ACCEPT", false),
+    ("-i eth0 -i eth1 -j ACCEPT", true),
+    ("-p tcp -p udp -j ACCEPT", true),
+    ("-f -f -j ACCEPT", true),
+    ("-p tcp --dport 1 --destination-port 2 -j ACCEPT", true),
+    ("-p tcp -m tcp --dport 1 -m tcp --dport 2 -j ACCEPT", false),
+    (
+        "-p tcp -m tcp --dport 1 -m comment --comment x --dport 2 -j ACCEPT",
+        true,
+    ),
+    ("-m comment --comment a --comment b -j ACCEPT", true),
+    (
+        "-m comment --comment a -m comment --comment b -j ACCEPT",
+        false,
+    ),
+    ("-p tcp --tcp-flags SYN SYN --syn -j ACCEPT", true),
+    (
+        "-m statistic --mode random --probability 0.5 --every 2 -j ACCEPT",
+        true,
+    ),
+    (
+        "-m statistic --mode nth --every 2 --packet 1 -j ACCEPT",
+        false,
+    ),
+    ("-p tcp -m multiport --sports 1 --dports 2 -j ACCEPT", true),
+    (
+        "-m conntrack --ctstate NEW --ctstate ESTABLISHED -j ACCEPT",
+        true,
+    ),
+    ("-j LOG --log-level 4 --log-level 5", true),
+    ("-j LOG --log-prefix a --log-level 1", false),
+    ("-j NFQUEUE --queue-num 1 --queue-num 2", true),
 ];
 
 #[test]
@@ -450,18 +491,27 @@ fn option_values_agree_with_the_kernel() {
             .iter()
             .map(|&(rule, refused)| ("filter", "INPUT", rule, refused)),
     );
-    // A burst of 0: the legacy kernel match refuses it, nft loads it; the
-    // error says both.
-    let text =
-        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m limit --limit-burst 0 -j ACCEPT\nCOMMIT\n";
-    let (_, errors) = iptlint_errors(text);
-    assert!(
-        errors.len() == 1 && errors[0].contains("iptables-nft loads it"),
-        "{errors:?}"
-    );
-    for kernel in &kernels {
-        let loaded = kernel.restore(Family::V4, text, &[]).is_ok();
-        assert_eq!(loaded, kernel.backend == "nft", "{}", kernel.backend);
+    // A burst of 0, TCPMSS on packets not required to be SYN: the legacy
+    // kernel refuses them, nft loads them; the error says both.
+    for text in [
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m limit --limit-burst 0 -j ACCEPT\nCOMMIT\n",
+        "*mangle\n:FORWARD ACCEPT [0:0]\n-A FORWARD -p tcp -j TCPMSS --set-mss 1400\nCOMMIT\n",
+        "*mangle\n:FORWARD ACCEPT [0:0]\n-A FORWARD -p tcp ! --syn -j TCPMSS --set-mss 1400\nCOMMIT\n",
+    ] {
+        let (_, errors) = iptlint_errors(text);
+        assert!(
+            errors.len() == 1 && errors[0].contains("iptables-nft loads it"),
+            "{errors:?}"
+        );
+        for kernel in &kernels {
+            let loaded = kernel.restore(Family::V4, text, &[]).is_ok();
+            assert_eq!(
+                loaded,
+                kernel.backend == "nft",
+                "{}: {text}",
+                kernel.backend
+            );
+        }
     }
 }
 
@@ -571,6 +621,79 @@ const CHAIN_RULES: &[(&str, &str, &str, bool)] = &[
     ("nat", "PREROUTING", "-j NETMAP --to 10.0.0.0/24", false),
     ("nat", "PREROUTING", "-j NETMAP --to 10.0.0.0/40", false),
     ("nat", "PREROUTING", "-j NETMAP --to 10.0.0.0/-1", true),
+    (
+        "mangle",
+        "PREROUTING",
+        "-j MARK --set-mark 1 --or-mark 2",
+        true,
+    ),
+    (
+        "mangle",
+        "PREROUTING",
+        "-j CONNMARK --save-mark --nfmask 1 --ctmask 1",
+        false,
+    ),
+    (
+        "mangle",
+        "PREROUTING",
+        "-j CONNMARK --save-mark --restore-mark",
+        true,
+    ),
+    (
+        "mangle",
+        "PREROUTING",
+        "-j TTL --ttl-inc 1 --ttl-dec 1",
+        true,
+    ),
+    (
+        "mangle",
+        "PREROUTING",
+        "-j TTL --ttl-set 1 --ttl-set 2",
+        true,
+    ),
+    ("mangle", "PREROUTING", "-j TTL", true),
+    ("mangle", "PREROUTING", "-j DSCP", true),
+    ("mangle", "PREROUTING", "-j DSCP --set-dscp-class EF", false),
+    (
+        "mangle",
+        "PREROUTING",
+        "-j DSCP --set-dscp-class af44",
+        true,
+    ),
+    (
+        "mangle",
+        "PREROUTING",
+        "-j DSCP --set-dscp 1 --set-dscp-class EF",
+        true,
+    ),
+    ("raw", "PREROUTING", "-j CT --zone mark", false),
+    ("raw", "PREROUTING", "-j CT --zone 0x10", false),
+    ("raw", "PREROUTING", "-j CT --zone 70000", true),
+    ("raw", "PREROUTING", "-j CT --zone abc", true),
+    ("raw", "PREROUTING", "-j CT --zone 1 --zone 2", true),
+    ("raw", "PREROUTING", "-j CT --helper ftp", true),
+    ("raw", "PREROUTING", "! -p tcp -j CT --helper ftp", true),
+    ("raw", "PREROUTING", "-p tcp -j CT --helper ftp", false),
+    (
+        "mangle",
+        "FORWARD",
+        "-p tcp --syn -j TCPMSS --set-mss 1400",
+        false,
+    ),
+    (
+        "mangle",
+        "FORWARD",
+        "-p tcp --tcp-flags ALL SYN -j TCPMSS --set-mss 1400",
+        false,
+    ),
+    ("mangle", "FORWARD", "-p udp -j TCPMSS --set-mss 1400", true),
+    ("mangle", "FORWARD", "-p tcp --syn -j TCPMSS", true),
+    (
+        "mangle",
+        "FORWARD",
+        "-p tcp --syn -j TCPMSS --set-mss 70000",
+        true,
+    ),
     ("mangle", "PREROUTING", "-j TTL --ttl-set 0", false),
     ("mangle", "PREROUTING", "-j TTL --ttl-set 300", true),
     ("mangle", "PREROUTING", "-j TTL --ttl-dec 1", false),

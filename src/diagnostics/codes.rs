@@ -480,6 +480,35 @@ declare_code! {
     pub static EMPTY_RANGE = ("IPT025", "empty-range", Warning, "a reversed range that iptables loads but no packet falls in");
 }
 
+declare_code! {
+    /// ## What it does
+    /// Reports an option given twice in one rule (`-s` twice, `--dport`
+    /// twice to one tcp match, `--log-level` twice to one LOG target), and
+    /// options of one match or target that exclude each other (`--syn` with
+    /// `--tcp-flags`, `--set-mark` with `--or-mark`, `--probability` with
+    /// `--every`, `--dports` with `--ports`).
+    ///
+    /// ## Why it matters
+    /// iptables takes each option of a match or target once ("option
+    /// \"--limit\" can only be used once", "multiple -s flags not allowed",
+    /// "cannot be used together with"), so iptables-restore refuses the
+    /// line and loads nothing of its table. Written by hand or by a
+    /// template, the second copy is usually a merge of two rules.
+    ///
+    /// A second `-m tcp` (or any `-m`) starts a new match, which may take
+    /// the same options again: `-m tcp --dport 1 -m tcp --dport 2` loads.
+    ///
+    /// ## Example
+    /// ```text
+    /// -A INPUT -p tcp --dport 22 --dport 2222 -j ACCEPT
+    /// ```
+    ///
+    /// ## How to fix
+    /// Keep one of the two, or use a match that takes several values
+    /// (`-m multiport --dports 22,2222`).
+    pub static CONFLICTING_OPTION = ("IPT026", "conflicting-option", Error, "an option given twice, or with one it excludes");
+}
+
 /// Every parse-level code, in code order.
 pub static PARSE_CODES: &[&CodeInfo] = &[
     &SYNTAX_ERROR,
@@ -507,4 +536,5 @@ pub static PARSE_CODES: &[&CodeInfo] = &[
     &TOO_COMPLEX,
     &TRUNCATED_COMMENT,
     &EMPTY_RANGE,
+    &CONFLICTING_OPTION,
 ];

@@ -8,8 +8,8 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::values::{
-    IpNet, MarkValue, PortRange, Probability, parse_mac, parse_mark, parse_ordered_port_range,
-    parse_port_list, parse_port_range, parse_probability, parse_u32,
+    IpNet, MarkValue, PortRange, Probability, parse_dscp, parse_dscp_class, parse_mac, parse_mark,
+    parse_ordered_port_range, parse_port_list, parse_port_range, parse_probability, parse_u32,
 };
 use super::{Negatable, RawOption};
 use crate::syntax::Span;
@@ -185,6 +185,10 @@ pub static MATCH_SPECS: &[ExtensionSpec] = &[
             ["--monthdays"] = 1, ["--weekdays"] = 1, ["--contiguous"] = 0, ["--kerneltz"] = 0,
             ["--utc"] = 0, ["--localtz"] = 0,
         },
+    },
+    ExtensionSpec {
+        name: "dscp",
+        options: opts! { ["--dscp"] = 1, ["--dscp-class"] = 1 },
     },
     ExtensionSpec {
         name: "pkttype",
@@ -826,6 +830,20 @@ pub fn build_match<'a>(
             }
             None => return Err((span, format!("{name}: a comparison is required"))),
         },
+        "dscp" => {
+            if options.is_empty() {
+                return Err((span, "dscp: --dscp or --dscp-class is required".to_string()));
+            }
+            // Typed values are not kept: nothing analyses DSCP.
+            for option in &options {
+                if option.name == "--dscp" {
+                    typed(option, parse_dscp)?;
+                } else {
+                    typed(option, parse_dscp_class)?;
+                }
+            }
+            MatchKind::Other(options)
+        }
         _ => MatchKind::Other(options),
     })
 }

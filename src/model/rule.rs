@@ -13,8 +13,8 @@ use super::targets::{Action, Target, build_action, is_extension, target_spec};
 use super::values::parse_ipnet;
 use super::{Negatable, Protocol, RawOption, Rule, written_protocol};
 use crate::diagnostics::codes::{
-    ARGUMENT_LIMIT, BAD_NEGATION, BAD_VALUE, EMPTY_RANGE, OBSOLETE_NEGATION, SYNTAX_ERROR,
-    TRUNCATED_COMMENT, UNKNOWN_OPTION,
+    ARGUMENT_LIMIT, BAD_NEGATION, BAD_VALUE, CONFLICTING_OPTION, EMPTY_RANGE, OBSOLETE_NEGATION,
+    SYNTAX_ERROR, TRUNCATED_COMMENT, UNKNOWN_OPTION,
 };
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::syntax::{Arg, Counters, Span, Word};
@@ -186,6 +186,102 @@ const PROTOCOL_MATCHES: &[(u8, &str)] = &[
     (33, "dccp"),
 ];
 
+/// Options of one match or target that exclude each other, found by
+/// loading each pair with iptables 1.8 ("option ... cannot be used together
+/// with ..."). A name is the match's or target's; options by their
+/// canonical names.
+const EXCLUSIVE_OPTIONS: &[(&str, &[&str])] = &[
+    ("tcp", &["--syn", "--tcp-flags"]),
+    ("multiport", &["--sports", "--dports", "--ports"]),
+    ("dscp", &["--dscp", "--dscp-class"]),
+    ("statistic", &["--probability", "--every"]),
+    ("statistic", &["--probability", "--packet"]),
+    ("DSCP", &["--set-dscp", "--set-dscp-class"]),
+    ("TTL", &["--ttl-set", "--ttl-inc", "--ttl-dec"]),
+    (
+        "MARK",
+        &[
+            "--set-xmark",
+            "--set-mark",
+            "--and-mark",
+            "--or-mark",
+            "--xor-mark",
+        ],
+    ),
+    (
+        "CONNMARK",
+        &[
+            "--set-xmark",
+            "--set-mark",
+            "--and-mark",
+            "--or-mark",
+            "--xor-mark",
+            "--save-mark",
+            "--restore-mark",
+        ],
+    ),
+];
+
+/// The error for `option` of the match or target `name` (shown as
+/// `owner`: `` `-m NAME` `` or `` `-j NAME` ``), which already has `earlier`: the same option again (checked
+/// only when `known`: iptlint knows the extension's options), or one that
+/// [`EXCLUSIVE_OPTIONS`] says it excludes.
+fn conflict(
+    owner: &str,
+    name: &str,
+    earlier: &[RawOption<'_>],
+    option: &RawOption<'_>,
+    known: bool,
+) -> Option<Diagnostic> {
+    if known && let Some(first) = earlier.iter().find(|e| e.name == option.name) {
+        return Some(
+            error(
+                &CONFLICTING_OPTION,
+                option.span,
+                format!("`{}` can only be given once in {owner}", option.name),
+            )
+            .with_secondary(first.span, "first given here")
+            .with_note(format!(
+                "iptables-restore refuses the line (\"option \\\"{}\\\" can only be used once\"){}",
+                option.name,
+                if owner.starts_with("`-m") {
+                    "; a new `-m` starts a new match that may take it again"
+                } else {
+                    ""
+                }
+            )),
+        );
+    }
+    let (other, group) = EXCLUSIVE_OPTIONS
+        .iter()
+        .filter(|(owner_name, group)| *owner_name == name && group.contains(&option.name))
+        .find_map(|(_, group)| {
+            earlier
+                .iter()
+                .find(|e| e.name != option.name && group.contains(&e.name))
+                .map(|other| (other, group))
+        })?;
+    Some(
+        error(
+            &CONFLICTING_OPTION,
+            option.span,
+            format!(
+                "`{}` cannot be used together with `{}` in {owner}",
+                option.name, other.name
+            ),
+        )
+        .with_secondary(other.span, "given here")
+        .with_note(format!(
+            "{owner} takes only one of {}; iptables-restore refuses the line",
+            group
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    )
+}
+
 /// The longest comment the kernel keeps (`XT_MAX_COMMENT_LEN` is 256, the
 /// last byte a NUL).
 const MAX_COMMENT: usize = 255;
@@ -342,6 +438,10 @@ impl<'a> Interpreter<'a> {
                 };
                 let value = &value;
                 self.mark_spec(value.span);
+                let is_source = text.starts_with("-s") || text.starts_with("--s");
+                if self.given_twice(if is_source { 's' } else { 'd' }, word.span) {
+                    return;
+                }
                 match parse_ipnet(&value.text) {
                     Ok(net) => {
                         let parsed = Some(Negatable {
@@ -349,7 +449,7 @@ impl<'a> Interpreter<'a> {
                             negated: negation.is_some() || old.is_some(),
                             span: negation.unwrap_or(word.span).to(value.span),
                         });
-                        if text.starts_with("-s") || text.starts_with("--s") {
+                        if is_source {
                             self.rule.source = parsed;
                         } else {
                             self.rule.destination = parsed;
@@ -366,6 +466,10 @@ impl<'a> Interpreter<'a> {
                     return;
                 };
                 self.mark_spec(value.span);
+                let is_in = text == "-i" || text == "--in-interface";
+                if self.given_twice(if is_in { 'i' } else { 'o' }, word.span) {
+                    return;
+                }
                 if value.text.is_empty() || value.text.len() > 15 || value.text.contains(['/', ' '])
                 {
                     self.diagnostics.push(error(
@@ -383,7 +487,7 @@ impl<'a> Interpreter<'a> {
                     negated: negation.is_some() || old.is_some(),
                     value: value.text,
                 }));
-                if text == "-i" || text == "--in-interface" {
+                if is_in {
                     self.rule.in_interface = parsed;
                 } else {
                     self.rule.out_interface = parsed;
@@ -396,6 +500,9 @@ impl<'a> Interpreter<'a> {
                 };
                 let value = &value;
                 self.mark_spec(value.span);
+                if self.given_twice('p', word.span) {
+                    return;
+                }
                 match Protocol::parse(&value.text) {
                     Ok(protocol) => {
                         self.rule.protocol = Some(Negatable {
@@ -411,6 +518,9 @@ impl<'a> Interpreter<'a> {
             }
             "-f" | "--fragment" => {
                 let negation = self.take_negation();
+                if self.given_twice('f', word.span) {
+                    return;
+                }
                 self.rule.fragment = Some(Negatable {
                     value: (),
                     negated: negation.is_some(),
@@ -669,6 +779,27 @@ impl<'a> Interpreter<'a> {
             span: negation.unwrap_or(word.span).to(end),
             values,
         };
+        // Options iptables refuses with this one: the same option again
+        // (not checked in unknown matches, which may take an option several
+        // times, as `-m policy` does; every target here is one of
+        // iptables' own), or one it excludes.
+        let conflict = match owner {
+            Owner::Target(_) | Owner::OpaqueTarget => self.target.as_ref().and_then(|target| {
+                let owner = format!("`-j {}`", target.name);
+                conflict(&owner, &target.name, &target.options, &option, true)
+            }),
+            Owner::Module(index, _) | Owner::OpaqueModule(index) => {
+                let module = &self.modules[index];
+                let owner = format!("`-m {}`", module.name);
+                let known = module.spec.is_some();
+                conflict(&owner, &module.name, &module.options, &option, known)
+            }
+            Owner::Implicit(..) => None,
+        };
+        if let Some(diagnostic) = conflict {
+            self.diagnostics.push(diagnostic);
+            return;
+        }
         match owner {
             Owner::Target(_) | Owner::OpaqueTarget => {
                 let target = self.target.as_mut().expect("owner is the target");
@@ -839,6 +970,36 @@ impl<'a> Interpreter<'a> {
         );
     }
 
+    /// An error when the rule already has the built-in option `-FLAG`
+    /// (`s`, `d`, `i`, `o`, `p` or `f`), written again at `span`; `true`
+    /// when it did.
+    fn given_twice(&mut self, flag: char, span: Span) -> bool {
+        let rule = &self.rule;
+        let earlier = match flag {
+            's' => rule.source.as_ref().map(|n| n.span),
+            'd' => rule.destination.as_ref().map(|n| n.span),
+            'i' => rule.in_interface.as_ref().map(|i| i.span),
+            'o' => rule.out_interface.as_ref().map(|i| i.span),
+            'p' => rule.protocol.as_ref().map(|p| p.span),
+            _ => rule.fragment.as_ref().map(|f| f.span),
+        };
+        let Some(earlier) = earlier else {
+            return false;
+        };
+        self.diagnostics.push(
+            error(
+                &CONFLICTING_OPTION,
+                span,
+                format!("`-{flag}` can only be given once in a rule"),
+            )
+            .with_secondary(earlier, "first given here")
+            .with_note(format!(
+                "iptables-restore refuses the line (\"multiple -{flag} flags not allowed\")"
+            )),
+        );
+        true
+    }
+
     /// Ranges the udp, dccp and iprange matches load backwards, so that no
     /// packet falls in them (tcp, sctp and multiport refuse them when read).
     fn check_empty_ranges(&mut self, kind: &MatchKind<'_>) {
@@ -928,23 +1089,63 @@ impl<'a> Interpreter<'a> {
         }
     }
 
-    /// The kernel's TPROXY takes only TCP and UDP: on commit it refuses a
-    /// rule without `-p tcp` or `-p udp` ("Can be used only with -p tcp or
-    /// -p udp"), wherever the `-p` is written.
-    fn check_tproxy_protocol(&mut self, span: Span) {
+    /// An error unless the rule has a `-p`, not negated, that `accepts`:
+    /// the kernel checks the protocol of these targets when the table is
+    /// committed, wherever the `-p` is written, so `iptables-restore
+    /// --test` does not see it. `needs` and `kernel_says` word the error;
+    /// `true` when the protocol is fine.
+    fn require_protocol(
+        &mut self,
+        span: Span,
+        needs: &str,
+        accepts: impl Fn(Protocol) -> bool,
+        kernel_says: &str,
+    ) -> bool {
         let protocol = self.rule.protocol.as_ref();
-        if protocol.is_some_and(|p| !p.negated && matches!(p.value, Protocol::Number(6 | 17))) {
-            return;
+        if protocol.is_some_and(|p| !p.negated && accepts(p.value)) {
+            return true;
         }
         let has = written_protocol(protocol);
         self.diagnostics.push(
-            error(
-                &BAD_VALUE,
-                span,
-                format!("TPROXY needs `-p tcp` or `-p udp`; the rule has {has}"),
-            )
-            .with_note("the kernel refuses the rule when the table is committed (\"Can be used only with -p tcp or -p udp\"); `iptables-restore --test` does not see it"),
+            error(&BAD_VALUE, span, format!("{needs}; the rule has {has}")).with_note(format!(
+                "the kernel refuses the rule when the table is committed (\"{kernel_says}\"); `iptables-restore --test` does not see it"
+            )),
         );
+        false
+    }
+
+    /// TCPMSS rewrites the MSS option of TCP SYN packets: the kernel
+    /// refuses it without `-p tcp` (both backends), and iptables-legacy's
+    /// kernel check also wants a tcp match that requires SYN (`--syn`, or
+    /// `--tcp-flags` with SYN among the flags that must be set, not
+    /// inverted); iptables-nft loads the rule without.
+    fn check_tcpmss_packets(&mut self, span: Span) {
+        if !self.require_protocol(
+            span,
+            "TCPMSS needs `-p tcp`",
+            |p| p == Protocol::TCP,
+            "TCPMSS target: only valid for protocol 6",
+        ) {
+            return;
+        }
+        const SYN: u8 = 0x02;
+        let requires_syn = self.rule.matches.iter().any(|m| match &m.kind {
+            MatchKind::Tcp(ports) => ports
+                .flags
+                .as_ref()
+                .is_some_and(|flags| !flags.negated && flags.value.comparison & SYN != 0),
+            _ => false,
+        });
+        if !requires_syn {
+            self.diagnostics.push(
+                error(
+                    &BAD_VALUE,
+                    span,
+                    "TCPMSS without a match on SYN packets: iptables-legacy refuses the rule; iptables-nft loads it",
+                )
+                .with_note("add `--syn` (or `--tcp-flags SYN,RST SYN`): the legacy kernel check requires it (\"Only works on TCP SYN packets\"), and only SYN packets carry an MSS to change"),
+            );
+        }
     }
 
     fn finish(mut self) -> Interpreted<'a> {
@@ -999,11 +1200,33 @@ impl<'a> Interpreter<'a> {
                     })
                     .map(|option| option.span)
                     .collect();
+                let ct_helper = (target.name == "CT")
+                    .then(|| target.options.iter().find(|o| o.name == "--helper"))
+                    .flatten()
+                    .map(|option| option.span);
                 match build_action(&target.name, target.options, target.span) {
                     Ok(action) => {
                         self.check_nat_ports(&target.name, &action, &to_options);
+                        // TPROXY takes TCP and UDP; a conntrack helper works
+                        // on one layer 4 protocol.
                         if target.name == "TPROXY" {
-                            self.check_tproxy_protocol(target.span);
+                            self.require_protocol(
+                                target.span,
+                                "TPROXY needs `-p tcp` or `-p udp`",
+                                |p| matches!(p, Protocol::Number(6 | 17)),
+                                "Can be used only with -p tcp or -p udp",
+                            );
+                        }
+                        if let Some(helper) = ct_helper {
+                            self.require_protocol(
+                                helper,
+                                "`CT --helper` needs the rule's protocol (`-p tcp`, `-p udp`...)",
+                                |p| p != Protocol::All,
+                                "You must specify a L4 protocol and not use inversions on it",
+                            );
+                        }
+                        if target.name == "TCPMSS" {
+                            self.check_tcpmss_packets(target.span);
                         }
                         action
                     }
@@ -1204,13 +1427,13 @@ mod tests {
                 "bad-value: DNAT with a port needs `-p tcp`, `udp`, `sctp` or `dccp` written before the port; the rule's `-p tcp` comes after it"
             ]
         );
+        // A second `--to-destination` is refused for being a second one
+        // before its port is read, by iptables as by iptlint.
         assert_eq!(
             messages(
                 "-A PREROUTING -j DNAT --to-destination 10.1.1.1 --to-destination 10.1.1.2:80 -p udp"
             ),
-            [
-                "bad-value: DNAT with a port needs `-p tcp`, `udp`, `sctp` or `dccp` written before the port; the rule's `-p udp` comes after it"
-            ]
+            ["conflicting-option: `--to-destination` can only be given once in `-j DNAT`"]
         );
         for fine in [
             "-A PREROUTING -p tcp -j DNAT --to-destination 10.1.1.1:80",

@@ -6,7 +6,8 @@ use std::net::IpAddr;
 
 use super::matches::{ExtensionSpec, ValueError, opts};
 use super::values::{
-    IpNet, PortRange, parse_ipnet, parse_mark, parse_port, parse_to_ports, parse_u32,
+    IpNet, PortRange, parse_dscp_class, parse_ipnet, parse_mark, parse_port, parse_to_ports,
+    parse_u32,
 };
 use super::{Family, RawOption};
 use crate::syntax::Span;
@@ -409,6 +410,59 @@ pub fn build_action<'a>(
                     return Err((
                         word.span,
                         format!("{option}: `{}` is not between {low} and {high}", word.text),
+                    ));
+                }
+            }
+            if let Some(word) = first_value("--set-dscp-class") {
+                parse_dscp_class(&word.text)
+                    .map_err(|m| (word.span, format!("--set-dscp-class: {m}")))?;
+            }
+            // Each of them must be told what to do ("You must specify an
+            // action", "Parameter --set-dscp is required").
+            let actions: Vec<&str> = ranges
+                .iter()
+                .map(|&(option, ..)| option)
+                .chain((name == "DSCP").then_some("--set-dscp-class"))
+                .collect();
+            if !options.iter().any(|option| actions.contains(&option.name)) {
+                return Err((
+                    span,
+                    format!("{name}: one of {} is required", actions.join(", ")),
+                ));
+            }
+            Action::Extension(options)
+        }
+        "TCPMSS" => {
+            let set_mss = first_value("--set-mss");
+            if set_mss.is_none() && !options.iter().any(|o| o.name == "--clamp-mss-to-pmtu") {
+                return Err((
+                    span,
+                    "TCPMSS: --set-mss or --clamp-mss-to-pmtu is required".to_string(),
+                ));
+            }
+            if let Some(word) = set_mss
+                && !parse_u32(&word.text).is_ok_and(|mss| mss <= 65535)
+            {
+                return Err((
+                    word.span,
+                    format!("--set-mss: `{}` is not between 0 and 65535", word.text),
+                ));
+            }
+            Action::Extension(options)
+        }
+        "CT" => {
+            // A zone is a 16-bit number (C notation) or `mark`.
+            for zone in ["--zone", "--zone-orig", "--zone-reply"] {
+                if let Some(word) = first_value(zone)
+                    && word.text != "mark"
+                    && !parse_u32(&word.text).is_ok_and(|id| id <= 65535)
+                {
+                    return Err((
+                        word.span,
+                        format!(
+                            "{zone}: `{}` is not a zone (0 to 65535, or `mark`)",
+                            word.text
+                        ),
                     ));
                 }
             }

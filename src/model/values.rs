@@ -309,6 +309,55 @@ pub fn parse_u32(text: &str) -> Result<u32, String> {
     parsed.map_err(|_| format!("`{text}` is not an integer between 0 and 4294967295"))
 }
 
+/// The DiffServ classes iptables knows by name, in the order its
+/// `class_to_dscp` (libxtables' dscp_helper.c) tries them.
+const DSCP_CLASSES: &[(&str, u8)] = &[
+    ("CS0", 0x00),
+    ("CS1", 0x08),
+    ("CS2", 0x10),
+    ("CS3", 0x18),
+    ("CS4", 0x20),
+    ("CS5", 0x28),
+    ("CS6", 0x30),
+    ("CS7", 0x38),
+    ("BE", 0x00),
+    ("AF11", 0x0a),
+    ("AF12", 0x0c),
+    ("AF13", 0x0e),
+    ("AF21", 0x12),
+    ("AF22", 0x14),
+    ("AF23", 0x16),
+    ("AF31", 0x1a),
+    ("AF32", 0x1c),
+    ("AF33", 0x1e),
+    ("AF41", 0x22),
+    ("AF42", 0x24),
+    ("AF43", 0x26),
+    ("EF", 0x2e),
+];
+
+/// A DSCP value, 0 to 63 in C notation (`--dscp`, `--set-dscp`).
+pub fn parse_dscp(text: &str) -> Result<u8, String> {
+    match parse_u32(text) {
+        Ok(value) if value <= 63 => Ok(value as u8),
+        _ => Err(format!("`{text}` is not a DSCP value between 0 and 63")),
+    }
+}
+
+/// A DiffServ class name (`--dscp-class`, `--set-dscp-class`). As in
+/// iptables, a name matches when it starts with a class's name, in any
+/// case (`ef` and `EFX` are EF).
+pub fn parse_dscp_class(text: &str) -> Result<u8, String> {
+    DSCP_CLASSES
+        .iter()
+        .find(|(name, _)| {
+            text.get(..name.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(name))
+        })
+        .map(|&(_, value)| value)
+        .ok_or_else(|| format!("`{text}` is not a DiffServ class (CS0-CS7, BE, AF11-AF43, EF)"))
+}
+
 /// A MAC address.
 pub fn parse_mac(text: &str) -> Result<[u8; 6], String> {
     let mut mac = [0u8; 6];
