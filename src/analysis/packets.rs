@@ -1842,7 +1842,7 @@ impl Builder<'_> {
                 }
             }
             MatchKind::AddrType(addrtype) => {
-                if addrtype.limit_iface {
+                if addrtype.limit_iface.is_some() {
                     // Types as seen from one interface: not the same property.
                     self.out.exact = false;
                     return;

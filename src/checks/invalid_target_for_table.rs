@@ -1,12 +1,11 @@
 //! `invalid-target-for-table`: a target the kernel refuses in this table, or
 //! in a chain that a built-in chain of the wrong hook reaches.
 
-use super::legacy_walk::{LEGACY_LOADS_NOTE, LegacyWalk};
-use super::paths::Tree;
+use super::hooks::{HookCheck, HookReach};
 use super::{Check, Context, Findings};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic, Severity};
-use crate::graph::ChainGraph;
+use crate::model::targets::{Action, Target};
 use crate::model::{Table, TableKind};
 use crate::syntax::Span;
 
@@ -23,8 +22,8 @@ declare_code! {
     /// - A target in a chain reached from a built-in chain whose hook it does
     ///   not support: DNAT and REDIRECT work only from PREROUTING and OUTPUT,
     ///   SNAT only from POSTROUTING and INPUT, MASQUERADE only from
-    ///   POSTROUTING, TPROXY only from PREROUTING, CLASSIFY only from OUTPUT,
-    ///   FORWARD and POSTROUTING. The kernel checks this for every chain a
+    ///   POSTROUTING, TPROXY only from PREROUTING, CLASSIFY (and TCPMSS with
+    ///   `--clamp-mss-to-pmtu`) only from OUTPUT, FORWARD and POSTROUTING. The kernel checks this for every chain a
     ///   built-in chain reaches, through jumps and gotos.
     /// - `-j DROP` or `-P CHAIN DROP` in nat, which iptables refuses ("the nat
     ///   table is not intended for filtering"). A `:CHAIN DROP` policy line in
@@ -150,6 +149,27 @@ fn restriction(target: &str) -> Option<&'static Restriction> {
     RESTRICTIONS.iter().find(|r| r.target == target)
 }
 
+/// Hooks a target may be reached from only when it has an option: TCPMSS
+/// clamps to the path MTU only in FORWARD, OUTPUT and POSTROUTING ("path-MTU
+/// clamping only supported in FORWARD, OUTPUT and POSTROUTING hooks"), a
+/// [`HookCheck::Entry`] check.
+const OPTION_HOOKS: &[(&str, &str, &[&str])] = &[(
+    "TCPMSS",
+    "--clamp-mss-to-pmtu",
+    &["FORWARD", "OUTPUT", "POSTROUTING"],
+)];
+
+/// The option and its hooks, when [`OPTION_HOOKS`] restricts `target`.
+fn option_hooks(target: &Target<'_>) -> Option<(&'static str, &'static [&'static str])> {
+    let Action::Extension(options) = &target.action else {
+        return None;
+    };
+    OPTION_HOOKS
+        .iter()
+        .find(|(name, option, _)| target.name == *name && options.iter().any(|o| o.name == *option))
+        .map(|&(_, option, hooks)| (option, hooks))
+}
+
 fn table_name(kind: TableKind) -> &'static str {
     match kind {
         TableKind::Filter => "filter",
@@ -158,15 +178,6 @@ fn table_name(kind: TableKind) -> &'static str {
         TableKind::Raw => "raw",
         TableKind::Security => "security",
         TableKind::Unknown => "?",
-    }
-}
-
-/// `A`, `A and B`, `A, B and C`.
-fn and_list(items: &[&str]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.to_string(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
 
@@ -201,11 +212,10 @@ impl Check for InvalidTargetForTable {
                         ));
                         continue;
                     }
-                    let Some(restriction) = restriction(&target.name) else {
-                        continue;
-                    };
-                    if let Some(allowed) =
-                        restriction.table.filter(|&allowed| allowed != table.kind)
+                    let restriction = restriction(&target.name);
+                    if let Some(allowed) = restriction
+                        .and_then(|r| r.table)
+                        .filter(|&allowed| allowed != table.kind)
                     {
                         out.push(in_table(
                             Diagnostic::new(
@@ -225,123 +235,31 @@ impl Check for InvalidTargetForTable {
                         ));
                         continue;
                     }
-                    let Some(allowed_hooks) = restriction.hooks else {
-                        continue;
+                    let (allowed_hooks, option) = match restriction.and_then(|r| r.hooks) {
+                        Some(hooks) => ((hooks, HookCheck::Mask), None),
+                        None => match option_hooks(target) {
+                            Some((option, hooks)) => ((hooks, HookCheck::Entry), Some(option)),
+                            None => continue,
+                        },
                     };
                     let reach = hooks.get_or_insert_with(|| HookReach::new(table, graph));
-                    let Some((hook, entry)) = reach.wrong_hook(index, allowed_hooks) else {
-                        continue;
-                    };
-                    let legacy_refuses = reach.legacy_refuses(index, rule_index, allowed_hooks);
-                    let hook_name = &table.chains[hook].name;
-                    let mut diagnostic = Diagnostic::new(
+                    let Some(diagnostic) = reach.wrong_hook_diagnostic(
                         &INVALID_TARGET_FOR_TABLE,
-                        target.name_span,
-                        if hook == index {
-                            format!("`{}` is not valid in {hook_name}", target.name)
-                        } else {
-                            format!(
-                                "`{}` in chain `{}`, which {hook_name} reaches",
-                                target.name, chain.name
-                            )
+                        (index, rule_index),
+                        || match option {
+                            Some(option) => format!("`{} {option}`", target.name),
+                            None => format!("`{}`", target.name),
                         },
-                    )
-                    .with_primary_message(format!(
-                        "`{}` works only from {}",
-                        target.name,
-                        and_list(allowed_hooks)
-                    ));
-                    if let Some((span, path)) = entry {
-                        diagnostic = diagnostic
-                            .with_secondary(span, format!("reached from {hook_name} through here"))
-                            .with_note(format!("the path: {path}"));
-                    }
-                    diagnostic = if legacy_refuses {
-                        diagnostic.with_note(
-                            "the kernel refuses the table (\"Invalid argument\") because it checks every chain a built-in chain reaches",
-                        )
-                    } else {
-                        diagnostic
-                            .with_note("iptables-nft refuses the table (\"Invalid argument\") because it checks every chain a built-in chain reaches")
-                            .with_note(format!(
-                                "{LEGACY_LOADS_NOTE}: its check stops at a rule without conditions that accepts, drops or returns, and this rule is only reached after one"
-                            ))
+                        target.name_span,
+                        allowed_hooks,
+                    ) else {
+                        continue;
                     };
                     out.push(in_table(diagnostic));
                 }
             }
             nat_drop_policies(cx.src, table, out);
         }
-    }
-}
-
-/// Which built-in chains reach each chain of one table.
-struct HookReach<'g, 'a> {
-    table: &'g Table<'a>,
-    graph: &'g ChainGraph,
-    /// Per built-in chain (by chain index): shortest paths from it.
-    trees: Vec<(usize, Tree)>,
-    /// The same as the legacy kernel's check walks it.
-    legacy: LegacyWalk,
-    legacy_reach: Vec<Vec<bool>>,
-}
-
-impl<'g, 'a> HookReach<'g, 'a> {
-    fn new(table: &'g Table<'a>, graph: &'g ChainGraph) -> Self {
-        let trees: Vec<(usize, Tree)> = table
-            .chains
-            .iter()
-            .enumerate()
-            .filter(|(_, chain)| chain.builtin)
-            .map(|(index, _)| (index, Tree::new(graph, &[index], |_, _| true)))
-            .collect();
-        let legacy = LegacyWalk::new(table);
-        let legacy_reach = trees
-            .iter()
-            .map(|(hook, _)| legacy.reach(graph, &[*hook]))
-            .collect();
-        HookReach {
-            table,
-            graph,
-            trees,
-            legacy,
-            legacy_reach,
-        }
-    }
-
-    fn hook_allowed(&self, hook: usize, allowed: &[&str]) -> bool {
-        allowed.contains(&self.table.chains[hook].name.as_ref())
-    }
-
-    /// Whether the legacy kernel's check also sees rule `rule` of `chain`
-    /// reached from a hook outside `allowed`.
-    fn legacy_refuses(&self, chain: usize, rule: usize, allowed: &[&str]) -> bool {
-        self.legacy.visits(chain, rule)
-            && self
-                .trees
-                .iter()
-                .zip(&self.legacy_reach)
-                .any(|((hook, _), reached)| reached[chain] && !self.hook_allowed(*hook, allowed))
-    }
-
-    /// A built-in chain outside `allowed` that reaches `chain`, with the
-    /// jump into `chain` on a shortest path from it and that path written out.
-    #[allow(clippy::type_complexity)]
-    fn wrong_hook(
-        &self,
-        chain: usize,
-        allowed: &[&str],
-    ) -> Option<(usize, Option<(Span, String)>)> {
-        let (hook, tree) = self
-            .trees
-            .iter()
-            .find(|(hook, tree)| tree.reached(chain) && !self.hook_allowed(*hook, allowed))?;
-        if *hook == chain {
-            return Some((*hook, None));
-        }
-        let jump = tree.entry_jump(self.graph, chain)?;
-        let path = tree.describe(self.graph, self.table, chain)?;
-        Some((*hook, Some((jump.span, path))))
     }
 }
 

@@ -9,6 +9,8 @@ pub mod chain_roles;
 pub mod counter_skew;
 pub mod duplicate_rule;
 pub mod empty_chain;
+pub mod hooks;
+pub mod invalid_match_for_hook;
 pub mod invalid_target_for_table;
 pub mod jump_cycle;
 pub mod jump_to_builtin_chain;
@@ -235,6 +237,7 @@ pub static REGISTRY: &[&dyn Check] = &[
     &jump_cycle::JumpCycle,
     &unreferenced_chain::UnreferencedChain,
     &invalid_target_for_table::InvalidTargetForTable,
+    &invalid_match_for_hook::InvalidMatchForHook,
     &duplicate_rule::DuplicateRule,
     &empty_chain::EmptyChain,
     &jump_to_builtin_chain::JumpToBuiltinChain,

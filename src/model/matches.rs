@@ -323,8 +323,18 @@ pub struct AddrTypeMatch {
     pub source: Option<Negatable<String>>,
     /// `--dst-type`.
     pub destination: Option<Negatable<String>>,
-    /// `--limit-iface-in` or `--limit-iface-out`.
-    pub limit_iface: bool,
+    /// `--limit-iface-in` or `--limit-iface-out`: the types as seen from
+    /// the packet's input or output interface only.
+    pub limit_iface: Option<LimitIface>,
+}
+
+/// Which interface `-m addrtype --limit-iface-*` looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitIface {
+    /// `--limit-iface-in`: the input interface (no output hooks).
+    In,
+    /// `--limit-iface-out`: the output interface (no input hooks).
+    Out,
 }
 
 /// The address types of `-m addrtype`, in the kernel's bit order.
@@ -688,7 +698,8 @@ pub fn build_match<'a>(
                 match option.name {
                     "--src-type" => addrtype.source = Some(typed(option, parse_type)?),
                     "--dst-type" => addrtype.destination = Some(typed(option, parse_type)?),
-                    _ => addrtype.limit_iface = true,
+                    "--limit-iface-in" => addrtype.limit_iface = Some(LimitIface::In),
+                    _ => addrtype.limit_iface = Some(LimitIface::Out),
                 }
             }
             MatchKind::AddrType(Box::new(addrtype))

@@ -192,6 +192,7 @@ const PROTOCOL_MATCHES: &[(u8, &str)] = &[
 /// canonical names.
 const EXCLUSIVE_OPTIONS: &[(&str, &[&str])] = &[
     ("tcp", &["--syn", "--tcp-flags"]),
+    ("addrtype", &["--limit-iface-in", "--limit-iface-out"]),
     ("multiport", &["--sports", "--dports", "--ports"]),
     ("dscp", &["--dscp", "--dscp-class"]),
     ("statistic", &["--probability", "--every"]),

@@ -1,0 +1,143 @@
+//! `invalid-match-for-hook`: a match the kernel allows only in some hooks,
+//! in a chain that a built-in chain of another hook reaches.
+
+use super::hooks::{HookCheck, HookReach};
+use super::{Check, Context, Findings};
+use crate::declare_code;
+use crate::diagnostics::CodeInfo;
+use crate::model::matches::{LimitIface, Match, MatchKind};
+
+declare_code! {
+    /// ## What it does
+    /// Reports a match used in a chain that a built-in chain reaches whose
+    /// netfilter hook the match does not support:
+    ///
+    /// - `-m owner` (the local socket's user, group or process) only from
+    ///   OUTPUT and POSTROUTING: only locally generated packets have one.
+    /// - `-m mac --mac-source` only from PREROUTING, INPUT and FORWARD:
+    ///   only received packets have a source MAC address.
+    /// - `-m addrtype --limit-iface-in` only from PREROUTING, INPUT and
+    ///   FORWARD, and `--limit-iface-out` only from FORWARD, OUTPUT and
+    ///   POSTROUTING: the interface they look at must exist in the hook.
+    ///
+    /// The kernel checks this for every chain a built-in chain reaches,
+    /// through jumps and gotos, whatever the table; for addrtype's options
+    /// iptables-nft checks only rules written in a built-in chain, and the
+    /// finding then says that iptables-legacy alone refuses the table.
+    ///
+    /// ## Why it matters
+    /// iptables-restore refuses the whole table ("Invalid argument"), so
+    /// none of its rules load.
+    ///
+    /// ## Example
+    /// ```text
+    /// -A INPUT -m owner --uid-owner 1000 -j ACCEPT
+    /// ```
+    ///
+    /// ## How to fix
+    /// Move the rule to a chain of a hook the match supports (an owner
+    /// match belongs in OUTPUT), or match on something the hook knows
+    /// (the source address instead of the owner in INPUT).
+    pub static INVALID_MATCH_FOR_HOOK = ("IPT108", "invalid-match-for-hook", Error, "a match the kernel refuses in a chain this hook reaches");
+}
+
+/// The built-in chains a match may be reached from when the kernel
+/// restricts it, and how it checks (checked against iptables 1.8.9, legacy
+/// and nf_tables, by `tests/kernel_targets.rs`).
+fn allowed_hooks(m: &Match<'_>) -> Option<(&'static [&'static str], HookCheck)> {
+    const INPUT_SIDE: &[&str] = &["PREROUTING", "INPUT", "FORWARD"];
+    const OUTPUT_SIDE: &[&str] = &["FORWARD", "OUTPUT", "POSTROUTING"];
+    match &m.kind {
+        MatchKind::Owner(_) => Some((&["OUTPUT", "POSTROUTING"], HookCheck::Mask)),
+        MatchKind::Mac(_) => Some((INPUT_SIDE, HookCheck::Mask)),
+        MatchKind::AddrType(addrtype) => match addrtype.limit_iface? {
+            LimitIface::In => Some((INPUT_SIDE, HookCheck::Entry)),
+            LimitIface::Out => Some((OUTPUT_SIDE, HookCheck::Entry)),
+        },
+        _ => None,
+    }
+}
+
+/// The `invalid-match-for-hook` check.
+pub struct InvalidMatchForHook;
+
+impl Check for InvalidMatchForHook {
+    fn info(&self) -> &'static CodeInfo {
+        &INVALID_MATCH_FOR_HOOK
+    }
+
+    fn run(&self, cx: &Context<'_, '_>, out: &mut Findings) {
+        for (table, graph) in cx.dump.tables.iter().zip(&cx.graph.tables) {
+            let mut hooks: Option<HookReach> = None;
+            for (index, chain) in table.chains.iter().enumerate() {
+                for (rule_index, rule) in chain.rules.iter().enumerate() {
+                    for m in &rule.matches {
+                        let Some(allowed) = allowed_hooks(m) else {
+                            continue;
+                        };
+                        let reach = hooks.get_or_insert_with(|| HookReach::new(table, graph));
+                        let what = || match &m.kind {
+                            MatchKind::AddrType(addrtype) => format!(
+                                "`-m addrtype --limit-iface-{}`",
+                                if addrtype.limit_iface == Some(LimitIface::In) {
+                                    "in"
+                                } else {
+                                    "out"
+                                }
+                            ),
+                            _ => format!("`-m {}`", m.name),
+                        };
+                        if let Some(diagnostic) = reach.wrong_hook_diagnostic(
+                            &INVALID_MATCH_FOR_HOOK,
+                            (index, rule_index),
+                            what,
+                            m.span,
+                            allowed,
+                        ) {
+                            out.push(diagnostic.in_table(&table.name, Some(&chain.name)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::test_support::findings;
+
+    #[test]
+    fn matches_out_of_their_hooks_directly_or_through_jumps() {
+        let src = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:U - [0:0]\n\
+            -A INPUT -m owner --uid-owner 0 -j ACCEPT\n\
+            -A OUTPUT -m owner --uid-owner 0 -j ACCEPT\n\
+            -A FORWARD -j U\n\
+            -A U -m mac --mac-source 00:11:22:33:44:55 -j ACCEPT\n\
+            -A OUTPUT -g U\n\
+            -A INPUT -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT\n\
+            -A INPUT -m addrtype --dst-type LOCAL --limit-iface-out -j ACCEPT\n\
+            COMMIT\n";
+        let found = findings(src, &INVALID_MATCH_FOR_HOOK);
+        let summary: Vec<(&str, &str)> = found
+            .iter()
+            .map(|d| (d.message.as_str(), d.primary_span().text(src)))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("`-m owner` is not valid in INPUT", "-m owner --uid-owner 0"),
+                (
+                    "`-m mac` in chain `U`, which OUTPUT reaches",
+                    "-m mac --mac-source 00:11:22:33:44:55"
+                ),
+                (
+                    "`-m addrtype --limit-iface-out` is not valid in INPUT",
+                    "-m addrtype --dst-type LOCAL --limit-iface-out"
+                ),
+            ]
+        );
+        assert_eq!(found[1].labels[1].span.text(src), "-g U");
+    }
+}
