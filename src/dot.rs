@@ -335,18 +335,12 @@ impl<'d, 'a> ServiceShares<'d, 'a> {
     /// `rule` jumps or goes to.
     fn shares_its_target(&self, table: usize, chain: usize, rule: usize) -> bool {
         let rules = &self.dump.tables[table].chains[chain].rules;
-        let target_chain = |rule: &crate::model::Rule<'_>| {
-            rule.target
-                .as_ref()
-                .filter(|target| target.is_chain())
-                .and_then(|target| target.chain)
-        };
-        let Some(target) = target_chain(&rules[rule]) else {
+        let Some(target) = rules[rule].jump_target() else {
             return false;
         };
         rules
             .iter()
-            .filter(|other| target_chain(other) == Some(target))
+            .filter(|other| other.jump_target() == Some(target))
             .count()
             > 1
     }

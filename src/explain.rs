@@ -853,7 +853,7 @@ fn rules_into(table: &Table<'_>, flows: &Flows, chain: usize, next: usize) -> Ve
         .iter()
         .enumerate()
         .filter(|(index, rule)| {
-            rule.target.as_ref().and_then(|t| t.chain) == Some(next)
+            rule.jump_target() == Some(next)
                 && flows
                     .rules
                     .get(&(chain, *index))

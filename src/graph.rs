@@ -51,8 +51,7 @@ impl ChainGraph {
         }
         for (from, chain) in table.chains.iter().enumerate() {
             for (rule_index, rule) in chain.rules.iter().enumerate() {
-                let Some(target) = &rule.target else { continue };
-                if let Some(to) = target.chain.filter(|_| target.is_chain()) {
+                if let Some((to, target)) = rule.jump_target().zip(rule.target.as_ref()) {
                     graph.add_edge(
                         NodeIndex::new(from),
                         NodeIndex::new(to),

@@ -439,11 +439,7 @@ pub fn walk_chain(
         let end = ending(rule, verdict);
         // Whether some packet reaching this rule may match it.
         let may_match = remaining.intersects(&rule_set.set);
-        let jump_target = rule
-            .target
-            .as_ref()
-            .and_then(|t| t.chain)
-            .filter(|_| matches!(rule.flow(), Flow::Call | Flow::Goto));
+        let jump_target = rule.jump_target();
         if let (Some(index), Some(src)) = (&index, src)
             && !rule_set.opaque
         {
@@ -645,9 +641,7 @@ fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Famil
                     .any(|rule| match rule.flow() {
                         Flow::Terminate => true,
                         Flow::Call | Flow::Goto => rule
-                            .target
-                            .as_ref()
-                            .and_then(|t| t.chain)
+                            .jump_target()
                             .is_some_and(|callee| may_verdict[callee]),
                         Flow::Return | Flow::Continue => false,
                     });

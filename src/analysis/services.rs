@@ -554,7 +554,7 @@ pub fn sketches_in_table(table: &Table<'_>, table_index: usize) -> Vec<Sketch> {
             continue;
         };
         for (index, rule) in table.chains[chain].rules.iter().enumerate() {
-            let Some(target) = jump_target(rule) else {
+            let Some(target) = rule.jump_target() else {
                 continue;
             };
             if let Some(key) = key_of[target] {
@@ -576,7 +576,7 @@ pub fn sketches_in_table(table: &Table<'_>, table_index: usize) -> Vec<Sketch> {
         if !std::mem::replace(&mut placed[key], true) {
             order.push(key);
         }
-        for target in chain.rules.iter().filter_map(jump_target) {
+        for target in chain.rules.iter().filter_map(Rule::jump_target) {
             if key_of[target].is_some_and(|k| k != key) {
                 called_across[target] = true;
             }
@@ -618,7 +618,7 @@ fn sketch(
         .chain(chains.iter().flat_map(|&c| &table.chains[c].rules))
         .chain(
             main_rules
-                .filter_map(jump_target)
+                .filter_map(Rule::jump_target)
                 .flat_map(|callee| &table.chains[callee].rules),
         )
         .find_map(|rule| rule.comment().and_then(service_name_from_comment))
@@ -669,13 +669,6 @@ fn sketch(
         addresses,
         cluster,
     }
-}
-
-fn jump_target(rule: &Rule<'_>) -> Option<usize> {
-    rule.target
-        .as_ref()
-        .filter(|target| target.is_chain())
-        .and_then(|target| target.chain)
 }
 
 fn entry_kind(entry_chain: &str, rule: &Rule<'_>, target_name: &str) -> EntryKind {
@@ -750,7 +743,7 @@ fn guess_protocol(table: &Table<'_>, chain: usize) -> Option<Protocol> {
     rules.iter().find_map(rule_protocol).or_else(|| {
         rules
             .iter()
-            .filter_map(jump_target)
+            .filter_map(Rule::jump_target)
             .find_map(|callee| table.chains[callee].rules.iter().find_map(rule_protocol))
     })
 }

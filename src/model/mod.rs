@@ -197,6 +197,15 @@ pub struct Rule<'a> {
 }
 
 impl<'a> Rule<'a> {
+    /// The index of the declared chain this rule jumps (`-j`) or goes
+    /// (`-g`) to; `None` for any other target and for an undeclared chain.
+    pub fn jump_target(&self) -> Option<usize> {
+        self.target
+            .as_ref()
+            .filter(|target| target.is_chain())
+            .and_then(|target| target.chain)
+    }
+
     /// What a matching rule does to the evaluation.
     pub fn flow(&self) -> Flow {
         self.target.as_ref().map_or(Flow::Continue, Target::flow)
