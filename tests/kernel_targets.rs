@@ -61,6 +61,8 @@ const RESTRICTED_TAILS: &[&str] = &[
     "-m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT",
     "-m addrtype --dst-type LOCAL --limit-iface-out -j ACCEPT",
     "--syn -j TCPMSS --clamp-mss-to-pmtu",
+    "-m physdev --physdev-out eth0 -j ACCEPT",
+    "-m physdev --physdev-is-bridged --physdev-out eth0 -j ACCEPT",
 ];
 
 /// Every placement of every target, as (description, table text).

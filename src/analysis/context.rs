@@ -640,9 +640,9 @@ fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Famil
                     .iter()
                     .any(|rule| match rule.flow() {
                         Flow::Terminate => true,
-                        Flow::Call | Flow::Goto => rule
-                            .jump_target()
-                            .is_some_and(|callee| may_verdict[callee]),
+                        Flow::Call | Flow::Goto => {
+                            rule.jump_target().is_some_and(|callee| may_verdict[callee])
+                        }
                         Flow::Return | Flow::Continue => false,
                     });
         }

@@ -747,7 +747,10 @@ impl<'t, 'a> Analyzer<'t, 'a> {
 /// before its callees; `None` when a loop is reachable.
 fn topological_order(table: &Table<'_>, start: usize) -> Option<Vec<usize>> {
     let callees = |chain: usize| {
-        table.chains[chain].rules.iter().filter_map(|rule| rule.jump_target())
+        table.chains[chain]
+            .rules
+            .iter()
+            .filter_map(|rule| rule.jump_target())
     };
     let mut reached = vec![start];
     let mut seen: HashSet<usize> = HashSet::from_iter([start]);

@@ -19,11 +19,14 @@ declare_code! {
     /// - `-m addrtype --limit-iface-in` only from PREROUTING, INPUT and
     ///   FORWARD, and `--limit-iface-out` only from FORWARD, OUTPUT and
     ///   POSTROUTING: the interface they look at must exist in the hook.
+    /// - `-m physdev --physdev-out` or `--physdev-is-out` not from OUTPUT,
+    ///   unless the rule also has `--physdev-is-bridged`.
     ///
     /// The kernel checks this for every chain a built-in chain reaches,
-    /// through jumps and gotos, whatever the table; for addrtype's options
-    /// iptables-nft checks only rules written in a built-in chain, and the
-    /// finding then says that iptables-legacy alone refuses the table.
+    /// through jumps and gotos, whatever the table; for the addrtype and
+    /// physdev options iptables-nft checks only rules written in a
+    /// built-in chain, and the finding then says that iptables-legacy alone
+    /// refuses the table.
     ///
     /// ## Why it matters
     /// iptables-restore refuses the whole table ("Invalid argument"), so
@@ -54,6 +57,17 @@ fn allowed_hooks(m: &Match<'_>) -> Option<(&'static [&'static str], HookCheck)> 
             LimitIface::In => Some((INPUT_SIDE, HookCheck::Entry)),
             LimitIface::Out => Some((OUTPUT_SIDE, HookCheck::Entry)),
         },
+        // The bridge port a packet leaves by is not known yet in OUTPUT,
+        // unless the rule asks for bridged packets.
+        MatchKind::Physdev(physdev)
+            if (physdev.output.is_some() || physdev.is_out)
+                && physdev.is_bridged != Some(false) =>
+        {
+            Some((
+                &["PREROUTING", "INPUT", "FORWARD", "POSTROUTING"],
+                HookCheck::Entry,
+            ))
+        }
         _ => None,
     }
 }
@@ -85,6 +99,10 @@ impl Check for InvalidMatchForHook {
                                     "out"
                                 }
                             ),
+                            MatchKind::Physdev(physdev) if physdev.output.is_some() => {
+                                "`-m physdev --physdev-out`".to_string()
+                            }
+                            MatchKind::Physdev(_) => "`-m physdev --physdev-is-out`".to_string(),
                             _ => format!("`-m {}`", m.name),
                         };
                         if let Some(diagnostic) = reach.wrong_hook_diagnostic(
@@ -118,6 +136,8 @@ mod tests {
             -A OUTPUT -g U\n\
             -A INPUT -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT\n\
             -A INPUT -m addrtype --dst-type LOCAL --limit-iface-out -j ACCEPT\n\
+            -A OUTPUT -m physdev --physdev-out eth0 -j ACCEPT\n\
+            -A OUTPUT -m physdev --physdev-is-bridged --physdev-out eth0 -j ACCEPT\n\
             COMMIT\n";
         let found = findings(src, &INVALID_MATCH_FOR_HOOK);
         let summary: Vec<(&str, &str)> = found
@@ -135,6 +155,10 @@ mod tests {
                 (
                     "`-m addrtype --limit-iface-out` is not valid in INPUT",
                     "-m addrtype --dst-type LOCAL --limit-iface-out"
+                ),
+                (
+                    "`-m physdev --physdev-out` is not valid in OUTPUT",
+                    "-m physdev --physdev-out eth0"
                 ),
             ]
         );

@@ -437,8 +437,11 @@ pub struct PhysdevMatch {
     pub input: Option<Negatable<String>>,
     /// `--physdev-out`.
     pub output: Option<Negatable<String>>,
-    /// `--physdev-is-bridged` (negated when `Some(true)` means `!`).
+    /// `--physdev-is-bridged`: `Some(false)` as written, `Some(true)` with
+    /// a `!` in front.
     pub is_bridged: Option<bool>,
+    /// `--physdev-is-out`, with or without `!`.
+    pub is_out: bool,
 }
 
 /// `-m owner`.
@@ -779,6 +782,7 @@ pub fn build_match<'a>(
                     "--physdev-in" => physdev.input = Some(typed(option, |t| Ok(t.to_string()))?),
                     "--physdev-out" => physdev.output = Some(typed(option, |t| Ok(t.to_string()))?),
                     "--physdev-is-bridged" => physdev.is_bridged = Some(option.negated),
+                    "--physdev-is-out" => physdev.is_out = true,
                     _ => {}
                 }
             }
