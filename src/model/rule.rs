@@ -223,29 +223,30 @@ const EXCLUSIVE_OPTIONS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// The error for `option` of the match or target `name` (shown as
-/// `owner`: `` `-m NAME` `` or `` `-j NAME` ``), which already has `earlier`: the same option again (checked
-/// only when `known`: iptlint knows the extension's options), or one that
-/// [`EXCLUSIVE_OPTIONS`] says it excludes.
+/// The error for `option` of the match (`is_match`) or target `name`,
+/// which already has `earlier`: the same option again (checked only when
+/// `known`: iptlint knows the extension's options), or one that
+/// [`EXCLUSIVE_OPTIONS`] says it excludes. Called for every option of
+/// every rule, so nothing is allocated unless there is an error.
 fn conflict(
-    owner: &str,
-    name: &str,
+    (name, is_match): (&str, bool),
     earlier: &[RawOption<'_>],
     option: &RawOption<'_>,
     known: bool,
 ) -> Option<Diagnostic> {
+    let owner = || format!("`-{} {name}`", if is_match { 'm' } else { 'j' });
     if known && let Some(first) = earlier.iter().find(|e| e.name == option.name) {
         return Some(
             error(
                 &CONFLICTING_OPTION,
                 option.span,
-                format!("`{}` can only be given once in {owner}", option.name),
+                format!("`{}` can only be given once in {}", option.name, owner()),
             )
             .with_secondary(first.span, "first given here")
             .with_note(format!(
                 "iptables-restore refuses the line (\"option \\\"{}\\\" can only be used once\"){}",
                 option.name,
-                if owner.starts_with("`-m") {
+                if is_match {
                     "; a new `-m` starts a new match that may take it again"
                 } else {
                     ""
@@ -267,13 +268,16 @@ fn conflict(
             &CONFLICTING_OPTION,
             option.span,
             format!(
-                "`{}` cannot be used together with `{}` in {owner}",
-                option.name, other.name
+                "`{}` cannot be used together with `{}` in {}",
+                option.name,
+                other.name,
+                owner()
             ),
         )
         .with_secondary(other.span, "given here")
         .with_note(format!(
-            "{owner} takes only one of {}; iptables-restore refuses the line",
+            "{} takes only one of {}; iptables-restore refuses the line",
+            owner(),
             group
                 .iter()
                 .map(|name| format!("`{name}`"))
@@ -785,15 +789,14 @@ impl<'a> Interpreter<'a> {
         // times, as `-m policy` does; every target here is one of
         // iptables' own), or one it excludes.
         let conflict = match owner {
-            Owner::Target(_) | Owner::OpaqueTarget => self.target.as_ref().and_then(|target| {
-                let owner = format!("`-j {}`", target.name);
-                conflict(&owner, &target.name, &target.options, &option, true)
-            }),
+            Owner::Target(_) | Owner::OpaqueTarget => self
+                .target
+                .as_ref()
+                .and_then(|target| conflict((&target.name, false), &target.options, &option, true)),
             Owner::Module(index, _) | Owner::OpaqueModule(index) => {
                 let module = &self.modules[index];
-                let owner = format!("`-m {}`", module.name);
                 let known = module.spec.is_some();
-                conflict(&owner, &module.name, &module.options, &option, known)
+                conflict((&module.name, true), &module.options, &option, known)
             }
             Owner::Implicit(..) => None,
         };
