@@ -56,7 +56,14 @@ impl SourceFile {
     pub fn read(path: &str) -> std::io::Result<Self> {
         let mut bytes = Vec::new();
         if path == "-" {
-            std::io::stdin().lock().read_to_end(&mut bytes)?;
+            let stdin = std::io::stdin();
+            // Stdin redirected from a file (`< dump`): its size is known, so
+            // read it into one buffer instead of doubling one from empty (a
+            // 32 MB dump took 20 reallocations and copies). 0 for a pipe.
+            let size = stdin_file_size().unwrap_or(0);
+            check_size_of(size)?;
+            bytes.reserve(size);
+            stdin.lock().read_to_end(&mut bytes)?;
             check_size(&bytes)?;
             return Ok(Self::from_bytes("<stdin>", bytes));
         }
@@ -103,8 +110,28 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
     offset
 }
 
+/// The size of the regular file stdin reads from, if it is one.
+#[cfg(unix)]
+fn stdin_file_size() -> Option<usize> {
+    use std::os::fd::AsFd;
+    let file = std::fs::File::from(std::io::stdin().as_fd().try_clone_to_owned().ok()?);
+    let metadata = file.metadata().ok()?;
+    metadata
+        .is_file()
+        .then(|| usize::try_from(metadata.len()).unwrap_or(usize::MAX))
+}
+
+#[cfg(not(unix))]
+fn stdin_file_size() -> Option<usize> {
+    None
+}
+
 fn check_size(bytes: &[u8]) -> std::io::Result<()> {
-    if bytes.len() > MAX_INPUT {
+    check_size_of(bytes.len())
+}
+
+fn check_size_of(len: usize) -> std::io::Result<()> {
+    if len > MAX_INPUT {
         return Err(std::io::Error::other(
             "larger than 4 GiB, which iptlint does not read",
         ));
