@@ -339,13 +339,28 @@ pub fn explain(args: &ExplainArgs) -> std::io::Result<ExitStatus> {
         return Ok(ExitStatus::Error);
     }
     let graph = DumpGraph::build(&parsed.dump);
-    let all = sketches(&parsed.dump);
-    let rejected = rejected_services(&parsed.dump);
+    let status = explain_parsed(args, &source.text, &parsed.dump, &graph);
+    // The process ends right after: the model is left to the exit rather
+    // than freed rule by rule (20 ms on a 10,000-service dump).
+    std::mem::forget(graph);
+    std::mem::forget(parsed);
+    status
+}
+
+/// [`explain`] once the dump is read, parsed and its graph built.
+fn explain_parsed(
+    args: &ExplainArgs,
+    src: &str,
+    dump: &Dump<'_>,
+    graph: &DumpGraph,
+) -> std::io::Result<ExitStatus> {
+    let all = sketches(dump);
+    let rejected = rejected_services(dump);
     let mut out = std::io::stdout().lock();
     match resolve(&args.service, &all, &rejected) {
         Resolution::Found(sketch) => {
-            let service = &analyse(&source.text, &parsed.dump, sketch);
-            let table = &parsed.dump.tables[service.table_index];
+            let service = &analyse(src, dump, sketch);
+            let table = &dump.tables[service.table_index];
             let quantisation = Quantisation::of(table);
             match args.format {
                 Format::Json => {
@@ -355,14 +370,9 @@ pub fn explain(args: &ExplainArgs) -> std::io::Result<ExitStatus> {
                     )?;
                     writeln!(out)?;
                 }
-                Format::Human => write_explanation(
-                    &mut out,
-                    &source.text,
-                    &parsed.dump,
-                    &graph,
-                    service,
-                    &quantisation,
-                )?,
+                Format::Human => {
+                    write_explanation(&mut out, src, dump, graph, service, &quantisation)?
+                }
             }
             Ok(ExitStatus::Clean)
         }
@@ -954,6 +964,9 @@ pub fn list(args: &ServicesArgs) -> std::io::Result<ExitStatus> {
     }
     let graph = DumpGraph::build(&parsed.dump);
     let lines = service_lines(&source.text, &parsed.dump, &graph);
+    // Left to the exit, as in `explain`.
+    std::mem::forget(graph);
+    std::mem::forget(parsed);
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
