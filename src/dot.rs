@@ -1224,19 +1224,6 @@ pub fn run(args: DotArgs) -> std::io::Result<ExitStatus> {
             return Ok(ExitStatus::Error);
         }
     };
-    let report = lint::check_source(source, &Settings::default());
-    if report.is_fatal() {
-        let mut errors = report.clone();
-        errors.diagnostics.retain(|d| d.severity == Severity::Error);
-        let mut stderr = StandardStream::stderr(ColorChoice::Auto);
-        crate::render::human::write_reports(&mut stderr, &[errors], false)?;
-        eprintln!("iptlint: cannot draw a dump that does not parse");
-        return Ok(ExitStatus::Error);
-    }
-    let parsed = crate::model::build::build(&report.source.text);
-    let graph = DumpGraph::build(&parsed.dump);
-    let findings = Findings::from_diagnostics(&parsed.dump, &graph, &report.diagnostics);
-    let shares = ServiceShares::new(&report.source.text, &parsed.dump, &graph);
     let options = Options {
         table: args.table.clone(),
         focus: match (&args.service, &args.chain) {
@@ -1249,14 +1236,37 @@ pub fn run(args: DotArgs) -> std::io::Result<ExitStatus> {
         },
         collapse_above: args.collapse_above,
     };
-    let drawing = match self::build(&parsed.dump, &graph, &findings, &shares, &options) {
-        Ok(drawing) => drawing,
-        Err(message) => {
+    // The model `check` read is drawn before it is freed: one parse.
+    let settings = Settings {
+        keep_memory_until_exit: true,
+        ..Settings::default()
+    };
+    let (diagnostics, drawn) = lint::check_source_with(&source, &settings, |diagnostics, model| {
+        let (dump, graph) = model?;
+        let findings = Findings::from_diagnostics(dump, graph, diagnostics);
+        let shares = ServiceShares::new(&source.text, dump, graph);
+        Some(self::build(dump, graph, &findings, &shares, &options).map(|d| to_dot(&d)))
+    });
+    let text = match drawn {
+        Some(Ok(text)) => text,
+        Some(Err(message)) => {
             eprintln!("iptlint: {message}");
             return Ok(ExitStatus::Error);
         }
+        None => {
+            let errors = lint::FileReport {
+                source,
+                diagnostics: diagnostics
+                    .into_iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .collect(),
+            };
+            let mut stderr = StandardStream::stderr(ColorChoice::Auto);
+            crate::render::human::write_reports(&mut stderr, &[errors], false)?;
+            eprintln!("iptlint: cannot draw a dump that does not parse");
+            return Ok(ExitStatus::Error);
+        }
     };
-    let text = to_dot(&drawing);
     let format = args.format.unwrap_or_else(|| {
         if args
             .output

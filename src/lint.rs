@@ -14,6 +14,7 @@ use crate::diagnostics::codes::{
 };
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::graph::DumpGraph;
+use crate::model::Dump;
 use crate::model::build::build;
 use crate::source::SourceFile;
 use crate::syntax::Span;
@@ -109,12 +110,17 @@ pub struct FileReport {
 impl FileReport {
     /// Whether the file could not be read or parsed (exit code 2).
     pub fn is_fatal(&self) -> bool {
-        self.diagnostics.iter().any(|d| {
-            std::ptr::eq(d.info, &SYNTAX_ERROR)
-                || std::ptr::eq(d.info, &UNREADABLE_INPUT)
-                || std::ptr::eq(d.info, &INVALID_CONFIG)
-        })
+        is_fatal(&self.diagnostics)
     }
+}
+
+/// Whether `diagnostics` say that their file could not be read or parsed.
+pub fn is_fatal(diagnostics: &[Diagnostic]) -> bool {
+    diagnostics.iter().any(|d| {
+        std::ptr::eq(d.info, &SYNTAX_ERROR)
+            || std::ptr::eq(d.info, &UNREADABLE_INPUT)
+            || std::ptr::eq(d.info, &INVALID_CONFIG)
+    })
 }
 
 /// Drop a model on every thread: freeing the hundreds of thousands of
@@ -129,46 +135,67 @@ fn free_in_parallel(parsed: crate::model::build::Parsed<'_>) {
 
 /// Check one source.
 pub fn check_source(source: SourceFile, settings: &Settings) -> FileReport {
-    let mut report = analyse_source(source, settings);
-    cap_per_code(&mut report.diagnostics);
-    report
+    let (diagnostics, ()) = check_source_with(&source, settings, |_, _| ());
+    FileReport {
+        source,
+        diagnostics,
+    }
+}
+
+/// Check one source, and hand its findings (as [`check_source`] reports
+/// them) and the model and graph they were found on (`None` when the dump
+/// does not parse) to `then` before the model is freed: for commands that
+/// draw or explain what `check` read, without reading it twice.
+pub fn check_source_with<R>(
+    source: &SourceFile,
+    settings: &Settings,
+    then: impl FnOnce(&[Diagnostic], Option<(&Dump<'_>, &DumpGraph)>) -> R,
+) -> (Vec<Diagnostic>, R) {
+    analyse(source, settings, true, then)
 }
 
 /// Check one source without capping the findings per code (see
 /// [`cap_per_code`]): for baselines, which must see every finding.
 pub fn analyse_source(source: SourceFile, settings: &Settings) -> FileReport {
-    let mut diagnostics = {
-        let parsed = build(&source.text);
-        let mut diagnostics = parsed.diagnostics.clone();
-        if let Some(at) = source.invalid_utf8_at {
-            diagnostics.push(
-                Diagnostic::new(
-                    &INVALID_UTF8,
-                    Span::new(at, at + 1),
-                    "this file is not valid UTF-8",
-                )
-                .with_primary_message("first invalid byte here")
-                .with_note("invalid bytes are shown as U+FFFD; iptlint reads on"),
-            );
-        }
-        let checks_run = !parsed.has_syntax_errors();
-        if checks_run {
-            let graph = DumpGraph::build(&parsed.dump);
-            let cx = Context::new(&source.text, &parsed.dump, &graph, settings.options);
-            diagnostics.extend(checks::run_all(&cx));
-            if settings.keep_memory_until_exit {
-                std::mem::forget(cx);
-                std::mem::forget(graph);
-            }
-        }
-        crate::suppress::apply(&source, &parsed, &mut diagnostics, checks_run);
+    let (diagnostics, ()) = analyse(&source, settings, false, |_, _| ());
+    FileReport {
+        source,
+        diagnostics,
+    }
+}
+
+/// Parse, check, grade and sort, capping the findings per code when `cap`;
+/// then `then`, then the model is freed (or left to the exit, see
+/// [`Settings::keep_memory_until_exit`]).
+fn analyse<R>(
+    source: &SourceFile,
+    settings: &Settings,
+    cap: bool,
+    then: impl FnOnce(&[Diagnostic], Option<(&Dump<'_>, &DumpGraph)>) -> R,
+) -> (Vec<Diagnostic>, R) {
+    let parsed = build(&source.text);
+    let mut diagnostics = parsed.diagnostics.clone();
+    if let Some(at) = source.invalid_utf8_at {
+        diagnostics.push(
+            Diagnostic::new(
+                &INVALID_UTF8,
+                Span::new(at, at + 1),
+                "this file is not valid UTF-8",
+            )
+            .with_primary_message("first invalid byte here")
+            .with_note("invalid bytes are shown as U+FFFD; iptlint reads on"),
+        );
+    }
+    let checks_run = !parsed.has_syntax_errors();
+    let graph = checks_run.then(|| DumpGraph::build(&parsed.dump));
+    if let Some(graph) = &graph {
+        let cx = Context::new(&source.text, &parsed.dump, graph, settings.options);
+        diagnostics.extend(checks::run_all(&cx));
         if settings.keep_memory_until_exit {
-            std::mem::forget(parsed);
-        } else {
-            free_in_parallel(parsed);
+            std::mem::forget(cx);
         }
-        diagnostics
-    };
+    }
+    crate::suppress::apply(source, &parsed, &mut diagnostics, checks_run);
     settings.apply(&mut diagnostics);
     for diagnostic in &mut diagnostics {
         shorten_texts(diagnostic);
@@ -180,10 +207,18 @@ pub fn analyse_source(source: SourceFile, settings: &Settings) -> FileReport {
             d.info.code,
         )
     });
-    FileReport {
-        source,
-        diagnostics,
+    if cap {
+        cap_per_code(&mut diagnostics);
     }
+    let result = then(&diagnostics, graph.as_ref().map(|g| (&parsed.dump, g)));
+    if settings.keep_memory_until_exit {
+        std::mem::forget(graph);
+        std::mem::forget(parsed);
+    } else {
+        drop(graph);
+        free_in_parallel(parsed);
+    }
+    (diagnostics, result)
 }
 
 /// Longest message, note or label text kept (in bytes): messages quote
