@@ -449,6 +449,14 @@ const FILTER_RULES: &[(&str, bool)] = &[
     ("-j LOG --log-level WARNING", true),
     ("-m limit --limit 5/sec --limit-burst 1 -j ACCEPT", false),
     ("-m limit --limit 5/sec --limit-burst 10001 -j ACCEPT", true),
+    ("-m limit --limit 10000/second -j ACCEPT", false),
+    ("-m limit --limit 20000/second -j ACCEPT", true),
+    ("-m limit --limit 1.5/s -j ACCEPT", false),
+    ("-m limit --limit 0.5/s -j ACCEPT", true),
+    ("-m limit --limit 5/MIN -j ACCEPT", false),
+    ("-m limit --limit 5/seconds -j ACCEPT", true),
+    ("-m limit --limit 2/day -j ACCEPT", false),
+    ("-m limit --limit 1/hour --limit-burst 200 -j ACCEPT", false),
     ("-m recent --rcheck --seconds 10 -j ACCEPT", false),
     ("-m recent --name x -j ACCEPT", true),
     ("-j NFQUEUE --queue-num 65535", false),
@@ -514,10 +522,14 @@ fn option_values_agree_with_the_kernel() {
             .iter()
             .map(|&(rule, refused)| ("filter", "INPUT", rule, refused)),
     );
-    // A burst of 0, TCPMSS on packets not required to be SYN: the legacy
+    // A burst of 0 or one whose credits overflow the legacy kernel's 32-bit
+    // arithmetic, TCPMSS on packets not required to be SYN: the legacy
     // kernel refuses them, nft loads them; the error says both.
     for text in [
         "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m limit --limit-burst 0 -j ACCEPT\nCOMMIT\n",
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m limit --limit 1/day -j ACCEPT\nCOMMIT\n",
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m limit --limit 1/hour --limit-burst 120 -j ACCEPT\nCOMMIT\n",
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m limit --limit-burst 10000 -j ACCEPT\nCOMMIT\n",
         "*mangle\n:FORWARD ACCEPT [0:0]\n-A FORWARD -p tcp -j TCPMSS --set-mss 1400\nCOMMIT\n",
         "*mangle\n:FORWARD ACCEPT [0:0]\n-A FORWARD -p tcp ! --syn -j TCPMSS --set-mss 1400\nCOMMIT\n",
     ] {

@@ -749,11 +749,16 @@ pub fn build_match<'a>(
                 per_second: 3.0 / 3600.0,
                 burst: 5,
             };
+            // The kernel's `avg` (1/10000 s between packets) of iptables'
+            // default 3/hour, and where to point at an overflow.
+            let mut average = KERNEL_LIMIT_SCALE * 3600 / 3;
+            let mut at = span;
             for option in &options {
                 not_negatable(option)?;
                 let (text, value_span) = value(option, 0);
+                at = value_span;
                 if option.name == "--limit" {
-                    limit.per_second = parse_rate(text).map_err(|m| (value_span, m))?;
+                    (limit.per_second, average) = parse_rate(text).map_err(|m| (value_span, m))?;
                 } else {
                     limit.burst =
                         parse_u32(text).map_err(|m| (value_span, format!("--limit-burst: {m}")))?;
@@ -772,6 +777,15 @@ pub fn build_match<'a>(
                         ));
                     }
                 }
+            }
+            if legacy_limit_overflows(average, limit.burst) {
+                return Err((
+                    at,
+                    format!(
+                        "--limit-burst: iptables-legacy refuses a burst of {} at this rate (the kernel's limit match: \"Overflow, try lower\", with HZ 250 or 1000); iptables-nft loads it",
+                        limit.burst
+                    ),
+                ));
             }
             MatchKind::Limit(limit)
         }
@@ -982,25 +996,63 @@ fn parse_ip_range(text: &str) -> Result<(IpAddr, IpAddr), String> {
 }
 
 /// `3/min`, `10/second`, `1/s`: packets per second.
-fn parse_rate(text: &str) -> Result<f64, String> {
-    let (count, unit) = text.split_once('/').unwrap_or((text, "second"));
-    let count: f64 = count
-        .parse()
-        .ok()
-        .filter(|c: &f64| c.is_finite() && *c > 0.0)
-        .ok_or_else(|| format!("--limit: `{text}` is not a rate like 3/min"))?;
-    let seconds = match unit {
-        u if "second".starts_with(u) && !u.is_empty() => 1.0,
-        u if "minute".starts_with(u) && !u.is_empty() => 60.0,
-        u if "hour".starts_with(u) && !u.is_empty() => 3600.0,
-        u if "day".starts_with(u) && !u.is_empty() => 86400.0,
-        _ => {
-            return Err(format!(
-                "--limit: `{unit}` is not a unit (second, minute, hour, day)"
-            ));
+/// `XT_LIMIT_SCALE`: the kernel's limit match counts time in 1/10000 s.
+const KERNEL_LIMIT_SCALE: u32 = 10_000;
+
+/// Whether the legacy kernel's limit match refuses `average` with `burst`
+/// (`limit_mt_check`: "Overflow, try lower"). It compares the credits of
+/// `average * burst` and of `average` in 32-bit arithmetic that wraps, so
+/// some bursts are refused and larger ones accepted. The credits depend on
+/// the kernel's HZ through `HZ * CREDITS_PER_JIFFY`, which is 32000 for both
+/// HZ 250 and 1000 (most distributions); checked against this machine's
+/// kernel by `tests/kernel_targets.rs`. iptables-nft does not run this check.
+fn legacy_limit_overflows(average: u32, burst: u32) -> bool {
+    const HZ_TIMES_CREDITS_PER_JIFFY: u32 = 32_000;
+    let credits = |user: u32| {
+        if user > u32::MAX / HZ_TIMES_CREDITS_PER_JIFFY {
+            (user / KERNEL_LIMIT_SCALE).wrapping_mul(HZ_TIMES_CREDITS_PER_JIFFY)
+        } else {
+            user * HZ_TIMES_CREDITS_PER_JIFFY / KERNEL_LIMIT_SCALE
         }
     };
-    Ok(count / seconds)
+    credits(average.wrapping_mul(burst)) < credits(average)
+}
+
+/// A `--limit` rate as iptables reads it (libxt_limit's `parse_rate`):
+/// packets per second, and the kernel's `avg` (1/10000 s between packets).
+/// The count is C's `atoi` of the text (`1.5/s` is 1/s, `0.5/s` is refused);
+/// the unit, in any case, is a prefix of second, minute, hour or day.
+fn parse_rate(text: &str) -> Result<(f64, u32), String> {
+    let (count, unit) = text.split_once('/').unwrap_or((text, "s"));
+    let seconds: u32 = ["second", "minute", "hour", "day"]
+        .iter()
+        .zip([1, 60, 3600, 86400])
+        .find(|(name, _)| {
+            !unit.is_empty()
+                && name
+                    .get(..unit.len())
+                    .is_some_and(|n| n.eq_ignore_ascii_case(unit))
+        })
+        .map(|(_, seconds)| seconds)
+        .ok_or_else(|| format!("--limit: `{unit}` is not a unit (second, minute, hour, day)"))?;
+    let digits = count.trim_start();
+    let digits = &digits[..digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len())];
+    let count = digits
+        .parse::<u32>()
+        .ok()
+        .filter(|&count| count > 0)
+        .ok_or_else(|| {
+            format!("--limit: `{text}` is not a rate like 3/min (iptables reads a whole number of packets first)")
+        })?;
+    let average = KERNEL_LIMIT_SCALE * seconds / count;
+    if average == 0 {
+        return Err(format!(
+            "--limit: `{text}` is too fast: iptables takes at most 10000/second"
+        ));
+    }
+    Ok((f64::from(count) / f64::from(seconds), average))
 }
 
 #[cfg(test)]
@@ -1017,9 +1069,20 @@ mod tests {
 
     #[test]
     fn rates() {
-        assert_eq!(parse_rate("3/min").unwrap(), 0.05);
-        assert_eq!(parse_rate("10/s").unwrap(), 10.0);
-        assert!(parse_rate("3/fortnight").is_err());
+        assert_eq!(parse_rate("3/min").unwrap(), (0.05, 200_000));
+        assert_eq!(parse_rate("10/s").unwrap(), (10.0, 1_000));
+        assert_eq!(parse_rate("5/MIN").unwrap(), (5.0 / 60.0, 120_000));
+        assert_eq!(parse_rate("1.5/s").unwrap(), (1.0, 10_000));
+        assert_eq!(parse_rate("7").unwrap(), (7.0, 1_428));
+        for refused in ["3/fortnight", "0.5/s", "20000/second", "x/s", "5/"] {
+            assert!(parse_rate(refused).is_err(), "{refused}");
+        }
+        // The legacy kernel's overflow check, as measured on this machine.
+        let hour = 36_000_000;
+        assert!(legacy_limit_overflows(hour, 120) && !legacy_limit_overflows(hour, 119));
+        assert!(!legacy_limit_overflows(hour, 200));
+        assert!(legacy_limit_overflows(864_000_000, 5));
+        assert!(!legacy_limit_overflows(432_000_000, 5));
     }
 
     #[test]
