@@ -44,32 +44,48 @@ declare_code! {
     pub static INVALID_MATCH_FOR_HOOK = ("IPT108", "invalid-match-for-hook", Error, "a match the kernel refuses in a chain this hook reaches");
 }
 
-/// The built-in chains a match may be reached from when the kernel
-/// restricts it, and how it checks (checked against iptables 1.8.9, legacy
-/// and nf_tables, by `tests/kernel_targets.rs`).
-fn allowed_hooks(m: &Match<'_>) -> Option<(&'static [&'static str], HookCheck)> {
+/// Where the kernel lets a match be used: what the finding calls it, the
+/// built-in chains it may be reached from, and how the kernel checks.
+type HookRule = (&'static str, &'static [&'static str], HookCheck);
+
+/// The [`HookRule`] of a match the kernel restricts (checked against
+/// iptables 1.8.9, legacy and nf_tables, by `tests/kernel_targets.rs`).
+fn hook_rule(m: &Match<'_>) -> Option<HookRule> {
     const INPUT_SIDE: &[&str] = &["PREROUTING", "INPUT", "FORWARD"];
     const OUTPUT_SIDE: &[&str] = &["FORWARD", "OUTPUT", "POSTROUTING"];
-    match &m.kind {
-        MatchKind::Owner(_) => Some((&["OUTPUT", "POSTROUTING"], HookCheck::Mask)),
-        MatchKind::Mac(_) => Some((INPUT_SIDE, HookCheck::Mask)),
+    // The bridge port a packet leaves by is not known yet in OUTPUT,
+    // unless the rule asks for bridged packets.
+    const NOT_OUTPUT: &[&str] = &["PREROUTING", "INPUT", "FORWARD", "POSTROUTING"];
+    Some(match &m.kind {
+        MatchKind::Owner(_) => ("`-m owner`", &["OUTPUT", "POSTROUTING"], HookCheck::Mask),
+        MatchKind::Mac(_) => ("`-m mac`", INPUT_SIDE, HookCheck::Mask),
         MatchKind::AddrType(addrtype) => match addrtype.limit_iface? {
-            LimitIface::In => Some((INPUT_SIDE, HookCheck::Entry)),
-            LimitIface::Out => Some((OUTPUT_SIDE, HookCheck::Entry)),
-        },
-        // The bridge port a packet leaves by is not known yet in OUTPUT,
-        // unless the rule asks for bridged packets.
-        MatchKind::Physdev(physdev)
-            if (physdev.output.is_some() || physdev.is_out)
-                && physdev.is_bridged != Some(false) =>
-        {
-            Some((
-                &["PREROUTING", "INPUT", "FORWARD", "POSTROUTING"],
+            LimitIface::In => (
+                "`-m addrtype --limit-iface-in`",
+                INPUT_SIDE,
                 HookCheck::Entry,
-            ))
+            ),
+            LimitIface::Out => (
+                "`-m addrtype --limit-iface-out`",
+                OUTPUT_SIDE,
+                HookCheck::Entry,
+            ),
+        },
+        MatchKind::Physdev(physdev) if physdev.is_bridged != Some(false) => {
+            if physdev.output.is_some() {
+                ("`-m physdev --physdev-out`", NOT_OUTPUT, HookCheck::Entry)
+            } else if physdev.is_out {
+                (
+                    "`-m physdev --physdev-is-out`",
+                    NOT_OUTPUT,
+                    HookCheck::Entry,
+                )
+            } else {
+                return None;
+            }
         }
-        _ => None,
-    }
+        _ => return None,
+    })
 }
 
 /// The `invalid-match-for-hook` check.
@@ -86,31 +102,16 @@ impl Check for InvalidMatchForHook {
             for (index, chain) in table.chains.iter().enumerate() {
                 for (rule_index, rule) in chain.rules.iter().enumerate() {
                     for m in &rule.matches {
-                        let Some(allowed) = allowed_hooks(m) else {
+                        let Some((what, hooks_allowed, check)) = hook_rule(m) else {
                             continue;
                         };
                         let reach = hooks.get_or_insert_with(|| HookReach::new(table, graph));
-                        let what = || match &m.kind {
-                            MatchKind::AddrType(addrtype) => format!(
-                                "`-m addrtype --limit-iface-{}`",
-                                if addrtype.limit_iface == Some(LimitIface::In) {
-                                    "in"
-                                } else {
-                                    "out"
-                                }
-                            ),
-                            MatchKind::Physdev(physdev) if physdev.output.is_some() => {
-                                "`-m physdev --physdev-out`".to_string()
-                            }
-                            MatchKind::Physdev(_) => "`-m physdev --physdev-is-out`".to_string(),
-                            _ => format!("`-m {}`", m.name),
-                        };
                         if let Some(diagnostic) = reach.wrong_hook_diagnostic(
                             &INVALID_MATCH_FOR_HOOK,
                             (index, rule_index),
-                            what,
+                            || what.to_string(),
                             m.span,
-                            allowed,
+                            (hooks_allowed, check),
                         ) {
                             out.push(diagnostic.in_table(&table.name, Some(&chain.name)));
                         }
