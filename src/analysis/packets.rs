@@ -206,11 +206,12 @@ impl Values {
         builder.finish(Width::of(max))
     }
 
-    /// The union of `ranges` (in any order).
+    /// The union of `ranges` (in any order); a reversed pair (`lo > hi`)
+    /// holds nothing, as in [`Values::range`].
     pub fn from_ranges(max: u128, mut ranges: Vec<(u128, u128)>) -> Self {
         ranges.sort_unstable();
         let mut builder = RangesBuilder::new();
-        for (lo, hi) in ranges {
+        for (lo, hi) in ranges.into_iter().filter(|(lo, hi)| lo <= hi) {
             builder.push(lo, hi.min(max));
         }
         builder.finish(Width::of(max))
@@ -1678,7 +1679,6 @@ fn port_values(ranges: &[PortRange]) -> Values {
         65535,
         ranges
             .iter()
-            .filter(|r| r.lo <= r.hi)
             .map(|r| (r.lo as u128, r.hi as u128))
             .collect(),
     )
@@ -2031,6 +2031,11 @@ mod tests {
         let any = set("-j ACCEPT");
         let inverted = set("-m iprange ! --src-range 10.0.0.9-10.0.0.1 -j ACCEPT");
         assert!(any.subset_of(&inverted));
+        // A reversed pair among others adds nothing.
+        let some = Values::from_ranges(65535, vec![(10, 5), (20, 30)]);
+        let expected = Values::range(65535, 20, 30);
+        assert!(some.subset_of(&expected) && expected.subset_of(&some));
+        assert!(Values::from_ranges(65535, vec![(10, 5)]).is_empty());
     }
 
     #[test]

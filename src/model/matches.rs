@@ -263,10 +263,15 @@ pub struct TcpFlags {
     pub comparison: u8,
 }
 
+impl TcpFlags {
+    /// The SYN bit.
+    pub const SYN: u8 = 0x02;
+}
+
 fn parse_tcp_flag_list(text: &str) -> Result<u8, String> {
     const FLAGS: [(&str, u8); 8] = [
         ("FIN", 0x01),
-        ("SYN", 0x02),
+        ("SYN", TcpFlags::SYN),
         ("RST", 0x04),
         ("PSH", 0x08),
         ("ACK", 0x10),
@@ -618,7 +623,7 @@ pub fn build_match<'a>(
                         ports.flags = Some(Negatable {
                             value: TcpFlags {
                                 mask: 0x17,
-                                comparison: 0x02,
+                                comparison: TcpFlags::SYN,
                             },
                             negated: option.negated,
                             span: option.span,

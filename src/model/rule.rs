@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use super::matches::{ExtensionSpec, Match, MatchKind, build_match, match_spec};
+use super::matches::{ExtensionSpec, Match, MatchKind, TcpFlags, build_match, match_spec};
 use super::targets::{Action, Target, build_action, is_extension, target_spec};
 use super::values::parse_ipnet;
 use super::{Negatable, Protocol, RawOption, Rule, written_protocol};
@@ -1132,12 +1132,11 @@ impl<'a> Interpreter<'a> {
         ) {
             return;
         }
-        const SYN: u8 = 0x02;
         let requires_syn = self.rule.matches.iter().any(|m| match &m.kind {
             MatchKind::Tcp(ports) => ports
                 .flags
                 .as_ref()
-                .is_some_and(|flags| !flags.negated && flags.value.comparison & SYN != 0),
+                .is_some_and(|flags| !flags.negated && flags.value.comparison & TcpFlags::SYN != 0),
             _ => false,
         });
         if !requires_syn {
