@@ -173,14 +173,7 @@ fn fixtures_agree_with_the_kernel() {
                 let refused_by_iptlint = report.diagnostics.iter().any(|d| {
                     d.severity == iptlint::diagnostics::Severity::Error
                         && is_refusal(d.info)
-                        && !(kernel.backend == "legacy"
-                            && d.notes.iter().any(|n| {
-                                n.starts_with(iptlint::checks::legacy_walk::LEGACY_LOADS_NOTE)
-                            }))
-                        && !(kernel.backend == "nft"
-                            && d.notes
-                                .iter()
-                                .any(|n| n.starts_with(iptlint::checks::hooks::NFT_LOADS_NOTE)))
+                        && !kernel.loads_anyway(d)
                 });
                 let verdict = kernel.restore(support::Family::V4, &text, &[]);
                 if verdict.is_err() != refused_by_iptlint {

@@ -119,6 +119,17 @@ impl Kernel {
         kernels
     }
 
+    /// Whether `finding`'s notes say that this backend loads the table
+    /// anyway (iptables-legacy's walk or iptables-nft's checks differ from
+    /// the other backend's), so that its error is no refusal here.
+    pub fn loads_anyway(&self, finding: &iptlint::diagnostics::Diagnostic) -> bool {
+        let note = match self.backend {
+            "legacy" => iptlint::checks::legacy_walk::LEGACY_LOADS_NOTE,
+            _ => iptlint::checks::hooks::NFT_LOADS_NOTE,
+        };
+        finding.notes.iter().any(|n| n.starts_with(note))
+    }
+
     /// The command for `what` (`restore`, `save`) of this backend and family.
     pub fn tool(&self, family: Family, what: &str) -> String {
         let prefix = if family == Family::V6 {
