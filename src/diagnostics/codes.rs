@@ -486,13 +486,18 @@ declare_code! {
     /// twice to one tcp match, `--log-level` twice to one LOG target), and
     /// options of one match or target that exclude each other (`--syn` with
     /// `--tcp-flags`, `--set-mark` with `--or-mark`, `--probability` with
-    /// `--every`, `--dports` with `--ports`).
+    /// `--every`, `--dports` with `--ports`, two commands of `-m recent`,
+    /// `--ttl-gt` with `--ttl-lt`, `--connlimit-above` with
+    /// `--connlimit-upto`), or that only refine another one
+    /// (`-m recent --set` with `--seconds`, `--hitcount` or `--rttl`).
     ///
     /// ## Why it matters
     /// iptables takes each option of a match or target once ("option
     /// \"--limit\" can only be used once", "multiple -s flags not allowed",
-    /// "cannot be used together with"), so iptables-restore refuses the
-    /// line and loads nothing of its table. Written by hand or by a
+    /// "cannot be used together with"), and the kernel's recent match
+    /// refuses `--seconds` and `--hitcount` on a rule that only records or
+    /// removes addresses, so iptables-restore refuses the line and loads
+    /// nothing of its table. Written by hand or by a
     /// template, the second copy is usually a merge of two rules.
     ///
     /// A second `-m tcp` (or any `-m`) starts a new match, which may take

@@ -8,10 +8,11 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::values::{
-    IpNet, MarkValue, PortRange, Probability, parse_dscp, parse_dscp_class, parse_mac, parse_mark,
-    parse_ordered_port_range, parse_port_list, parse_port_range, parse_probability, parse_u32,
+    IpNet, MarkValue, PortRange, Probability, c_number, parse_dscp, parse_dscp_class, parse_mac,
+    parse_mark, parse_ordered_port_range, parse_port_list, parse_port_range, parse_probability,
+    parse_u32,
 };
-use super::{Negatable, RawOption};
+use super::{Negatable, Protocol, RawOption};
 use crate::syntax::Span;
 
 /// One option a module accepts.
@@ -252,6 +253,187 @@ fn parse_ct_states(text: &str) -> Result<CtStates, String> {
         bits |= 1 << index;
     }
     Ok(CtStates(bits))
+}
+
+/// `--ctstatus`: one or more of conntrack's status names, comma-separated,
+/// in any case (libxt_conntrack's `conntrack_ps_status`).
+fn parse_ct_status(text: &str) -> Result<(), String> {
+    const NAMES: [&str; 5] = ["NONE", "EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED"];
+    match text
+        .split(',')
+        .find(|name| !NAMES.iter().any(|known| known.eq_ignore_ascii_case(name)))
+    {
+        None => Ok(()),
+        Some(bad) => Err(format!(
+            "`{bad}` is not a conntrack status ({})",
+            NAMES.join(", ")
+        )),
+    }
+}
+
+/// `--ctexpire MIN[:MAX]`: seconds, either side may be left out.
+fn parse_ct_expire(text: &str) -> Result<(), String> {
+    let (min, max) = text.split_once(':').unwrap_or((text, ""));
+    for side in [min, max].into_iter().filter(|side| !side.is_empty()) {
+        parse_u32(side)?;
+    }
+    Ok(())
+}
+
+/// `--ctdir`: `ORIGINAL` or `REPLY`, in any case.
+fn parse_ct_direction(text: &str) -> Result<(), String> {
+    if ["ORIGINAL", "REPLY"]
+        .iter()
+        .any(|known| known.eq_ignore_ascii_case(text))
+    {
+        Ok(())
+    } else {
+        Err(format!("`{text}` is not a direction (ORIGINAL, REPLY)"))
+    }
+}
+
+/// `--pkt-type`: libxt_pkttype's names, in any case.
+fn parse_packet_type(text: &str) -> Result<(), String> {
+    const NAMES: [&str; 5] = ["unicast", "broadcast", "multicast", "host", "otherhost"];
+    if NAMES.iter().any(|known| known.eq_ignore_ascii_case(text)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{text}` is not a packet type ({})",
+            NAMES.join(", ")
+        ))
+    }
+}
+
+/// The type names `-m icmp --icmp-type` knows, aliases included, in the
+/// order of iptables' table (`iptables -p icmp -h`, iptables 1.8.9).
+const ICMP_NAMES: &[&str] = &[
+    "any",
+    "echo-reply",
+    "pong",
+    "destination-unreachable",
+    "network-unreachable",
+    "host-unreachable",
+    "protocol-unreachable",
+    "port-unreachable",
+    "fragmentation-needed",
+    "source-route-failed",
+    "network-unknown",
+    "host-unknown",
+    "network-prohibited",
+    "host-prohibited",
+    "TOS-network-unreachable",
+    "TOS-host-unreachable",
+    "communication-prohibited",
+    "host-precedence-violation",
+    "precedence-cutoff",
+    "source-quench",
+    "redirect",
+    "network-redirect",
+    "host-redirect",
+    "TOS-network-redirect",
+    "TOS-host-redirect",
+    "echo-request",
+    "ping",
+    "router-advertisement",
+    "router-solicitation",
+    "time-exceeded",
+    "ttl-exceeded",
+    "ttl-zero-during-transit",
+    "ttl-zero-during-reassembly",
+    "parameter-problem",
+    "ip-header-bad",
+    "required-option-missing",
+    "timestamp-request",
+    "timestamp-reply",
+    "address-mask-request",
+    "address-mask-reply",
+];
+
+/// The type names of `-m icmp6 --icmpv6-type` (`ip6tables -p icmpv6 -h`).
+const ICMPV6_NAMES: &[&str] = &[
+    "destination-unreachable",
+    "no-route",
+    "communication-prohibited",
+    "beyond-scope",
+    "address-unreachable",
+    "port-unreachable",
+    "failed-policy",
+    "reject-route",
+    "packet-too-big",
+    "time-exceeded",
+    "ttl-exceeded",
+    "ttl-zero-during-transit",
+    "ttl-zero-during-reassembly",
+    "parameter-problem",
+    "bad-header",
+    "unknown-header-type",
+    "unknown-option",
+    "echo-request",
+    "ping",
+    "echo-reply",
+    "pong",
+    "router-solicitation",
+    "router-advertisement",
+    "neighbour-solicitation",
+    "neighbor-solicitation",
+    "neighbour-advertisement",
+    "neighbor-advertisement",
+    "redirect",
+];
+
+/// An ICMP type as iptables 1.8 reads it: a name of `names` or any
+/// unambiguous beginning of one, in any case; otherwise `TYPE[/CODE]` or
+/// `TYPE/MIN:MAX` with numbers 0 to 255 in C's notation (a range of types
+/// is refused).
+fn parse_icmp_type(names: &[&str], text: &str) -> Result<(), String> {
+    let starts_with_text = |name: &str| {
+        name.len() >= text.len()
+            && name.as_bytes()[..text.len()].eq_ignore_ascii_case(text.as_bytes())
+    };
+    let mut candidates = names.iter().filter(|name| starts_with_text(name));
+    match (candidates.next(), candidates.next()) {
+        (Some(_), None) if !text.is_empty() => return Ok(()),
+        (Some(first), Some(second)) if !text.is_empty() => {
+            return Err(format!("`{text}` is ambiguous: `{first}` or `{second}`?"));
+        }
+        _ => {}
+    }
+    let byte = |part: &str| c_number(part).and_then(|number| u8::try_from(number).ok());
+    let (kind, code) = match text.split_once('/') {
+        Some((kind, code)) => (kind, Some(code)),
+        None => (text, None),
+    };
+    if let Some((low, high)) = kind.split_once(':')
+        && byte(low).is_some()
+        && byte(high).is_some()
+    {
+        return Err(format!("`{text}`: ICMP type ranges are not supported"));
+    }
+    if byte(kind).is_none() {
+        return Err(format!(
+            "`{text}` is not an ICMP type (a name such as `echo-request`, or a number 0-255 with an optional `/CODE`)"
+        ));
+    }
+    let code_ok = code.is_none_or(|code| {
+        let (low, high) = code.split_once(':').unwrap_or((code, code));
+        byte(low).is_some() && byte(high).is_some()
+    });
+    if code_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{text}`: the code after `/` is not a number 0-255 (or a range MIN:MAX)"
+        ))
+    }
+}
+
+/// `--tcp-option`: a TCP option kind, 1 to 255 (0 is the end of the list).
+fn parse_tcp_option(text: &str) -> Result<u8, String> {
+    c_number(text)
+        .and_then(|kind| u8::try_from(kind).ok())
+        .filter(|&kind| kind != 0)
+        .ok_or_else(|| format!("`{text}` is not a TCP option kind between 1 and 255"))
 }
 
 /// TCP flags as `--tcp-flags MASK COMP` (and `--syn`) give them.
@@ -619,6 +801,10 @@ pub fn build_match<'a>(
                             span: option.span,
                         });
                     }
+                    "--tcp-option" => {
+                        typed(option, parse_tcp_option)?;
+                        other = true;
+                    }
                     "--syn" => {
                         ports.flags = Some(Negatable {
                             value: TcpFlags {
@@ -647,6 +833,12 @@ pub fn build_match<'a>(
             }
         }
         "multiport" => {
+            if options.is_empty() {
+                return Err((
+                    span,
+                    "multiport: --sports, --dports or --ports is required".to_string(),
+                ));
+            }
             let mut multiport = MultiportMatch::default();
             for option in &options {
                 let list = typed(option, parse_port_list)?;
@@ -659,9 +851,32 @@ pub fn build_match<'a>(
             MatchKind::Multiport(Box::new(multiport))
         }
         "conntrack" => {
+            if options.is_empty() {
+                return Err((
+                    span,
+                    "conntrack: at least one option is required".to_string(),
+                ));
+            }
             let mut conntrack = ConntrackMatch::default();
             for option in &options {
                 match option.name {
+                    "--ctproto" => {
+                        typed(option, Protocol::parse)?;
+                        conntrack.has_other_options = true;
+                    }
+                    "--ctstatus" => {
+                        typed(option, parse_ct_status)?;
+                        conntrack.has_other_options = true;
+                    }
+                    "--ctexpire" => {
+                        typed(option, parse_ct_expire)?;
+                        conntrack.has_other_options = true;
+                    }
+                    "--ctdir" => {
+                        not_negatable(option)?;
+                        typed(option, parse_ct_direction)?;
+                        conntrack.has_other_options = true;
+                    }
                     "--ctstate" => conntrack.state = Some(typed(option, parse_ct_states)?),
                     "--ctorigdst" => {
                         conntrack.original_destination =
@@ -690,16 +905,28 @@ pub fn build_match<'a>(
             None => return Err((span, format!("{name}: --mark is required"))),
         },
         "addrtype" => {
+            if !options
+                .iter()
+                .any(|option| matches!(option.name, "--src-type" | "--dst-type"))
+            {
+                return Err((
+                    span,
+                    "addrtype: --src-type or --dst-type is required".to_string(),
+                ));
+            }
             let mut addrtype = AddrTypeMatch::default();
+            // One type or several separated by commas (any of them matches).
             let parse_type = |text: &str| -> Result<String, String> {
-                let upper = text.to_ascii_uppercase();
-                if ADDRESS_TYPES.contains(&upper.as_str()) {
-                    Ok(upper)
-                } else {
-                    Err(format!(
-                        "`{text}` is not an address type ({})",
+                match text.split(',').find(|name| {
+                    !ADDRESS_TYPES
+                        .iter()
+                        .any(|known| known.eq_ignore_ascii_case(name))
+                }) {
+                    None => Ok(text.to_ascii_uppercase()),
+                    Some(bad) => Err(format!(
+                        "`{bad}` is not an address type ({})",
                         ADDRESS_TYPES.join(", ")
-                    ))
+                    )),
                 }
             };
             for option in &options {
@@ -719,6 +946,12 @@ pub fn build_match<'a>(
             None => return Err((span, "mac: --mac-source is required".to_string())),
         },
         "iprange" => {
+            if options.is_empty() {
+                return Err((
+                    span,
+                    "iprange: --src-range or --dst-range is required".to_string(),
+                ));
+            }
             let mut range = IpRangeMatch::default();
             for option in &options {
                 let parsed = typed(option, parse_ip_range)?;
@@ -821,12 +1054,13 @@ pub fn build_match<'a>(
         }
         "icmp" | "icmp6" => match options.first() {
             Some(option) => MatchKind::Icmp(IcmpMatch {
-                icmp_type: typed(option, |t| {
-                    if t.is_empty() {
-                        Err("empty ICMP type".to_string())
+                icmp_type: typed(option, |text| {
+                    let names = if name == "icmp" {
+                        ICMP_NAMES
                     } else {
-                        Ok(t.to_string())
-                    }
+                        ICMPV6_NAMES
+                    };
+                    parse_icmp_type(names, text).map(|()| text.to_string())
                 })?,
             }),
             None => return Err((span, format!("{name}: a type option is required"))),
@@ -864,6 +1098,30 @@ pub fn build_match<'a>(
             }
             None => return Err((span, format!("{name}: a comparison is required"))),
         },
+        "pkttype" => match options.first() {
+            Some(option) => {
+                typed(option, parse_packet_type)?;
+                MatchKind::Other(options)
+            }
+            None => return Err((span, "pkttype: --pkt-type is required".to_string())),
+        },
+        "connlimit" => {
+            if !options
+                .iter()
+                .any(|option| matches!(option.name, "--connlimit-upto" | "--connlimit-above"))
+            {
+                return Err((
+                    span,
+                    "connlimit: --connlimit-above or --connlimit-upto is required".to_string(),
+                ));
+            }
+            for option in &options {
+                if matches!(option.name, "--connlimit-upto" | "--connlimit-above") {
+                    typed(option, parse_u32)?;
+                }
+            }
+            MatchKind::Other(options)
+        }
         "dscp" => {
             if options.is_empty() {
                 return Err((span, "dscp: --dscp or --dscp-class is required".to_string()));
@@ -947,7 +1205,10 @@ fn build_recent<'a>(options: &[RawOption<'a>], span: Span) -> Result<MatchKind<'
         hitcount: None,
         destination_side: false,
     };
+    // A second command, and options that do not go with the command, are
+    // `conflicting-option` errors (rule.rs) and never reach this point.
     let mut action_seen = false;
+    let mut reap = None;
     for option in options {
         let action = match option.name {
             "--set" => Some(RecentAction::Set),
@@ -957,12 +1218,6 @@ fn build_recent<'a>(options: &[RawOption<'a>], span: Span) -> Result<MatchKind<'
             _ => None,
         };
         if let Some(action) = action {
-            if action_seen {
-                return Err((
-                    option.span,
-                    "recent: only one of --set, --rcheck, --update, --remove".to_string(),
-                ));
-            }
             action_seen = true;
             recent.action = action;
             recent.negated = option.negated;
@@ -970,7 +1225,17 @@ fn build_recent<'a>(options: &[RawOption<'a>], span: Span) -> Result<MatchKind<'
         }
         match option.name {
             "--name" => recent.name = value(option, 0).0.to_string(),
-            "--seconds" => recent.seconds = Some(typed(option, parse_u32)?.value),
+            "--seconds" => {
+                let seconds = typed(option, parse_u32)?.value;
+                if seconds == 0 {
+                    return Err((
+                        value(option, 0).1,
+                        "--seconds: `0` is not an integer between 1 and 4294967295".to_string(),
+                    ));
+                }
+                recent.seconds = Some(seconds);
+            }
+            "--reap" => reap = Some(option.span),
             "--hitcount" => recent.hitcount = Some(typed(option, parse_u32)?.value),
             "--rdest" => recent.destination_side = true,
             "--mask" => {
@@ -986,6 +1251,14 @@ fn build_recent<'a>(options: &[RawOption<'a>], span: Span) -> Result<MatchKind<'
         return Err((
             span,
             "recent: needs one of --set, --rcheck, --update, --remove".to_string(),
+        ));
+    }
+    if let Some(reap) = reap
+        && recent.seconds.is_none()
+    {
+        return Err((
+            reap,
+            "recent: --reap needs --seconds (the age past which entries are removed)".to_string(),
         ));
     }
     Ok(MatchKind::Recent(recent))
@@ -1070,6 +1343,46 @@ mod tests {
         assert!(parse_ct_states("BOGUS").is_err());
         assert_eq!(parse_tcp_flag_list("FIN,SYN,RST,ACK").unwrap(), 0x17);
         assert_eq!(parse_tcp_flag_list("ALL").unwrap(), 0x3f);
+    }
+
+    #[test]
+    fn icmp_types_as_iptables_reads_them() {
+        let ok = |text| parse_icmp_type(ICMP_NAMES, text).is_ok();
+        // Names and any unambiguous beginning, in any case.
+        assert!(ok("echo-request") && ok("PING") && ok("echo-rep") && ok("TOS-host-r"));
+        assert!(ok("any") && ok("redirect"));
+        // Beginnings of several names.
+        let ambiguous = parse_icmp_type(ICMP_NAMES, "echo").unwrap_err();
+        assert!(
+            ambiguous.contains("`echo-reply` or `echo-request`"),
+            "{ambiguous}"
+        );
+        assert!(!ok("ttl") && !ok("host") && !ok("a"));
+        // Numbers in C's notation, a code or a range of codes, no range of types.
+        assert!(ok("8") && ok("0x03/0x01") && ok("010") && ok("3/1:2") && ok("3/2:1"));
+        assert!(!ok("256") && !ok("3/256") && !ok("3/") && !ok("/3") && !ok("8x"));
+        assert!(
+            parse_icmp_type(ICMP_NAMES, "3:4")
+                .unwrap_err()
+                .contains("ranges")
+        );
+        assert!(!ok("echo-request/0") && !ok(""));
+        // ICMPv6 has its own names and no `any`.
+        assert!(parse_icmp_type(ICMPV6_NAMES, "neighbour-s").is_ok());
+        assert!(parse_icmp_type(ICMPV6_NAMES, "neigh").is_err());
+        assert!(parse_icmp_type(ICMPV6_NAMES, "any").is_err());
+    }
+
+    #[test]
+    fn conntrack_packet_type_and_tcp_option_values() {
+        assert!(parse_ct_status("assured,NONE").is_ok());
+        assert!(parse_ct_status("ASSURED,").is_err());
+        assert!(parse_ct_expire("5:").is_ok() && parse_ct_expire(":5").is_ok());
+        assert!(parse_ct_expire("0x10:20").is_ok() && parse_ct_expire("5:foo").is_err());
+        assert!(parse_ct_direction("reply").is_ok() && parse_ct_direction("Orig").is_err());
+        assert!(parse_packet_type("Multicast").is_ok() && parse_packet_type("3").is_err());
+        assert_eq!(parse_tcp_option("0x10"), Ok(16));
+        assert!(parse_tcp_option("0").is_err() && parse_tcp_option("256").is_err());
     }
 
     #[test]

@@ -90,7 +90,11 @@ impl Protocol {
 
     /// Parse a protocol name or number as iptables does.
     pub fn parse(text: &str) -> Result<Protocol, String> {
-        if let Ok(number) = text.parse::<u8>() {
+        // Numbers in C's notation, as strtoul reads them: `0x11` and `017`
+        // are 17 and 15.
+        if let Some(number) = values::c_number(text)
+            && let Ok(number) = u8::try_from(number)
+        {
             return Ok(if number == 0 {
                 Protocol::All
             } else {
@@ -446,5 +450,23 @@ impl<'a> Dump<'a> {
     /// The table named `name`.
     pub fn table(&self, name: &str) -> Option<&Table<'a>> {
         self.tables.iter().find(|table| table.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocols_by_name_or_by_number_in_c_notation() {
+        assert_eq!(Protocol::parse("TCP"), Ok(Protocol::TCP));
+        assert_eq!(Protocol::parse("17"), Ok(Protocol::UDP));
+        // strtoul's bases: `0x11` is 17 and `017` is 15.
+        assert_eq!(Protocol::parse("0x11"), Ok(Protocol::UDP));
+        assert_eq!(Protocol::parse("017"), Ok(Protocol::Number(15)));
+        assert_eq!(Protocol::parse("0"), Ok(Protocol::All));
+        assert_eq!(Protocol::parse("00"), Ok(Protocol::All));
+        assert!(Protocol::parse("256").is_err());
+        assert!(Protocol::parse("foo").is_err());
     }
 }

@@ -74,6 +74,9 @@ struct ModuleBuilder<'a> {
     span: Span,
     implicit: bool,
     options: Vec<RawOption<'a>>,
+    /// An option was refused as a `conflicting-option` (and left out), so
+    /// what the module then lacks is not reported again.
+    conflicted: bool,
 }
 
 struct TargetBuilder<'a> {
@@ -197,6 +200,20 @@ const EXCLUSIVE_OPTIONS: &[(&str, &[&str])] = &[
     ("dscp", &["--dscp", "--dscp-class"]),
     ("statistic", &["--probability", "--every"]),
     ("statistic", &["--probability", "--packet"]),
+    ("recent", &["--set", "--rcheck", "--update", "--remove"]),
+    // What only refines `--rcheck` and `--update`: iptables refuses
+    // `--rttl` with `--set` or `--remove`, the kernel's recent match the
+    // other two ("Invalid argument").
+    ("recent", &["--set", "--rttl"]),
+    ("recent", &["--remove", "--rttl"]),
+    ("recent", &["--set", "--seconds"]),
+    ("recent", &["--remove", "--seconds"]),
+    ("recent", &["--set", "--hitcount"]),
+    ("recent", &["--remove", "--hitcount"]),
+    ("ttl", &["--ttl-eq", "--ttl-gt", "--ttl-lt"]),
+    ("hl", &["--hl-eq", "--hl-gt", "--hl-lt"]),
+    ("connlimit", &["--connlimit-upto", "--connlimit-above"]),
+    ("connlimit", &["--connlimit-saddr", "--connlimit-daddr"]),
     ("DSCP", &["--set-dscp", "--set-dscp-class"]),
     ("TTL", &["--ttl-set", "--ttl-inc", "--ttl-dec"]),
     (
@@ -234,6 +251,9 @@ fn conflict(
     option: &RawOption<'_>,
     known: bool,
 ) -> Option<Diagnostic> {
+    if earlier.is_empty() {
+        return None;
+    }
     let owner = || format!("`-{} {name}`", if is_match { 'm' } else { 'j' });
     if known && let Some(first) = earlier.iter().find(|e| e.name == option.name) {
         return Some(
@@ -552,6 +572,7 @@ impl<'a> Interpreter<'a> {
                     name: name.text,
                     implicit: false,
                     options: Vec::new(),
+                    conflicted: false,
                 });
             }
             "-j" | "--jump" | "-g" | "--goto" => {
@@ -802,6 +823,9 @@ impl<'a> Interpreter<'a> {
         };
         if let Some(diagnostic) = conflict {
             self.diagnostics.push(diagnostic);
+            if let Owner::Module(index, _) | Owner::OpaqueModule(index) = owner {
+                self.modules[index].conflicted = true;
+            }
             return;
         }
         match owner {
@@ -821,6 +845,7 @@ impl<'a> Interpreter<'a> {
                 span: option.span,
                 implicit: true,
                 options: vec![option],
+                conflicted: false,
             }),
         }
     }
@@ -1173,6 +1198,10 @@ impl<'a> Interpreter<'a> {
                         self.check_empty_ranges(&kind);
                         kind
                     }
+                    // `-m recent --seconds 5 --remove`: `--remove` was
+                    // refused, and "needs one of --set, ..." would only
+                    // repeat that.
+                    Err(_) if module.conflicted => MatchKind::Other(Vec::new()),
                     Err((span, message)) => {
                         self.diagnostics.push(error(&BAD_VALUE, span, message));
                         MatchKind::Other(Vec::new())

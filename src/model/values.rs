@@ -299,6 +299,12 @@ pub fn parse_mark(text: &str) -> Result<MarkValue, String> {
 
 /// Parse an unsigned 32-bit integer in C's notation (`0x..`, `0..`, decimal).
 pub fn parse_u32(text: &str) -> Result<u32, String> {
+    c_number(text).ok_or_else(|| format!("`{text}` is not an integer between 0 and 4294967295"))
+}
+
+/// [`parse_u32`] without the message: for callers that try a number
+/// first and a name after it, on every rule.
+pub fn c_number(text: &str) -> Option<u32> {
     let parsed = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
         u32::from_str_radix(hex, 16)
     } else if text.len() > 1 && text.starts_with('0') {
@@ -306,7 +312,7 @@ pub fn parse_u32(text: &str) -> Result<u32, String> {
     } else {
         text.parse::<u32>()
     };
-    parsed.map_err(|_| format!("`{text}` is not an integer between 0 and 4294967295"))
+    parsed.ok()
 }
 
 /// The DiffServ classes iptables knows by name, in the order its
