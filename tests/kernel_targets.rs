@@ -565,6 +565,41 @@ const FILTER_RULES: &[(&str, bool)] = &[
     ("-p icmp -m icmp --icmp-type 3:4 -j ACCEPT", true),
     ("-p icmp -m icmp --icmp-type 3/ -j ACCEPT", true),
     ("-p icmp -m icmp --icmp-type 8x -j ACCEPT", true),
+    ("-j MARK", true),
+    ("-j CONNMARK --mask 1", true),
+    ("-j CONNMARK --save-mark --mask 0xff", false),
+    ("-j NFQUEUE --queue-num 1 --queue-balance 1:3", true),
+    ("-j NFQUEUE --queue-num 1 --queue-cpu-fanout", true),
+    ("-j NFQUEUE --queue-cpu-fanout --queue-balance 1:3", false),
+    (
+        "-m hashlimit --hashlimit-upto 5/sec --hashlimit-name a --hashlimit-mode srcip, -j ACCEPT",
+        false,
+    ),
+    (
+        "-m hashlimit --hashlimit-upto 5/sec --hashlimit-name a --hashlimit-mode SRCIP -j ACCEPT",
+        true,
+    ),
+    (
+        "-m hashlimit --hashlimit-upto 5/sec --hashlimit-above 5/sec --hashlimit-name a -j ACCEPT",
+        true,
+    ),
+    ("-m hashlimit --hashlimit-above 5/sec -j ACCEPT", true),
+    ("-m hashlimit --hashlimit-name a -j ACCEPT", true),
+    (
+        "-m time --timestart 9:5 --timestop 23:59:59 -j ACCEPT",
+        false,
+    ),
+    ("-m time --timestart 10: -j ACCEPT", false),
+    ("-m time --timestart 24:00 -j ACCEPT", true),
+    ("-m time --timestart 10:60 -j ACCEPT", true),
+    ("-m time --timestart 0x1:00 -j ACCEPT", true),
+    ("-m time ! --timestart 10:00 -j ACCEPT", true),
+    (
+        "-m time --timestart 22:00 --timestop 06:00 --contiguous -j ACCEPT",
+        false,
+    ),
+    ("-m time --timestart 10:00 --contiguous -j ACCEPT", true),
+    ("-m time --kerneltz --utc -j ACCEPT", true),
 ];
 
 /// ICMPv6 types as ip6tables reads them: its own names (no `any`), any

@@ -428,6 +428,45 @@ fn parse_icmp_type(names: &[&str], text: &str) -> Result<(), String> {
     }
 }
 
+/// `--hashlimit-mode`: what the buckets are keyed by, comma-separated.
+fn parse_hashlimit_mode(text: &str) -> Result<(), String> {
+    const NAMES: [&str; 4] = ["srcip", "srcport", "dstip", "dstport"];
+    let mut names = text.split(',').filter(|name| !name.is_empty()).peekable();
+    if names.peek().is_none() {
+        return Err(format!("`{text}` names no key ({})", NAMES.join(", ")));
+    }
+    match names.find(|name| !NAMES.contains(name)) {
+        None => Ok(()),
+        Some(bad) => Err(format!("`{bad}` is not a key ({})", NAMES.join(", "))),
+    }
+}
+
+/// `--timestart`/`--timestop`: `hh:mm[:ss]` in decimal (a part may be
+/// empty, as for libxt_time), as seconds into the day.
+fn parse_time_of_day(text: &str) -> Result<u32, String> {
+    let invalid = || format!("`{text}` is not a time of day (hh:mm[:ss], up to 23:59:59)");
+    let parts: Vec<&str> = text.split(':').collect();
+    if !(2..=3).contains(&parts.len()) {
+        return Err(invalid());
+    }
+    let mut seconds = 0;
+    for (part, (limit, scale)) in parts.iter().zip([(23, 3600), (59, 60), (59, 1)]) {
+        if !part.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        let value = if part.is_empty() {
+            0
+        } else {
+            part.parse::<u32>().map_err(|_| invalid())?
+        };
+        if value > limit {
+            return Err(invalid());
+        }
+        seconds += value * scale;
+    }
+    Ok(seconds)
+}
+
 /// `--tcp-option`: a TCP option kind, 1 to 255 (0 is the end of the list).
 fn parse_tcp_option(text: &str) -> Result<u8, String> {
     c_number(text)
@@ -1122,6 +1161,60 @@ pub fn build_match<'a>(
             }
             MatchKind::Other(options)
         }
+        "hashlimit" => {
+            let name_given = options.iter().find(|o| o.name == "--hashlimit-name");
+            if name_given.is_none() {
+                return Err((span, "hashlimit: --hashlimit-name is required".to_string()));
+            }
+            if !options
+                .iter()
+                .any(|o| matches!(o.name, "--hashlimit-upto" | "--hashlimit-above"))
+            {
+                return Err((
+                    span,
+                    "hashlimit: --hashlimit-upto or --hashlimit-above is required".to_string(),
+                ));
+            }
+            for option in &options {
+                match option.name {
+                    "--hashlimit-name" if value(option, 0).0.is_empty() => {
+                        return Err((
+                            value(option, 0).1,
+                            "--hashlimit-name: empty name".to_string(),
+                        ));
+                    }
+                    "--hashlimit-mode" => {
+                        typed(option, parse_hashlimit_mode)?;
+                    }
+                    _ => {}
+                }
+            }
+            MatchKind::Other(options)
+        }
+        "time" => {
+            let mut day_seconds = [0u32, 24 * 3600 - 1];
+            for option in &options {
+                match option.name {
+                    "--timestart" | "--timestop" | "--datestart" | "--datestop" => {
+                        not_negatable(option)?;
+                        if option.name.starts_with("--time") {
+                            let seconds = typed(option, parse_time_of_day)?.value;
+                            day_seconds[usize::from(option.name == "--timestop")] = seconds;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(option) = options.iter().find(|o| o.name == "--contiguous")
+                && day_seconds[1] > day_seconds[0]
+            {
+                return Err((
+                    option.span,
+                    "time: --contiguous only makes sense when --timestop is before --timestart (a range past midnight)".to_string(),
+                ));
+            }
+            MatchKind::Other(options)
+        }
         "dscp" => {
             if options.is_empty() {
                 return Err((span, "dscp: --dscp or --dscp-class is required".to_string()));
@@ -1383,6 +1476,20 @@ mod tests {
         assert!(parse_packet_type("Multicast").is_ok() && parse_packet_type("3").is_err());
         assert_eq!(parse_tcp_option("0x10"), Ok(16));
         assert!(parse_tcp_option("0").is_err() && parse_tcp_option("256").is_err());
+    }
+
+    #[test]
+    fn times_of_day_and_hashlimit_keys() {
+        assert_eq!(parse_time_of_day("9:5"), Ok(9 * 3600 + 5 * 60));
+        assert_eq!(parse_time_of_day("23:59:59"), Ok(86_399));
+        assert_eq!(parse_time_of_day("10:"), Ok(36_000));
+        assert_eq!(parse_time_of_day(":10"), Ok(600));
+        for bad in ["10", "24:00", "10:60", "1:2:3:4", "0x1:00", "-1:00"] {
+            assert!(parse_time_of_day(bad).is_err(), "{bad}");
+        }
+        assert!(parse_hashlimit_mode("srcip,dstport").is_ok());
+        assert!(parse_hashlimit_mode("srcip,").is_ok());
+        assert!(parse_hashlimit_mode("").is_err() && parse_hashlimit_mode("SRCIP").is_err());
     }
 
     #[test]

@@ -9,7 +9,9 @@
 use std::borrow::Cow;
 
 use super::matches::{ExtensionSpec, Match, MatchKind, TcpFlags, build_match, match_spec};
-use super::targets::{Action, Target, build_action, is_extension, target_spec};
+use super::targets::{
+    Action, CONNMARK_OPERATIONS, MARK_OPERATIONS, Target, build_action, is_extension, target_spec,
+};
 use super::values::parse_ipnet;
 use super::{Negatable, Protocol, RawOption, Rule, written_protocol};
 use crate::diagnostics::codes::{
@@ -74,9 +76,10 @@ struct ModuleBuilder<'a> {
     span: Span,
     implicit: bool,
     options: Vec<RawOption<'a>>,
-    /// An option was refused as a `conflicting-option` (and left out), so
-    /// what the module then lacks is not reported again.
-    conflicted: bool,
+    /// An option was refused (given with one it excludes, or without its
+    /// value) and left out, so what the module then lacks is not reported
+    /// as well.
+    refused_option: bool,
 }
 
 struct TargetBuilder<'a> {
@@ -86,6 +89,23 @@ struct TargetBuilder<'a> {
     goto: bool,
     spec: Option<&'static ExtensionSpec>,
     options: Vec<RawOption<'a>>,
+    /// As for [`ModuleBuilder::refused_option`].
+    refused_option: bool,
+}
+
+/// Who takes an extension option, and how many values (when known).
+#[derive(Clone, Copy)]
+enum Owner {
+    /// The rule's target, which knows the option.
+    Target(u8),
+    /// The loaded match at this index, which knows the option.
+    Module(usize, u8),
+    /// The protocol's match, loaded implicitly by the option.
+    Implicit(&'static ExtensionSpec, u8),
+    /// A target iptlint does not know the options of.
+    OpaqueTarget,
+    /// A match iptlint does not know the options of, at this index.
+    OpaqueModule(usize),
 }
 
 struct Interpreter<'a> {
@@ -214,30 +234,14 @@ const EXCLUSIVE_OPTIONS: &[(&str, &[&str])] = &[
     ("hl", &["--hl-eq", "--hl-gt", "--hl-lt"]),
     ("connlimit", &["--connlimit-upto", "--connlimit-above"]),
     ("connlimit", &["--connlimit-saddr", "--connlimit-daddr"]),
+    ("hashlimit", &["--hashlimit-upto", "--hashlimit-above"]),
+    ("time", &["--kerneltz", "--utc"]),
+    ("time", &["--localtz", "--utc"]),
+    ("NFQUEUE", &["--queue-num", "--queue-balance"]),
     ("DSCP", &["--set-dscp", "--set-dscp-class"]),
     ("TTL", &["--ttl-set", "--ttl-inc", "--ttl-dec"]),
-    (
-        "MARK",
-        &[
-            "--set-xmark",
-            "--set-mark",
-            "--and-mark",
-            "--or-mark",
-            "--xor-mark",
-        ],
-    ),
-    (
-        "CONNMARK",
-        &[
-            "--set-xmark",
-            "--set-mark",
-            "--and-mark",
-            "--or-mark",
-            "--xor-mark",
-            "--save-mark",
-            "--restore-mark",
-        ],
-    ),
+    ("MARK", MARK_OPERATIONS),
+    ("CONNMARK", CONNMARK_OPERATIONS),
 ];
 
 /// The error for `option` of the match (`is_match`) or target `name`,
@@ -429,6 +433,21 @@ impl<'a> Interpreter<'a> {
         }
     }
 
+    /// Remember that `owner` lost an option to an error already reported.
+    fn note_refused_option(&mut self, owner: Owner) {
+        match owner {
+            Owner::Module(index, _) | Owner::OpaqueModule(index) => {
+                self.modules[index].refused_option = true;
+            }
+            Owner::Target(_) | Owner::OpaqueTarget => {
+                if let Some(target) = &mut self.target {
+                    target.refused_option = true;
+                }
+            }
+            Owner::Implicit(..) => {}
+        }
+    }
+
     fn word(&mut self, word: Word<'a>) {
         let text: &str = &word.text;
         if !text.starts_with('-') || text.len() < 2 {
@@ -572,7 +591,7 @@ impl<'a> Interpreter<'a> {
                     name: name.text,
                     implicit: false,
                     options: Vec::new(),
-                    conflicted: false,
+                    refused_option: false,
                 });
             }
             "-j" | "--jump" | "-g" | "--goto" => {
@@ -595,6 +614,7 @@ impl<'a> Interpreter<'a> {
                     goto: text == "-g" || text == "--goto",
                     name: name.text,
                     options: Vec::new(),
+                    refused_option: false,
                 });
             }
             "-c" | "--set-counters" => {
@@ -707,13 +727,6 @@ impl<'a> Interpreter<'a> {
         let negation = self.take_negation();
         // 1. a target that knows the option; 2. a loaded match that knows it
         // (latest first); 3. the protocol's match, loaded implicitly.
-        enum Owner {
-            Target(u8),
-            Module(usize, u8),
-            Implicit(&'static ExtensionSpec, u8),
-            OpaqueTarget,
-            OpaqueModule(usize),
-        }
         let owner = if let Some(spec) = self
             .target
             .as_ref()
@@ -784,7 +797,10 @@ impl<'a> Interpreter<'a> {
         let (values, old) = match arity {
             Some(n) => match self.take_values(&word, n) {
                 Some(taken) => taken,
-                None => return,
+                None => {
+                    self.note_refused_option(owner);
+                    return;
+                }
             },
             None => self.take_opaque_values(),
         };
@@ -823,9 +839,7 @@ impl<'a> Interpreter<'a> {
         };
         if let Some(diagnostic) = conflict {
             self.diagnostics.push(diagnostic);
-            if let Owner::Module(index, _) | Owner::OpaqueModule(index) = owner {
-                self.modules[index].conflicted = true;
-            }
+            self.note_refused_option(owner);
             return;
         }
         match owner {
@@ -845,7 +859,7 @@ impl<'a> Interpreter<'a> {
                 span: option.span,
                 implicit: true,
                 options: vec![option],
-                conflicted: false,
+                refused_option: false,
             }),
         }
     }
@@ -1201,7 +1215,7 @@ impl<'a> Interpreter<'a> {
                     // `-m recent --seconds 5 --remove`: `--remove` was
                     // refused, and "needs one of --set, ..." would only
                     // repeat that.
-                    Err(_) if module.conflicted => MatchKind::Other(Vec::new()),
+                    Err(_) if module.refused_option => MatchKind::Other(Vec::new()),
                     Err((span, message)) => {
                         self.diagnostics.push(error(&BAD_VALUE, span, message));
                         MatchKind::Other(Vec::new())
@@ -1262,6 +1276,7 @@ impl<'a> Interpreter<'a> {
                         }
                         action
                     }
+                    Err(_) if target.refused_option => Action::Extension(Vec::new()),
                     Err((span, message)) => {
                         self.diagnostics.push(error(&BAD_VALUE, span, message));
                         Action::Extension(Vec::new())

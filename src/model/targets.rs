@@ -277,6 +277,20 @@ pub fn target_spec(name: &str) -> Option<&'static ExtensionSpec> {
     TARGET_SPECS.iter().find(|spec| spec.name == name)
 }
 
+/// What CONNMARK can do: each excludes the others, one is required.
+pub const CONNMARK_OPERATIONS: &[&str] = &[
+    "--set-xmark",
+    "--set-mark",
+    "--and-mark",
+    "--or-mark",
+    "--xor-mark",
+    "--save-mark",
+    "--restore-mark",
+];
+
+/// What MARK can do: CONNMARK's first five.
+pub const MARK_OPERATIONS: &[&str] = CONNMARK_OPERATIONS.split_at(5).0;
+
 /// Build the typed action of target `name` from its options.
 pub fn build_action<'a>(
     name: &str,
@@ -321,6 +335,14 @@ pub fn build_action<'a>(
                         ),
                     ));
                 }
+            }
+            if let Some(option) = options.iter().find(|o| o.name == "--queue-cpu-fanout")
+                && first_value("--queue-balance").is_none()
+            {
+                return Err((
+                    option.span,
+                    "NFQUEUE: --queue-cpu-fanout needs --queue-balance (it picks a queue of the range by CPU)".to_string(),
+                ));
             }
             Action::Queue
         }
@@ -372,6 +394,22 @@ pub fn build_action<'a>(
             None => return Err((span, "NETMAP: --to is required".to_string())),
         },
         "MARK" | "CONNMARK" => {
+            // "MARK: One of the --set-xmark, --{and,or,xor,set}-mark options
+            // is required", "CONNMARK target: No operation specified".
+            let operations = if name == "MARK" {
+                MARK_OPERATIONS
+            } else {
+                CONNMARK_OPERATIONS
+            };
+            if !options
+                .iter()
+                .any(|option| operations.contains(&option.name))
+            {
+                return Err((
+                    span,
+                    format!("{name}: one of {} is required", operations.join(", ")),
+                ));
+            }
             let mut options = options;
             for option in &mut options {
                 if let Some(word) = option.values.first_mut() {
