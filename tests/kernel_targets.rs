@@ -49,6 +49,7 @@ const TARGETS: &[&str] = &[
     "ACCEPT",
     "LOG --log-prefix x",
     "MARK --set-mark 1",
+    "TRACE",
 ];
 
 /// Rule tails placed like [`TARGETS`]: matches restricted to some hooks,
@@ -61,6 +62,7 @@ const RESTRICTED_TAILS: &[&str] = &[
     "--syn -j TCPMSS --clamp-mss-to-pmtu",
     "-m physdev --physdev-out eth0 -j ACCEPT",
     "-m physdev --physdev-is-bridged --physdev-out eth0 -j ACCEPT",
+    "-m rpfilter -j ACCEPT",
 ];
 
 /// Every placement of every target, as (description, table text).

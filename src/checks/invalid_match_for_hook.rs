@@ -4,7 +4,8 @@
 use super::hooks::{HookCheck, HookReach};
 use super::{Check, Context, Findings};
 use crate::declare_code;
-use crate::diagnostics::CodeInfo;
+use crate::diagnostics::{CodeInfo, Diagnostic};
+use crate::model::TableKind;
 use crate::model::matches::{LimitIface, Match, MatchKind};
 
 declare_code! {
@@ -21,8 +22,11 @@ declare_code! {
     ///   POSTROUTING: the interface they look at must exist in the hook.
     /// - `-m physdev --physdev-out` or `--physdev-is-out` not from OUTPUT,
     ///   unless the rule also has `--physdev-is-bridged`.
+    /// - `-m rpfilter` (reverse-path filtering) only from PREROUTING, and
+    ///   only in the raw and mangle tables (the kernel checks the table
+    ///   even in a chain nothing reaches).
     ///
-    /// The kernel checks this for every chain a built-in chain reaches,
+    /// The kernel checks the hooks for every chain a built-in chain reaches,
     /// through jumps and gotos, whatever the table; for the addrtype and
     /// physdev options iptables-nft checks only rules written in a
     /// built-in chain, and the finding then says that iptables-legacy alone
@@ -57,6 +61,9 @@ fn hook_rule(m: &Match<'_>) -> Option<HookRule> {
     // unless the rule asks for bridged packets.
     const NOT_OUTPUT: &[&str] = &["PREROUTING", "INPUT", "FORWARD", "POSTROUTING"];
     Some(match &m.kind {
+        MatchKind::Other(_) if m.name == "rpfilter" => {
+            ("`-m rpfilter`", &["PREROUTING"], HookCheck::Mask)
+        }
         MatchKind::Owner(_) => ("`-m owner`", &["OUTPUT", "POSTROUTING"], HookCheck::Mask),
         MatchKind::Mac(_) => ("`-m mac`", INPUT_SIDE, HookCheck::Mask),
         MatchKind::AddrType(addrtype) => match addrtype.limit_iface? {
@@ -88,6 +95,10 @@ fn hook_rule(m: &Match<'_>) -> Option<HookRule> {
     })
 }
 
+/// Matches the kernel allows in some tables only, whatever the chain:
+/// `xt_rpfilter` ("only valid in 'raw' or 'mangle' table").
+const TABLE_RULES: &[(&str, &[TableKind])] = &[("rpfilter", &[TableKind::Raw, TableKind::Mangle])];
+
 /// The `invalid-match-for-hook` check.
 pub struct InvalidMatchForHook;
 
@@ -102,6 +113,24 @@ impl Check for InvalidMatchForHook {
             for (index, chain) in table.chains.iter().enumerate() {
                 for (rule_index, rule) in chain.rules.iter().enumerate() {
                     for m in &rule.matches {
+                        if let Some((_, tables)) = TABLE_RULES
+                            .iter()
+                            .find(|(name, _)| m.name == *name)
+                            .filter(|(_, tables)| !tables.contains(&table.kind))
+                        {
+                            let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
+                            out.push(
+                                Diagnostic::new(
+                                    &INVALID_MATCH_FOR_HOOK,
+                                    m.span,
+                                    format!("`-m {}` is not valid in the {} table", m.name, table.name),
+                                )
+                                .with_primary_message(format!("the kernel accepts it only in {}", names.join(" and ")))
+                                .with_note("the kernel refuses the rule (\"Invalid argument\") wherever it is in this table, so iptables-restore loads nothing of it")
+                                .in_table(&table.name, Some(&chain.name)),
+                            );
+                            continue;
+                        }
                         let Some((what, hooks_allowed, check)) = hook_rule(m) else {
                             continue;
                         };
@@ -164,5 +193,29 @@ mod tests {
             ]
         );
         assert_eq!(found[1].labels[1].span.text(src), "-g U");
+    }
+
+    #[test]
+    fn rpfilter_only_in_raw_and_mangle_prerouting() {
+        let src = "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+            -A PREROUTING -m rpfilter --invert -j DROP\n\
+            -A OUTPUT -m rpfilter -j ACCEPT\nCOMMIT\n\
+            *nat\n:PREROUTING ACCEPT [0:0]\n:U - [0:0]\n\
+            -A PREROUTING -m rpfilter -j ACCEPT\n\
+            -A U -m rpfilter -j ACCEPT\nCOMMIT\n";
+        let messages: Vec<String> = findings(src, &INVALID_MATCH_FOR_HOOK)
+            .into_iter()
+            .map(|d| d.message)
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "`-m rpfilter` is not valid in OUTPUT",
+                "`-m rpfilter` is not valid in the nat table",
+                // Even in a chain nothing reaches: the table is checked when
+                // the rule is added.
+                "`-m rpfilter` is not valid in the nat table",
+            ]
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! `invalid-target-for-table`: a target the kernel refuses in this table, or
 //! in a chain that a built-in chain of the wrong hook reaches.
 
-use super::hooks::{HookCheck, HookReach};
+use super::hooks::{HookCheck, HookReach, NFT_LOADS_NOTE};
 use super::{Check, Context, Findings};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic, Severity};
@@ -16,7 +16,8 @@ declare_code! {
     ///
     /// - NAT targets outside the nat table (DNAT, SNAT, MASQUERADE, REDIRECT,
     ///   NETMAP), REJECT outside filter, TPROXY, TTL, TOS, DSCP, ECN, HL and
-    ///   CHECKSUM outside mangle, CT and NOTRACK outside raw. The kernel
+    ///   CHECKSUM outside mangle, CT and NOTRACK outside raw, and TRACE
+    ///   outside raw for iptables-legacy (iptables-nft loads it anywhere). The kernel
     ///   checks the table when the rule is added, even in a chain nothing
     ///   jumps to.
     /// - A target in a chain reached from a built-in chain whose hook it does
@@ -149,6 +150,11 @@ fn restriction(target: &str) -> Option<&'static Restriction> {
     RESTRICTIONS.iter().find(|r| r.target == target)
 }
 
+/// Targets the legacy kernel allows in one table only, and iptables-nft
+/// in every table: `xt_TRACE` is registered for raw (its nft emulation
+/// sets `nftrace` wherever it is written).
+const LEGACY_ONLY_TABLES: &[(&str, TableKind)] = &[("TRACE", TableKind::Raw)];
+
 /// Hooks a target may be reached from only when it has an option: TCPMSS
 /// clamps to the path MTU only in FORWARD, OUTPUT and POSTROUTING ("path-MTU
 /// clamping only supported in FORWARD, OUTPUT and POSTROUTING hooks"), a
@@ -168,17 +174,6 @@ fn option_hooks(target: &Target<'_>) -> Option<(&'static str, &'static [&'static
         .iter()
         .find(|(name, option, _)| target.name == *name && options.iter().any(|o| o.name == *option))
         .map(|&(_, option, hooks)| (option, hooks))
-}
-
-fn table_name(kind: TableKind) -> &'static str {
-    match kind {
-        TableKind::Filter => "filter",
-        TableKind::Nat => "nat",
-        TableKind::Mangle => "mangle",
-        TableKind::Raw => "raw",
-        TableKind::Security => "security",
-        TableKind::Unknown => "?",
-    }
 }
 
 /// The `invalid-target-for-table` check.
@@ -228,10 +223,39 @@ impl Check for InvalidTargetForTable {
                             )
                             .with_primary_message(format!(
                                 "only the {} table accepts `{}`",
-                                table_name(allowed),
+                                allowed.name(),
                                 target.name
                             ))
                             .with_note("the kernel refuses the rule (\"Invalid argument\"), so iptables-restore loads nothing of this table"),
+                        ));
+                        continue;
+                    }
+                    if let Some(&(_, allowed)) = LEGACY_ONLY_TABLES
+                        .iter()
+                        .find(|(name, allowed)| target.name == *name && *allowed != table.kind)
+                    {
+                        out.push(in_table(
+                            Diagnostic::new(
+                                &INVALID_TARGET_FOR_TABLE,
+                                target.name_span,
+                                format!(
+                                    "`{}` is not valid in the {} table for iptables-legacy",
+                                    target.name, table.name
+                                ),
+                            )
+                            .with_primary_message(format!(
+                                "iptables-legacy accepts `{}` only in the {} table",
+                                target.name,
+                                allowed.name()
+                            ))
+                            .with_note(format!(
+                                "{NFT_LOADS_NOTE}: its `{}` works in every table",
+                                target.name
+                            ))
+                            .with_note(format!(
+                                "the legacy kernel refuses the rule (\"Invalid argument\"); write it in the {} table to load on both",
+                                allowed.name()
+                            )),
                         ));
                         continue;
                     }
@@ -320,6 +344,19 @@ fn nat_drop_policies(src: &str, table: &Table<'_>, out: &mut Findings) {
 mod tests {
     use super::*;
     use crate::checks::test_support::findings;
+
+    #[test]
+    fn trace_outside_raw_is_refused_by_iptables_legacy_only() {
+        let src = "*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j TRACE\nCOMMIT\n\
+            *filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j TRACE\nCOMMIT\n";
+        let found = findings(src, &INVALID_TARGET_FOR_TABLE);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(
+            found[0].message,
+            "`TRACE` is not valid in the filter table for iptables-legacy"
+        );
+        assert!(found[0].notes[0].starts_with(NFT_LOADS_NOTE));
+    }
 
     #[test]
     fn tables_hooks_and_nat_drops() {

@@ -294,6 +294,18 @@ pub enum TableKind {
 }
 
 impl TableKind {
+    /// The table's name (`?` for one iptables does not know).
+    pub fn name(self) -> &'static str {
+        match self {
+            TableKind::Filter => "filter",
+            TableKind::Nat => "nat",
+            TableKind::Mangle => "mangle",
+            TableKind::Raw => "raw",
+            TableKind::Security => "security",
+            TableKind::Unknown => "?",
+        }
+    }
+
     /// From the name after `*`.
     pub fn from_name(name: &str) -> TableKind {
         match name {
