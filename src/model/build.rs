@@ -190,6 +190,7 @@ pub fn build(src: &str) -> Parsed<'_> {
         family_known: false,
         work: 0,
         over_budget: None,
+        saw_ah_match: false,
     };
     if let Some((index, range)) = ranges
         .iter()
@@ -259,6 +260,8 @@ struct Builder<'a> {
     work: u64,
     /// Where the work budget ran out.
     over_budget: Option<Span>,
+    /// A rule has `-m ah` (see [`Builder::check_family_dependent_rules`]).
+    saw_ah_match: bool,
 }
 
 impl<'a> Builder<'a> {
@@ -824,6 +827,11 @@ impl<'a> Builder<'a> {
         if rule.counters.is_some() {
             self.dump.has_counters = true;
         }
+        // Read while the rule is in cache: the check at the end then walks
+        // the matches of every rule only when one is `-m ah`.
+        if rule.matches.iter().any(|m| m.name == "ah") {
+            self.saw_ah_match = true;
+        }
     }
 
     /// `REJECT --reject-with`: which reply a type names depends on the
@@ -831,12 +839,37 @@ impl<'a> Builder<'a> {
     /// not know is refused when the line is read; `tcp-reset` on a rule that
     /// does not say `-p tcp` is refused by the kernel when the table is
     /// committed (`ipt_REJECT`'s check: "TCP_RESET invalid for non-tcp").
-    fn check_reject_types(&mut self) {
+    ///
+    /// `-m ah` also depends on the family: IPv4's ah match needs `-p ah`
+    /// (the kernel: "only valid for protocol 51"), IPv6's, which finds AH
+    /// among the extension headers, does not. Checked only when something
+    /// says the dump is IPv4.
+    fn check_family_dependent_rules(&mut self) {
         let family = self.dump.family;
+        let ah_needs_protocol = family == Family::V4 && self.family_known && self.saw_ah_match;
         let mut found = Vec::new();
         for table in &self.dump.tables {
             for chain in &table.chains {
                 for rule in &chain.rules {
+                    if ah_needs_protocol
+                        && let Some(ah) =
+                            rule.matches.iter().find(|m| m.name == "ah" && !m.implicit)
+                        && !rule
+                            .protocol
+                            .as_ref()
+                            .is_some_and(|p| p.value == Protocol::Number(51) && !p.negated)
+                    {
+                        let has = written_protocol(rule.protocol.as_ref());
+                        found.push(
+                            Diagnostic::new(
+                                &BAD_VALUE,
+                                ah.span,
+                                format!("`-m ah` needs `-p ah` in IPv4; the rule has {has}"),
+                            )
+                            .with_note("the kernel refuses the rule when the table is committed (\"ah match: only valid for protocol 51\"); `iptables-restore --test` does not see it; ip6tables' ah match needs no `-p`")
+                            .in_table(&table.name, Some(&chain.name)),
+                        );
+                    }
                     let Some(target) = &rule.target else {
                         continue;
                     };
@@ -918,7 +951,7 @@ impl<'a> Builder<'a> {
             .into_iter()
             .flatten()
             .collect();
-        self.check_reject_types();
+        self.check_family_dependent_rules();
         if let Some(span) = self.over_budget {
             self.push(
                 Diagnostic::new(

@@ -200,6 +200,19 @@ pub static MATCH_SPECS: &[ExtensionSpec] = &[
         options: opts! { ["--connlimit-upto"] = 1, ["--connlimit-above"] = 1, ["--connlimit-mask"] = 1, ["--connlimit-saddr"] = 0, ["--connlimit-daddr"] = 0 },
     },
     ExtensionSpec {
+        name: "esp",
+        options: opts! { ["--espspi"] = 1 },
+    },
+    ExtensionSpec {
+        name: "ah",
+        // `--ahlen` and `--ahres` are ip6tables' (libip6t_ah).
+        options: opts! { ["--ahspi"] = 1, ["--ahlen"] = 1, ["--ahres"] = 0 },
+    },
+    ExtensionSpec {
+        name: "ecn",
+        options: opts! { ["--ecn-tcp-cwr"] = 0, ["--ecn-tcp-ece"] = 0, ["--ecn-ip-ect"] = 1 },
+    },
+    ExtensionSpec {
         name: "hashlimit",
         options: opts! {
             ["--hashlimit-upto", "--hashlimit"] = 1, ["--hashlimit-above"] = 1, ["--hashlimit-burst"] = 1,
@@ -1158,6 +1171,22 @@ pub fn build_match<'a>(
                 if matches!(option.name, "--connlimit-upto" | "--connlimit-above") {
                     typed(option, parse_u32)?;
                 }
+            }
+            MatchKind::Other(options)
+        }
+        "ecn" => {
+            if options.is_empty() {
+                return Err((
+                    span,
+                    "ecn: --ecn-tcp-cwr, --ecn-tcp-ece or --ecn-ip-ect is required".to_string(),
+                ));
+            }
+            if let Some(option) = options.iter().find(|o| o.name == "--ecn-ip-ect") {
+                typed(option, |text| {
+                    c_number(text)
+                        .filter(|&codepoint| codepoint <= 3)
+                        .ok_or_else(|| format!("`{text}` is not an ECN codepoint (0 to 3)"))
+                })?;
             }
             MatchKind::Other(options)
         }

@@ -207,6 +207,8 @@ const PROTOCOL_MATCHES: &[(u8, &str)] = &[
     (58, "icmp6"),
     (132, "sctp"),
     (33, "dccp"),
+    (50, "esp"),
+    (51, "ah"),
 ];
 
 /// Options of one match or target that exclude each other, found by
@@ -1089,6 +1091,11 @@ impl<'a> Interpreter<'a> {
     /// (`xt_check_match`: "tcp match: only valid for protocol 6"), wherever
     /// the `-p` is written.
     fn check_match_protocol(&mut self, name: &str, span: Span) {
+        // IPv6's ah match needs no `-p ah`: checked once the family is
+        // known (build.rs, `check_family_dependent_rules`).
+        if name == "ah" {
+            return;
+        }
         let Some(&(number, _)) = PROTOCOL_MATCHES.iter().find(|(_, module)| *module == name) else {
             return;
         };
@@ -1225,6 +1232,18 @@ impl<'a> Interpreter<'a> {
             };
             if !module.implicit {
                 self.check_match_protocol(&module.name, module.span);
+            }
+            if let MatchKind::Other(options) = &kind
+                && module.name == "ecn"
+                && let Some(option) = options.iter().find(|o| o.name.starts_with("--ecn-tcp-"))
+            {
+                // ecn_mt_check: the TCP header's ECE and CWR bits only on TCP.
+                self.require_protocol(
+                    option.span,
+                    &format!("`-m ecn {}` needs `-p tcp`", option.name),
+                    |p| p == Protocol::TCP,
+                    "Invalid argument",
+                );
             }
             self.rule.matches.push(Match {
                 name: module.name,
