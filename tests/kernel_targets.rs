@@ -762,6 +762,56 @@ fn long_comments_load_cut_to_255_bytes_as_iptlint_warns() {
 /// prefixes, TTL and DSCP values, TPROXY's protocol. `true` when the kernel
 /// refuses the rule.
 const CHAIN_RULES: &[(&str, &str, &str, bool)] = &[
+    // Shifted port maps (`FIRST-LAST/BASE`): DNAT, SNAT and MASQUERADE
+    // take them, REDIRECT does not; DNAT has no --random-fully.
+    (
+        "nat",
+        "PREROUTING",
+        "-p tcp -j DNAT --to-destination 10.0.0.1:80-90/85",
+        false,
+    ),
+    (
+        "nat",
+        "PREROUTING",
+        "-p tcp -j DNAT --to-destination 10.0.0.1:80-90/ssh",
+        false,
+    ),
+    (
+        "nat",
+        "PREROUTING",
+        "-p tcp -j DNAT --to-destination 10.0.0.1:80-90/0",
+        true,
+    ),
+    (
+        "nat",
+        "PREROUTING",
+        "-p tcp -j DNAT --to-destination 10.0.0.1:80/85",
+        true,
+    ),
+    (
+        "nat",
+        "PREROUTING",
+        "-p tcp -j REDIRECT --to-ports 80-90/85",
+        true,
+    ),
+    (
+        "nat",
+        "POSTROUTING",
+        "-p tcp -j SNAT --to-source 10.0.0.1:80-90/85",
+        false,
+    ),
+    (
+        "nat",
+        "POSTROUTING",
+        "-p tcp -j MASQUERADE --to-ports 80-90/85",
+        false,
+    ),
+    (
+        "nat",
+        "PREROUTING",
+        "-p tcp -j DNAT --to-destination 10.0.0.1:80 --random-fully",
+        true,
+    ),
     ("filter", "INPUT", "-i eth0 -j ACCEPT", false),
     ("filter", "INPUT", "-o eth0 -j ACCEPT", true),
     ("filter", "OUTPUT", "-i eth0 -j ACCEPT", true),

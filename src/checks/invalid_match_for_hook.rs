@@ -116,7 +116,9 @@ impl Check for InvalidMatchForHook {
                         if let Some((_, tables)) = TABLE_RULES
                             .iter()
                             .find(|(name, _)| m.name == *name)
-                            .filter(|(_, tables)| !tables.contains(&table.kind))
+                            .filter(|(_, tables)| {
+                                table.kind != TableKind::Unknown && !tables.contains(&table.kind)
+                            })
                         {
                             let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
                             out.push(

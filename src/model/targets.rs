@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use super::matches::{ExtensionSpec, ValueError, opts};
 use super::values::{
     IpNet, PortRange, parse_dscp_class, parse_ipnet, parse_mark, parse_port, parse_to_ports,
-    parse_u32,
+    parse_u32, strip_shift_base,
 };
 use super::{Family, RawOption};
 use crate::syntax::Span;
@@ -40,7 +40,7 @@ pub static TARGET_SPECS: &[ExtensionSpec] = &[
     },
     ExtensionSpec {
         name: "DNAT",
-        options: opts! { ["--to-destination", "--to"] = 1, ["--random"] = 0, ["--persistent"] = 0, ["--random-fully"] = 0 },
+        options: opts! { ["--to-destination", "--to"] = 1, ["--random"] = 0, ["--persistent"] = 0 },
     },
     ExtensionSpec {
         name: "SNAT",
@@ -375,7 +375,7 @@ pub fn build_action<'a>(
         "MASQUERADE" | "REDIRECT" => {
             let ports = match first_value("--to-ports") {
                 Some(word) => Some(
-                    parse_to_ports(&word.text)
+                    parse_to_ports(&word.text, name == "MASQUERADE")
                         .map_err(|m| (word.span, format!("--to-ports: {m}")))?,
                 ),
                 None => None,
@@ -597,7 +597,10 @@ pub fn parse_nat_address(text: &str) -> Result<NatAddress, String> {
     };
     let ports = match ports {
         Some(ports) => {
-            let (lo, hi) = ports.split_once('-').unwrap_or((ports, ports));
+            let (lo, hi) = match ports.split_once('-') {
+                Some((lo, hi)) => (lo, strip_shift_base(hi, true)?),
+                None => (ports, ports),
+            };
             let (lo, hi) = (parse_port(lo)?, parse_port(hi)?);
             // iptables refuses `90-80` ("Port range `80' funky").
             if lo > hi {

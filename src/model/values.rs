@@ -192,7 +192,7 @@ pub fn parse_ordered_port_range(text: &str) -> Result<PortRange, String> {
 /// Parse the `P` or `P-Q` of a NAT target's `--to-ports` (MASQUERADE,
 /// REDIRECT): both ports written (`8080-` and `-8080` are refused, "Port
 /// `' not valid"), the first not above the last ("Port range `Q' funky").
-pub fn parse_to_ports(text: &str) -> Result<PortRange, String> {
+pub fn parse_to_ports(text: &str, shift_allowed: bool) -> Result<PortRange, String> {
     if text.contains(':') {
         return Err(format!(
             "`{text}`: a port range here is written with `-` (`{}`)",
@@ -203,7 +203,7 @@ pub fn parse_to_ports(text: &str) -> Result<PortRange, String> {
         Some((lo, hi)) if lo.is_empty() || hi.is_empty() => {
             return Err(format!("`{text}` needs a port on both sides of `-`"));
         }
-        Some((lo, hi)) => (lo, hi),
+        Some((lo, hi)) => (lo, strip_shift_base(hi, shift_allowed)?),
         None => (text, text),
     };
     let (lo, hi) = (parse_port(lo)?, parse_port(hi)?);
@@ -211,6 +211,34 @@ pub fn parse_to_ports(text: &str) -> Result<PortRange, String> {
         return Err(format!("`{text}` is a reversed port range (min > max)"));
     }
     Ok(PortRange { lo, hi })
+}
+
+/// The last port of a NAT port range `FIRST-LAST[/BASE]` without its
+/// `/BASE`: the shifted port map of iptables 1.8 (the port is chosen by the
+/// offset of the original one from BASE). As libxt_NAT reads BASE: leading
+/// digits for a port 1 to 65535 (what follows them is ignored, so
+/// `85/86` loads), otherwise a service name.
+pub fn strip_shift_base(last: &str, shift_allowed: bool) -> Result<&str, String> {
+    let Some((last, base)) = last.split_once('/') else {
+        return Ok(last);
+    };
+    if !shift_allowed {
+        return Err(format!(
+            "`/{base}`: shifted port ranges are not supported by this target"
+        ));
+    }
+    let digits = base.bytes().take_while(u8::is_ascii_digit).count();
+    let port = if digits > 0 {
+        base[..digits].parse::<u16>().ok()
+    } else {
+        parse_port(base).ok()
+    };
+    match port {
+        Some(port) if port > 0 => Ok(last),
+        _ => Err(format!(
+            "`/{base}`: the base port is not a port 1-65535 or a known service name"
+        )),
+    }
 }
 
 /// Parse a multiport list: up to 15 ports, a range counting as two, each
@@ -487,12 +515,33 @@ mod tests {
         );
         // `--to-ports` wants both ports of a range.
         assert_eq!(
-            parse_to_ports("8070-8080").unwrap(),
+            parse_to_ports("8070-8080", false).unwrap(),
             PortRange { lo: 8070, hi: 8080 }
         );
-        assert_eq!(parse_to_ports("80").unwrap(), PortRange { lo: 80, hi: 80 });
-        for refused in ["8070-", "-8070", "8080-8070", "80:90"] {
-            assert!(parse_to_ports(refused).is_err(), "{refused}");
+        assert_eq!(
+            parse_to_ports("80", false).unwrap(),
+            PortRange { lo: 80, hi: 80 }
+        );
+        // A shifted port map, `FIRST-LAST/BASE`, where the target takes one.
+        assert_eq!(
+            parse_to_ports("80-90/85", true).unwrap(),
+            PortRange { lo: 80, hi: 90 }
+        );
+        for base in ["85x", "85/86", "ssh", "065535"] {
+            assert!(
+                strip_shift_base(&format!("90/{base}"), true).is_ok(),
+                "{base}"
+            );
+        }
+        for base in ["", "0", "70000", "x"] {
+            assert!(
+                strip_shift_base(&format!("90/{base}"), true).is_err(),
+                "{base}"
+            );
+        }
+        assert!(parse_to_ports("80-90/85", false).is_err());
+        for refused in ["8070-", "-8070", "8080-8070", "80:90", "80/85"] {
+            assert!(parse_to_ports(refused, true).is_err(), "{refused}");
         }
         assert!(parse_port_list("5:5").is_err());
         assert_eq!(parse_port_list("5,5:6").unwrap().len(), 2);
