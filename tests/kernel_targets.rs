@@ -612,6 +612,14 @@ const FILTER_RULES: &[(&str, bool)] = &[
     ("-p udp -m ecn --ecn-ip-ect 0x2 -j ACCEPT", false),
     ("-m ecn --ecn-ip-ect 4 -j ACCEPT", true),
     ("-m ecn -j ACCEPT", true),
+    ("-j NFLOG --nflog-group 0x10 --nflog-threshold 65535", false),
+    ("-j NFLOG --nflog-group 65536", true),
+    ("-j NFLOG --nflog-group foo", true),
+    ("-j NFLOG --nflog-size 4294967295", false),
+    ("-j NFLOG --nflog-size 4294967296", true),
+    ("-j NFLOG --nflog-size 5 --nflog-range 4", true),
+    ("-j NFLOG --nflog-foo", true),
+    ("-j NFLOG", false),
 ];
 
 /// ICMPv6 types as ip6tables reads them: its own names (no `any`), any

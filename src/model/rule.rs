@@ -240,6 +240,7 @@ const EXCLUSIVE_OPTIONS: &[(&str, &[&str])] = &[
     ("time", &["--kerneltz", "--utc"]),
     ("time", &["--localtz", "--utc"]),
     ("NFQUEUE", &["--queue-num", "--queue-balance"]),
+    ("NFLOG", &["--nflog-size", "--nflog-range"]),
     ("DSCP", &["--set-dscp", "--set-dscp-class"]),
     ("TTL", &["--ttl-set", "--ttl-inc", "--ttl-dec"]),
     ("MARK", MARK_OPERATIONS),

@@ -84,6 +84,13 @@ pub static TARGET_SPECS: &[ExtensionSpec] = &[
         name: "TRACE",
         options: &[],
     },
+    ExtensionSpec {
+        name: "NFLOG",
+        options: opts! {
+            ["--nflog-group"] = 1, ["--nflog-prefix"] = 1, ["--nflog-range"] = 1,
+            ["--nflog-size"] = 1, ["--nflog-threshold"] = 1,
+        },
+    },
 ];
 
 /// Target extensions that do not end evaluation (the rule after them runs
@@ -501,6 +508,26 @@ pub fn build_action<'a>(
                             "{zone}: `{}` is not a zone (0 to 65535, or `mark`)",
                             word.text
                         ),
+                    ));
+                }
+            }
+            Action::Extension(options)
+        }
+        "NFLOG" => {
+            // xtables' integer types: the group and threshold are 16-bit,
+            // the size 32-bit; C notation, as strtoul reads it.
+            for (option, high) in [
+                ("--nflog-group", u32::from(u16::MAX)),
+                ("--nflog-threshold", u32::from(u16::MAX)),
+                ("--nflog-size", u32::MAX),
+                ("--nflog-range", u32::MAX),
+            ] {
+                if let Some(word) = first_value(option)
+                    && !parse_u32(&word.text).is_ok_and(|n| n <= high)
+                {
+                    return Err((
+                        word.span,
+                        format!("{option}: `{}` is not between 0 and {high}", word.text),
                     ));
                 }
             }
