@@ -6,8 +6,7 @@ use std::net::IpAddr;
 
 use super::matches::{ExtensionSpec, ValueError, opts};
 use super::values::{
-    IpNet, PortRange, parse_dscp_class, parse_ipnet, parse_mark, parse_port, parse_to_ports,
-    parse_u32, strip_shift_base,
+    IpNet, PortRange, parse_dscp_class, parse_ipnet, parse_mark, parse_to_ports, parse_u32,
 };
 use super::{Family, RawOption};
 use crate::syntax::Span;
@@ -622,21 +621,8 @@ pub fn parse_nat_address(text: &str) -> Result<NatAddress, String> {
         };
         (Some(parse(lo)?), Some(parse(hi)?))
     };
-    let ports = match ports {
-        Some(ports) => {
-            let (lo, hi) = match ports.split_once('-') {
-                Some((lo, hi)) => (lo, strip_shift_base(hi, true)?),
-                None => (ports, ports),
-            };
-            let (lo, hi) = (parse_port(lo)?, parse_port(hi)?);
-            // iptables refuses `90-80` ("Port range `80' funky").
-            if lo > hi {
-                return Err(format!("`{ports}` is a reversed port range (min > max)"));
-            }
-            Some(PortRange { lo, hi })
-        }
-        None => None,
-    };
+    // Written as `--to-ports` is, shifted port maps included.
+    let ports = ports.map(|ports| parse_to_ports(ports, true)).transpose()?;
     if first.is_none() && ports.is_none() {
         return Err("empty NAT destination".to_string());
     }

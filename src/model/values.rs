@@ -220,7 +220,7 @@ pub fn parse_to_ports(text: &str, shift_allowed: bool) -> Result<PortRange, Stri
 /// offset of the original one from BASE). As libxt_NAT reads BASE: leading
 /// digits for a port 1 to 65535 (what follows them is ignored, so
 /// `85/86` loads), otherwise a service name.
-pub fn strip_shift_base(last: &str, shift_allowed: bool) -> Result<&str, String> {
+fn strip_shift_base(last: &str, shift_allowed: bool) -> Result<&str, String> {
     let Some((last, base)) = last.split_once('/') else {
         return Ok(last);
     };
