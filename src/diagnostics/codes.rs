@@ -58,7 +58,11 @@ declare_code! {
     /// NFQUEUE queue numbers out of range, a reversed port range in a NAT
     /// target, DNAT without `--to-destination`, and `-o` in PREROUTING or
     /// INPUT or `-i` in OUTPUT or POSTROUTING, TTL, HL and DSCP values out
-    /// of range, and TPROXY on a rule that is not `-p tcp` or `-p udp`.
+    /// of range, TPROXY on a rule that is not `-p tcp` or `-p udp`, `-m time`
+    /// days, dates and times of day as libxt_time reads them (`--weekdays
+    /// MON` and day 0 are refused), and `-m hashlimit` rates, bursts,
+    /// hashtable sizes, names and grouping masks (a prefix over 32 in an
+    /// IPv4 dump), with the kernel's overflow checks of rate and burst.
     ///
     /// ## Why it matters
     /// iptables-restore refuses the whole table.

@@ -9,9 +9,12 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
+use super::matches::{HashlimitMask, Match, MatchKind};
 use super::rule::{Interpreted, RuleRef, Statement, interpret};
 use super::targets::{Action, reject_type, reject_types};
-use super::{Chain, Command, Dump, Family, Protocol, Rule, Table, TableKind, written_protocol};
+use super::{
+    Chain, Command, Dump, Family, Protocol, RawOption, Rule, Table, TableKind, written_protocol,
+};
 use crate::diagnostics::codes::{
     BAD_COUNTERS, BAD_POLICY, BAD_VALUE, CHAIN_NAME_TOO_LONG, CRLF_LINE_ENDINGS, DUPLICATE_CHAIN,
     DUPLICATE_TABLE, MISSING_COMMIT, POLICY_ON_USER_CHAIN, RULE_OUTSIDE_TABLE, SYNTAX_ERROR,
@@ -190,7 +193,7 @@ pub fn build(src: &str) -> Parsed<'_> {
         family_known: false,
         work: 0,
         over_budget: None,
-        saw_ah_match: false,
+        saw_family_dependent_match: false,
     };
     if let Some((index, range)) = ranges
         .iter()
@@ -260,8 +263,9 @@ struct Builder<'a> {
     work: u64,
     /// Where the work budget ran out.
     over_budget: Option<Span>,
-    /// A rule has `-m ah` (see [`Builder::check_family_dependent_rules`]).
-    saw_ah_match: bool,
+    /// A rule has `-m ah` or `-m hashlimit` (see
+    /// [`Builder::check_family_dependent_rules`]).
+    saw_family_dependent_match: bool,
 }
 
 impl<'a> Builder<'a> {
@@ -828,9 +832,13 @@ impl<'a> Builder<'a> {
             self.dump.has_counters = true;
         }
         // Read while the rule is in cache: the check at the end then walks
-        // the matches of every rule only when one is `-m ah`.
-        if rule.matches.iter().any(|m| m.name == "ah") {
-            self.saw_ah_match = true;
+        // the matches of every rule only when one depends on the family.
+        if rule
+            .matches
+            .iter()
+            .any(|m| matches!(m.name.as_ref(), "ah" | "hashlimit"))
+        {
+            self.saw_family_dependent_match = true;
         }
     }
 
@@ -843,14 +851,31 @@ impl<'a> Builder<'a> {
     /// `-m ah` also depends on the family: IPv4's ah match needs `-p ah`
     /// (the kernel: "only valid for protocol 51"), IPv6's, which finds AH
     /// among the extension headers, does not. Checked only when something
-    /// says the dump is IPv4.
+    /// says the dump is IPv4. So are hashlimit's grouping masks: iptables
+    /// 1.8.9 takes prefixes up to 128 in both families, the IPv4 kernel
+    /// refuses those over 32, and each family refuses a mask written as an
+    /// address of the other.
     fn check_family_dependent_rules(&mut self) {
         let family = self.dump.family;
-        let ah_needs_protocol = family == Family::V4 && self.family_known && self.saw_ah_match;
+        let check_matches = self.family_known && self.saw_family_dependent_match;
+        let ah_needs_protocol = family == Family::V4 && check_matches;
         let mut found = Vec::new();
         for table in &self.dump.tables {
             for chain in &table.chains {
                 for rule in &chain.rules {
+                    let masks = rule.matches.iter().flat_map(hashlimit_masks);
+                    for (option, mask) in masks.filter(|_| check_matches) {
+                        if let Some(reason) = mask.refusal_in(family == Family::V6) {
+                            found.push(
+                                Diagnostic::new(
+                                    &BAD_VALUE,
+                                    option.values[0].span,
+                                    format!("{}: {reason}", option.name),
+                                )
+                                .in_table(&table.name, Some(&chain.name)),
+                            );
+                        }
+                    }
                     if ah_needs_protocol
                         && let Some(ah) =
                             rule.matches.iter().find(|m| m.name == "ah" && !m.implicit)
@@ -1036,6 +1061,22 @@ fn statement_letter(statement: &Statement<'_>) -> char {
         Statement::Policy(..) => 'P',
         Statement::Rename(..) => 'E',
     }
+}
+
+/// The grouping masks of a `-m hashlimit` match, with their options.
+fn hashlimit_masks<'m, 'a>(
+    found: &'m Match<'a>,
+) -> impl Iterator<Item = (&'m RawOption<'a>, HashlimitMask)> {
+    let options = match &found.kind {
+        MatchKind::Other(options) if found.name == "hashlimit" => options.as_slice(),
+        _ => &[],
+    };
+    options.iter().filter_map(|option| {
+        matches!(option.name, "--hashlimit-srcmask" | "--hashlimit-dstmask")
+            .then(|| HashlimitMask::parse(&option.values[0].text))
+            .flatten()
+            .map(|mask| (option, mask))
+    })
 }
 
 #[cfg(test)]

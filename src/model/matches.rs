@@ -8,9 +8,9 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::values::{
-    IpNet, MarkValue, PortRange, Probability, c_number, parse_dscp, parse_dscp_class, parse_mac,
-    parse_mark, parse_ordered_port_range, parse_port_list, parse_port_range, parse_probability,
-    parse_u32,
+    IpNet, MarkValue, PortRange, Probability, c_atoll, c_number, c_strtoul, parse_dscp,
+    parse_dscp_class, parse_mac, parse_mark, parse_ordered_port_range, parse_port_list,
+    parse_port_range, parse_probability, parse_u32, xtables_strtoui,
 };
 use super::{Negatable, Protocol, RawOption};
 use crate::syntax::Span;
@@ -441,43 +441,400 @@ fn parse_icmp_type(names: &[&str], text: &str) -> Result<(), String> {
     }
 }
 
-/// `--hashlimit-mode`: what the buckets are keyed by, comma-separated.
+/// `--hashlimit-mode`: what the buckets are keyed by, separated by `,` or
+/// `|` (libxt_hashlimit's `strtok`, so empty names are skipped and no name
+/// at all is no key).
 fn parse_hashlimit_mode(text: &str) -> Result<(), String> {
     const NAMES: [&str; 4] = ["srcip", "srcport", "dstip", "dstport"];
-    let mut names = text.split(',').filter(|name| !name.is_empty()).peekable();
-    if names.peek().is_none() {
-        return Err(format!("`{text}` names no key ({})", NAMES.join(", ")));
-    }
-    match names.find(|name| !NAMES.contains(name)) {
+    match text
+        .split([',', '|'])
+        .find(|name| !name.is_empty() && !NAMES.contains(name))
+    {
         None => Ok(()),
         Some(bad) => Err(format!("`{bad}` is not a key ({})", NAMES.join(", "))),
     }
 }
 
-/// `--timestart`/`--timestop`: `hh:mm[:ss]` in decimal (a part may be
-/// empty, as for libxt_time), as seconds into the day.
-fn parse_time_of_day(text: &str) -> Result<u32, String> {
-    let invalid = || format!("`{text}` is not a time of day (hh:mm[:ss], up to 23:59:59)");
-    let parts: Vec<&str> = text.split(':').collect();
-    if !(2..=3).contains(&parts.len()) {
+/// `--hashlimit-name`: the kernel names a file in /proc/net/ipt_hashlimit
+/// after it (`xt_check_proc_name`).
+fn check_hashlimit_name(text: &str) -> Result<(), String> {
+    if text.is_empty() {
+        return Err("empty name".to_string());
+    }
+    if matches!(text, "." | "..") || text.contains('/') {
+        return Err(format!(
+            "the kernel refuses `{text}`: it names a file in /proc/net/ipt_hashlimit, so it cannot be `.`, `..` or contain `/`"
+        ));
+    }
+    Ok(())
+}
+
+/// `--hashlimit-htable-*`: a 32-bit number in C notation, at least `min`
+/// (the kernel refuses a garbage-collection interval or expiry of 0).
+fn parse_hashlimit_number(text: &str, min: u64) -> Result<(), String> {
+    match xtables_strtoui(text, 0, u64::from(u32::MAX)) {
+        Some(number) if number < min => Err(format!(
+            "the kernel refuses {number} (a hashtable needs a garbage-collection interval and an expiry time)"
+        )),
+        Some(_) => Ok(()),
+        None => Err(format!("`{text}` is not a number between 0 and 4294967295")),
+    }
+}
+
+/// A `--hashlimit-srcmask`/`--hashlimit-dstmask` as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashlimitMask {
+    /// A prefix length, 0 to 128.
+    Length(u32),
+    /// A contiguous mask written as an address of this family.
+    Address {
+        /// Written as an IPv6 address.
+        v6: bool,
+    },
+}
+
+impl HashlimitMask {
+    /// Read a mask as iptables 1.8.9 does: a prefix length up to 128 (in
+    /// either family) in C notation, or a mask written as an address; `None`
+    /// when iptables refuses it or the mask is not contiguous (which the
+    /// kernel refuses). Whether it suits the family is for
+    /// [`HashlimitMask::refusal_in`], once the family is known.
+    pub fn parse(text: &str) -> Option<HashlimitMask> {
+        if let Some(length) = xtables_strtoui(text, 0, 128) {
+            return Some(HashlimitMask::Length(length as u32));
+        }
+        let (bits, v6) = match text.parse::<IpAddr>().ok()? {
+            IpAddr::V4(mask) => (u128::from(u32::from(mask)) << 96, false),
+            IpAddr::V6(mask) => (u128::from(mask), true),
+        };
+        let contiguous = bits.checked_shl(bits.leading_ones()).unwrap_or(0) == 0;
+        contiguous.then_some(HashlimitMask::Address { v6 })
+    }
+
+    /// Why the mask is refused in a dump of this family (IPv6 when `v6`).
+    pub fn refusal_in(self, v6: bool) -> Option<&'static str> {
+        match self {
+            HashlimitMask::Length(length) if !v6 && length > 32 => {
+                Some("the kernel refuses a prefix over 32 in IPv4")
+            }
+            HashlimitMask::Address { v6: written_v6 } if written_v6 != v6 => Some(if v6 {
+                "ip6tables refuses an IPv4 mask"
+            } else {
+                "iptables refuses an IPv6 mask"
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A `--hashlimit-upto`/`--hashlimit-above` value as libxt_hashlimit
+/// (revision 3) hands it to the kernel.
+#[derive(Debug, Clone, Copy)]
+enum HashlimitRate {
+    /// Packets: millionths of a second between packets, and the seconds of
+    /// the unit it was written in.
+    Packets { average: u64, unit_seconds: u64 },
+    /// Bytes (`Nb/s`, `Nkb/s`, `Nmb/s`): the cost of a 16-byte chunk.
+    Bytes { cost: u32 },
+}
+
+/// libxt_hashlimit's `parse_bytes`, then `parse_rate`. The count is C's
+/// `atoll` of the text (`1.5/s` is 1/s); `b/s` anywhere after the first
+/// character makes it a byte rate, `k` or `m` before it multiplies by 1024
+/// or 1048576; otherwise the unit, in any case, is a prefix of second,
+/// minute, hour or day.
+fn parse_hashlimit_rate(text: &str) -> Result<HashlimitRate, String> {
+    const SCALE: u64 = 1_000_000;
+    let count = c_atoll(text);
+    let invalid = || {
+        format!(
+            "`{text}` is not a rate (N, N/second, N/minute, N/hour, N/day, or Nb/s, Nkb/s, Nmb/s; N from 1)"
+        )
+    };
+    if let Some(at) = text.find("b/s").filter(|&at| at > 0)
+        && count != 0
+    {
+        let factor = match text.as_bytes()[at - 1] {
+            b'k' => 1024,
+            b'm' => 1024 * 1024,
+            _ => 1,
+        };
+        let chunks = ((count as u64).wrapping_mul(factor) >> 4) as u32;
+        let Some(divisor) = chunks.checked_add(1) else {
+            return Err(format!(
+                "`{text}` makes iptables divide by zero (it crashes)"
+            ));
+        };
+        return Ok(HashlimitRate::Bytes {
+            cost: u32::MAX / divisor,
+        });
+    }
+    let unit_seconds = match text.split_once('/') {
+        None => 1,
+        Some((_, unit)) => [
+            ("second", 1),
+            ("minute", 60),
+            ("hour", 3600),
+            ("day", 86_400),
+        ]
+        .into_iter()
+        .find(|(name, _)| {
+            !unit.is_empty()
+                && unit.len() <= name.len()
+                && name.as_bytes()[..unit.len()].eq_ignore_ascii_case(unit.as_bytes())
+        })
+        .map(|(_, seconds)| seconds)
+        .ok_or_else(invalid)?,
+    };
+    if count == 0 {
         return Err(invalid());
     }
-    let mut seconds = 0;
-    for (part, (limit, scale)) in parts.iter().zip([(23, 3600), (59, 60), (59, 1)]) {
-        if !part.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(invalid());
+    match (SCALE * unit_seconds) / count as u64 {
+        0 => Err(format!(
+            "`{text}` is too fast: iptables takes at most 1000000 per second"
+        )),
+        average => Ok(HashlimitRate::Packets {
+            average,
+            unit_seconds,
+        }),
+    }
+}
+
+/// `--hashlimit-burst` as libxt_hashlimit's `parse_burst` reads it: a
+/// number from 1 in C notation (no `-`), then `k` (×1024), `m` (×1048576) or
+/// anything else (×1); without a suffix at most 1000000.
+fn parse_hashlimit_burst(text: &str) -> Result<u64, String> {
+    let invalid =
+        || format!("`{text}` is not a burst (1 to 1000000, or a number of bytes with k or m)");
+    if text.trim_start().starts_with('-') {
+        return Err(invalid());
+    }
+    let (count, read) = c_strtoul(text.as_bytes(), 0);
+    if read == 0 || count == 0 || count == u64::MAX {
+        return Err(invalid());
+    }
+    let factor = match text.as_bytes().get(read) {
+        None if count > 1_000_000 => return Err(invalid()),
+        Some(b'k') => 1024,
+        Some(b'm') => 1024 * 1024,
+        _ => 1,
+    };
+    Ok(count.wrapping_mul(factor))
+}
+
+/// What iptables' final check and the kernel's `hashlimit_mt_check_common`
+/// refuse in a rate with its burst (default 5 packets; none in bytes).
+fn check_hashlimit_rate(
+    rate: HashlimitRate,
+    burst: Option<(u64, Span)>,
+    rate_match: bool,
+    rate_span: Span,
+) -> Result<(), ValueError> {
+    match rate {
+        HashlimitRate::Packets {
+            average,
+            unit_seconds,
+        } => {
+            let (burst, burst_span) = burst.unwrap_or((5, rate_span));
+            if burst > 1_000_000 {
+                return Err((
+                    burst_span,
+                    format!("--hashlimit-burst: {burst} packets is over iptables' 1000000"),
+                ));
+            }
+            if rate_match {
+                let per_unit = average / unit_seconds;
+                if per_unit == 0 || per_unit > u64::from(u32::MAX) {
+                    return Err((
+                        rate_span,
+                        "--hashlimit-rate-match: the kernel refuses this rate (\"invalid rate\"): more than 1000000 per second".to_string(),
+                    ));
+                }
+            } else if hashlimit_credits_overflow(average, burst) {
+                return Err((
+                    burst_span,
+                    format!(
+                        "--hashlimit-burst: the kernel refuses a burst of {burst} at this rate (\"overflow, try lower\", with HZ 250 or 1000)"
+                    ),
+                ));
+            }
         }
-        let value = if part.is_empty() {
-            0
-        } else {
-            part.parse::<u32>().map_err(|_| invalid())?
+        HashlimitRate::Bytes { cost } => {
+            if let Some((burst, burst_span)) = burst {
+                let chunk_bytes = (u64::from(u32::MAX / cost) - 1) << 4;
+                if chunk_bytes == 0 {
+                    return Err((
+                        burst_span,
+                        "--hashlimit-burst: at this byte rate iptables divides by zero (it crashes)"
+                            .to_string(),
+                    ));
+                }
+                if burst < chunk_bytes {
+                    return Err((
+                        burst_span,
+                        format!(
+                            "--hashlimit-burst: iptables refuses a burst smaller than {chunk_bytes} bytes at this rate"
+                        ),
+                    ));
+                }
+            }
+            if !rate_match && cost == 1 {
+                return Err((
+                    rate_span,
+                    "the kernel refuses byte rates of 32 GiB/s and more (\"overflow, rate too high\")"
+                        .to_string(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the kernel's hashlimit (revision 2 and 3) refuses `average` with
+/// `burst`: it compares the credits of `average * burst` and of `average` in
+/// 64-bit arithmetic that wraps. `HZ * CREDITS_PER_JIFFY` is the same for HZ
+/// 250 and 1000; checked against this machine's kernel by
+/// `tests/kernel_targets.rs`.
+fn hashlimit_credits_overflow(average: u64, burst: u64) -> bool {
+    const CREDITS_PER_MICROSECOND: u64 = 137_438_953_472_000 / 1_000_000;
+    let credits = |user: u64| user.wrapping_mul(CREDITS_PER_MICROSECOND);
+    credits(average.wrapping_mul(burst)) < credits(average)
+}
+
+/// `--timestart`/`--timestop`: `hh:mm[:ss]`, each part read by C's
+/// `strtoul` in decimal as libxt_time does (so a part may be empty or
+/// signed), as seconds into the day.
+fn parse_time_of_day(text: &str) -> Result<u32, String> {
+    let invalid = || format!("`{text}` is not a time of day (hh:mm[:ss], up to 23:59:59)");
+    let mut rest = text.as_bytes();
+    let mut seconds = 0;
+    // (the byte that must follow the part, or 0 for the end; largest value)
+    for (index, (after, limit, scale)) in [(b':', 23, 3600), (b':', 59, 60), (0, 59, 1)]
+        .into_iter()
+        .enumerate()
+    {
+        let (value, read) = c_strtoul(rest, 10);
+        let next = rest.get(read).copied();
+        // The hour must be followed by `:`; the minutes by `:` or the end.
+        let next_allowed = match next {
+            None => index > 0,
+            Some(byte) => after != 0 && byte == after,
         };
-        if value > limit {
+        let value = value as u32;
+        if !next_allowed || value > limit {
             return Err(invalid());
         }
         seconds += value * scale;
+        match next {
+            None => break,
+            Some(_) => rest = &rest[read + 1..],
+        }
     }
     Ok(seconds)
+}
+
+/// The segments of a libxt_time day list as its `my_strseg` cuts them: at
+/// commas, each kept to the `keep` bytes of its buffer; a trailing comma
+/// ends the list, an empty segment elsewhere is read as an empty day.
+fn time_day_segments(text: &str, keep: usize) -> impl Iterator<Item = (&str, &[u8])> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest.filter(|r| !r.is_empty())?;
+        let segment = match current.split_once(',') {
+            Some((segment, after)) => {
+                rest = Some(after);
+                segment
+            }
+            None => {
+                rest = None;
+                current
+            }
+        };
+        Some((segment, &segment.as_bytes()[..segment.len().min(keep)]))
+    })
+}
+
+/// `--weekdays`: days as names (only their first two letters are compared,
+/// case-sensitively) or numbers from 1 (Monday), comma-separated.
+fn parse_weekdays(text: &str) -> Result<(), String> {
+    const NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    for (segment, read) in time_day_segments(text, 3) {
+        let (number, digits) = c_strtoul(read, 0);
+        if digits == read.len() {
+            if number as u32 == 0 {
+                return Err(if segment.is_empty() {
+                    format!(
+                        "`{text}` has an empty day, which iptables reads as day 0; the week starts with 1 (Mon)"
+                    )
+                } else {
+                    format!(
+                        "`{segment}` is day 0; the week starts with 1 (Mon) and ends with 7 (Sun)"
+                    )
+                });
+            }
+            continue;
+        }
+        if read.len() < 2 || !NAMES.iter().any(|name| name.as_bytes()[..2] == read[..2]) {
+            return Err(format!(
+                "`{segment}` is not a day of the week ({}, case-sensitive, or 1 to 7)",
+                NAMES.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `--monthdays`: days of the month, 1 to 31, comma-separated; iptables
+/// reads each with C's `strtoul` and keeps only its first two characters.
+fn parse_monthdays(text: &str) -> Result<(), String> {
+    for (segment, read) in time_day_segments(text, 2) {
+        let (number, digits) = c_strtoul(read, 0);
+        if digits != read.len() || number as u32 > 31 {
+            return Err(format!(
+                "`{segment}` is not a day of the month (1 to 31; iptables reads the first two characters of each day)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `--datestart`/`--datestop`: `YYYY[-MM[-DD[Thh[:mm[:ss]]]]]` from 1970 to
+/// 2038, each part read by C's `strtoul` in decimal as libxt_time does. A
+/// month or day 0 means the last of the one before, which `mktime` refuses
+/// before 1970.
+fn parse_date(text: &str) -> Result<(), String> {
+    let invalid =
+        || format!("`{text}` is not a date (YYYY[-MM[-DD[Thh[:mm[:ss]]]]], years 1970 to 2038)");
+    // (the byte that must follow the part, or 0 for the end; its range)
+    const PARTS: [(u8, u32, u32); 6] = [
+        (b'-', 1970, 2038),
+        (b'-', 0, 12),
+        (b'T', 0, 31),
+        (b':', 0, 23),
+        (b':', 0, 59),
+        (0, 0, 59),
+    ];
+    let mut values = [1970u32, 1, 1, 0, 0, 0];
+    let mut rest = text.as_bytes();
+    for (index, (after, min, max)) in PARTS.into_iter().enumerate() {
+        let (value, read) = c_strtoul(rest, 10);
+        let value = value as u32;
+        let next = rest.get(read).copied();
+        if next.is_some_and(|byte| after == 0 || byte != after) || !(min..=max).contains(&value) {
+            return Err(invalid());
+        }
+        values[index] = value;
+        match next {
+            None => break,
+            Some(_) => rest = &rest[read + 1..],
+        }
+    }
+    if values[0] == 1970 && (values[1] == 0 || values[2] == 0) {
+        return Err(format!(
+            "`{text}` is before 1970-01-01 (a month or day 0 is the last of the one before)"
+        ));
+    }
+    Ok(())
 }
 
 /// `--tcp-option`: a TCP option kind, 1 to 255 (0 is the end of the list).
@@ -1195,29 +1552,63 @@ pub fn build_match<'a>(
             if name_given.is_none() {
                 return Err((span, "hashlimit: --hashlimit-name is required".to_string()));
             }
-            if !options
+            let Some(rate_option) = options
                 .iter()
-                .any(|o| matches!(o.name, "--hashlimit-upto" | "--hashlimit-above"))
-            {
+                .find(|o| matches!(o.name, "--hashlimit-upto" | "--hashlimit-above"))
+            else {
                 return Err((
                     span,
                     "hashlimit: --hashlimit-upto or --hashlimit-above is required".to_string(),
                 ));
-            }
+            };
+            let rate = typed(rate_option, parse_hashlimit_rate)?.value;
+            let mut burst: Option<(u64, Span)> = None;
+            let mut rate_match = false;
             for option in &options {
+                if !matches!(option.name, "--hashlimit-upto" | "--hashlimit-above") {
+                    not_negatable(option)?;
+                }
                 match option.name {
-                    "--hashlimit-name" if value(option, 0).0.is_empty() => {
-                        return Err((
-                            value(option, 0).1,
-                            "--hashlimit-name: empty name".to_string(),
-                        ));
+                    "--hashlimit-name" => {
+                        typed(option, check_hashlimit_name)?;
                     }
                     "--hashlimit-mode" => {
                         typed(option, parse_hashlimit_mode)?;
                     }
+                    "--hashlimit-burst" => {
+                        burst = Some((
+                            typed(option, parse_hashlimit_burst)?.value,
+                            value(option, 0).1,
+                        ));
+                    }
+                    "--hashlimit-htable-size" | "--hashlimit-htable-max" => {
+                        typed(option, |text| parse_hashlimit_number(text, 0))?;
+                    }
+                    "--hashlimit-htable-gcinterval" | "--hashlimit-htable-expire" => {
+                        typed(option, |text| parse_hashlimit_number(text, 1))?;
+                    }
+                    "--hashlimit-srcmask" | "--hashlimit-dstmask" => {
+                        typed(option, |text| {
+                            HashlimitMask::parse(text).ok_or_else(|| {
+                                format!("`{text}` is not a prefix length (0 to 32, 128 in IPv6) or a contiguous mask")
+                            })
+                        })?;
+                    }
+                    "--hashlimit-rate-interval" => {
+                        typed(option, |text| {
+                            // libxt_hashlimit reads it with `atoi`.
+                            if c_atoll(text) as i32 <= 0 {
+                                Err(format!("`{text}` is not a number of seconds from 1"))
+                            } else {
+                                Ok(())
+                            }
+                        })?;
+                    }
+                    "--hashlimit-rate-match" => rate_match = true,
                     _ => {}
                 }
             }
+            check_hashlimit_rate(rate, burst, rate_match, value(rate_option, 0).1)?;
             MatchKind::Other(options)
         }
         "time" => {
@@ -1229,7 +1620,15 @@ pub fn build_match<'a>(
                         if option.name.starts_with("--time") {
                             let seconds = typed(option, parse_time_of_day)?.value;
                             day_seconds[usize::from(option.name == "--timestop")] = seconds;
+                        } else {
+                            typed(option, parse_date)?;
                         }
+                    }
+                    "--weekdays" => {
+                        typed(option, parse_weekdays)?;
+                    }
+                    "--monthdays" => {
+                        typed(option, parse_monthdays)?;
                     }
                     _ => {}
                 }
@@ -1513,12 +1912,133 @@ mod tests {
         assert_eq!(parse_time_of_day("23:59:59"), Ok(86_399));
         assert_eq!(parse_time_of_day("10:"), Ok(36_000));
         assert_eq!(parse_time_of_day(":10"), Ok(600));
-        for bad in ["10", "24:00", "10:60", "1:2:3:4", "0x1:00", "-1:00"] {
+        assert_eq!(parse_time_of_day("+9:05:"), Ok(9 * 3600 + 5 * 60));
+        assert_eq!(parse_time_of_day("-0:"), Ok(0));
+        for bad in [
+            "10", "24:00", "10:60", "1:2:3:4", "0x1:00", "-1:00", "9:5x", "",
+        ] {
             assert!(parse_time_of_day(bad).is_err(), "{bad}");
         }
         assert!(parse_hashlimit_mode("srcip,dstport").is_ok());
-        assert!(parse_hashlimit_mode("srcip,").is_ok());
-        assert!(parse_hashlimit_mode("").is_err() && parse_hashlimit_mode("SRCIP").is_err());
+        assert!(
+            parse_hashlimit_mode("srcip,").is_ok() && parse_hashlimit_mode("srcip|dstip").is_ok()
+        );
+        // strtok skips empty names: no name at all is no key, as iptables loads it.
+        assert!(parse_hashlimit_mode(",").is_ok());
+        assert!(parse_hashlimit_mode("SRCIP").is_err() && parse_hashlimit_mode("src").is_err());
+    }
+
+    #[test]
+    fn hashlimit_values_as_libxt_hashlimit_reads_them() {
+        let packets = |text| match parse_hashlimit_rate(text) {
+            Ok(HashlimitRate::Packets {
+                average,
+                unit_seconds,
+            }) => Some((average, unit_seconds)),
+            _ => None,
+        };
+        assert_eq!(packets("5/s"), Some((200_000, 1)));
+        assert_eq!(packets("5/MIN"), Some((12_000_000, 60)));
+        assert_eq!(packets("1.5/s"), Some((1_000_000, 1)));
+        assert_eq!(packets("1/day"), Some((86_400_000_000, 86_400)));
+        for bad in [
+            "5/seconds",
+            "5/",
+            "0/s",
+            "x/s",
+            "1000001/s",
+            "-5/s",
+            "b/s",
+            "0b/s",
+        ] {
+            assert!(parse_hashlimit_rate(bad).is_err(), "{bad}");
+        }
+        assert!(matches!(
+            parse_hashlimit_rate("5kb/s"),
+            Ok(HashlimitRate::Bytes { cost }) if cost == u32::MAX / 321
+        ));
+        assert_eq!(parse_hashlimit_burst("5k"), Ok(5 * 1024));
+        assert_eq!(parse_hashlimit_burst("5x"), Ok(5));
+        for bad in ["0", "-1", "1000001", "x", "08"] {
+            assert!(parse_hashlimit_burst(bad).is_err(), "{bad}");
+        }
+        // The kernel's credits wrap at 64 bits: 1/day takes a burst of 1 only.
+        assert!(!hashlimit_credits_overflow(86_400_000_000, 1));
+        assert!(hashlimit_credits_overflow(86_400_000_000, 2));
+        assert!(!hashlimit_credits_overflow(3_600_000_000, 1_000_000));
+        assert_eq!(
+            HashlimitMask::parse("0x10"),
+            Some(HashlimitMask::Length(16))
+        );
+        assert_eq!(
+            HashlimitMask::parse("255.255.0.0"),
+            Some(HashlimitMask::Address { v6: false })
+        );
+        assert_eq!(HashlimitMask::parse("255.0.255.0"), None);
+        assert_eq!(HashlimitMask::parse("129"), None);
+        assert!(HashlimitMask::Length(33).refusal_in(false).is_some());
+        assert!(HashlimitMask::Length(33).refusal_in(true).is_none());
+        assert!(
+            HashlimitMask::Address { v6: false }
+                .refusal_in(true)
+                .is_some()
+        );
+        assert!(check_hashlimit_name(".").is_err() && check_hashlimit_name("a/b").is_err());
+        assert!(check_hashlimit_name("...").is_ok());
+    }
+
+    #[test]
+    fn days_and_dates_as_libxt_time_reads_them() {
+        // Each verdict below was checked against iptables 1.8.9 (legacy and
+        // nft); tests/kernel_targets.rs runs the same rules there.
+        for good in [
+            "Mon", "Monday", "Su", "7", "8", "1234", "-1", "+1", "Mon,", "0x3",
+        ] {
+            assert!(parse_weekdays(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "MON", "mon", "Mx", "S", "0", "-0", "0x0", "1,,2", ",Mon", "12x", "08",
+        ] {
+            assert!(parse_weekdays(bad).is_err(), "{bad}");
+        }
+        for good in ["0", "31", "1,,2", ",1", "1,", "123", "+1", "07"] {
+            assert!(parse_monthdays(good).is_ok(), "{good}");
+        }
+        for bad in ["32", "0x1f", "0x", "-1", "1x", "08", "x"] {
+            assert!(parse_monthdays(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "2020",
+            "2038",
+            "2038-12-31T23:59:59",
+            "2020-00",
+            "2020-02-31",
+            "2020-01-01T",
+            "2020-",
+            "+2020",
+            "02020",
+            "2020-1-1T1",
+            "1970-01-01T00:00:00",
+        ] {
+            assert!(parse_date(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "1969",
+            "2039",
+            "2020-13",
+            "1970-00",
+            "1970-01-00",
+            "2020-01-32",
+            "2020-01-01T24",
+            "2020-01-01T23:60",
+            "2020-01-01T23:59:60",
+            "x",
+            "",
+            "0x7e4",
+            "2020-01-01X",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

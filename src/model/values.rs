@@ -345,6 +345,94 @@ pub fn c_number(text: &str) -> Option<u32> {
     parsed.ok()
 }
 
+/// What C's `strtoul(text, &end, base)` reads at the start of `text`, for
+/// the extensions that hand their values to it unchecked: the value and the
+/// number of bytes read. As glibc does, it skips leading white space, takes a
+/// sign (`-` negates modulo 2^64), reads `0x` as hexadecimal and a leading
+/// `0` as octal when `base` is 0, and gives `u64::MAX` on overflow; when no
+/// digit follows, nothing is read (0 bytes), whatever it skipped.
+pub fn c_strtoul(text: &[u8], base: u32) -> (u64, usize) {
+    let mut at = text.iter().take_while(|b| is_c_space(**b)).count();
+    let negative = match text.get(at) {
+        Some(b'-') => {
+            at += 1;
+            true
+        }
+        Some(b'+') => {
+            at += 1;
+            false
+        }
+        _ => false,
+    };
+    let hex_prefix = text.get(at) == Some(&b'0')
+        && matches!(text.get(at + 1), Some(b'x' | b'X'))
+        && text.get(at + 2).is_some_and(u8::is_ascii_hexdigit);
+    let base = match base {
+        0 | 16 if hex_prefix => {
+            at += 2;
+            16
+        }
+        0 if text.get(at) == Some(&b'0') => 8,
+        0 => 10,
+        base => base,
+    };
+    let first_digit = at;
+    let mut value = Some(0u64);
+    while let Some(digit) = text.get(at).and_then(|&b| char::from(b).to_digit(base)) {
+        value = value
+            .and_then(|v| v.checked_mul(u64::from(base)))
+            .and_then(|v| v.checked_add(u64::from(digit)));
+        at += 1;
+    }
+    if at == first_digit {
+        return (0, 0);
+    }
+    let value = match value {
+        None => u64::MAX,
+        Some(v) if negative => v.wrapping_neg(),
+        Some(v) => v,
+    };
+    (value, at)
+}
+
+/// C's `atoll`: white space, a sign and decimal digits at the start of
+/// `text`, saturating at the bounds of `i64` as `strtoll` does; 0 when no
+/// digit comes.
+pub fn c_atoll(text: &str) -> i64 {
+    let bytes = text.as_bytes();
+    let mut at = bytes.iter().take_while(|b| is_c_space(**b)).count();
+    let negative = bytes.get(at) == Some(&b'-');
+    if matches!(bytes.get(at), Some(b'-' | b'+')) {
+        at += 1;
+    }
+    let mut value: i128 = 0;
+    while let Some(digit) = bytes.get(at).filter(|b| b.is_ascii_digit()) {
+        value = (value * 10 + i128::from(digit - b'0')).min(i128::from(i64::MAX) + 1);
+        at += 1;
+    }
+    let value = if negative { -value } else { value };
+    value.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+/// C's `isspace` in the C locale.
+fn is_c_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// libxtables' `xtables_strtoui` on a whole word: a number in C notation
+/// (`0x..`, `0..`, decimal; a `+` but no `-`) from `min` to `max`, with
+/// nothing after it.
+pub fn xtables_strtoui(text: &str, min: u64, max: u64) -> Option<u64> {
+    let bytes = text.as_bytes();
+    let first = bytes.iter().position(|b| !is_c_space(*b));
+    if first.is_some_and(|at| bytes[at] == b'-') {
+        return None;
+    }
+    let (value, read) = c_strtoul(bytes, 0);
+    (read > 0 && read == bytes.len() && value != u64::MAX && (min..=max).contains(&value))
+        .then_some(value)
+}
+
 /// The DiffServ classes iptables knows by name, in the order its
 /// `class_to_dscp` (libxtables' dscp_helper.c) tries them.
 const DSCP_CLASSES: &[(&str, u8)] = &[
@@ -459,6 +547,33 @@ pub fn parse_probability(text: &str) -> Result<Probability, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strtoul_reads_like_glibc() {
+        let read = |text: &str, base| c_strtoul(text.as_bytes(), base);
+        assert_eq!(read("123x", 10), (123, 3));
+        assert_eq!(read("0x1f", 0), (31, 4));
+        assert_eq!(read("0x", 0), (0, 1));
+        assert_eq!(read("0x7e4", 10), (0, 1));
+        assert_eq!(read("08", 0), (0, 1));
+        assert_eq!(read("017", 0), (15, 3));
+        assert_eq!(read("+5", 10), (5, 2));
+        assert_eq!(read("-1", 10), (u64::MAX, 2));
+        assert_eq!(read("-0", 0), (0, 2));
+        assert_eq!(read("+", 10), (0, 0));
+        assert_eq!(read("", 0), (0, 0));
+        assert_eq!(read("99999999999999999999", 10), (u64::MAX, 20));
+        assert_eq!(c_atoll("1.5/s"), 1);
+        assert_eq!(c_atoll("-5/s"), -5);
+        assert_eq!(c_atoll("x"), 0);
+        assert_eq!(c_atoll("99999999999999999999"), i64::MAX);
+        assert_eq!(xtables_strtoui("0x10", 0, u64::from(u32::MAX)), Some(16));
+        assert_eq!(xtables_strtoui("+5", 0, 10), Some(5));
+        assert_eq!(xtables_strtoui("-0", 0, 10), None);
+        assert_eq!(xtables_strtoui("5x", 0, 10), None);
+        assert_eq!(xtables_strtoui("", 0, 10), None);
+        assert_eq!(xtables_strtoui("4294967296", 0, u64::from(u32::MAX)), None);
+    }
 
     #[test]
     fn ipnets() {
