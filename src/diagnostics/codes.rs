@@ -62,7 +62,10 @@ declare_code! {
     /// days, dates and times of day as libxt_time reads them (`--weekdays
     /// MON` and day 0 are refused), and `-m hashlimit` rates, bursts,
     /// hashtable sizes, names and grouping masks (a prefix over 32 in an
-    /// IPv4 dump), with the kernel's overflow checks of rate and burst.
+    /// IPv4 dump), with the kernel's overflow checks of rate and burst; the
+    /// options `-m string`, `helper`, `devgroup`, `cpu`, `quota`, `connbytes`
+    /// and `tos` need, and their values (search algorithm, offsets, pattern
+    /// length, counts, directions, TOS names).
     ///
     /// ## Why it matters
     /// iptables-restore refuses the whole table.

@@ -222,7 +222,100 @@ pub static MATCH_SPECS: &[ExtensionSpec] = &[
             ["--hashlimit-dstmask"] = 1, ["--hashlimit-rate-match"] = 0, ["--hashlimit-rate-interval"] = 1,
         },
     },
+    ExtensionSpec {
+        name: "string",
+        options: opts! {
+            ["--from"] = 1, ["--to"] = 1, ["--algo"] = 1, ["--icase"] = 0, ["--string"] = 1,
+            ["--hex-string"] = 1,
+        },
+    },
+    ExtensionSpec {
+        name: "helper",
+        options: opts! { ["--helper"] = 1 },
+    },
+    ExtensionSpec {
+        name: "devgroup",
+        options: opts! { ["--src-group"] = 1, ["--dst-group"] = 1 },
+    },
+    ExtensionSpec {
+        name: "cpu",
+        options: opts! { ["--cpu"] = 1 },
+    },
+    ExtensionSpec {
+        name: "quota",
+        options: opts! { ["--quota"] = 1 },
+    },
+    ExtensionSpec {
+        name: "connbytes",
+        options: opts! { ["--connbytes"] = 1, ["--connbytes-dir"] = 1, ["--connbytes-mode"] = 1 },
+    },
+    ExtensionSpec {
+        name: "tos",
+        options: opts! { ["--tos"] = 1 },
+    },
 ];
+
+/// Options a module cannot do without, as iptables' final check of each
+/// extension demands them: per module, groups of options of which one must
+/// be given.
+const REQUIRED_OPTIONS: &[(&str, &[&[&str]])] = &[
+    ("multiport", &[&["--sports", "--dports", "--ports"]]),
+    ("addrtype", &[&["--src-type", "--dst-type"]]),
+    ("iprange", &[&["--src-range", "--dst-range"]]),
+    ("connlimit", &[&["--connlimit-above", "--connlimit-upto"]]),
+    (
+        "ecn",
+        &[&["--ecn-tcp-cwr", "--ecn-tcp-ece", "--ecn-ip-ect"]],
+    ),
+    (
+        "hashlimit",
+        &[
+            &["--hashlimit-name"],
+            &["--hashlimit-upto", "--hashlimit-above"],
+        ],
+    ),
+    ("dscp", &[&["--dscp", "--dscp-class"]]),
+    ("string", &[&["--algo"], &["--string", "--hex-string"]]),
+    ("helper", &[&["--helper"]]),
+    ("devgroup", &[&["--src-group", "--dst-group"]]),
+    ("cpu", &[&["--cpu"]]),
+    ("quota", &[&["--quota"]]),
+    (
+        "connbytes",
+        &[
+            &["--connbytes"],
+            &["--connbytes-dir"],
+            &["--connbytes-mode"],
+        ],
+    ),
+    ("tos", &[&["--tos"]]),
+];
+
+/// The first group of [`REQUIRED_OPTIONS`] of module `name` that `options`
+/// leave out, as an error on the module.
+fn check_required_options(
+    name: &str,
+    options: &[RawOption<'_>],
+    span: Span,
+) -> Result<(), ValueError> {
+    let Some((_, groups)) = REQUIRED_OPTIONS.iter().find(|(module, _)| *module == name) else {
+        return Ok(());
+    };
+    match groups
+        .iter()
+        .find(|group| !options.iter().any(|option| group.contains(&option.name)))
+    {
+        None => Ok(()),
+        Some(group) => {
+            let names = match group.split_last() {
+                Some((last, [])) => last.to_string(),
+                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                None => String::new(),
+            };
+            Err((span, format!("{name}: {names} is required")))
+        }
+    }
+}
 
 /// The spec of module `name`, when iptlint knows its options.
 pub fn match_spec(name: &str) -> Option<&'static ExtensionSpec> {
@@ -1165,6 +1258,7 @@ pub fn build_match<'a>(
     options: Vec<RawOption<'a>>,
     span: Span,
 ) -> Result<MatchKind<'a>, ValueError> {
+    check_required_options(name, &options, span)?;
     Ok(match name {
         "comment" => {
             let mut text = Cow::Borrowed("");
@@ -1242,12 +1336,6 @@ pub fn build_match<'a>(
             }
         }
         "multiport" => {
-            if options.is_empty() {
-                return Err((
-                    span,
-                    "multiport: --sports, --dports or --ports is required".to_string(),
-                ));
-            }
             let mut multiport = MultiportMatch::default();
             for option in &options {
                 let list = typed(option, parse_port_list)?;
@@ -1314,15 +1402,6 @@ pub fn build_match<'a>(
             None => return Err((span, format!("{name}: --mark is required"))),
         },
         "addrtype" => {
-            if !options
-                .iter()
-                .any(|option| matches!(option.name, "--src-type" | "--dst-type"))
-            {
-                return Err((
-                    span,
-                    "addrtype: --src-type or --dst-type is required".to_string(),
-                ));
-            }
             let mut addrtype = AddrTypeMatch::default();
             // One type or several separated by commas (any of them matches).
             let parse_type = |text: &str| -> Result<String, String> {
@@ -1355,12 +1434,6 @@ pub fn build_match<'a>(
             None => return Err((span, "mac: --mac-source is required".to_string())),
         },
         "iprange" => {
-            if options.is_empty() {
-                return Err((
-                    span,
-                    "iprange: --src-range or --dst-range is required".to_string(),
-                ));
-            }
             let mut range = IpRangeMatch::default();
             for option in &options {
                 let parsed = typed(option, parse_ip_range)?;
@@ -1515,15 +1588,6 @@ pub fn build_match<'a>(
             None => return Err((span, "pkttype: --pkt-type is required".to_string())),
         },
         "connlimit" => {
-            if !options
-                .iter()
-                .any(|option| matches!(option.name, "--connlimit-upto" | "--connlimit-above"))
-            {
-                return Err((
-                    span,
-                    "connlimit: --connlimit-above or --connlimit-upto is required".to_string(),
-                ));
-            }
             for option in &options {
                 if matches!(option.name, "--connlimit-upto" | "--connlimit-above") {
                     typed(option, parse_u32)?;
@@ -1532,12 +1596,6 @@ pub fn build_match<'a>(
             MatchKind::Other(options)
         }
         "ecn" => {
-            if options.is_empty() {
-                return Err((
-                    span,
-                    "ecn: --ecn-tcp-cwr, --ecn-tcp-ece or --ecn-ip-ect is required".to_string(),
-                ));
-            }
             if let Some(option) = options.iter().find(|o| o.name == "--ecn-ip-ect") {
                 typed(option, |text| {
                     c_number(text)
@@ -1548,20 +1606,16 @@ pub fn build_match<'a>(
             MatchKind::Other(options)
         }
         "hashlimit" => {
-            let name_given = options.iter().find(|o| o.name == "--hashlimit-name");
-            if name_given.is_none() {
-                return Err((span, "hashlimit: --hashlimit-name is required".to_string()));
-            }
-            let Some(rate_option) = options
+            let rate = match options
                 .iter()
                 .find(|o| matches!(o.name, "--hashlimit-upto" | "--hashlimit-above"))
-            else {
-                return Err((
-                    span,
-                    "hashlimit: --hashlimit-upto or --hashlimit-above is required".to_string(),
-                ));
+            {
+                Some(option) => Some((
+                    typed(option, parse_hashlimit_rate)?.value,
+                    value(option, 0).1,
+                )),
+                None => None,
             };
-            let rate = typed(rate_option, parse_hashlimit_rate)?.value;
             let mut burst: Option<(u64, Span)> = None;
             let mut rate_match = false;
             for option in &options {
@@ -1608,7 +1662,9 @@ pub fn build_match<'a>(
                     _ => {}
                 }
             }
-            check_hashlimit_rate(rate, burst, rate_match, value(rate_option, 0).1)?;
+            if let Some((rate, rate_span)) = rate {
+                check_hashlimit_rate(rate, burst, rate_match, rate_span)?;
+            }
             MatchKind::Other(options)
         }
         "time" => {
@@ -1644,9 +1700,6 @@ pub fn build_match<'a>(
             MatchKind::Other(options)
         }
         "dscp" => {
-            if options.is_empty() {
-                return Err((span, "dscp: --dscp or --dscp-class is required".to_string()));
-            }
             // Typed values are not kept: nothing analyses DSCP.
             for option in &options {
                 if option.name == "--dscp" {
@@ -1657,8 +1710,146 @@ pub fn build_match<'a>(
             }
             MatchKind::Other(options)
         }
+        "string" => {
+            let mut from_to = [0u64, u64::from(u16::MAX)];
+            for option in &options {
+                match option.name {
+                    "--algo" => {
+                        not_negatable(option)?;
+                        typed(option, |text| match text {
+                            "bm" | "kmp" => Ok(()),
+                            _ => Err(format!("the kernel has no text search `{text}` (bm, kmp)")),
+                        })?;
+                    }
+                    "--from" | "--to" => {
+                        not_negatable(option)?;
+                        let offset = typed(option, |text| {
+                            xtables_strtoui(text, 0, u64::from(u16::MAX)).ok_or_else(|| {
+                                format!("`{text}` is not an offset between 0 and 65535")
+                            })
+                        })?;
+                        from_to[usize::from(option.name == "--to")] = offset.value;
+                    }
+                    "--icase" => not_negatable(option)?,
+                    "--string" => {
+                        typed(option, |text| {
+                            if text.len() > 128 {
+                                Err(format!("{} bytes is over iptables' 128", text.len()))
+                            } else {
+                                Ok(())
+                            }
+                        })?;
+                    }
+                    _ => {}
+                }
+            }
+            if from_to[0] > from_to[1]
+                && let Some(to) = options.iter().find(|o| o.name == "--to")
+            {
+                return Err((
+                    value(to, 0).1,
+                    format!(
+                        "--to: the kernel refuses an offset before --from ({} > {})",
+                        from_to[0], from_to[1]
+                    ),
+                ));
+            }
+            MatchKind::Other(options)
+        }
+        "cpu" | "quota" => {
+            let max = if name == "cpu" {
+                u64::from(u32::MAX)
+            } else {
+                u64::MAX
+            };
+            for option in &options {
+                typed(option, |text| {
+                    xtables_strtoui(text, 0, max)
+                        .ok_or_else(|| format!("`{text}` is not a number between 0 and {max}"))
+                })?;
+            }
+            MatchKind::Other(options)
+        }
+        "connbytes" => {
+            for option in &options {
+                match option.name {
+                    "--connbytes" => {
+                        typed(option, parse_connbytes_range)?;
+                    }
+                    "--connbytes-dir" => {
+                        not_negatable(option)?;
+                        typed(option, |text| one_of(text, &["original", "reply", "both"]))?;
+                    }
+                    _ => {
+                        not_negatable(option)?;
+                        typed(option, |text| one_of(text, &["packets", "bytes", "avgpkt"]))?;
+                    }
+                }
+            }
+            MatchKind::Other(options)
+        }
+        "tos" => {
+            for option in &options {
+                typed(option, parse_tos)?;
+            }
+            MatchKind::Other(options)
+        }
         _ => MatchKind::Other(options),
     })
+}
+
+/// `text` if it is one of `names` (case-sensitive).
+fn one_of(text: &str, names: &[&str]) -> Result<(), String> {
+    if names.contains(&text) {
+        Ok(())
+    } else {
+        Err(format!("`{text}` is not one of {}", names.join(", ")))
+    }
+}
+
+/// `--connbytes FROM[:TO]`: 64-bit counts in C notation; a side left out
+/// is 0 or no limit; FROM may not exceed TO.
+fn parse_connbytes_range(text: &str) -> Result<(), String> {
+    let (from, to) = text.split_once(':').unwrap_or((text, text));
+    let bound = |side: &str, default: u64| {
+        if side.is_empty() {
+            return Ok(default);
+        }
+        xtables_strtoui(side, 0, u64::MAX)
+            .ok_or_else(|| format!("`{side}` is not a count between 0 and 18446744073709551615"))
+    };
+    let (from, to) = (bound(from, 0)?, bound(to, u64::MAX)?);
+    if from > to {
+        return Err(format!("`{text}` is a reversed range ({from} > {to})"));
+    }
+    Ok(())
+}
+
+/// `--tos VALUE[/MASK]` (numbers to 255 in C notation) or one of the
+/// names iptables knows, in any case.
+fn parse_tos(text: &str) -> Result<(), String> {
+    const NAMES: [&str; 5] = [
+        "Minimize-Delay",
+        "Maximize-Throughput",
+        "Maximize-Reliability",
+        "Minimize-Cost",
+        "Normal-Service",
+    ];
+    let (value, mask) = match text.split_once('/') {
+        Some((value, mask)) => (value, Some(mask)),
+        None => (text, None),
+    };
+    let byte = |part: &str| xtables_strtoui(part, 0, 255).is_some();
+    if byte(value) && mask.is_none_or(byte) {
+        return Ok(());
+    }
+    if mask.is_none() && NAMES.iter().any(|name| name.eq_ignore_ascii_case(text)) {
+        return Ok(());
+    }
+    Err(format!(
+        "`{text}` is not a TOS value (0 to 255, with an optional /MASK) or one of {}",
+        NAMES.join(", ")
+    ))
 }
 
 fn build_statistic<'a>(options: &[RawOption<'a>], span: Span) -> Result<MatchKind<'a>, ValueError> {
@@ -1926,6 +2117,52 @@ mod tests {
         // strtok skips empty names: no name at all is no key, as iptables loads it.
         assert!(parse_hashlimit_mode(",").is_ok());
         assert!(parse_hashlimit_mode("SRCIP").is_err() && parse_hashlimit_mode("src").is_err());
+    }
+
+    #[test]
+    fn required_options_name_what_is_missing() {
+        let missing = |name: &str| {
+            check_required_options(name, &[], Span::new(0, 0))
+                .unwrap_err()
+                .1
+        };
+        assert_eq!(missing("connbytes"), "connbytes: --connbytes is required");
+        assert_eq!(
+            missing("multiport"),
+            "multiport: --sports, --dports or --ports is required"
+        );
+        assert_eq!(missing("string"), "string: --algo is required");
+        assert!(check_required_options("comment", &[], Span::new(0, 0)).is_ok());
+    }
+
+    #[test]
+    fn tos_and_connbytes_values() {
+        for good in [
+            "0x10",
+            "255",
+            "0x10/0x3f",
+            "Minimize-Delay",
+            "MINIMIZE-COST",
+            "+5",
+        ] {
+            assert!(parse_tos(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "256",
+            "0x10/256",
+            "0x10/",
+            "/5",
+            "normal",
+            "Minimize-Delay/0xff",
+        ] {
+            assert!(parse_tos(bad).is_err(), "{bad}");
+        }
+        for good in ["10", "10:", ":10", "5:5", "0x10", "18446744073709551615"] {
+            assert!(parse_connbytes_range(good).is_ok(), "{good}");
+        }
+        for bad in ["10:5", "x", "-1", "18446744073709551616"] {
+            assert!(parse_connbytes_range(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

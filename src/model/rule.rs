@@ -237,6 +237,7 @@ const EXCLUSIVE_OPTIONS: &[(&str, &[&str])] = &[
     ("connlimit", &["--connlimit-upto", "--connlimit-above"]),
     ("connlimit", &["--connlimit-saddr", "--connlimit-daddr"]),
     ("hashlimit", &["--hashlimit-upto", "--hashlimit-above"]),
+    ("string", &["--string", "--hex-string"]),
     ("time", &["--kerneltz", "--utc"]),
     ("time", &["--localtz", "--utc"]),
     ("NFQUEUE", &["--queue-num", "--queue-balance"]),

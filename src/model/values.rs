@@ -352,6 +352,12 @@ pub fn c_number(text: &str) -> Option<u32> {
 /// `0` as octal when `base` is 0, and gives `u64::MAX` on overflow; when no
 /// digit follows, nothing is read (0 bytes), whatever it skipped.
 pub fn c_strtoul(text: &[u8], base: u32) -> (u64, usize) {
+    let (value, read) = c_strtoul_checked(text, base);
+    (value.unwrap_or(u64::MAX), read)
+}
+
+/// [`c_strtoul`] with overflow (`ERANGE`) as `None`.
+fn c_strtoul_checked(text: &[u8], base: u32) -> (Option<u64>, usize) {
     let mut at = text.iter().take_while(|b| is_c_space(**b)).count();
     let negative = match text.get(at) {
         Some(b'-') => {
@@ -385,14 +391,12 @@ pub fn c_strtoul(text: &[u8], base: u32) -> (u64, usize) {
         at += 1;
     }
     if at == first_digit {
-        return (0, 0);
+        return (Some(0), 0);
     }
-    let value = match value {
-        None => u64::MAX,
-        Some(v) if negative => v.wrapping_neg(),
-        Some(v) => v,
-    };
-    (value, at)
+    (
+        value.map(|v| if negative { v.wrapping_neg() } else { v }),
+        at,
+    )
 }
 
 /// C's `atoll`: white space, a sign and decimal digits at the start of
@@ -428,9 +432,12 @@ pub fn xtables_strtoui(text: &str, min: u64, max: u64) -> Option<u64> {
     if first.is_some_and(|at| bytes[at] == b'-') {
         return None;
     }
-    let (value, read) = c_strtoul(bytes, 0);
-    (read > 0 && read == bytes.len() && value != u64::MAX && (min..=max).contains(&value))
-        .then_some(value)
+    match c_strtoul_checked(bytes, 0) {
+        (Some(value), read) if read > 0 && read == bytes.len() && (min..=max).contains(&value) => {
+            Some(value)
+        }
+        _ => None,
+    }
 }
 
 /// The DiffServ classes iptables knows by name, in the order its
@@ -573,6 +580,11 @@ mod tests {
         assert_eq!(xtables_strtoui("5x", 0, 10), None);
         assert_eq!(xtables_strtoui("", 0, 10), None);
         assert_eq!(xtables_strtoui("4294967296", 0, u64::from(u32::MAX)), None);
+        assert_eq!(
+            xtables_strtoui("18446744073709551615", 0, u64::MAX),
+            Some(u64::MAX)
+        );
+        assert_eq!(xtables_strtoui("18446744073709551616", 0, u64::MAX), None);
     }
 
     #[test]
