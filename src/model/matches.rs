@@ -9,8 +9,9 @@ use std::net::IpAddr;
 
 use super::values::{
     IpNet, MarkValue, PortRange, Probability, c_atoll, c_number, c_strtoul, parse_dscp,
-    parse_dscp_class, parse_mac, parse_mark, parse_ordered_port_range, parse_port_list,
-    parse_port_range, parse_probability, parse_u32, xtables_strtoui,
+    parse_dscp_class, parse_host_mask, parse_mac, parse_mark, parse_ordered_port_range,
+    parse_port_list, parse_port_range, parse_probability, parse_service_port_range, parse_u32,
+    xtables_strtoui,
 };
 use super::{Negatable, Protocol, RawOption};
 use crate::syntax::Span;
@@ -1376,16 +1377,26 @@ pub fn build_match<'a>(
                     }
                     "--ctstate" => conntrack.state = Some(typed(option, parse_ct_states)?),
                     "--ctorigdst" => {
-                        conntrack.original_destination =
-                            Some(typed(option, super::values::parse_ipnet)?)
+                        let destination = typed(option, parse_host_mask)?;
+                        match destination.value {
+                            Some(net) => {
+                                conntrack.original_destination = Some(Negatable {
+                                    value: net,
+                                    negated: destination.negated,
+                                    span: destination.span,
+                                })
+                            }
+                            // A mask that is not a prefix: nothing to reason with.
+                            None => conntrack.has_other_options = true,
+                        }
                     }
                     "--ctorigsrc" | "--ctreplsrc" | "--ctrepldst" => {
-                        typed(option, super::values::parse_ipnet)?;
+                        typed(option, parse_host_mask)?;
                         conntrack.has_other_options = true;
                     }
                     "--ctorigsrcport" | "--ctorigdstport" | "--ctreplsrcport"
                     | "--ctrepldstport" => {
-                        typed(option, parse_port_range)?;
+                        typed(option, parse_service_port_range)?;
                         conntrack.has_other_options = true;
                     }
                     _ => conntrack.has_other_options = true,

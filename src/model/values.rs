@@ -105,6 +105,131 @@ pub fn parse_ipnet(text: &str) -> Result<IpNet, String> {
     Ok(IpNet { addr, prefix })
 }
 
+/// `ADDR[/MASK]` as libxtables reads a host and mask for options such as
+/// conntrack's `--ctorigsrc` (not as `-s` reads it): the mask is a number in
+/// C notation up to 4294967295, where a prefix over the address width
+/// counts as the whole address, or an address of the same family (IPv4 in
+/// `inet_aton`'s forms) with any bits set. `None` when iptables loads it but
+/// the mask is not a prefix (no [`IpNet`] can say what it matches).
+pub fn parse_host_mask(text: &str) -> Result<Option<IpNet>, String> {
+    let (addr_text, mask_text) = match text.split_once('/') {
+        Some((addr, mask)) => (addr, Some(mask)),
+        None => (text, None),
+    };
+    let addr: IpAddr = addr_text.parse().map_err(|_| {
+        format!("`{addr_text}` is not an IP address (iptables-save never writes host names)")
+    })?;
+    let width: u8 = if addr.is_ipv4() { 32 } else { 128 };
+    let Some(mask_text) = mask_text else {
+        return Ok(Some(IpNet {
+            addr,
+            prefix: width,
+        }));
+    };
+    if let Some(length) = xtables_strtoui(mask_text, 0, u64::from(u32::MAX)) {
+        return Ok(Some(IpNet {
+            addr,
+            prefix: length.min(u64::from(width)) as u8,
+        }));
+    }
+    let bits = match addr {
+        IpAddr::V4(_) => inet_aton(mask_text).map(|mask| u128::from(mask) << 96),
+        IpAddr::V6(_) => mask_text.parse::<Ipv6Addr>().ok().map(u128::from),
+    }
+    .ok_or_else(|| {
+        format!("`{mask_text}` is not a prefix length or a mask of the address's family")
+    })?;
+    let ones = bits.leading_ones();
+    let contiguous = bits.checked_shl(ones).unwrap_or(0) == 0;
+    Ok(contiguous.then_some(IpNet {
+        addr,
+        prefix: ones.min(u32::from(width)) as u8,
+    }))
+}
+
+/// glibc's `inet_aton` (the exact form getaddrinfo uses for a numeric
+/// IPv4 host): one to four parts in C notation (`0x..`, `0..`, decimal),
+/// the last filling the bytes left (`255.255.255` is 255.255.0.255).
+fn inet_aton(text: &str) -> Option<u32> {
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let mut values = Vec::with_capacity(parts.len());
+    for part in &parts {
+        let bytes = part.as_bytes();
+        if !bytes.first().is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        let (digits, radix) =
+            if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+                (hex, 16)
+            } else if part.len() > 1 && part.starts_with('0') {
+                (&part[1..], 8)
+            } else {
+                (*part, 10)
+            };
+        let value = match digits {
+            // `0x` needs a digit after it; `0` alone is zero.
+            "" if radix == 16 => return None,
+            "" => 0,
+            _ if digits.starts_with('+') => return None,
+            _ => u32::from_str_radix(digits, radix).ok()?,
+        };
+        values.push(value);
+    }
+    let (last, leading) = values.split_last()?;
+    if leading.iter().any(|&byte| byte > 0xff) {
+        return None;
+    }
+    let last_bits = 8 * (4 - leading.len() as u32);
+    if last_bits < 32 && *last >> last_bits != 0 {
+        return None;
+    }
+    let high = leading
+        .iter()
+        .enumerate()
+        .fold(0u32, |acc, (index, &byte)| acc | (byte << (24 - 8 * index)));
+    Some(high | last)
+}
+
+/// A port as glibc's `getaddrinfo` reads a service, which libxtables'
+/// `xtables_getportbyname` (conntrack's port options) relies on: decimal
+/// digits read by `strtoul` (a sign passes) whose low 32 bits are a
+/// non-negative `int`, kept modulo 65536 (`70000` is port 4464); otherwise a
+/// service name.
+pub fn parse_service_port(text: &str) -> Result<u16, String> {
+    let (value, read) = c_strtoul(text.as_bytes(), 10);
+    if read > 0 && read == text.len() {
+        let low = value as u32 as i32;
+        if low >= 0 {
+            return Ok(low as u16);
+        }
+    } else if let Some(port) = service_port(text) {
+        return Ok(port);
+    }
+    Err(format!(
+        "`{text}` does not resolve to a port (a number whose low 32 bits are below 2147483648, or a known service name)"
+    ))
+}
+
+/// Conntrack's `P`, `P:Q`, `:Q`, `P:` or `:` (libxtables' port range
+/// option): each side as [`parse_service_port`] reads it; a side left out
+/// is 0 or 65535, and a reversed range loads.
+pub fn parse_service_port_range(text: &str) -> Result<PortRange, String> {
+    let mut sides = text.split(':');
+    let mut side = |default: u16| match sides.next() {
+        Some("") | None => Ok(default),
+        Some(port) => parse_service_port(port),
+    };
+    let lo = side(0)?;
+    let hi = if text.contains(':') { side(65535)? } else { lo };
+    if text.matches(':').count() > 1 {
+        return Err(format!("`{text}` has more than two ports"));
+    }
+    Ok(PortRange { lo, hi })
+}
+
 /// An inclusive range of ports, `80` or `1000:2000`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PortRange {
@@ -585,6 +710,47 @@ mod tests {
             Some(u64::MAX)
         );
         assert_eq!(xtables_strtoui("18446744073709551616", 0, u64::MAX), None);
+    }
+
+    #[test]
+    fn host_masks_and_service_ports_as_libxtables_reads_them() {
+        let prefix = |text| parse_host_mask(text).unwrap().map(|net| net.prefix);
+        assert_eq!(prefix("10.0.0.0/33"), Some(32));
+        assert_eq!(prefix("10.0.0.0/4294967295"), Some(32));
+        assert_eq!(prefix("10.0.0.0/0x10"), Some(16));
+        assert_eq!(prefix("10.0.0.0/255.255.0.0"), Some(16));
+        assert_eq!(prefix("10.0.0.0/255.255.255"), None);
+        assert_eq!(prefix("10.0.0.0/1.2.3.4"), None);
+        assert_eq!(prefix("fd00::/129"), Some(128));
+        assert_eq!(prefix("fd00::/ffff::"), Some(16));
+        for bad in [
+            "10.0.0.0/4294967296",
+            "10.0.0.0/x",
+            "10.0.0.0/",
+            "10.0.0.0/08",
+            "10.0.0.0/ffff::",
+            "10.0.0.0/256.0.0.0",
+            "10.0.0.0/1.16777216",
+            "10.0.0.0/0x",
+        ] {
+            assert!(parse_host_mask(bad).is_err(), "{bad}");
+        }
+        assert_eq!(inet_aton("1.16777215"), Some(0x01ff_ffff));
+        assert_eq!(inet_aton("0x0a.0"), Some(0x0a00_0000));
+        assert_eq!(inet_aton("1.2.3.08"), None);
+        assert_eq!(parse_service_port("70000"), Ok(4464));
+        assert_eq!(parse_service_port("4294967296"), Ok(0));
+        assert_eq!(parse_service_port("+5"), Ok(5));
+        assert_eq!(parse_service_port("ssh"), Ok(22));
+        for bad in ["2147483648", "4294967295", "-2", "0x10", "5x"] {
+            assert!(parse_service_port(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_service_port_range(":"), Ok(PortRange::ALL));
+        assert_eq!(
+            parse_service_port_range("5:3"),
+            Ok(PortRange { lo: 5, hi: 3 })
+        );
+        assert!(parse_service_port_range("5::6").is_err());
     }
 
     #[test]
