@@ -1114,6 +1114,46 @@ fn long_comments_load_cut_to_255_bytes_as_iptlint_warns() {
 /// prefixes, TTL and DSCP values, TPROXY's protocol. `true` when the kernel
 /// refuses the rule.
 const CHAIN_RULES: &[(&str, &str, &str, bool)] = &[
+    // Target options iptables requires (its final checks), and
+    // TCPOPTSTRIP's protocol (the kernel: "only valid for protocol 6").
+    ("mangle", "PREROUTING", "-j AUDIT", true),
+    ("mangle", "PREROUTING", "-j TEE", true),
+    ("mangle", "PREROUTING", "-j IDLETIMER", true),
+    ("mangle", "PREROUTING", "-j HMARK", true),
+    ("mangle", "PREROUTING", "-j CONNSECMARK", true),
+    ("mangle", "PREROUTING", "-j SET", true),
+    ("mangle", "PREROUTING", "-j CHECKSUM", true),
+    ("mangle", "PREROUTING", "-j TOS", true),
+    ("mangle", "PREROUTING", "-j ECN", true),
+    ("mangle", "PREROUTING", "-p tcp -j TPROXY", true),
+    ("mangle", "PREROUTING", "-j IDLETIMER --timeout 5", true),
+    (
+        "mangle",
+        "PREROUTING",
+        "-j IDLETIMER --timeout 5 --label a",
+        false,
+    ),
+    ("mangle", "PREROUTING", "-j HMARK --hmark-mod 5", true),
+    (
+        "mangle",
+        "PREROUTING",
+        "-p tcp -j TCPOPTSTRIP --strip-options mss",
+        false,
+    ),
+    (
+        "mangle",
+        "PREROUTING",
+        "-j TCPOPTSTRIP --strip-options mss",
+        true,
+    ),
+    ("mangle", "PREROUTING", "! -p tcp -j TCPOPTSTRIP", true),
+    ("mangle", "PREROUTING", "-j TEE --gateway 10.0.0.1", false),
+    ("mangle", "PREROUTING", "-j AUDIT --type ACCEPT", false),
+    ("mangle", "PREROUTING", "-j AUDIT --type foo", true),
+    ("mangle", "PREROUTING", "-j CONNSECMARK --save", false),
+    ("mangle", "PREROUTING", "-j CHECKSUM --checksum-fill", false),
+    ("mangle", "PREROUTING", "-j TOS --and-tos 0x1", false),
+    ("mangle", "PREROUTING", "-j ECN --ecn-ip-ect 1", false),
     // Shifted port maps (`FIRST-LAST/BASE`): DNAT, SNAT and MASQUERADE
     // take them, REDIRECT does not; DNAT has no --random-fully.
     (

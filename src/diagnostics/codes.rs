@@ -65,7 +65,9 @@ declare_code! {
     /// IPv4 dump), with the kernel's overflow checks of rate and burst; the
     /// options `-m string`, `helper`, `devgroup`, `cpu`, `quota`, `connbytes`
     /// and `tos` need, and their values (search algorithm, offsets, pattern
-    /// length, counts, directions, TOS names).
+    /// length, counts, directions, TOS names); the options AUDIT, TEE,
+    /// IDLETIMER, HMARK, CLASSIFY, SECMARK, CONNSECMARK, SET, CHECKSUM, TOS,
+    /// ECN and TPROXY need, and TCPOPTSTRIP on a rule that is not `-p tcp`.
     ///
     /// ## Why it matters
     /// iptables-restore refuses the whole table.

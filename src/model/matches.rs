@@ -256,10 +256,13 @@ pub static MATCH_SPECS: &[ExtensionSpec] = &[
     },
 ];
 
+/// Per extension, groups of options of which one must be given.
+pub type RequiredOptions = &'static [(&'static str, &'static [&'static [&'static str]])];
+
 /// Options a module cannot do without, as iptables' final check of each
 /// extension demands them: per module, groups of options of which one must
 /// be given.
-const REQUIRED_OPTIONS: &[(&str, &[&[&str]])] = &[
+const REQUIRED_OPTIONS: RequiredOptions = &[
     ("multiport", &[&["--sports", "--dports", "--ports"]]),
     ("addrtype", &[&["--src-type", "--dst-type"]]),
     ("iprange", &[&["--src-range", "--dst-range"]]),
@@ -292,14 +295,15 @@ const REQUIRED_OPTIONS: &[(&str, &[&[&str]])] = &[
     ("tos", &[&["--tos"]]),
 ];
 
-/// The first group of [`REQUIRED_OPTIONS`] of module `name` that `options`
-/// leave out, as an error on the module.
-fn check_required_options(
+/// The first group of `required` (such as [`REQUIRED_OPTIONS`]) of
+/// extension `name` that `options` leave out, as an error on the extension.
+pub fn check_required_options(
+    required: RequiredOptions,
     name: &str,
     options: &[RawOption<'_>],
     span: Span,
 ) -> Result<(), ValueError> {
-    let Some((_, groups)) = REQUIRED_OPTIONS.iter().find(|(module, _)| *module == name) else {
+    let Some((_, groups)) = required.iter().find(|(extension, _)| *extension == name) else {
         return Ok(());
     };
     match groups
@@ -1259,7 +1263,7 @@ pub fn build_match<'a>(
     options: Vec<RawOption<'a>>,
     span: Span,
 ) -> Result<MatchKind<'a>, ValueError> {
-    check_required_options(name, &options, span)?;
+    check_required_options(REQUIRED_OPTIONS, name, &options, span)?;
     Ok(match name {
         "comment" => {
             let mut text = Cow::Borrowed("");
@@ -2133,7 +2137,7 @@ mod tests {
     #[test]
     fn required_options_name_what_is_missing() {
         let missing = |name: &str| {
-            check_required_options(name, &[], Span::new(0, 0))
+            check_required_options(REQUIRED_OPTIONS, name, &[], Span::new(0, 0))
                 .unwrap_err()
                 .1
         };
@@ -2143,7 +2147,7 @@ mod tests {
             "multiport: --sports, --dports or --ports is required"
         );
         assert_eq!(missing("string"), "string: --algo is required");
-        assert!(check_required_options("comment", &[], Span::new(0, 0)).is_ok());
+        assert!(check_required_options(REQUIRED_OPTIONS, "comment", &[], Span::new(0, 0)).is_ok());
     }
 
     #[test]

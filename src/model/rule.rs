@@ -1295,6 +1295,14 @@ impl<'a> Interpreter<'a> {
                         if target.name == "TCPMSS" {
                             self.check_tcpmss_packets(target.span);
                         }
+                        if target.name == "TCPOPTSTRIP" {
+                            self.require_protocol(
+                                target.span,
+                                "TCPOPTSTRIP needs `-p tcp`",
+                                |p| p == Protocol::TCP,
+                                "TCPOPTSTRIP target: only valid for protocol 6",
+                            );
+                        }
                         action
                     }
                     Err(_) if target.refused_option => Action::Extension(Vec::new()),

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use super::matches::{ExtensionSpec, ValueError, opts};
+use super::matches::{ExtensionSpec, RequiredOptions, ValueError, check_required_options, opts};
 use super::values::{
     IpNet, PortRange, parse_dscp_class, parse_ipnet, parse_mark, parse_to_ports, parse_u32,
 };
@@ -297,12 +297,41 @@ pub const CONNMARK_OPERATIONS: &[&str] = &[
 /// What MARK can do: CONNMARK's first five.
 pub const MARK_OPERATIONS: &[&str] = CONNMARK_OPERATIONS.split_at(5).0;
 
+/// Options a target extension cannot do without (iptables' final checks;
+/// the others' are in [`build_action`]).
+const TARGET_REQUIRED_OPTIONS: RequiredOptions = &[
+    ("AUDIT", &[&["--type"]]),
+    ("TEE", &[&["--gateway"]]),
+    ("IDLETIMER", &[&["--timeout"], &["--label"]]),
+    ("HMARK", &[&["--hmark-mod"], &["--hmark-rnd"]]),
+    ("CLASSIFY", &[&["--set-class"]]),
+    ("SECMARK", &[&["--selctx"]]),
+    ("CONNSECMARK", &[&["--save", "--restore"]]),
+    ("SET", &[&["--add-set", "--del-set", "--map-set"]]),
+    ("CHECKSUM", &[&["--checksum-fill"]]),
+    (
+        "TOS",
+        &[&["--set-tos", "--and-tos", "--or-tos", "--xor-tos"]],
+    ),
+    (
+        "ECN",
+        &[&[
+            "--ecn-tcp-remove",
+            "--ecn-tcp-cwr",
+            "--ecn-tcp-ece",
+            "--ecn-ip-ect",
+        ]],
+    ),
+    ("TPROXY", &[&["--on-port"]]),
+];
+
 /// Build the typed action of target `name` from its options.
 pub fn build_action<'a>(
     name: &str,
     options: Vec<RawOption<'a>>,
     span: Span,
 ) -> Result<Action<'a>, ValueError> {
+    check_required_options(TARGET_REQUIRED_OPTIONS, name, &options, span)?;
     let first_value = |option_name: &str| {
         options
             .iter()
@@ -354,6 +383,19 @@ pub fn build_action<'a>(
         }
         // As written: which reply it names depends on the family, known
         // once the whole dump is read (see [`reject_type`]).
+        "AUDIT" => {
+            if let Some(word) = first_value("--type")
+                && !["accept", "drop", "reject"]
+                    .iter()
+                    .any(|known| known.eq_ignore_ascii_case(&word.text))
+            {
+                return Err((
+                    word.span,
+                    format!("--type: `{}` is not accept, drop or reject", word.text),
+                ));
+            }
+            Action::Extension(options)
+        }
         "REJECT" => Action::Reject(first_value("--reject-with").map(|word| word.text.clone())),
         "DNAT" | "SNAT" => {
             let option_name = if name == "DNAT" {
