@@ -948,7 +948,8 @@ const ICMPV6_RULES: &[(&str, bool)] = &[
 ];
 
 /// `-m ah` needs `-p ah` in IPv4 only: ip6tables' ah match looks for AH
-/// among the extension headers. The dumps say their family in the header.
+/// among the extension headers; hashlimit's masks and the extensions of one
+/// family only depend on it too. The dumps say their family in the header.
 #[test]
 fn family_dependent_rules_agree_with_the_kernel() {
     let test = "family_dependent_rules_agree_with_the_kernel";
@@ -961,6 +962,19 @@ fn family_dependent_rules_agree_with_the_kernel() {
         ("-p tcp -m ah --ahspi 1 -j ACCEPT", [true, false]),
         ("-p ah -m ah --ahspi 1 -j ACCEPT", [false, false]),
         // [refused in IPv4, refused in IPv6]
+        // Extensions of one family only (libipt_*, libip6t_*); mh needs
+        // its protocol.
+        ("-m ttl --ttl-eq 5 -j ACCEPT", [false, true]),
+        ("-m hl --hl-eq 5 -j ACCEPT", [true, false]),
+        ("-p icmp -m icmp --icmp-type 8 -j ACCEPT", [false, true]),
+        (
+            "-p ipv6-icmp -m icmp6 --icmpv6-type 1 -j ACCEPT",
+            [true, false],
+        ),
+        ("-m frag -j ACCEPT", [true, false]),
+        ("-m rt -j ACCEPT", [true, false]),
+        ("-p mh -m mh -j ACCEPT", [true, false]),
+        ("-m mh -j ACCEPT", [true, true]),
         (
             "-m hashlimit --hashlimit-name a --hashlimit-upto 5/s --hashlimit-srcmask 32",
             [false, false],

@@ -25,10 +25,15 @@ declare_code! {
 declare_code! {
     /// ## What it does
     /// Reports an option that none of the rule's loaded matches or its target
-    /// accepts, such as `--days` (renamed `--weekdays` in iptables 1.4).
+    /// accepts, such as `--days` (renamed `--weekdays` in iptables 1.4), and,
+    /// once the dump's family is known (its header or an address), a match or
+    /// target of the other family only: `-m ttl`, `-m icmp`, `-j TTL`, `-j ECN`
+    /// in an ip6tables dump, `-m hl`, `-m icmp6`, `-m frag`, `-j HL`, `-j DNPT`
+    /// and the like in an iptables dump.
     ///
     /// ## Why it matters
-    /// iptables-restore fails with `unknown option` and loads nothing.
+    /// iptables-restore fails with `unknown option` (or "Couldn't load match")
+    /// and loads nothing.
     ///
     /// ## Example
     /// ```text

@@ -18,8 +18,8 @@ use super::{
 use crate::diagnostics::codes::{
     BAD_COUNTERS, BAD_POLICY, BAD_VALUE, CHAIN_NAME_TOO_LONG, CRLF_LINE_ENDINGS, DUPLICATE_CHAIN,
     DUPLICATE_TABLE, MISSING_COMMIT, POLICY_ON_USER_CHAIN, RULE_OUTSIDE_TABLE, SYNTAX_ERROR,
-    TOO_COMPLEX, TOO_MANY_DIAGNOSTICS, UNDECLARED_CHAIN, UNKNOWN_TABLE, UNTERMINATED_QUOTE,
-    WHITESPACE_LINE,
+    TOO_COMPLEX, TOO_MANY_DIAGNOSTICS, UNDECLARED_CHAIN, UNKNOWN_OPTION, UNKNOWN_TABLE,
+    UNTERMINATED_QUOTE, WHITESPACE_LINE,
 };
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::syntax::{
@@ -833,10 +833,12 @@ impl<'a> Builder<'a> {
         }
         // Read while the rule is in cache: the check at the end then walks
         // the matches of every rule only when one depends on the family.
-        if rule
-            .matches
-            .iter()
-            .any(|m| matches!(m.name.as_ref(), "ah" | "hashlimit"))
+        if rule.matches.iter().any(|m| {
+            matches!(m.name.as_ref(), "ah" | "hashlimit") || family_only(&m.name, false).is_some()
+        }) || rule
+            .target
+            .as_ref()
+            .is_some_and(|t| family_only(&t.name, true).is_some())
         {
             self.saw_family_dependent_match = true;
         }
@@ -854,7 +856,8 @@ impl<'a> Builder<'a> {
     /// says the dump is IPv4. So are hashlimit's grouping masks: iptables
     /// 1.8.9 takes prefixes up to 128 in both families, the IPv4 kernel
     /// refuses those over 32, and each family refuses a mask written as an
-    /// address of the other.
+    /// address of the other. And the extensions only one family has
+    /// (`-m ttl` in IPv4, `-m hl` in IPv6, ...).
     fn check_family_dependent_rules(&mut self) {
         let family = self.dump.family;
         let check_matches = self.family_known && self.saw_family_dependent_match;
@@ -863,6 +866,12 @@ impl<'a> Builder<'a> {
         for table in &self.dump.tables {
             for chain in &table.chains {
                 for rule in &chain.rules {
+                    if check_matches {
+                        found.extend(
+                            wrong_family_extensions(rule, family)
+                                .map(|d| d.in_table(&table.name, Some(&chain.name))),
+                        );
+                    }
                     let masks = rule.matches.iter().flat_map(hashlimit_masks);
                     for (option, mask) in masks.filter(|_| check_matches) {
                         if let Some(reason) = mask.refusal_in(family == Family::V6) {
@@ -1061,6 +1070,82 @@ fn statement_letter(statement: &Statement<'_>) -> char {
         Statement::Policy(..) => 'P',
         Statement::Rename(..) => 'E',
     }
+}
+
+/// An extension only one family's iptables has: a libipt_* or libip6t_*
+/// extension with no twin of the same name in the other family.
+#[derive(Debug, Clone, Copy)]
+struct FamilyOnly {
+    /// Only in ip6tables (else only in iptables).
+    v6: bool,
+    /// What the other family calls the same thing.
+    twin: Option<&'static str>,
+}
+
+/// The family-only extension `name` (a target when `target`), if it is one.
+fn family_only(name: &str, target: bool) -> Option<FamilyOnly> {
+    let (v6, twin) = match (target, name) {
+        (false, "icmp") => (false, Some("icmp6")),
+        (false, "ttl") => (false, Some("hl")),
+        (false, "realm") => (false, None),
+        (true, "TTL") => (false, Some("HL")),
+        (true, "ECN" | "CLUSTERIP") => (false, None),
+        (true, "ULOG") => (false, Some("NFLOG")),
+        (false, "icmp6") => (true, Some("icmp")),
+        (false, "hl") => (true, Some("ttl")),
+        (false, "dst" | "eui64" | "frag" | "hbh" | "ipv6header" | "mh" | "rt" | "srh") => {
+            (true, None)
+        }
+        (true, "HL") => (true, Some("TTL")),
+        (true, "DNPT" | "SNPT") => (true, None),
+        _ => return None,
+    };
+    Some(FamilyOnly { v6, twin })
+}
+
+/// The matches and target of `rule` that the dump's family does not have:
+/// iptables-restore cannot load them ("Couldn't load match").
+fn wrong_family_extensions<'r>(
+    rule: &'r Rule<'_>,
+    family: Family,
+) -> impl Iterator<Item = Diagnostic> + 'r {
+    let dump_v6 = family == Family::V6;
+    let matches = rule
+        .matches
+        .iter()
+        .map(|m| (m.name.as_ref(), m.span, false));
+    let target = rule
+        .target
+        .as_ref()
+        .filter(|t| !matches!(t.action, Action::Chain))
+        .map(|t| (t.name.as_ref(), t.name_span, true));
+    matches.chain(target).filter_map(move |(name, span, is_target)| {
+        let only = family_only(name, is_target)?;
+        if only.v6 == dump_v6 {
+            return None;
+        }
+        let (kind, written) = if is_target {
+            ("target", format!("-j {name}"))
+        } else {
+            ("match", format!("-m {name}"))
+        };
+        let (has, lacks) = if only.v6 {
+            ("ip6tables", "iptables")
+        } else {
+            ("iptables", "ip6tables")
+        };
+        let mut diagnostic = Diagnostic::new(
+            &UNKNOWN_OPTION,
+            span,
+            format!("`{written}` is an {has} {kind}; this dump is {lacks}', which has no `{name}` {kind}"),
+        );
+        if let Some(twin) = only.twin {
+            diagnostic = diagnostic.with_note(format!(
+                "{lacks}-restore refuses the line (\"Couldn't load {kind}\"); {lacks}' counterpart is `{twin}`"
+            ));
+        }
+        Some(diagnostic)
+    })
 }
 
 /// The grouping masks of a `-m hashlimit` match, with their options.

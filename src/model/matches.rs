@@ -256,46 +256,41 @@ pub static MATCH_SPECS: &[ExtensionSpec] = &[
     },
 ];
 
-/// Per extension, groups of options of which one must be given.
-pub type RequiredOptions = &'static [(&'static str, &'static [&'static [&'static str]])];
+/// The options an extension cannot do without: groups of which one must be
+/// given (none for an extension that needs nothing).
+pub type RequiredOptions = fn(&str) -> &'static [&'static [&'static str]];
 
 /// Options a module cannot do without, as iptables' final check of each
 /// extension demands them: per module, groups of options of which one must
 /// be given.
-const REQUIRED_OPTIONS: RequiredOptions = &[
-    ("multiport", &[&["--sports", "--dports", "--ports"]]),
-    ("addrtype", &[&["--src-type", "--dst-type"]]),
-    ("iprange", &[&["--src-range", "--dst-range"]]),
-    ("connlimit", &[&["--connlimit-above", "--connlimit-upto"]]),
-    (
-        "ecn",
-        &[&["--ecn-tcp-cwr", "--ecn-tcp-ece", "--ecn-ip-ect"]],
-    ),
-    (
-        "hashlimit",
-        &[
+fn required_match_options(name: &str) -> &'static [&'static [&'static str]] {
+    match name {
+        "multiport" => &[&["--sports", "--dports", "--ports"]],
+        "addrtype" => &[&["--src-type", "--dst-type"]],
+        "iprange" => &[&["--src-range", "--dst-range"]],
+        "connlimit" => &[&["--connlimit-above", "--connlimit-upto"]],
+        "ecn" => &[&["--ecn-tcp-cwr", "--ecn-tcp-ece", "--ecn-ip-ect"]],
+        "hashlimit" => &[
             &["--hashlimit-name"],
             &["--hashlimit-upto", "--hashlimit-above"],
         ],
-    ),
-    ("dscp", &[&["--dscp", "--dscp-class"]]),
-    ("string", &[&["--algo"], &["--string", "--hex-string"]]),
-    ("helper", &[&["--helper"]]),
-    ("devgroup", &[&["--src-group", "--dst-group"]]),
-    ("cpu", &[&["--cpu"]]),
-    ("quota", &[&["--quota"]]),
-    (
-        "connbytes",
-        &[
+        "dscp" => &[&["--dscp", "--dscp-class"]],
+        "string" => &[&["--algo"], &["--string", "--hex-string"]],
+        "helper" => &[&["--helper"]],
+        "devgroup" => &[&["--src-group", "--dst-group"]],
+        "cpu" => &[&["--cpu"]],
+        "quota" => &[&["--quota"]],
+        "connbytes" => &[
             &["--connbytes"],
             &["--connbytes-dir"],
             &["--connbytes-mode"],
         ],
-    ),
-    ("tos", &[&["--tos"]]),
-];
+        "tos" => &[&["--tos"]],
+        _ => &[],
+    }
+}
 
-/// The first group of `required` (such as [`REQUIRED_OPTIONS`]) of
+/// The first group `required` (such as [`required_match_options`]) gives
 /// extension `name` that `options` leave out, as an error on the extension.
 pub fn check_required_options(
     required: RequiredOptions,
@@ -303,10 +298,7 @@ pub fn check_required_options(
     options: &[RawOption<'_>],
     span: Span,
 ) -> Result<(), ValueError> {
-    let Some((_, groups)) = required.iter().find(|(extension, _)| *extension == name) else {
-        return Ok(());
-    };
-    match groups
+    match required(name)
         .iter()
         .find(|group| !options.iter().any(|option| group.contains(&option.name)))
     {
@@ -1263,7 +1255,7 @@ pub fn build_match<'a>(
     options: Vec<RawOption<'a>>,
     span: Span,
 ) -> Result<MatchKind<'a>, ValueError> {
-    check_required_options(REQUIRED_OPTIONS, name, &options, span)?;
+    check_required_options(required_match_options, name, &options, span)?;
     Ok(match name {
         "comment" => {
             let mut text = Cow::Borrowed("");
@@ -2137,7 +2129,7 @@ mod tests {
     #[test]
     fn required_options_name_what_is_missing() {
         let missing = |name: &str| {
-            check_required_options(REQUIRED_OPTIONS, name, &[], Span::new(0, 0))
+            check_required_options(required_match_options, name, &[], Span::new(0, 0))
                 .unwrap_err()
                 .1
         };
@@ -2147,7 +2139,9 @@ mod tests {
             "multiport: --sports, --dports or --ports is required"
         );
         assert_eq!(missing("string"), "string: --algo is required");
-        assert!(check_required_options(REQUIRED_OPTIONS, "comment", &[], Span::new(0, 0)).is_ok());
+        assert!(
+            check_required_options(required_match_options, "comment", &[], Span::new(0, 0)).is_ok()
+        );
     }
 
     #[test]

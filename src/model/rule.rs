@@ -209,6 +209,7 @@ const PROTOCOL_MATCHES: &[(u8, &str)] = &[
     (33, "dccp"),
     (50, "esp"),
     (51, "ah"),
+    (135, "mh"),
 ];
 
 /// Options of one match or target that exclude each other, found by

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use super::matches::{ExtensionSpec, RequiredOptions, ValueError, check_required_options, opts};
+use super::matches::{ExtensionSpec, ValueError, check_required_options, opts};
 use super::values::{
     IpNet, PortRange, parse_dscp_class, parse_ipnet, parse_mark, parse_to_ports, parse_u32,
 };
@@ -299,31 +299,28 @@ pub const MARK_OPERATIONS: &[&str] = CONNMARK_OPERATIONS.split_at(5).0;
 
 /// Options a target extension cannot do without (iptables' final checks;
 /// the others' are in [`build_action`]).
-const TARGET_REQUIRED_OPTIONS: RequiredOptions = &[
-    ("AUDIT", &[&["--type"]]),
-    ("TEE", &[&["--gateway"]]),
-    ("IDLETIMER", &[&["--timeout"], &["--label"]]),
-    ("HMARK", &[&["--hmark-mod"], &["--hmark-rnd"]]),
-    ("CLASSIFY", &[&["--set-class"]]),
-    ("SECMARK", &[&["--selctx"]]),
-    ("CONNSECMARK", &[&["--save", "--restore"]]),
-    ("SET", &[&["--add-set", "--del-set", "--map-set"]]),
-    ("CHECKSUM", &[&["--checksum-fill"]]),
-    (
-        "TOS",
-        &[&["--set-tos", "--and-tos", "--or-tos", "--xor-tos"]],
-    ),
-    (
-        "ECN",
-        &[&[
+fn required_target_options(name: &str) -> &'static [&'static [&'static str]] {
+    match name {
+        "AUDIT" => &[&["--type"]],
+        "TEE" => &[&["--gateway"]],
+        "IDLETIMER" => &[&["--timeout"], &["--label"]],
+        "HMARK" => &[&["--hmark-mod"], &["--hmark-rnd"]],
+        "CLASSIFY" => &[&["--set-class"]],
+        "SECMARK" => &[&["--selctx"]],
+        "CONNSECMARK" => &[&["--save", "--restore"]],
+        "SET" => &[&["--add-set", "--del-set", "--map-set"]],
+        "CHECKSUM" => &[&["--checksum-fill"]],
+        "TOS" => &[&["--set-tos", "--and-tos", "--or-tos", "--xor-tos"]],
+        "ECN" => &[&[
             "--ecn-tcp-remove",
             "--ecn-tcp-cwr",
             "--ecn-tcp-ece",
             "--ecn-ip-ect",
         ]],
-    ),
-    ("TPROXY", &[&["--on-port"]]),
-];
+        "TPROXY" => &[&["--on-port"]],
+        _ => &[],
+    }
+}
 
 /// Build the typed action of target `name` from its options.
 pub fn build_action<'a>(
@@ -331,7 +328,7 @@ pub fn build_action<'a>(
     options: Vec<RawOption<'a>>,
     span: Span,
 ) -> Result<Action<'a>, ValueError> {
-    check_required_options(TARGET_REQUIRED_OPTIONS, name, &options, span)?;
+    check_required_options(required_target_options, name, &options, span)?;
     let first_value = |option_name: &str| {
         options
             .iter()
