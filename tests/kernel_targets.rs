@@ -602,6 +602,58 @@ const FILTER_RULES: &[(&str, bool)] = &[
     ),
     ("-m time --timestart 10:00 --contiguous -j ACCEPT", true),
     ("-m time --kerneltz --utc -j ACCEPT", true),
+    ("-m policy --pol none -j ACCEPT", true),
+    (
+        "-m policy --dir in --pol ipsec --proto esp -j ACCEPT",
+        false,
+    ),
+    ("-m policy --dir in --pol ipsec --proto tcp -j ACCEPT", true),
+    ("-m policy --dir in --pol ipsec --proto ESP -j ACCEPT", true),
+    (
+        "-m policy --dir in --pol ipsec --proto esp --next --proto ah -j ACCEPT",
+        true,
+    ),
+    (
+        "-m policy --dir in --pol ipsec --strict --proto esp --next --proto ah -j ACCEPT",
+        false,
+    ),
+    (
+        "-m policy --dir in --pol ipsec --strict --proto esp --next -j ACCEPT",
+        true,
+    ),
+    (
+        "-m policy --dir in --pol ipsec --spi 5 --spi 6 -j ACCEPT",
+        true,
+    ),
+    (
+        "-m policy --dir in --pol ipsec --strict --spi 1 --next --spi 1 --spi 2 -j ACCEPT",
+        true,
+    ),
+    (
+        "-m policy --dir in --pol ipsec --strict --spi 1 --next --spi 2 --next --spi 3 --next --spi 4 -j ACCEPT",
+        false,
+    ),
+    (
+        "-m policy --dir in --pol ipsec --strict --spi 1 --next --spi 2 --next --spi 3 --next --spi 4 --next --spi 5 -j ACCEPT",
+        true,
+    ),
+    (
+        "-m policy --dir in --pol ipsec --tunnel-src 10.0.0.1 -j ACCEPT",
+        true,
+    ),
+    (
+        "-m policy --dir in --pol ipsec ! --mode tunnel --tunnel-dst 10.0.0.1 -j ACCEPT",
+        true,
+    ),
+    (
+        "-m policy --dir in --pol ipsec --tunnel-src 10.0.0.0/33 --mode tunnel -j ACCEPT",
+        false,
+    ),
+    ("-m policy --dir in --pol none --strict -j ACCEPT", true),
+    ("-m policy --dir in --pol none --proto esp -j ACCEPT", false),
+    ("-m policy --dir in ! --pol none -j ACCEPT", true),
+    ("-m policy --dir IN --pol none -j ACCEPT", true),
+    ("-m policy --dir in --pol ipsec --foo -j ACCEPT", true),
     ("-m conntrack --ctorigsrc 10.0.0.0/33 -j ACCEPT", false),
     (
         "-m conntrack --ctorigsrc 10.0.0.0/4294967296 -j ACCEPT",
@@ -1128,6 +1180,23 @@ fn long_comments_load_cut_to_255_bytes_as_iptlint_warns() {
 /// prefixes, TTL and DSCP values, TPROXY's protocol. `true` when the kernel
 /// refuses the rule.
 const CHAIN_RULES: &[(&str, &str, &str, bool)] = &[
+    // The IPsec policy of decapsulation is known on the way in, that of
+    // encapsulation on the way out (xt_policy's hook check).
+    ("filter", "OUTPUT", "-m policy --dir in --pol none", true),
+    ("filter", "OUTPUT", "-m policy --dir out --pol ipsec", false),
+    ("filter", "FORWARD", "-m policy --dir in --pol ipsec", false),
+    (
+        "nat",
+        "POSTROUTING",
+        "-m policy --dir in --pol none -j ACCEPT",
+        true,
+    ),
+    (
+        "nat",
+        "POSTROUTING",
+        "-m policy --dir out --pol ipsec -j ACCEPT",
+        false,
+    ),
     // Target options iptables requires (its final checks), and
     // TCPOPTSTRIP's protocol (the kernel: "only valid for protocol 6").
     ("mangle", "PREROUTING", "-j AUDIT", true),

@@ -25,6 +25,10 @@ declare_code! {
     /// - `-m rpfilter` (reverse-path filtering) only from PREROUTING, and
     ///   only in the raw and mangle tables (the kernel checks the table
     ///   even in a chain nothing reaches).
+    /// - `-m policy --dir in` (the IPsec policy a packet was decapsulated
+    ///   with) only from PREROUTING, INPUT and FORWARD, and `--dir out` (the
+    ///   one it will be encapsulated with) only from FORWARD, OUTPUT and
+    ///   POSTROUTING.
     ///
     /// The kernel checks the hooks for every chain a built-in chain reaches,
     /// through jumps and gotos, whatever the table; for the addrtype and
@@ -63,6 +67,16 @@ fn hook_rule(m: &Match<'_>) -> Option<HookRule> {
     Some(match &m.kind {
         MatchKind::Other(_) if m.name == "rpfilter" => {
             ("`-m rpfilter`", &["PREROUTING"], HookCheck::Mask)
+        }
+        // xt_policy: the policy of decapsulation on the way in, of
+        // encapsulation on the way out.
+        MatchKind::Other(options) if m.name == "policy" => {
+            let dir = options.iter().find(|o| o.name == "--dir")?;
+            match dir.values.first()?.text.as_ref() {
+                "in" => ("`-m policy --dir in`", INPUT_SIDE, HookCheck::Mask),
+                "out" => ("`-m policy --dir out`", OUTPUT_SIDE, HookCheck::Mask),
+                _ => return None,
+            }
         }
         MatchKind::Owner(_) => ("`-m owner`", &["OUTPUT", "POSTROUTING"], HookCheck::Mask),
         MatchKind::Mac(_) => ("`-m mac`", INPUT_SIDE, HookCheck::Mask),
@@ -170,6 +184,8 @@ mod tests {
             -A INPUT -m addrtype --dst-type LOCAL --limit-iface-out -j ACCEPT\n\
             -A OUTPUT -m physdev --physdev-out eth0 -j ACCEPT\n\
             -A OUTPUT -m physdev --physdev-is-bridged --physdev-out eth0 -j ACCEPT\n\
+            -A OUTPUT -m policy --dir out --pol ipsec -j ACCEPT\n\
+            -A INPUT -m policy --dir out --pol ipsec -j ACCEPT\n\
             COMMIT\n";
         let found = findings(src, &INVALID_MATCH_FOR_HOOK);
         let summary: Vec<(&str, &str)> = found
@@ -191,6 +207,10 @@ mod tests {
                 (
                     "`-m physdev --physdev-out` is not valid in OUTPUT",
                     "-m physdev --physdev-out eth0"
+                ),
+                (
+                    "`-m policy --dir out` is not valid in INPUT",
+                    "-m policy --dir out --pol ipsec"
                 ),
             ]
         );

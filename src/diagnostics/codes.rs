@@ -72,7 +72,11 @@ declare_code! {
     /// and `tos` need, and their values (search algorithm, offsets, pattern
     /// length, counts, directions, TOS names); the options AUDIT, TEE,
     /// IDLETIMER, HMARK, CLASSIFY, SECMARK, CONNSECMARK, SET, CHECKSUM, TOS,
-    /// ECN and TPROXY need, and TCPOPTSTRIP on a rule that is not `-p tcp`.
+    /// ECN and TPROXY need, TCPOPTSTRIP on a rule that is not `-p tcp`, and
+    /// `-m policy` elements (`--next` without `--strict`, an option twice in
+    /// an element, an empty element under `--strict`, a tunnel address
+    /// without `--mode tunnel`, more than 4 elements, `--pol none` with
+    /// elements or `--strict`).
     ///
     /// ## Why it matters
     /// iptables-restore refuses the whole table.

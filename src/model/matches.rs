@@ -254,6 +254,14 @@ pub static MATCH_SPECS: &[ExtensionSpec] = &[
         name: "tos",
         options: opts! { ["--tos"] = 1 },
     },
+    ExtensionSpec {
+        name: "policy",
+        options: opts! {
+            ["--dir"] = 1, ["--pol"] = 1, ["--strict"] = 0, ["--reqid"] = 1, ["--spi"] = 1,
+            ["--proto"] = 1, ["--mode"] = 1, ["--tunnel-src"] = 1, ["--tunnel-dst"] = 1,
+            ["--next"] = 0,
+        },
+    },
 ];
 
 /// The options an extension cannot do without: groups of which one must be
@@ -286,6 +294,7 @@ fn required_match_options(name: &str) -> &'static [&'static [&'static str]] {
             &["--connbytes-mode"],
         ],
         "tos" => &[&["--tos"]],
+        "policy" => &[&["--dir"]],
         _ => &[],
     }
 }
@@ -1801,8 +1810,152 @@ pub fn build_match<'a>(
             }
             MatchKind::Other(options)
         }
+        "policy" => {
+            check_policy(&options)?;
+            MatchKind::Other(options)
+        }
         _ => MatchKind::Other(options),
     })
+}
+
+/// The options of one element of a policy match.
+const POLICY_ELEMENT_OPTIONS: [&str; 6] = [
+    "--reqid",
+    "--spi",
+    "--proto",
+    "--mode",
+    "--tunnel-src",
+    "--tunnel-dst",
+];
+
+/// `-m policy` as libxt_policy's parser and final check, and the kernel's
+/// limit of 4 elements, read it. Its elements are separated by `--next`;
+/// each takes an element option once.
+fn check_policy(options: &[RawOption<'_>]) -> Result<(), ValueError> {
+    let mut none_policy = false;
+    let mut strict = None;
+    let mut nexts = Vec::new();
+    for option in options {
+        match option.name {
+            "--dir" => {
+                not_negatable(option)?;
+                typed(option, |text| one_of(text, &["in", "out"]))?;
+            }
+            "--pol" => {
+                not_negatable(option)?;
+                typed(option, |text| one_of(text, &["none", "ipsec"]))?;
+                none_policy = value(option, 0).0 == "none";
+            }
+            "--strict" => {
+                not_negatable(option)?;
+                strict = Some(option.span);
+            }
+            "--next" => {
+                not_negatable(option)?;
+                nexts.push(option.span);
+            }
+            "--reqid" | "--spi" => {
+                typed(option, |text| {
+                    xtables_strtoui(text, 0, u64::from(u32::MAX))
+                        .ok_or_else(|| format!("`{text}` is not a number between 0 and 4294967295"))
+                })?;
+            }
+            "--proto" => {
+                typed(option, |text| {
+                    // Not lowercased, unlike `-p`.
+                    let protocol = if text.bytes().any(|b| b.is_ascii_uppercase()) {
+                        Err(format!("unknown protocol `{text}`"))
+                    } else {
+                        Protocol::parse(text)
+                    }?;
+                    match protocol {
+                        Protocol::Number(50 | 51 | 108) => Ok(()),
+                        _ => Err(format!("`{text}` is not ah, esp or ipcomp")),
+                    }
+                })?;
+            }
+            "--mode" => {
+                typed(option, |text| one_of(text, &["tunnel", "transport"]))?;
+            }
+            "--tunnel-src" | "--tunnel-dst" => {
+                typed(option, parse_host_mask)?;
+            }
+            _ => {}
+        }
+    }
+    if none_policy {
+        if let Some(strict) = strict {
+            return Err((
+                strict,
+                "policy: --strict with --pol none, which matches packets without a policy"
+                    .to_string(),
+            ));
+        }
+        if let Some(&next) = nexts.first() {
+            return Err((
+                next,
+                "policy: --next with --pol none, which has no policy elements".to_string(),
+            ));
+        }
+        return Ok(());
+    }
+    if strict.is_none()
+        && let Some(&next) = nexts.first()
+    {
+        return Err((
+            next,
+            "policy: --next needs --strict (elements are matched in order only then)".to_string(),
+        ));
+    }
+    if let Some(&fifth) = nexts.get(3) {
+        return Err((
+            fifth,
+            "policy: the kernel takes at most 4 policy elements".to_string(),
+        ));
+    }
+    for (index, element) in options.split(|option| option.name == "--next").enumerate() {
+        let element: Vec<&RawOption<'_>> = element
+            .iter()
+            .filter(|option| POLICY_ELEMENT_OPTIONS.contains(&option.name))
+            .collect();
+        for (position, option) in element.iter().enumerate() {
+            if element[..position]
+                .iter()
+                .any(|earlier| earlier.name == option.name)
+            {
+                return Err((
+                    option.span,
+                    format!(
+                        "policy: {} given twice in element {index} (separate elements with --next)",
+                        option.name
+                    ),
+                ));
+            }
+        }
+        if let Some(tunnel) = element
+            .iter()
+            .find(|option| matches!(option.name, "--tunnel-src" | "--tunnel-dst"))
+            && !element.iter().any(|option| {
+                option.name == "--mode" && !option.negated && value(option, 0).0 == "tunnel"
+            })
+        {
+            return Err((
+                tunnel.span,
+                format!("policy: {} needs --mode tunnel in its element", tunnel.name),
+            ));
+        }
+        if let Some(strict) = strict
+            && element.is_empty()
+        {
+            return Err((
+                index.checked_sub(1).map_or(strict, |before| nexts[before]),
+                format!(
+                    "policy: element {index} is empty, which --strict refuses (give it --reqid, --spi, --proto, --mode or a tunnel address)"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `text` if it is one of `names` (case-sensitive).
@@ -2142,6 +2295,54 @@ mod tests {
         assert!(
             check_required_options(required_match_options, "comment", &[], Span::new(0, 0)).is_ok()
         );
+    }
+
+    #[test]
+    fn policy_elements_as_libxt_policy_checks_them() {
+        let check = |rule: &str| {
+            let src =
+                format!("*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -m policy {rule}\nCOMMIT\n");
+            let parsed = crate::model::build::build(&src);
+            parsed
+                .diagnostics
+                .iter()
+                .map(|d| d.message.clone())
+                .collect::<Vec<_>>()
+        };
+        assert!(check("--dir in --pol ipsec --strict --proto esp --next --mode tunnel --tunnel-src 10.0.0.1").is_empty());
+        for (rule, message) in [
+            ("--pol ipsec", "policy: --dir is required"),
+            (
+                "--dir in --pol ipsec --proto esp --next --proto ah",
+                "policy: --next needs --strict",
+            ),
+            (
+                "--dir in --pol ipsec --strict --spi 1 --spi 2",
+                "policy: --spi given twice in element 0",
+            ),
+            (
+                "--dir in --pol ipsec --strict --spi 1 --next",
+                "policy: element 1 is empty",
+            ),
+            (
+                "--dir in --pol ipsec --tunnel-dst 10.0.0.1",
+                "policy: --tunnel-dst needs --mode tunnel",
+            ),
+            (
+                "--dir in --pol none --strict",
+                "policy: --strict with --pol none",
+            ),
+            (
+                "--dir in --pol ipsec --proto udp",
+                "--proto: `udp` is not ah, esp or ipcomp",
+            ),
+        ] {
+            let found = check(rule);
+            assert!(
+                found.len() == 1 && found[0].starts_with(message),
+                "{rule}: {found:?}"
+            );
+        }
     }
 
     #[test]

@@ -264,7 +264,18 @@ fn conflict(
         return None;
     }
     let owner = || format!("`-{} {name}`", if is_match { 'm' } else { 'j' });
-    if known && let Some(first) = earlier.iter().find(|e| e.name == option.name) {
+    // Each element of a policy match (elements are separated by `--next`)
+    // takes these once; build_match checks them per element.
+    let repeatable = is_match
+        && name == "policy"
+        && matches!(
+            option.name,
+            "--reqid" | "--spi" | "--proto" | "--mode" | "--tunnel-src" | "--tunnel-dst" | "--next"
+        );
+    if known
+        && !repeatable
+        && let Some(first) = earlier.iter().find(|e| e.name == option.name)
+    {
         return Some(
             error(
                 &CONFLICTING_OPTION,
