@@ -76,7 +76,8 @@ declare_code! {
     /// `-m policy` elements (`--next` without `--strict`, an option twice in
     /// an element, an empty element under `--strict`, a tunnel address
     /// without `--mode tunnel`, more than 4 elements, `--pol none` with
-    /// elements or `--strict`).
+    /// elements or `--strict`), and the tests of `-m u32` (read as libxt_u32
+    /// does, with its limits of 10 tests, numbers and ranges).
     ///
     /// ## Why it matters
     /// iptables-restore refuses the whole table.

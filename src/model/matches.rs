@@ -11,7 +11,7 @@ use super::values::{
     IpNet, MarkValue, PortRange, Probability, c_atoll, c_number, c_strtoul, parse_dscp,
     parse_dscp_class, parse_host_mask, parse_mac, parse_mark, parse_ordered_port_range,
     parse_port_list, parse_port_range, parse_probability, parse_service_port_range, parse_u32,
-    xtables_strtoui,
+    xtables_strtoui, xtables_strtoui_prefix,
 };
 use super::{Negatable, Protocol, RawOption};
 use crate::syntax::Span;
@@ -255,6 +255,10 @@ pub static MATCH_SPECS: &[ExtensionSpec] = &[
         options: opts! { ["--tos"] = 1 },
     },
     ExtensionSpec {
+        name: "u32",
+        options: opts! { ["--u32"] = 1 },
+    },
+    ExtensionSpec {
         name: "policy",
         options: opts! {
             ["--dir"] = 1, ["--pol"] = 1, ["--strict"] = 0, ["--reqid"] = 1, ["--spi"] = 1,
@@ -295,6 +299,7 @@ fn required_match_options(name: &str) -> &'static [&'static [&'static str]] {
         ],
         "tos" => &[&["--tos"]],
         "policy" => &[&["--dir"]],
+        "u32" => &[&["--u32"]],
         _ => &[],
     }
 }
@@ -1814,8 +1819,124 @@ pub fn build_match<'a>(
             check_policy(&options)?;
             MatchKind::Other(options)
         }
+        "u32" => {
+            for option in &options {
+                typed(option, parse_u32_tests)?;
+            }
+            MatchKind::Other(options)
+        }
         _ => MatchKind::Other(options),
     })
+}
+
+/// `--u32 TESTS` as libxt_u32 reads it: `LOCATION=VALUE[&&LOCATION=VALUE]...`
+/// where a location is numbers joined by `&`, `<<`, `>>` or `@`, and a
+/// value is ranges (`N` or `N:M`) joined by `,`; numbers are 32-bit in C
+/// notation; white space is skipped between items; at most 10 tests, 10
+/// numbers in a location and 10 ranges in a value (the kernel's sizes).
+/// Errors say the byte offset, as iptables does.
+fn parse_u32_tests(text: &str) -> Result<(), String> {
+    const MAX: usize = 10;
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    let (mut tests, mut numbers, mut ranges) = (0, 0, 0);
+    let mut in_value = false;
+    let number = |at: &mut usize| match xtables_strtoui_prefix(&bytes[*at..], u64::from(u32::MAX)) {
+        Some((_, read)) => {
+            *at += read;
+            Ok(())
+        }
+        None => Err(format!("at char {at}: not a number or out of range")),
+    };
+    loop {
+        while bytes.get(at).is_some_and(u8::is_ascii_whitespace) {
+            at += 1;
+        }
+        let Some(&byte) = bytes.get(at) else {
+            if !in_value {
+                return Err("abrupt end of input after location specifier".to_string());
+            }
+            if ranges == 0 {
+                return Err("test ended with no value specified".to_string());
+            }
+            if tests + 1 > MAX {
+                return Err(format!(
+                    "at char {at}: too many \"&&\"s (at most {MAX} tests)"
+                ));
+            }
+            return Ok(());
+        };
+        if !in_value {
+            if byte == b'=' {
+                if numbers == 0 {
+                    return Err(format!("at char {at}: location spec missing"));
+                }
+                at += 1;
+                in_value = true;
+                continue;
+            }
+            if numbers != 0 {
+                match byte {
+                    b'&' | b'@' => {}
+                    b'<' | b'>' => {
+                        at += 1;
+                        if bytes.get(at) != Some(&byte) {
+                            return Err(format!(
+                                "at char {at}: a second '{}' was expected",
+                                char::from(byte)
+                            ));
+                        }
+                    }
+                    _ => return Err(format!("at char {at}: operator expected")),
+                }
+                at += 1;
+            }
+            number(&mut at)?;
+            numbers += 1;
+            if numbers > MAX {
+                return Err(format!(
+                    "at char {at}: too many operators (at most {MAX} numbers in a location)"
+                ));
+            }
+        } else if byte == b'&' {
+            at += 1;
+            if bytes.get(at) != Some(&b'&') {
+                return Err(format!("at char {at}: a second '&' was expected"));
+            }
+            if ranges == 0 {
+                return Err(format!("at char {at}: value spec missing"));
+            }
+            tests += 1;
+            if tests + 1 > MAX {
+                return Err(format!(
+                    "at char {at}: too many \"&&\"s (at most {MAX} tests)"
+                ));
+            }
+            at += 1;
+            (in_value, numbers, ranges) = (false, 0, 0);
+        } else {
+            if ranges > 0 {
+                if byte != b',' {
+                    return Err(format!("at char {at}: expected \",\" or \"&&\""));
+                }
+                at += 1;
+            }
+            number(&mut at)?;
+            while bytes.get(at).is_some_and(u8::is_ascii_whitespace) {
+                at += 1;
+            }
+            if bytes.get(at) == Some(&b':') {
+                at += 1;
+                number(&mut at)?;
+            }
+            ranges += 1;
+            if ranges > MAX {
+                return Err(format!(
+                    "at char {at}: too many \",\"s (at most {MAX} ranges in a value)"
+                ));
+            }
+        }
+    }
 }
 
 /// The options of one element of a policy match.
@@ -2343,6 +2464,32 @@ mod tests {
                 "{rule}: {found:?}"
             );
         }
+    }
+
+    #[test]
+    fn u32_tests_as_libxt_u32_reads_them() {
+        for good in [
+            "0>>22&0x3C@0>>16=0x0:0x5",
+            "0=1,2:3",
+            " 0 >> 22 = 1 && 4 = 5 ",
+            "0=+1",
+        ] {
+            assert_eq!(parse_u32_tests(good), Ok(()), "{good}");
+        }
+        for (bad, message) in [
+            ("=1", "at char 0: location spec missing"),
+            ("0", "abrupt end of input after location specifier"),
+            ("0=", "test ended with no value specified"),
+            ("0=1&2=3", "at char 4: a second '&' was expected"),
+            ("0x=1", "at char 1: operator expected"),
+            ("0=-1", "at char 2: not a number or out of range"),
+            ("0=1=2", "at char 3: expected \",\" or \"&&\""),
+        ] {
+            assert_eq!(parse_u32_tests(bad), Err(message.to_string()), "{bad}");
+        }
+        assert!(parse_u32_tests("0&1&2&3&4&5&6&7&8&9&10=1").is_err());
+        assert!(parse_u32_tests(&["0=1"; 11].join("&&")).is_err());
+        assert!(parse_u32_tests(&["0=1"; 10].join("&&")).is_ok());
     }
 
     #[test]

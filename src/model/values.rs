@@ -543,6 +543,20 @@ pub fn c_atoll(text: &str) -> i64 {
     value.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
+/// libxtables' `xtables_strtoui` with an end pointer: a number in C
+/// notation at the start of `text` (a `+` but no `-`), at most `max`, and
+/// the bytes it took; what follows is the caller's.
+pub fn xtables_strtoui_prefix(text: &[u8], max: u64) -> Option<(u64, usize)> {
+    let first = text.iter().position(|b| !is_c_space(*b));
+    if first.is_some_and(|at| text[at] == b'-') {
+        return None;
+    }
+    match c_strtoul_checked(text, 0) {
+        (Some(value), read) if read > 0 && value <= max => Some((value, read)),
+        _ => None,
+    }
+}
+
 /// C's `isspace` in the C locale.
 fn is_c_space(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
@@ -552,15 +566,8 @@ fn is_c_space(byte: u8) -> bool {
 /// (`0x..`, `0..`, decimal; a `+` but no `-`) from `min` to `max`, with
 /// nothing after it.
 pub fn xtables_strtoui(text: &str, min: u64, max: u64) -> Option<u64> {
-    let bytes = text.as_bytes();
-    let first = bytes.iter().position(|b| !is_c_space(*b));
-    if first.is_some_and(|at| bytes[at] == b'-') {
-        return None;
-    }
-    match c_strtoul_checked(bytes, 0) {
-        (Some(value), read) if read > 0 && read == bytes.len() && (min..=max).contains(&value) => {
-            Some(value)
-        }
+    match xtables_strtoui_prefix(text.as_bytes(), max) {
+        Some((value, read)) if read == text.len() && value >= min => Some(value),
         _ => None,
     }
 }
