@@ -1220,6 +1220,27 @@ const CHAIN_RULES: &[(&str, &str, &str, bool)] = &[
         "-m policy --dir out --pol ipsec -j ACCEPT",
         false,
     ),
+    // CT's options and event names; no target option takes `!`.
+    (
+        "raw",
+        "PREROUTING",
+        "-j CT --ctevents new,related,secmark",
+        false,
+    ),
+    ("raw", "PREROUTING", "-j CT --ctevents NEW", true),
+    ("raw", "PREROUTING", "-j CT --ctevents new,", true),
+    ("raw", "PREROUTING", "-j CT --expevents related", true),
+    ("raw", "PREROUTING", "-j CT --foo", true),
+    ("raw", "PREROUTING", "-j CT ! --notrack", true),
+    ("raw", "PREROUTING", "-j CT --notrack --zone 5", false),
+    ("mangle", "PREROUTING", "-j MARK ! --set-mark 1", true),
+    ("mangle", "PREROUTING", "-j LOG ! --log-prefix x", true),
+    (
+        "nat",
+        "PREROUTING",
+        "-p tcp -j DNAT ! --to-destination 10.0.0.1",
+        true,
+    ),
     // Target options iptables requires (its final checks), and
     // TCPOPTSTRIP's protocol (the kernel: "only valid for protocol 6").
     ("mangle", "PREROUTING", "-j AUDIT", true),

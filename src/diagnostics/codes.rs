@@ -292,7 +292,8 @@ declare_code! {
 declare_code! {
     /// ## What it does
     /// Reports a misplaced `!`: two in a row, one at the end of the line, or
-    /// one before an option that cannot be inverted.
+    /// one before an option that cannot be inverted (no option of a target
+    /// can be).
     ///
     /// ## Why it matters
     /// iptables refuses the rule ("multiple `!` flags not allowed",

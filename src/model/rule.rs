@@ -858,6 +858,21 @@ impl<'a> Interpreter<'a> {
             self.note_refused_option(owner);
             return;
         }
+        // No target of iptables 1.8 lets an option be inverted.
+        if option.negated && matches!(owner, Owner::Target(_) | Owner::OpaqueTarget) {
+            let target = self.target.as_ref().map_or("", |t| &t.name);
+            self.diagnostics.push(
+                error(
+                    &BAD_NEGATION,
+                    option.span,
+                    format!(
+                        "`{}` of `-j {target}` cannot be inverted with `!`",
+                        option.name
+                    ),
+                )
+                .with_note("iptables-restore refuses the line: target options take no `!`"),
+            );
+        }
         match owner {
             Owner::Target(_) | Owner::OpaqueTarget => {
                 let target = self.target.as_mut().expect("owner is the target");

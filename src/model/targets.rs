@@ -84,6 +84,13 @@ pub static TARGET_SPECS: &[ExtensionSpec] = &[
         options: &[],
     },
     ExtensionSpec {
+        name: "CT",
+        options: opts! {
+            ["--notrack"] = 0, ["--helper"] = 1, ["--timeout"] = 1, ["--ctevents"] = 1,
+            ["--expevents"] = 1, ["--zone"] = 1, ["--zone-orig"] = 1, ["--zone-reply"] = 1,
+        },
+    },
+    ExtensionSpec {
         name: "NFLOG",
         options: opts! {
             ["--nflog-group"] = 1, ["--nflog-prefix"] = 1, ["--nflog-range"] = 1,
@@ -546,6 +553,35 @@ pub fn build_action<'a>(
                             "{zone}: `{}` is not a zone (0 to 65535, or `mark`)",
                             word.text
                         ),
+                    ));
+                }
+            }
+            // libxt_CT's event tables, names compared exactly, each
+            // comma-separated name (even an empty one) looked up.
+            for (option, names) in [
+                (
+                    "--ctevents",
+                    &[
+                        "new",
+                        "related",
+                        "destroy",
+                        "reply",
+                        "assured",
+                        "protoinfo",
+                        "helper",
+                        "mark",
+                        "natseqinfo",
+                        "secmark",
+                    ][..],
+                ),
+                ("--expevents", &["new"][..]),
+            ] {
+                if let Some(word) = first_value(option)
+                    && let Some(bad) = word.text.split(',').find(|event| !names.contains(event))
+                {
+                    return Err((
+                        word.span,
+                        format!("{option}: `{bad}` is not an event ({})", names.join(", ")),
                     ));
                 }
             }
