@@ -263,7 +263,8 @@ struct Builder<'a> {
     work: u64,
     /// Where the work budget ran out.
     over_budget: Option<Span>,
-    /// A rule has `-m ah` or `-m hashlimit` (see
+    /// A rule has a match or target whose validity depends on the family:
+    /// `-m ah`, `-m hashlimit`, an extension of one family only (see
     /// [`Builder::check_family_dependent_rules`]).
     saw_family_dependent_match: bool,
 }

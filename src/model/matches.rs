@@ -8,8 +8,8 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::values::{
-    IpNet, MarkValue, PortRange, Probability, c_atoll, c_number, c_strtoul, parse_dscp,
-    parse_dscp_class, parse_host_mask, parse_mac, parse_mark, parse_ordered_port_range,
+    IpNet, MarkValue, PortRange, Probability, c_atoll, c_number, c_strtoul, mask_prefix,
+    parse_dscp, parse_dscp_class, parse_host_mask, parse_mac, parse_mark, parse_ordered_port_range,
     parse_port_list, parse_port_range, parse_probability, parse_service_port_range, parse_u32,
     xtables_strtoui, xtables_strtoui_prefix,
 };
@@ -611,8 +611,7 @@ impl HashlimitMask {
             IpAddr::V4(mask) => (u128::from(u32::from(mask)) << 96, false),
             IpAddr::V6(mask) => (u128::from(mask), true),
         };
-        let contiguous = bits.checked_shl(bits.leading_ones()).unwrap_or(0) == 0;
-        contiguous.then_some(HashlimitMask::Address { v6 })
+        mask_prefix(bits).map(|_| HashlimitMask::Address { v6 })
     }
 
     /// Why the mask is refused in a dump of this family (IPv6 when `v6`).
@@ -710,13 +709,9 @@ fn parse_hashlimit_rate(text: &str) -> Result<HashlimitRate, String> {
 fn parse_hashlimit_burst(text: &str) -> Result<u64, String> {
     let invalid =
         || format!("`{text}` is not a burst (1 to 1000000, or a number of bytes with k or m)");
-    if text.trim_start().starts_with('-') {
-        return Err(invalid());
-    }
-    let (count, read) = c_strtoul(text.as_bytes(), 0);
-    if read == 0 || count == 0 || count == u64::MAX {
-        return Err(invalid());
-    }
+    let (count, read) = xtables_strtoui_prefix(text.as_bytes(), u64::MAX)
+        .filter(|&(count, _)| count >= 1)
+        .ok_or_else(invalid)?;
     let factor = match text.as_bytes().get(read) {
         None if count > 1_000_000 => return Err(invalid()),
         Some(b'k') => 1024,

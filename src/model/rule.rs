@@ -839,8 +839,8 @@ impl<'a> Interpreter<'a> {
         };
         // Options iptables refuses with this one: the same option again
         // (not checked in unknown matches, which may take an option several
-        // times, as `-m policy` does; every target here is one of
-        // iptables' own), or one it excludes.
+        // times, as the elements of `-m policy` do; every target here is one
+        // of iptables' own), or one it excludes.
         let conflict = match owner {
             Owner::Target(_) | Owner::OpaqueTarget => self
                 .target

@@ -139,12 +139,17 @@ pub fn parse_host_mask(text: &str) -> Result<Option<IpNet>, String> {
     .ok_or_else(|| {
         format!("`{mask_text}` is not a prefix length or a mask of the address's family")
     })?;
-    let ones = bits.leading_ones();
-    let contiguous = bits.checked_shl(ones).unwrap_or(0) == 0;
-    Ok(contiguous.then_some(IpNet {
+    Ok(mask_prefix(bits).map(|ones| IpNet {
         addr,
         prefix: ones.min(u32::from(width)) as u8,
     }))
+}
+
+/// The prefix length of a mask given as 128 bits (an IPv4 mask in the top
+/// 32), when its ones all come first.
+pub fn mask_prefix(bits: u128) -> Option<u32> {
+    let ones = bits.leading_ones();
+    (bits.checked_shl(ones).unwrap_or(0) == 0).then_some(ones)
 }
 
 /// glibc's `inet_aton` (the exact form getaddrinfo uses for a numeric
