@@ -275,6 +275,7 @@ pub type RequiredOptions = fn(&str) -> &'static [&'static [&'static str]];
 /// Options a module cannot do without, as iptables' final check of each
 /// extension demands them: per module, groups of options of which one must
 /// be given.
+#[inline]
 fn required_match_options(name: &str) -> &'static [&'static [&'static str]] {
     match name {
         "multiport" => &[&["--sports", "--dports", "--ports"]],
@@ -306,6 +307,8 @@ fn required_match_options(name: &str) -> &'static [&'static [&'static str]] {
 
 /// The first group `required` (such as [`required_match_options`]) gives
 /// extension `name` that `options` leave out, as an error on the extension.
+/// Inlined: it runs for every match and target, and most need nothing.
+#[inline]
 pub fn check_required_options(
     required: RequiredOptions,
     name: &str,
@@ -317,15 +320,19 @@ pub fn check_required_options(
         .find(|group| !options.iter().any(|option| group.contains(&option.name)))
     {
         None => Ok(()),
-        Some(group) => {
-            let names = match group.split_last() {
-                Some((last, [])) => last.to_string(),
-                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-                None => String::new(),
-            };
-            Err((span, format!("{name}: {names} is required")))
-        }
+        Some(group) => Err((span, missing_options(name, group))),
     }
+}
+
+/// "NAME: A, B or C is required".
+#[cold]
+fn missing_options(name: &str, group: &[&str]) -> String {
+    let names = match group.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    format!("{name}: {names} is required")
 }
 
 /// The spec of module `name`, when iptlint knows its options.
