@@ -1220,6 +1220,65 @@ const CHAIN_RULES: &[(&str, &str, &str, bool)] = &[
         "-m policy --dir out --pol ipsec -j ACCEPT",
         false,
     ),
+    // Values and options of CLASSIFY, TOS, TEE, IDLETIMER, CHECKSUM,
+    // CONNSECMARK and AUDIT.
+    (
+        "mangle",
+        "POSTROUTING",
+        "-j CLASSIFY --set-class 10000:1x",
+        false,
+    ),
+    ("mangle", "POSTROUTING", "-j CLASSIFY --set-class 1", true),
+    ("mangle", "POSTROUTING", "-j CLASSIFY --set-class :1", true),
+    (
+        "mangle",
+        "POSTROUTING",
+        "-j TOS --set-tos minimize-delay",
+        false,
+    ),
+    ("mangle", "POSTROUTING", "-j TOS --and-tos 256", true),
+    (
+        "mangle",
+        "POSTROUTING",
+        "-j TOS --xor-tos 1 --or-tos 2",
+        true,
+    ),
+    (
+        "mangle",
+        "POSTROUTING",
+        "-j TEE --gateway 10.0.0.1/24",
+        true,
+    ),
+    (
+        "mangle",
+        "POSTROUTING",
+        "-j IDLETIMER --timeout 0 --label a",
+        true,
+    ),
+    (
+        "mangle",
+        "POSTROUTING",
+        "-j IDLETIMER --timeout 0x10 --label a --alarm",
+        false,
+    ),
+    (
+        "mangle",
+        "POSTROUTING",
+        "-j CHECKSUM --checksum-fill --foo",
+        true,
+    ),
+    (
+        "mangle",
+        "POSTROUTING",
+        "-j CONNSECMARK --save --restore",
+        true,
+    ),
+    (
+        "mangle",
+        "POSTROUTING",
+        "-j AUDIT --type reject --foo",
+        true,
+    ),
     // CT's options and event names; no target option takes `!`.
     (
         "raw",

@@ -77,7 +77,9 @@ declare_code! {
     /// an element, an empty element under `--strict`, a tunnel address
     /// without `--mode tunnel`, more than 4 elements, `--pol none` with
     /// elements or `--strict`), and the tests of `-m u32` (read as libxt_u32
-    /// does, with its limits of 10 tests, numbers and ranges).
+    /// does, with its limits of 10 tests, numbers and ranges); CT event
+    /// names, CLASSIFY classes, TOS values, TEE gateways and IDLETIMER
+    /// timeouts.
     ///
     /// ## Why it matters
     /// iptables-restore refuses the whole table.

@@ -2110,7 +2110,7 @@ fn parse_connbytes_range(text: &str) -> Result<(), String> {
 
 /// `--tos VALUE[/MASK]` (numbers to 255 in C notation) or one of the
 /// names iptables knows, in any case.
-fn parse_tos(text: &str) -> Result<(), String> {
+pub fn parse_tos(text: &str) -> Result<(), String> {
     const NAMES: [&str; 5] = [
         "Minimize-Delay",
         "Maximize-Throughput",

@@ -239,6 +239,8 @@ const EXCLUSIVE_OPTIONS: &[(&str, &[&str])] = &[
     ("connlimit", &["--connlimit-saddr", "--connlimit-daddr"]),
     ("hashlimit", &["--hashlimit-upto", "--hashlimit-above"]),
     ("string", &["--string", "--hex-string"]),
+    ("TOS", &["--set-tos", "--and-tos", "--or-tos", "--xor-tos"]),
+    ("CONNSECMARK", &["--save", "--restore"]),
     ("time", &["--kerneltz", "--utc"]),
     ("time", &["--localtz", "--utc"]),
     ("NFQUEUE", &["--queue-num", "--queue-balance"]),

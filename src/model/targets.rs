@@ -4,9 +4,10 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use super::matches::{ExtensionSpec, ValueError, check_required_options, opts};
+use super::matches::{ExtensionSpec, ValueError, check_required_options, opts, parse_tos};
 use super::values::{
-    IpNet, PortRange, parse_dscp_class, parse_ipnet, parse_mark, parse_to_ports, parse_u32,
+    IpNet, PortRange, c_strtoul, parse_dscp_class, parse_ipnet, parse_mark, parse_to_ports,
+    parse_u32, xtables_strtoui,
 };
 use super::{Family, RawOption};
 use crate::syntax::Span;
@@ -82,6 +83,34 @@ pub static TARGET_SPECS: &[ExtensionSpec] = &[
     ExtensionSpec {
         name: "TRACE",
         options: &[],
+    },
+    ExtensionSpec {
+        name: "CLASSIFY",
+        options: opts! { ["--set-class"] = 1 },
+    },
+    ExtensionSpec {
+        name: "TOS",
+        options: opts! { ["--set-tos"] = 1, ["--and-tos"] = 1, ["--or-tos"] = 1, ["--xor-tos"] = 1 },
+    },
+    ExtensionSpec {
+        name: "TEE",
+        options: opts! { ["--gateway"] = 1, ["--oif"] = 1 },
+    },
+    ExtensionSpec {
+        name: "IDLETIMER",
+        options: opts! { ["--timeout"] = 1, ["--label"] = 1, ["--alarm"] = 0 },
+    },
+    ExtensionSpec {
+        name: "CHECKSUM",
+        options: opts! { ["--checksum-fill"] = 0 },
+    },
+    ExtensionSpec {
+        name: "CONNSECMARK",
+        options: opts! { ["--save"] = 0, ["--restore"] = 0 },
+    },
+    ExtensionSpec {
+        name: "AUDIT",
+        options: opts! { ["--type"] = 1 },
     },
     ExtensionSpec {
         name: "CT",
@@ -396,6 +425,69 @@ pub fn build_action<'a>(
                 return Err((
                     word.span,
                     format!("--type: `{}` is not accept, drop or reject", word.text),
+                ));
+            }
+            Action::Extension(options)
+        }
+        "CLASSIFY" => {
+            // libxt_CLASSIFY: sscanf("%x:%x"), so what follows the minor
+            // number is ignored.
+            if let Some(word) = first_value("--set-class") {
+                let text = word.text.as_bytes();
+                let (_, major_digits) = c_strtoul(text, 16);
+                let minor_digits = if major_digits > 0 && text.get(major_digits) == Some(&b':') {
+                    c_strtoul(&text[major_digits + 1..], 16).1
+                } else {
+                    0
+                };
+                if minor_digits == 0 {
+                    return Err((
+                        word.span,
+                        format!(
+                            "--set-class: `{}` is not MAJOR:MINOR in hexadecimal",
+                            word.text
+                        ),
+                    ));
+                }
+            }
+            Action::Extension(options)
+        }
+        "TOS" => {
+            for option in &options {
+                let word = &option.values[0];
+                let parsed = if option.name == "--set-tos" {
+                    parse_tos(&word.text)
+                } else {
+                    xtables_strtoui(&word.text, 0, 255)
+                        .map(|_| ())
+                        .ok_or_else(|| format!("`{}` is not between 0 and 255", word.text))
+                };
+                parsed.map_err(|message| (word.span, format!("{}: {message}", option.name)))?;
+            }
+            Action::Extension(options)
+        }
+        "TEE" => {
+            if let Some(word) = first_value("--gateway")
+                && word.text.parse::<IpAddr>().is_err()
+            {
+                return Err((
+                    word.span,
+                    format!("--gateway: `{}` is not an IP address", word.text),
+                ));
+            }
+            Action::Extension(options)
+        }
+        "IDLETIMER" => {
+            // The kernel refuses a timeout of 0 ("Invalid argument").
+            if let Some(word) = first_value("--timeout")
+                && xtables_strtoui(&word.text, 1, u64::from(u32::MAX)).is_none()
+            {
+                return Err((
+                    word.span,
+                    format!(
+                        "--timeout: `{}` is not a number of seconds from 1 to 4294967295",
+                        word.text
+                    ),
                 ));
             }
             Action::Extension(options)
