@@ -47,39 +47,37 @@ declare_code! {
 
 declare_code! {
     /// ## What it does
-    /// Reports an option value iptables would refuse: a malformed address or
-    /// prefix, a port out of range, a bad MAC address, mark, probability or
-    /// conntrack state, a missing required option, a port in a NAT target
-    /// (`--to-destination 10.1.1.1:80`) on a rule without `-p tcp`, `udp`,
-    /// `sctp` or `dccp` written before the port (iptables checks the port
-    /// when it reads it, so a `-p tcp` after it does not count), ports of
-    /// `-m multiport` without such a `-p` before them, a `--reject-with`
-    /// type the dump's family does not have, `--reject-with tcp-reset` on a
-    /// rule that is not `-p tcp`, and `-m tcp` (udp, sctp, dccp, icmp,
-    /// icmp6) on a rule of another protocol (the kernel refuses these two
-    /// on commit), a reversed port range in `--dport` of tcp or sctp and in
-    /// multiport, a `--log-level` that is not a syslog level, a
-    /// `--limit-burst` of 0 or over 10000, `-m recent` without a command,
-    /// NFQUEUE queue numbers out of range, a reversed port range in a NAT
-    /// target, DNAT without `--to-destination`, and `-o` in PREROUTING or
-    /// INPUT or `-i` in OUTPUT or POSTROUTING, TTL, HL and DSCP values out
-    /// of range, TPROXY on a rule that is not `-p tcp` or `-p udp`, `-m time`
-    /// days, dates and times of day as libxt_time reads them (`--weekdays
-    /// MON` and day 0 are refused), and `-m hashlimit` rates, bursts,
-    /// hashtable sizes, names and grouping masks (a prefix over 32 in an
-    /// IPv4 dump), with the kernel's overflow checks of rate and burst; the
-    /// options `-m string`, `helper`, `devgroup`, `cpu`, `quota`, `connbytes`
-    /// and `tos` need, and their values (search algorithm, offsets, pattern
-    /// length, counts, directions, TOS names); the options AUDIT, TEE,
-    /// IDLETIMER, HMARK, CLASSIFY, SECMARK, CONNSECMARK, SET, CHECKSUM, TOS,
-    /// ECN and TPROXY need, TCPOPTSTRIP on a rule that is not `-p tcp`, and
-    /// `-m policy` elements (`--next` without `--strict`, an option twice in
-    /// an element, an empty element under `--strict`, a tunnel address
-    /// without `--mode tunnel`, more than 4 elements, `--pol none` with
-    /// elements or `--strict`), and the tests of `-m u32` (read as libxt_u32
-    /// does, with its limits of 10 tests, numbers and ranges); CT event
-    /// names, CLASSIFY classes, TOS values, TEE gateways and IDLETIMER
-    /// timeouts.
+    /// Reports an option value iptables (or the kernel, when the table is
+    /// committed) would refuse, each checked against iptables 1.8.9 by
+    /// loading rules into the kernel:
+    ///
+    /// - Malformed values: addresses and prefixes, ports, MAC addresses,
+    ///   marks, probabilities, conntrack states, log levels, TTL, HL, DSCP
+    ///   and TOS values, NFQUEUE queue numbers, CT events, CLASSIFY classes,
+    ///   TEE gateways; `-m time` days, dates and times of day and `-m u32`
+    ///   tests exactly as libxt_time and libxt_u32 read them (`--weekdays
+    ///   MON` and day 0 are refused; u32 allows 10 tests, numbers and ranges).
+    /// - Options an extension needs: `-m multiport`, `addrtype`, `iprange`,
+    ///   `connlimit`, `hashlimit`, `string`, `policy --dir` and the like;
+    ///   AUDIT, TEE, IDLETIMER, HMARK, CLASSIFY, CONNSECMARK, SET, CHECKSUM,
+    ///   TOS, ECN, TPROXY; DNAT without `--to-destination`; `-m recent`
+    ///   without a command.
+    /// - Protocols: a port in a NAT target (`--to-destination 10.1.1.1:80`)
+    ///   or a `-m multiport` on a rule without `-p tcp`, `udp`, `sctp` or
+    ///   `dccp` written before it (iptables checks it when it reads it);
+    ///   `-m tcp` (udp, sctp, dccp, icmp, icmp6, esp, ah, mh) on a rule of
+    ///   another protocol, `--reject-with tcp-reset`, TCPMSS and TCPOPTSTRIP
+    ///   without `-p tcp`, TPROXY without `-p tcp` or `-p udp`.
+    /// - Ranges: a reversed port range in `--dport` of tcp or sctp, in
+    ///   multiport and in a NAT target; `--limit-burst` of 0 or over 10000;
+    ///   `-m hashlimit` rates and bursts the kernel's 64-bit credits
+    ///   overflow on, and its grouping masks (a prefix over 32 in an IPv4
+    ///   dump).
+    /// - Structure: `-m policy` elements (`--next` without `--strict`, an
+    ///   option twice in an element, an empty element under `--strict`, a
+    ///   tunnel address without `--mode tunnel`, more than 4 elements);
+    ///   `-o` in PREROUTING or INPUT, `-i` in OUTPUT or POSTROUTING; a
+    ///   `--reject-with` type the dump's family does not have.
     ///
     /// ## Why it matters
     /// iptables-restore refuses the whole table.
