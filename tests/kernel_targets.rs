@@ -1279,6 +1279,36 @@ const CHAIN_RULES: &[(&str, &str, &str, bool)] = &[
         "-j AUDIT --type reject --foo",
         true,
     ),
+    // The ECN target: bit values, remove excludes setting, TCP bits need
+    // `-p tcp` (the kernel: "cannot use operation on non-tcp rule").
+    (
+        "mangle",
+        "POSTROUTING",
+        "-p tcp -j ECN --ecn-tcp-remove",
+        false,
+    ),
+    ("mangle", "POSTROUTING", "-j ECN --ecn-tcp-remove", true),
+    (
+        "mangle",
+        "POSTROUTING",
+        "-p udp -j ECN --ecn-tcp-ece 1",
+        true,
+    ),
+    (
+        "mangle",
+        "POSTROUTING",
+        "-p tcp -j ECN --ecn-tcp-cwr 2",
+        true,
+    ),
+    ("mangle", "POSTROUTING", "-j ECN --ecn-ip-ect 0x2", false),
+    ("mangle", "POSTROUTING", "-j ECN --ecn-ip-ect 4", true),
+    (
+        "mangle",
+        "POSTROUTING",
+        "-p tcp -j ECN --ecn-tcp-remove --ecn-tcp-cwr 1",
+        true,
+    ),
+    ("mangle", "POSTROUTING", "-j ECN --foo", true),
     // CT's options and event names; no target option takes `!`.
     (
         "raw",

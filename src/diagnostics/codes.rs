@@ -66,8 +66,9 @@ declare_code! {
     ///   or a `-m multiport` on a rule without `-p tcp`, `udp`, `sctp` or
     ///   `dccp` written before it (iptables checks it when it reads it);
     ///   `-m tcp` (udp, sctp, dccp, icmp, icmp6, esp, ah, mh) on a rule of
-    ///   another protocol, `--reject-with tcp-reset`, TCPMSS and TCPOPTSTRIP
-    ///   without `-p tcp`, TPROXY without `-p tcp` or `-p udp`.
+    ///   another protocol, `--reject-with tcp-reset`, TCPMSS, TCPOPTSTRIP
+    ///   and the ECN target's TCP bits without `-p tcp`, TPROXY without
+    ///   `-p tcp` or `-p udp`.
     /// - Ranges: a reversed port range in `--dport` of tcp or sctp, in
     ///   multiport and in a NAT target; `--limit-burst` of 0 or over 10000;
     ///   `-m hashlimit` rates and bursts the kernel's 64-bit credits

@@ -241,6 +241,8 @@ const EXCLUSIVE_OPTIONS: &[(&str, &[&str])] = &[
     ("string", &["--string", "--hex-string"]),
     ("TOS", &["--set-tos", "--and-tos", "--or-tos", "--xor-tos"]),
     ("CONNSECMARK", &["--save", "--restore"]),
+    ("ECN", &["--ecn-tcp-remove", "--ecn-tcp-cwr"]),
+    ("ECN", &["--ecn-tcp-remove", "--ecn-tcp-ece"]),
     ("time", &["--kerneltz", "--utc"]),
     ("time", &["--localtz", "--utc"]),
     ("NFQUEUE", &["--queue-num", "--queue-balance"]),
@@ -1296,6 +1298,15 @@ impl<'a> Interpreter<'a> {
                     })
                     .map(|option| option.span)
                     .collect();
+                let ecn_tcp_option = (target.name == "ECN")
+                    .then(|| {
+                        target
+                            .options
+                            .iter()
+                            .find(|o| o.name.starts_with("--ecn-tcp-"))
+                    })
+                    .flatten()
+                    .map(|option| option.span);
                 let ct_helper = (target.name == "CT")
                     .then(|| target.options.iter().find(|o| o.name == "--helper"))
                     .flatten()
@@ -1323,6 +1334,14 @@ impl<'a> Interpreter<'a> {
                         }
                         if target.name == "TCPMSS" {
                             self.check_tcpmss_packets(target.span);
+                        }
+                        if let Some(span) = ecn_tcp_option {
+                            self.require_protocol(
+                                span,
+                                "`-j ECN` on TCP bits needs `-p tcp`",
+                                |p| p == Protocol::TCP,
+                                "ipt_ECN: cannot use operation on non-tcp rule",
+                            );
                         }
                         if target.name == "TCPOPTSTRIP" {
                             self.require_protocol(

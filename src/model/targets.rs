@@ -109,6 +109,13 @@ pub static TARGET_SPECS: &[ExtensionSpec] = &[
         options: opts! { ["--save"] = 0, ["--restore"] = 0 },
     },
     ExtensionSpec {
+        name: "ECN",
+        options: opts! {
+            ["--ecn-tcp-remove"] = 0, ["--ecn-tcp-cwr"] = 1, ["--ecn-tcp-ece"] = 1,
+            ["--ecn-ip-ect"] = 1,
+        },
+    },
+    ExtensionSpec {
         name: "AUDIT",
         options: opts! { ["--type"] = 1 },
     },
@@ -474,6 +481,23 @@ pub fn build_action<'a>(
                     word.span,
                     format!("--gateway: `{}` is not an IP address", word.text),
                 ));
+            }
+            Action::Extension(options)
+        }
+        "ECN" => {
+            for (option, high) in [
+                ("--ecn-tcp-cwr", 1),
+                ("--ecn-tcp-ece", 1),
+                ("--ecn-ip-ect", 3),
+            ] {
+                if let Some(word) = first_value(option)
+                    && xtables_strtoui(&word.text, 0, high).is_none()
+                {
+                    return Err((
+                        word.span,
+                        format!("{option}: `{}` is not between 0 and {high}", word.text),
+                    ));
+                }
             }
             Action::Extension(options)
         }
