@@ -1050,6 +1050,15 @@ fn family_dependent_rules_agree_with_the_kernel() {
         ("-m rt -j ACCEPT", [true, false]),
         ("-p mh -m mh -j ACCEPT", [true, false]),
         ("-m mh -j ACCEPT", [true, true]),
+        // Addresses of the dump's family only.
+        (
+            "-m policy --dir in --pol ipsec --mode tunnel --tunnel-src 10.0.0.1 -j ACCEPT",
+            [false, true],
+        ),
+        (
+            "-m policy --dir in --pol ipsec --mode tunnel --tunnel-dst fd00::1/64 -j ACCEPT",
+            [true, false],
+        ),
         (
             "-m hashlimit --hashlimit-name a --hashlimit-upto 5/s --hashlimit-srcmask 32",
             [false, false],

@@ -78,7 +78,8 @@ declare_code! {
     ///   option twice in an element, an empty element under `--strict`, a
     ///   tunnel address without `--mode tunnel`, more than 4 elements);
     ///   `-o` in PREROUTING or INPUT, `-i` in OUTPUT or POSTROUTING; a
-    ///   `--reject-with` type the dump's family does not have.
+    ///   `--reject-with` type the dump's family does not have, and a
+    ///   `-m policy` tunnel address or `-j TEE` gateway of the other family.
     ///
     /// ## Why it matters
     /// iptables-restore refuses the whole table.

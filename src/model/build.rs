@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use rayon::prelude::*;
 
@@ -264,7 +265,8 @@ struct Builder<'a> {
     /// Where the work budget ran out.
     over_budget: Option<Span>,
     /// A rule has a match or target whose validity depends on the family:
-    /// `-m ah`, `-m hashlimit`, an extension of one family only (see
+    /// `-m ah`, `-m hashlimit`, `-m policy`, `-j TEE`, an extension of one
+    /// family only (see
     /// [`Builder::check_family_dependent_rules`]).
     saw_family_dependent_match: bool,
 }
@@ -835,11 +837,12 @@ impl<'a> Builder<'a> {
         // Read while the rule is in cache: the check at the end then walks
         // the matches of every rule only when one depends on the family.
         if rule.matches.iter().any(|m| {
-            matches!(m.name.as_ref(), "ah" | "hashlimit") || family_only(&m.name, false).is_some()
+            matches!(m.name.as_ref(), "ah" | "hashlimit" | "policy")
+                || family_only(&m.name, false).is_some()
         }) || rule
             .target
             .as_ref()
-            .is_some_and(|t| family_only(&t.name, true).is_some())
+            .is_some_and(|t| t.name == "TEE" || family_only(&t.name, true).is_some())
         {
             self.saw_family_dependent_match = true;
         }
@@ -858,7 +861,8 @@ impl<'a> Builder<'a> {
     /// 1.8.9 takes prefixes up to 128 in both families, the IPv4 kernel
     /// refuses those over 32, and each family refuses a mask written as an
     /// address of the other. And the extensions only one family has
-    /// (`-m ttl` in IPv4, `-m hl` in IPv6, ...).
+    /// (`-m ttl` in IPv4, `-m hl` in IPv6, ...), and addresses of the other
+    /// family in `-m policy` tunnels and `-j TEE --gateway`.
     fn check_family_dependent_rules(&mut self) {
         let family = self.dump.family;
         let check_matches = self.family_known && self.saw_family_dependent_match;
@@ -870,6 +874,7 @@ impl<'a> Builder<'a> {
                     if check_matches {
                         found.extend(
                             wrong_family_extensions(rule, family)
+                                .chain(wrong_family_addresses(rule, family))
                                 .map(|d| d.in_table(&table.name, Some(&chain.name))),
                         );
                     }
@@ -1147,6 +1152,53 @@ fn wrong_family_extensions<'r>(
         }
         Some(diagnostic)
     })
+}
+
+/// Addresses of the other family in the options that take one of the
+/// dump's family: `-m policy --tunnel-src/--tunnel-dst`, `-j TEE --gateway`
+/// (iptables' getaddrinfo: "Address family for hostname not supported").
+fn wrong_family_addresses<'r>(
+    rule: &'r Rule<'_>,
+    family: Family,
+) -> impl Iterator<Item = Diagnostic> + 'r {
+    let policy = rule
+        .matches
+        .iter()
+        .filter(|m| m.name == "policy")
+        .flat_map(|m| match &m.kind {
+            MatchKind::Other(options) => options.as_slice(),
+            _ => &[],
+        });
+    let tee = rule
+        .target
+        .iter()
+        .filter(|t| t.name == "TEE")
+        .flat_map(|t| match &t.action {
+            Action::Extension(options) => options.as_slice(),
+            _ => &[],
+        });
+    policy
+        .chain(tee)
+        .filter(|option| matches!(option.name, "--tunnel-src" | "--tunnel-dst" | "--gateway"))
+        .filter_map(move |option| {
+            let word = option.values.first()?;
+            let address: IpAddr = word.text.split('/').next()?.parse().ok()?;
+            if address.is_ipv6() == (family == Family::V6) {
+                return None;
+            }
+            let (written, dump) = match family {
+                Family::V4 => ("an IPv6", "iptables' (IPv4)"),
+                Family::V6 => ("an IPv4", "ip6tables' (IPv6)"),
+            };
+            Some(Diagnostic::new(
+                &BAD_VALUE,
+                word.span,
+                format!(
+                    "{}: `{address}` is {written} address; this dump is {dump}",
+                    option.name
+                ),
+            ))
+        })
 }
 
 /// The grouping masks of a `-m hashlimit` match, with their options.
