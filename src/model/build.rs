@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use rayon::prelude::*;
 
-use super::matches::{HashlimitMask, Match, MatchKind};
+use super::matches::{HashlimitMask, Match};
 use super::rule::{Interpreted, RuleRef, Statement, interpret};
 use super::targets::{Action, reject_type, reject_types};
 use super::{
@@ -1165,10 +1165,7 @@ fn wrong_family_addresses<'r>(
         .matches
         .iter()
         .filter(|m| m.name == "policy")
-        .flat_map(|m| match &m.kind {
-            MatchKind::Other(options) => options.as_slice(),
-            _ => &[],
-        });
+        .flat_map(Match::untyped_options);
     let tee = rule
         .target
         .iter()
@@ -1205,9 +1202,10 @@ fn wrong_family_addresses<'r>(
 fn hashlimit_masks<'m, 'a>(
     found: &'m Match<'a>,
 ) -> impl Iterator<Item = (&'m RawOption<'a>, HashlimitMask)> {
-    let options = match &found.kind {
-        MatchKind::Other(options) if found.name == "hashlimit" => options.as_slice(),
-        _ => &[],
+    let options = if found.name == "hashlimit" {
+        found.untyped_options()
+    } else {
+        &[]
     };
     options.iter().filter_map(|option| {
         matches!(option.name, "--hashlimit-srcmask" | "--hashlimit-dstmask")

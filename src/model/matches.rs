@@ -11,7 +11,7 @@ use super::values::{
     IpNet, MarkValue, PortRange, Probability, c_atoll, c_number, c_strtoul, mask_prefix,
     parse_dscp, parse_dscp_class, parse_host_mask, parse_mac, parse_mark, parse_ordered_port_range,
     parse_port_list, parse_port_range, parse_probability, parse_service_port_range, parse_u32,
-    xtables_strtoui, xtables_strtoui_prefix,
+    parse_xtables_number, xtables_strtoui, xtables_strtoui_prefix,
 };
 use super::{Negatable, Protocol, RawOption};
 use crate::syntax::Span;
@@ -583,12 +583,11 @@ fn check_hashlimit_name(text: &str) -> Result<(), String> {
 /// `--hashlimit-htable-*`: a 32-bit number in C notation, at least `min`
 /// (the kernel refuses a garbage-collection interval or expiry of 0).
 fn parse_hashlimit_number(text: &str, min: u64) -> Result<(), String> {
-    match xtables_strtoui(text, 0, u64::from(u32::MAX)) {
-        Some(number) if number < min => Err(format!(
+    match parse_xtables_number(text, u64::from(u32::MAX))? {
+        number if number < min => Err(format!(
             "the kernel refuses {number} (a hashtable needs a garbage-collection interval and an expiry time)"
         )),
-        Some(_) => Ok(()),
-        None => Err(format!("`{text}` is not a number between 0 and 4294967295")),
+        _ => Ok(()),
     }
 }
 
@@ -1234,6 +1233,17 @@ pub struct Match<'a> {
     pub kind: MatchKind<'a>,
 }
 
+impl<'a> Match<'a> {
+    /// The options as written, for a match iptlint keeps untyped
+    /// ([`MatchKind::Other`]); none for a typed one.
+    pub fn untyped_options(&self) -> &[RawOption<'a>] {
+        match &self.kind {
+            MatchKind::Other(options) => options,
+            _ => &[],
+        }
+    }
+}
+
 /// A value error: where and what.
 pub type ValueError = (Span, String);
 
@@ -1786,10 +1796,7 @@ pub fn build_match<'a>(
                 u64::MAX
             };
             for option in &options {
-                typed(option, |text| {
-                    xtables_strtoui(text, 0, max)
-                        .ok_or_else(|| format!("`{text}` is not a number between 0 and {max}"))
-                })?;
+                typed(option, |text| parse_xtables_number(text, max))?;
             }
             MatchKind::Other(options)
         }
@@ -1979,8 +1986,7 @@ fn check_policy(options: &[RawOption<'_>]) -> Result<(), ValueError> {
             }
             "--reqid" | "--spi" => {
                 typed(option, |text| {
-                    xtables_strtoui(text, 0, u64::from(u32::MAX))
-                        .ok_or_else(|| format!("`{text}` is not a number between 0 and 4294967295"))
+                    parse_xtables_number(text, u64::from(u32::MAX))
                 })?;
             }
             "--proto" => {

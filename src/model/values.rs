@@ -75,23 +75,14 @@ impl fmt::Display for IpNet {
 
 /// Parse `ADDR`, `ADDR/LEN` or `ADDR/MASK` (IPv4 dotted mask), as `-s`/`-d` take them.
 pub fn parse_ipnet(text: &str) -> Result<IpNet, String> {
-    let (addr_text, prefix_text) = match text.split_once('/') {
-        Some((addr, prefix)) => (addr, Some(prefix)),
-        None => (text, None),
-    };
-    let addr: IpAddr = addr_text.parse().map_err(|_| {
-        format!("`{addr_text}` is not an IP address (iptables-save never writes host names)")
-    })?;
+    let (addr, prefix_text) = split_address(text)?;
     let width = if addr.is_ipv4() { 32 } else { 128 };
     let prefix = match prefix_text {
         None => width,
         Some(p) if p.contains('.') && addr.is_ipv4() => {
             let mask: Ipv4Addr = p.parse().map_err(|_| format!("`{p}` is not a netmask"))?;
-            let bits = u32::from(mask);
-            if bits.leading_ones() + bits.trailing_zeros() != 32 {
-                return Err(format!("`{p}` is not a contiguous netmask"));
-            }
-            bits.leading_ones() as u8
+            mask_prefix(u128::from(u32::from(mask)) << 96)
+                .ok_or_else(|| format!("`{p}` is not a contiguous netmask"))? as u8
         }
         Some(p) => match p.parse::<u8>() {
             Ok(len) if len <= width => len,
@@ -105,6 +96,18 @@ pub fn parse_ipnet(text: &str) -> Result<IpNet, String> {
     Ok(IpNet { addr, prefix })
 }
 
+/// The address of `ADDR[/MASK]` and the text after its `/`, if any.
+fn split_address(text: &str) -> Result<(IpAddr, Option<&str>), String> {
+    let (addr_text, mask_text) = match text.split_once('/') {
+        Some((addr, mask)) => (addr, Some(mask)),
+        None => (text, None),
+    };
+    let addr = addr_text.parse().map_err(|_| {
+        format!("`{addr_text}` is not an IP address (iptables-save never writes host names)")
+    })?;
+    Ok((addr, mask_text))
+}
+
 /// `ADDR[/MASK]` as libxtables reads a host and mask for options such as
 /// conntrack's `--ctorigsrc` (not as `-s` reads it): the mask is a number in
 /// C notation up to 4294967295, where a prefix over the address width
@@ -112,13 +115,7 @@ pub fn parse_ipnet(text: &str) -> Result<IpNet, String> {
 /// `inet_aton`'s forms) with any bits set. `None` when iptables loads it but
 /// the mask is not a prefix (no [`IpNet`] can say what it matches).
 pub fn parse_host_mask(text: &str) -> Result<Option<IpNet>, String> {
-    let (addr_text, mask_text) = match text.split_once('/') {
-        Some((addr, mask)) => (addr, Some(mask)),
-        None => (text, None),
-    };
-    let addr: IpAddr = addr_text.parse().map_err(|_| {
-        format!("`{addr_text}` is not an IP address (iptables-save never writes host names)")
-    })?;
+    let (addr, mask_text) = split_address(text)?;
     let width: u8 = if addr.is_ipv4() { 32 } else { 128 };
     let Some(mask_text) = mask_text else {
         return Ok(Some(IpNet {
@@ -565,6 +562,12 @@ pub fn xtables_strtoui_prefix(text: &[u8], max: u64) -> Option<(u64, usize)> {
 /// C's `isspace` in the C locale.
 fn is_c_space(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// [`xtables_strtoui`] from 0 to `max`, or why not.
+pub fn parse_xtables_number(text: &str, max: u64) -> Result<u64, String> {
+    xtables_strtoui(text, 0, max)
+        .ok_or_else(|| format!("`{text}` is not a number between 0 and {max}"))
 }
 
 /// libxtables' `xtables_strtoui` on a whole word: a number in C notation
