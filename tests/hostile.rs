@@ -311,6 +311,18 @@ fn cases() -> Vec<Case> {
             ),
         ),
     ];
+    // Lists of 255 addresses on -s and -d: 65,025 rules a line in iptables.
+    let list: Vec<String> = (1..=255).map(|i| i.to_string()).collect();
+    let list = list.join(",");
+    cases.push(case(
+        "address lists of 255 x 255 on 100 lines",
+        lines(
+            ["*filter".to_string(), ":INPUT ACCEPT [0:0]".to_string()]
+                .into_iter()
+                .chain((0..100).map(|_| format!("-A INPUT -s {list} -d {list} -j ACCEPT")))
+                .chain(["COMMIT".to_string()]),
+        ),
+    ));
     // Random soup of grammar tokens: lines that are almost a dump.
     let mut soup = String::new();
     for _ in 0..200_000 {

@@ -83,9 +83,19 @@ fn rule_meaning(rule: &Rule<'_>) -> String {
         };
         format!("{masked}/{}", net.prefix)
     };
-    let address = |n: &Option<iptlint::model::Negatable<iptlint::model::IpNet>>| {
-        n.as_ref()
-            .map(|n| format!("{}{}", if n.negated { "!" } else { "" }, mask(&n.value)))
+    let address = |n: &Option<iptlint::model::Negatable<iptlint::model::AddressMatch>>| {
+        n.as_ref().map(|n| {
+            format!(
+                "{}{}{}",
+                if n.negated { "!" } else { "" },
+                mask(&n.value.net),
+                if n.value.sparse {
+                    " and more mask bits"
+                } else {
+                    ""
+                }
+            )
+        })
     };
     let matches: Vec<String> = rule
         .matches
@@ -237,7 +247,15 @@ fn fixtures_survive_a_round_trip_through_the_kernel() {
             }
         }
     }
-    for expected in ["my-ngx-deploy.rules", "filter-modules.rules", "ipv6.rules"] {
+    for expected in [
+        "my-ngx-deploy.rules",
+        "filter-modules.rules",
+        "ipv6.rules",
+        // Address lists (one rule per pair, -I in reverse, -D per pair),
+        // masks with gaps, numbers in C notation.
+        "checks/shadowed-rule/fires-address-list.rules",
+        "checks/duplicate-rule/silent-address-list.rules",
+    ] {
         assert!(
             loaded.iter().any(|l| l == expected),
             "the kernel refused {expected}; loaded {loaded:?}"

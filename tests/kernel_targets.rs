@@ -1091,6 +1091,40 @@ fn family_dependent_rules_agree_with_the_kernel() {
             "-m hashlimit --hashlimit-name a --hashlimit-upto 5/s --hashlimit-dstmask ffff:0:ffff::",
             [true, true],
         ),
+        // `-s`/`-d` as libxtables reads them: masks with gaps, prefixes
+        // and IPv4 numbers in C notation, short IPv4 networks, `inet_aton`
+        // forms, any name with a mask of zero, comma lists (one rule per
+        // pair), and addresses of the other family.
+        ("-s 10.0.0.0/255.0.255.0 -j ACCEPT", [false, true]),
+        ("! -d 10.1.2.3/255.255.0.255 -j DROP", [false, true]),
+        ("-s fd00::/ffff:0:ffff:: -j ACCEPT", [true, false]),
+        ("-s fd00::/ffff:ffff:: -j ACCEPT", [true, false]),
+        ("-s 10.0.0.0/010 -j ACCEPT", [false, true]),
+        ("-s 10.0.0.0/0x10 -j ACCEPT", [false, true]),
+        ("-s fd00::1/0x40 -j ACCEPT", [true, false]),
+        ("-s 10.1 -j ACCEPT", [false, true]),
+        ("-s 0x0a.0.0.1 -j ACCEPT", [false, true]),
+        ("-s 0x0a000001 -j ACCEPT", [false, true]),
+        ("-s nonsense/0 -j ACCEPT", [false, false]),
+        ("-s ::ffff:1.2.3.4 -j ACCEPT", [false, false]),
+        ("-s 10.0.0.0 -j ACCEPT", [false, true]),
+        ("-d fd00::1 -j ACCEPT", [true, false]),
+        (
+            "-s 10.0.0.1,10.0.0.2 -d 10.0.0.3,10.0.0.4 -j ACCEPT",
+            [false, true],
+        ),
+        ("-s 10.0.0.1/8,10.0.0.2 -j ACCEPT", [false, true]),
+        ("-s fd00::1,fd00::2 -j ACCEPT", [true, false]),
+        ("! -s 10.0.0.1,10.0.0.2 -j ACCEPT", [true, true]),
+        ("-s 10.0.0.7,fd00::1 -j DROP", [true, true]),
+        ("-s 10.0.0.1, -j ACCEPT", [true, true]),
+        ("-s 10.0.0.1/8/8 -j ACCEPT", [true, true]),
+        ("-s 1.2.3.4.5 -j ACCEPT", [true, true]),
+        ("-s 010.0.0.0008 -j ACCEPT", [true, true]),
+        ("-s 10.0.0.0/ -j ACCEPT", [true, true]),
+        ("-s 10.0.0.1/-1 -j ACCEPT", [true, true]),
+        ("-s 10.0.0.1/33 -j ACCEPT", [true, true]),
+        ("-s fd00::/129 -j ACCEPT", [true, true]),
     ];
     let mut agreement = Agreement::default();
     for kernel in &kernels {

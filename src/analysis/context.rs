@@ -458,7 +458,7 @@ pub fn walk_chain(
                     .single(),
             ];
             if let Some((by, earlier)) = index.find(keys, || base.meet(&rule_set.set))
-                && rules[by].spec.text(src) != rule.spec.text(src)
+                && !rules[by].is_copy_of(rule, src)
             {
                 let basis = if rule_set.set.subset_of(earlier) {
                     ShadowBasis::Matches

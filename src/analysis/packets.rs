@@ -23,7 +23,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::model::matches::{CtStates, StatisticMatch};
 use crate::model::values::{MarkValue, PortRange};
-use crate::model::{Family, IpNet, MatchKind, Negatable, Protocol, Rule};
+use crate::model::{AddressMatch, Family, IpNet, MatchKind, Negatable, Protocol, Rule};
 
 /// Most ranges a [`Values`] keeps after a join before merging neighbours.
 pub const MAX_RANGES: usize = 32;
@@ -1717,9 +1717,23 @@ struct Builder<'o> {
 }
 
 impl Builder<'_> {
-    fn address(&mut self, source: bool, condition: &Option<Negatable<IpNet>>) {
+    fn address(&mut self, source: bool, condition: &Option<Negatable<AddressMatch>>) {
         let Some(condition) = condition else { return };
-        match address_values(&condition.value, self.family) {
+        let AddressMatch { net, sparse } = condition.value;
+        let net = if condition.value.is_any() {
+            IpNet::any(self.family == Family::V6)
+        } else {
+            net
+        };
+        if sparse {
+            // The mask has gaps: the rule matches part of `net`, so `net`
+            // bounds it, and its complement says nothing.
+            self.out.exact = false;
+            if condition.negated {
+                return;
+            }
+        }
+        match address_values(&net, self.family) {
             Some(values) => {
                 let values = negate_if(values, condition.negated);
                 let dim = if source {

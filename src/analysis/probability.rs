@@ -903,16 +903,22 @@ impl<'s, 'p> Reader<'s, 'p> {
 
     fn rule(&mut self, rule: &Rule<'_>) {
         if let Some(source) = &rule.source {
-            self.literal(ConditionKind::Source, source.value, !source.negated);
+            if source.value.sparse {
+                self.opaque(source);
+            } else {
+                self.literal(ConditionKind::Source, source.value.net, !source.negated);
+            }
         }
         if let Some(destination) = &rule.destination {
             match self.packet.destination {
-                Some(addr) => {
-                    self.decide(destination.value.contains(&host(addr)) != destination.negated)
-                }
+                _ if destination.value.sparse => self.opaque(destination),
+                Some(addr) => self.decide(
+                    (destination.value.is_any() || destination.value.net.contains(&host(addr)))
+                        != destination.negated,
+                ),
                 None => self.literal(
                     ConditionKind::Destination,
-                    destination.value,
+                    destination.value.net,
                     !destination.negated,
                 ),
             }

@@ -724,8 +724,8 @@ fn entry_packet(rule: &Rule<'_>, kind: EntryKind) -> Packet {
         destination: rule
             .destination
             .as_ref()
-            .filter(|d| !d.negated && d.value.is_host())
-            .map(|d| d.value.addr),
+            .filter(|d| !d.negated && d.value.net.is_host())
+            .map(|d| d.value.net.addr),
         destination_local: match kind {
             EntryKind::NodePort => Some(true),
             EntryKind::ClusterIp => Some(false),
@@ -1032,8 +1032,8 @@ pub fn rejected_services(dump: &Dump<'_>) -> Vec<RejectedService> {
                     destination: rule
                         .destination
                         .as_ref()
-                        .filter(|d| !d.negated && d.value.is_host())
-                        .map(|d| d.value.addr),
+                        .filter(|d| !d.negated && d.value.net.is_host())
+                        .map(|d| d.value.net.addr),
                     port: rule_port(rule),
                     protocol: rule_protocol(rule),
                 };

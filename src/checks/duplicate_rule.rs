@@ -5,7 +5,7 @@ use crate::collections::HashMap;
 use super::{Check, Context, Findings};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic};
-use crate::model::Flow;
+use crate::model::{AddressMatch, Flow};
 
 declare_code! {
     /// ## What it does
@@ -57,13 +57,19 @@ impl Check for DuplicateRule {
     }
 
     fn run(&self, cx: &Context<'_, '_>, out: &mut Findings) {
-        let mut first_seen: HashMap<&str, usize> = HashMap::default();
+        // The addresses too: `-s a,b` makes rules that share their text.
+        type Key<'s> = (&'s str, Option<AddressMatch>, Option<AddressMatch>);
+        let mut first_seen: HashMap<Key<'_>, usize> = HashMap::default();
         for table in &cx.dump.tables {
             for chain in &table.chains {
                 first_seen.clear();
                 for (index, rule) in chain.rules.iter().enumerate() {
-                    let spec = rule.spec.text(cx.src);
-                    let first = *first_seen.entry(spec).or_insert(index);
+                    let key = (
+                        rule.spec.text(cx.src),
+                        rule.source.map(|a| a.value),
+                        rule.destination.map(|a| a.value),
+                    );
+                    let first = *first_seen.entry(key).or_insert(index);
                     if first == index {
                         continue;
                     }
@@ -90,20 +96,23 @@ impl Check for DuplicateRule {
                             "every packet it matches is handled twice (counted, logged or marked again)"
                         }
                     };
-                    out.push(
-                        Diagnostic::new(
-                            &DUPLICATE_RULE,
-                            rule.spec,
-                            format!(
-                                "rule repeats line {} of chain `{}`",
-                                original.line, chain.name
-                            ),
-                        )
-                        .with_primary_message("this rule is written twice")
-                        .with_secondary(original.spec, "first written here")
-                        .with_note(consequence)
-                        .in_table(&table.name, Some(&chain.name)),
-                    );
+                    let mut diagnostic = Diagnostic::new(
+                        &DUPLICATE_RULE,
+                        rule.spec,
+                        format!(
+                            "rule repeats line {} of chain `{}`",
+                            original.line, chain.name
+                        ),
+                    )
+                    .with_primary_message("this rule is written twice")
+                    .with_secondary(original.spec, "first written here")
+                    .with_note(consequence);
+                    if let Some(pair) = rule.address_pair(cx.src) {
+                        diagnostic = diagnostic.with_note(format!(
+                            "both are the rule iptables makes of their line for `{pair}`"
+                        ));
+                    }
+                    out.push(diagnostic.in_table(&table.name, Some(&chain.name)));
                 }
             }
         }

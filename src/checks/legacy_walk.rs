@@ -20,7 +20,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
 use crate::graph::ChainGraph;
-use crate::model::{Action, Protocol, Rule, Table};
+use crate::model::{Action, AddressMatch, Negatable, Protocol, Rule, Table};
 
 /// The note prefix iptlint adds where `iptables-legacy` would load a table
 /// that `iptables-nft` refuses.
@@ -34,9 +34,10 @@ pub fn stops_legacy_walk(rule: &Rule<'_>) -> bool {
             Action::Accept | Action::Drop | Action::Return
         ) || target.name == "QUEUE"
     });
-    let any_address = |net: &Option<crate::model::Negatable<crate::model::IpNet>>| {
-        net.as_ref()
-            .is_none_or(|net| !net.negated && net.value.prefix == 0)
+    let any_address = |address: &Option<Negatable<AddressMatch>>| {
+        address
+            .as_ref()
+            .is_none_or(|address| !address.negated && address.value.is_any())
     };
     verdict
         && rule.matches.is_empty()

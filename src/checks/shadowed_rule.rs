@@ -82,6 +82,14 @@ impl Check for ShadowedRule {
                             ending_phrase(by, table, flows)
                         ),
                     );
+                    for (which, listed) in [("this rule", rule), ("the earlier rule", by)] {
+                        if let Some(pair) = listed.address_pair(cx.src) {
+                            diagnostic = diagnostic.with_note(format!(
+                                "{which} is the one iptables makes of line {} for `{pair}`",
+                                listed.line
+                            ));
+                        }
+                    }
                     let ours = rule.target.as_ref().map(|t| t.span.text(cx.src));
                     let theirs = by.target.as_ref().map(|t| t.span.text(cx.src));
                     if ours.is_some() && ours == theirs && chain.name.starts_with("KUBE-FW-") {

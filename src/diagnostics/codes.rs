@@ -438,7 +438,9 @@ declare_code! {
     /// ## What it does
     /// Reports where iptlint stopped applying restore commands that move or
     /// search many rules or chains (`-I`, `-D`, `-X`, `-E`, `-F` without a
-    /// chain) because they had already moved or compared ten million.
+    /// chain) because they had already moved or compared ten million, and
+    /// where it stopped making one rule per address of `-s a,b -d c,d`
+    /// lists because they had made a hundred thousand.
     ///
     /// ## Why it matters
     /// Such a script costs time quadratic in its length: a million

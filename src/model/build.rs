@@ -5,16 +5,17 @@
 //! tables and chains the way iptables-restore applies them.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use rayon::prelude::*;
 
 use super::matches::{HashlimitMask, Match};
-use super::rule::{Interpreted, RuleRef, Statement, interpret};
+use super::rule::{AddressLists, Interpreted, RuleRef, Statement, interpret};
 use super::targets::{Action, reject_type, reject_types};
 use super::{
-    Chain, Command, Dump, Family, Protocol, RawOption, Rule, Table, TableKind, written_protocol,
+    AddressMatch, Chain, Command, Dump, Family, Protocol, RawOption, Rule, Table, TableKind,
+    written_protocol,
 };
 use crate::diagnostics::codes::{
     BAD_COUNTERS, BAD_POLICY, BAD_VALUE, CHAIN_NAME_TOO_LONG, CRLF_LINE_ENDINGS, DUPLICATE_CHAIN,
@@ -37,6 +38,11 @@ pub const MAX_KEPT_PER_CODE: usize = 10_000;
 /// iptlint stops applying them: real restore scripts stay far below; a
 /// hostile one would otherwise take time quadratic in its length.
 pub const WORK_BUDGET: u64 = 10_000_000;
+/// Rules iptlint makes of `-s a,b -d c,d` lists past the first pair of
+/// each line before it stops (iptables makes one rule per pair, so one line
+/// of two 1023-byte lists would make 260,000): hand-written lists stay far
+/// below.
+pub const LIST_BUDGET: usize = 100_000;
 
 /// Longest chain name the kernel accepts.
 pub const MAX_CHAIN_NAME: usize = 28;
@@ -190,10 +196,13 @@ pub fn build(src: &str) -> Parsed<'_> {
         kept_per_code: HashMap::default(),
         directives: Vec::new(),
         current: None,
-        saw_v6_header: false,
+        header_families: [false; 2],
+        address_families: [false; 2],
         family_known: false,
         work: 0,
         over_budget: None,
+        list_rules: 0,
+        over_list_budget: None,
         saw_family_dependent_match: false,
     };
     if let Some((index, range)) = ranges
@@ -256,7 +265,11 @@ struct Builder<'a> {
     kept_per_code: HashMap<&'static str, usize, foldhash::fast::RandomState>,
     directives: Vec<CommentLine>,
     current: Option<Table<'a>>,
-    saw_v6_header: bool,
+    /// Which families an `iptables-save`/`ip6tables-save` header named
+    /// (IPv4, IPv6): one decides the family; both mean concatenated dumps.
+    header_families: [bool; 2],
+    /// Which families the addresses of `-s`/`-d` were written in.
+    address_families: [bool; 2],
     /// Whether something says which family the dump is (an `iptables-save`
     /// or `ip6tables-save` header, an address): without it, IPv4 is a guess.
     family_known: bool,
@@ -264,6 +277,10 @@ struct Builder<'a> {
     work: u64,
     /// Where the work budget ran out.
     over_budget: Option<Span>,
+    /// Rules made of address lists past each line's first (see [`LIST_BUDGET`]).
+    list_rules: usize,
+    /// Where the list budget ran out.
+    over_list_budget: Option<Span>,
     /// A rule has a match or target whose validity depends on the family:
     /// `-m ah`, `-m hashlimit`, `-m policy`, `-j TEE`, an extension of one
     /// family only (see
@@ -323,10 +340,8 @@ impl<'a> Builder<'a> {
         match item {
             Item::Empty => {}
             Item::Comment(line, span, text) => {
-                if text.contains("ip6tables-save") {
-                    self.saw_v6_header = true;
-                }
-                if text.contains("iptables-save") || text.contains("ip6tables-save") {
+                if let Some(family) = header_family(text) {
+                    self.header_families[family as usize] = true;
                     self.family_known = true;
                 }
                 if text.contains("iptlint:") {
@@ -545,7 +560,11 @@ impl<'a> Builder<'a> {
         let Interpreted {
             statement,
             diagnostics,
+            address_lists,
         } = interpreted;
+        let address_lists = address_lists
+            .as_deref()
+            .filter(|lists| self.within_list_budget(lists, span));
         let chain_name = statement
             .as_ref()
             .and_then(statement_chain)
@@ -573,22 +592,37 @@ impl<'a> Builder<'a> {
                 span,
             });
         }
-        if !self.within_budget(&statement, span) {
+        let pairs = address_lists.map_or(1, AddressLists::pair_count);
+        if !self.within_budget(&statement, span, pairs) {
             return;
         }
         match statement {
             Statement::Append(chain, rule) => {
                 if let Some(index) = self.chain_for(&chain) {
-                    self.note_family(&rule);
-                    push_rule(
-                        &mut self.current.as_mut().expect("open").chains[index].rules,
-                        rule,
-                    );
+                    // Kept apart from lists: a rule is moved once, not through an iterator.
+                    let Some(lists) = address_lists else {
+                        self.note_family(&rule);
+                        push_rule(
+                            &mut self.current.as_mut().expect("open").chains[index].rules,
+                            rule,
+                        );
+                        return;
+                    };
+                    for rule in lists.rules(&rule) {
+                        self.note_family(&rule);
+                        push_rule(
+                            &mut self.current.as_mut().expect("open").chains[index].rules,
+                            rule,
+                        );
+                    }
                 }
             }
             Statement::Insert(chain, position, rule) => {
                 if let Some(index) = self.chain_for(&chain) {
-                    self.note_family(&rule);
+                    let added: Vec<Rule<'a>> = one_rule_per_address(rule, address_lists).collect();
+                    for rule in &added {
+                        self.note_family(rule);
+                    }
                     let rules = &mut self.current.as_mut().expect("open").chains[index].rules;
                     let at = position.unwrap_or(1).max(1) as usize - 1;
                     if at > rules.len() {
@@ -604,7 +638,10 @@ impl<'a> Builder<'a> {
                         let d = self.in_current(d, Some(&chain.text));
                         self.push(d);
                     } else {
-                        rules.insert(at, rule);
+                        // Each at the same position, as iptables inserts them.
+                        for rule in added {
+                            rules.insert(at, rule);
+                        }
                     }
                 }
             }
@@ -629,24 +666,26 @@ impl<'a> Builder<'a> {
                 if let Some(index) = self.chain_for(&chain) {
                     let src = self.src;
                     let rules = &mut self.current.as_mut().expect("open").chains[index].rules;
-                    let position = match &which {
+                    let deleted = match which {
                         RuleRef::Number(n) => {
-                            Some((*n as usize).wrapping_sub(1)).filter(|i| *i < rules.len())
+                            let position =
+                                Some((n as usize).wrapping_sub(1)).filter(|i| *i < rules.len());
+                            position.map(|i| rules.remove(i)).is_some()
                         }
-                        RuleRef::Spec(spec) => rules
-                            .iter()
-                            .position(|r| r.spec.text(src) == spec.spec.text(src)),
+                        // One rule per pair of addresses, each found by its
+                        // text and its addresses (the pairs share the text).
+                        RuleRef::Spec(spec) => {
+                            one_rule_per_address(*spec, address_lists).all(|spec| {
+                                let position = rules.iter().position(|r| r.is_copy_of(&spec, src));
+                                position.map(|i| rules.remove(i)).is_some()
+                            })
+                        }
                     };
-                    match position {
-                        Some(i) => {
-                            rules.remove(i);
-                        }
-                        None => {
-                            let d = Diagnostic::new(&BAD_VALUE, span, "`-D`: no such rule in this chain")
-                                .with_note("iptables-restore fails: \"Bad rule (does a matching rule exist in that chain?)\"");
-                            let d = self.in_current(d, Some(&chain.text));
-                            self.push(d);
-                        }
+                    if !deleted {
+                        let d = Diagnostic::new(&BAD_VALUE, span, "`-D`: no such rule in this chain")
+                            .with_note("iptables-restore fails: \"Bad rule (does a matching rule exist in that chain?)\"");
+                        let d = self.in_current(d, Some(&chain.text));
+                        self.push(d);
                     }
                 }
             }
@@ -760,7 +799,7 @@ impl<'a> Builder<'a> {
     /// Charge the rules or chains `statement` moves or searches to the work
     /// budget; false (and the statement is skipped) once it is spent, so a
     /// restore script of a million `-I CHAIN 1` cannot take hours.
-    fn within_budget(&mut self, statement: &Statement<'a>, span: Span) -> bool {
+    fn within_budget(&mut self, statement: &Statement<'a>, span: Span, pairs: usize) -> bool {
         let Some(table) = &self.current else {
             return true;
         };
@@ -784,7 +823,8 @@ impl<'a> Builder<'a> {
                 .map_or(0, |index| table.chains[index].rules.len())
         };
         let cost = match statement {
-            Statement::Insert(chain, ..) | Statement::Delete(chain, _) => chain_len(chain),
+            // One insertion or search per pair of addresses of a list.
+            Statement::Insert(chain, ..) | Statement::Delete(chain, _) => chain_len(chain) * pairs,
             Statement::DeleteChain(_) | Statement::Flush(None) => table.chains.len(),
             Statement::Rename(..) => table.chains.len() + table.rule_count(),
             _ => return true,
@@ -794,6 +834,18 @@ impl<'a> Builder<'a> {
             return false;
         }
         self.work += cost;
+        true
+    }
+
+    /// Whether the rules of a line's address lists fit in [`LIST_BUDGET`];
+    /// past it, a line keeps its first pair only.
+    fn within_list_budget(&mut self, lists: &AddressLists, span: Span) -> bool {
+        let extra = lists.pair_count() - 1;
+        if self.over_list_budget.is_some() || self.list_rules + extra > LIST_BUDGET {
+            self.over_list_budget.get_or_insert(span);
+            return false;
+        }
+        self.list_rules += extra;
         true
     }
 
@@ -820,16 +872,13 @@ impl<'a> Builder<'a> {
     }
 
     fn note_family(&mut self, rule: &Rule<'a>) {
-        if rule.source.is_some() || rule.destination.is_some() {
-            self.family_known = true;
-        }
-        if self.dump.family == Family::V4
-            && [&rule.source, &rule.destination]
-                .into_iter()
-                .flatten()
-                .any(|net| net.value.addr.is_ipv6())
-        {
-            self.dump.family = Family::V6;
+        let addresses = [&rule.source, &rule.destination];
+        for address in addresses.into_iter().flatten() {
+            // `any/0` loads in either family: it says nothing of the dump's.
+            if !address.value.is_any() {
+                self.family_known = true;
+                self.address_families[address_family(&address.value) as usize] = true;
+            }
         }
         if rule.counters.is_some() {
             self.dump.has_counters = true;
@@ -867,10 +916,25 @@ impl<'a> Builder<'a> {
         let family = self.dump.family;
         let check_matches = self.family_known && self.saw_family_dependent_match;
         let ah_needs_protocol = family == Family::V4 && check_matches;
+        // Addresses of the family the dump is not: the header decides it,
+        // or without one (or with both) the IPv6 addresses.
+        let check_addresses = match self.header_families {
+            [true, true] => false,
+            _ => self.address_families[family.other() as usize],
+        };
         let mut found = Vec::new();
+        let mut reported_addresses = HashSet::new();
         for table in &self.dump.tables {
             for chain in &table.chains {
                 for rule in &chain.rules {
+                    if check_addresses {
+                        // The rules of one `-s a,b -d c,d` line share their addresses.
+                        found.extend(
+                            wrong_family_rule_addresses(rule, family)
+                                .filter(|d| reported_addresses.insert(d.primary_span()))
+                                .map(|d| d.in_table(&table.name, Some(&chain.name))),
+                        );
+                    }
                     if check_matches {
                         found.extend(
                             wrong_family_extensions(rule, family)
@@ -984,9 +1048,13 @@ impl<'a> Builder<'a> {
             self.push(d);
             self.close_table(open);
         }
-        if self.saw_v6_header {
-            self.dump.family = Family::V6;
-        }
+        self.dump.family = match self.header_families {
+            [false, true] => Family::V6,
+            [true, false] => Family::V4,
+            // No header (or both): an IPv6 address says IPv6.
+            _ if self.address_families[Family::V6 as usize] => Family::V6,
+            _ => Family::V4,
+        };
         self.dump.tables = std::mem::take(&mut self.tables)
             .into_iter()
             .flatten()
@@ -1002,6 +1070,20 @@ impl<'a> Builder<'a> {
                 .with_primary_message("this command and later `-I -D -X -E` and `-F`/`-X` without a chain are not applied")
                 .with_note(format!(
                     "they had moved or compared {WORK_BUDGET} rules and chains; the model iptlint checks is incomplete"
+                )),
+            );
+        }
+        if let Some(span) = self.over_list_budget {
+            self.push(
+                Diagnostic::new(
+                    &TOO_COMPLEX,
+                    span,
+                    "iptlint stopped making one rule per address of `-s`/`-d` lists here",
+                )
+                .with_primary_message("from this line on, a rule keeps only the first address of each list")
+                .with_note(format!(
+                    "the lists before it had made {} rules past each line's first; the model iptlint checks is incomplete",
+                    self.list_rules
                 )),
             );
         }
@@ -1198,6 +1280,76 @@ fn wrong_family_addresses<'r>(
         })
 }
 
+/// The rules iptables adds for `rule`: one, or one per pair of addresses
+/// of `-s a,b -d c,d`.
+fn one_rule_per_address<'a>(
+    rule: Rule<'a>,
+    lists: Option<&AddressLists>,
+) -> impl Iterator<Item = Rule<'a>> {
+    let expanded = lists.map(|lists| lists.rules(&rule)).unwrap_or_default();
+    let single = expanded.is_empty().then_some(rule);
+    single.into_iter().chain(expanded)
+}
+
+/// The comment names the tool that wrote the dump: `iptables-save`
+/// (`iptables-nft-save`, `iptables-legacy-save`) or `ip6tables-save`.
+fn header_family(comment: &str) -> Option<Family> {
+    let tool = comment
+        .split_whitespace()
+        .find(|word| word.ends_with("-save") && word.contains("tables"))?;
+    if tool.starts_with("ip6tables") {
+        Some(Family::V6)
+    } else if tool.starts_with("iptables") {
+        Some(Family::V4)
+    } else {
+        None
+    }
+}
+
+/// The family an address of `-s`/`-d` is written in.
+fn address_family(address: &AddressMatch) -> Family {
+    if address.net.addr.is_ipv6() {
+        Family::V6
+    } else {
+        Family::V4
+    }
+}
+
+/// `-s`/`-d` addresses of the other family: iptables looks them up as host
+/// names and finds none ("host/network `fd00::1' not found").
+fn wrong_family_rule_addresses<'r>(
+    rule: &'r Rule<'_>,
+    family: Family,
+) -> impl Iterator<Item = Diagnostic> + 'r {
+    [("-s", &rule.source), ("-d", &rule.destination)]
+        .into_iter()
+        .filter_map(move |(option, address)| {
+            let address = address.as_ref()?;
+            let value = &address.value;
+            // getaddrinfo reads an IPv4-mapped IPv6 address as IPv4.
+            let mapped =
+                matches!(value.net.addr, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
+            if value.is_any() || address_family(value) == family || (family == Family::V4 && mapped)
+            {
+                return None;
+            }
+            let (written, dump, tool) = match family {
+                Family::V4 => ("an IPv6", "iptables' (IPv4)", "iptables"),
+                Family::V6 => ("an IPv4", "ip6tables' (IPv6)", "ip6tables"),
+            };
+            Some(
+                Diagnostic::new(
+                    &BAD_VALUE,
+                    address.span,
+                    format!("{option}: `{}` is {written} address; this dump is {dump}", value.net.addr),
+                )
+                .with_note(format!(
+                    "{tool}-restore reads it as a host name and refuses the line (\"host/network not found\")"
+                )),
+            )
+        })
+}
+
 /// The grouping masks of a `-m hashlimit` match, with their options.
 fn hashlimit_masks<'m, 'a>(
     found: &'m Match<'a>,
@@ -1221,6 +1373,101 @@ mod tests {
 
     fn names(parsed: &Parsed<'_>) -> Vec<&'static str> {
         parsed.diagnostics.iter().map(|d| d.info.name).collect()
+    }
+
+    #[test]
+    fn address_lists_make_one_rule_per_pair_as_iptables_does() {
+        let text = "*filter\n:INPUT ACCEPT [0:0]\n\
+            -A INPUT -s 10.0.0.9 -j ACCEPT\n\
+            -I INPUT 1 -s 10.0.0.1,10.0.0.2 -d 10.0.0.3,10.0.0.4 -j ACCEPT\n\
+            -A INPUT -s 10.0.0.5,10.0.0.6 -j DROP\n\
+            -D INPUT -s 10.0.0.5,10.0.0.6 -j DROP\n\
+            COMMIT\n";
+        let parsed = build(text);
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        let pairs: Vec<String> = parsed.dump.tables[0].chains[0]
+            .rules
+            .iter()
+            .map(|rule| {
+                let address = |a: &Option<crate::model::Negatable<AddressMatch>>| {
+                    a.map_or("-".to_string(), |a| a.value.net.addr.to_string())
+                };
+                format!("{} {}", address(&rule.source), address(&rule.destination))
+            })
+            .collect();
+        // Inserted one after the other at position 1: in reverse.
+        assert_eq!(
+            pairs,
+            [
+                "10.0.0.2 10.0.0.4",
+                "10.0.0.2 10.0.0.3",
+                "10.0.0.1 10.0.0.4",
+                "10.0.0.1 10.0.0.3",
+                "10.0.0.9 -",
+            ]
+        );
+        let replaced = build(
+            "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n-R INPUT 1 -s 10.0.0.1,10.0.0.2 -j DROP\nCOMMIT\n",
+        );
+        assert_eq!(names(&replaced), ["bad-value"]);
+        let inverted = build(
+            "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT ! -s 10.0.0.1,10.0.0.2 -j DROP\nCOMMIT\n",
+        );
+        assert_eq!(names(&inverted), ["bad-negation"]);
+    }
+
+    #[test]
+    fn address_lists_stop_at_the_list_budget() {
+        let list: Vec<String> = (1..=255).map(|i| i.to_string()).collect();
+        let line = format!("-A INPUT -s {0} -d {0} -j ACCEPT\n", list.join(","));
+        let text = format!("*filter\n:INPUT ACCEPT [0:0]\n{line}{line}COMMIT\n");
+        let parsed = build(&text);
+        // The first line makes its 65,025 rules; the second would pass
+        // the budget and keeps its first pair.
+        assert_eq!(parsed.dump.tables[0].chains[0].rules.len(), 255 * 255 + 1);
+        let too_complex: Vec<_> = parsed
+            .diagnostics
+            .iter()
+            .filter(|d| d.info.name == "too-complex")
+            .collect();
+        assert_eq!(too_complex.len(), 1);
+        let second_line = "*filter\n:INPUT ACCEPT [0:0]\n".len() + line.len();
+        assert_eq!(too_complex[0].primary_span().start as usize, second_line);
+    }
+
+    #[test]
+    fn addresses_of_the_other_family_are_refused_once_the_family_is_known() {
+        let errors = |text: &str| -> Vec<String> {
+            build(text)
+                .diagnostics
+                .iter()
+                .map(|d| d.message.clone())
+                .collect()
+        };
+        let v4 = "# Generated by iptables-nft-save v1.8.9 (nf_tables)\n";
+        let v6 = "# Generated by ip6tables-save v1.8.9\n";
+        let body = |rule: &str| format!("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT {rule}\nCOMMIT\n");
+        assert_eq!(
+            errors(&format!(
+                "{v4}{}",
+                body("-s 10.0.0.1,fd00::1 -d 10.0.0.2,10.0.0.3 -j DROP")
+            )),
+            ["-s: `fd00::1` is an IPv6 address; this dump is iptables' (IPv4)"]
+        );
+        assert_eq!(
+            errors(&format!("{v6}{}", body("-d 10.0.0.1 -j DROP"))),
+            ["-d: `10.0.0.1` is an IPv4 address; this dump is ip6tables' (IPv6)"]
+        );
+        // Loaded by both: a mask of zero, an IPv4-mapped address in IPv4.
+        assert!(errors(&format!("{v6}{}", body("-s 10.0.0.1/0 -j DROP"))).is_empty());
+        assert!(errors(&format!("{v4}{}", body("-s ::ffff:10.0.0.1 -j DROP"))).is_empty());
+        // No header: IPv6 addresses make it IPv6; both headers: concatenated dumps.
+        assert_eq!(
+            errors(&body("-s fd00::1 -d 10.0.0.1 -j DROP")),
+            ["-d: `10.0.0.1` is an IPv4 address; this dump is ip6tables' (IPv6)"]
+        );
+        let mangle = "*mangle\n:INPUT ACCEPT [0:0]\n-A INPUT -s fd00::1 -j DROP\nCOMMIT\n";
+        assert!(errors(&format!("{v4}{}{v6}{mangle}", body("-s 10.0.0.1 -j DROP"))).is_empty());
     }
 
     #[test]

@@ -15,12 +15,12 @@ use std::collections::HashMap;
 
 pub use matches::{Match, MatchKind};
 pub use targets::{Action, Flow, Target};
-pub use values::IpNet;
+pub use values::{AddressMatch, IpNet};
 
 use crate::syntax::{Counters, Span, Word};
 
 /// A value with the `!` that may invert it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Negatable<T> {
     /// The value.
     pub value: T,
@@ -181,9 +181,9 @@ pub struct Rule<'a> {
     /// `[packets:bytes]`, when the dump has them.
     pub counters: Option<Counters>,
     /// `-s`.
-    pub source: Option<Negatable<IpNet>>,
+    pub source: Option<Negatable<AddressMatch>>,
     /// `-d`.
-    pub destination: Option<Negatable<IpNet>>,
+    pub destination: Option<Negatable<AddressMatch>>,
     /// `-i` (a trailing `+` is a wildcard). Boxed, like `-o`, because few
     /// rules have one and a rule is copied and stored by the hundred
     /// thousand: inline, the two took 80 of a rule's bytes.
@@ -208,6 +208,44 @@ impl<'a> Rule<'a> {
             .as_ref()
             .filter(|target| target.is_chain())
             .and_then(|target| target.chain)
+    }
+
+    /// Whether the two rules are written the same: same text after
+    /// `-A CHAIN` and, as the rules of one `-s a,b` line share their
+    /// text, the same addresses (`duplicate-rule` reports such copies).
+    pub fn is_copy_of(&self, other: &Rule<'_>, src: &str) -> bool {
+        self.spec.text(src) == other.spec.text(src)
+            && self.source.map(|a| a.value) == other.source.map(|a| a.value)
+            && self.destination.map(|a| a.value) == other.destination.map(|a| a.value)
+    }
+
+    /// For one of the rules iptables makes of a `-s a,b -d c,d` line, the
+    /// pair of addresses it has, as `-s a -d c`; `None` for any other rule.
+    /// (An address of a list keeps the span of its own text, one given
+    /// alone the span of its option, which starts with `-` or `!`.)
+    pub fn address_pair(&self, src: &str) -> Option<String> {
+        let options = [("-s", &self.source), ("-d", &self.destination)];
+        let listed =
+            |address: &Negatable<AddressMatch>| !address.span.text(src).starts_with(['-', '!']);
+        if !options
+            .iter()
+            .any(|(_, address)| address.as_ref().is_some_and(listed))
+        {
+            return None;
+        }
+        let written: Vec<String> = options
+            .iter()
+            .filter_map(|(option, address)| {
+                let address = address.as_ref()?;
+                let text = address.span.text(src);
+                Some(if listed(address) {
+                    format!("{option} {text}")
+                } else {
+                    text.to_string()
+                })
+            })
+            .collect();
+        Some(written.join(" "))
     }
 
     /// What a matching rule does to the evaluation.

@@ -12,7 +12,7 @@ use super::matches::{ExtensionSpec, Match, MatchKind, TcpFlags, build_match, mat
 use super::targets::{
     Action, CONNMARK_OPERATIONS, MARK_OPERATIONS, Target, build_action, is_extension, target_spec,
 };
-use super::values::parse_ipnet;
+use super::values::{AddressMatch, parse_address};
 use super::{Negatable, Protocol, RawOption, Rule, written_protocol};
 use crate::diagnostics::codes::{
     ARGUMENT_LIMIT, BAD_NEGATION, BAD_VALUE, CONFLICTING_OPTION, EMPTY_RANGE, OBSOLETE_NEGATION,
@@ -68,6 +68,62 @@ pub struct Interpreted<'a> {
     pub statement: Option<Statement<'a>>,
     /// Problems found in the line.
     pub diagnostics: Vec<Diagnostic>,
+    /// `-s`/`-d` with more than one address: iptables adds a rule per pair.
+    pub address_lists: Option<Box<AddressLists>>,
+}
+
+impl Interpreted<'_> {
+    fn refused(diagnostics: Vec<Diagnostic>) -> Self {
+        Interpreted {
+            statement: None,
+            diagnostics,
+            address_lists: None,
+        }
+    }
+}
+
+/// The addresses of `-s a,b -d c,d`. iptables adds one rule per pair of a
+/// source and a destination, sources outer (`-I` inserts each at the same
+/// position, so they end up in reverse), deletes one per pair for `-D` and
+/// refuses `-R`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AddressLists {
+    /// `-s`'s addresses; empty when it has one or none (the rule's own).
+    pub sources: Vec<Negatable<AddressMatch>>,
+    /// `-d`'s addresses; empty when it has one or none.
+    pub destinations: Vec<Negatable<AddressMatch>>,
+}
+
+impl AddressLists {
+    /// How many rules iptables makes of the line.
+    pub fn pair_count(&self) -> usize {
+        self.sources.len().max(1) * self.destinations.len().max(1)
+    }
+
+    /// One rule per pair of addresses, in the order iptables adds them.
+    pub fn rules<'a>(&self, rule: &Rule<'a>) -> Vec<Rule<'a>> {
+        let sources: Vec<_> = if self.sources.is_empty() {
+            vec![rule.source]
+        } else {
+            self.sources.iter().copied().map(Some).collect()
+        };
+        let destinations: Vec<_> = if self.destinations.is_empty() {
+            vec![rule.destination]
+        } else {
+            self.destinations.iter().copied().map(Some).collect()
+        };
+        let mut rules = Vec::with_capacity(sources.len() * destinations.len());
+        for source in &sources {
+            for destination in &destinations {
+                rules.push(Rule {
+                    source: *source,
+                    destination: *destination,
+                    ..rule.clone()
+                });
+            }
+        }
+        rules
+    }
 }
 
 struct ModuleBuilder<'a> {
@@ -120,6 +176,8 @@ struct Interpreter<'a> {
     modules: Vec<ModuleBuilder<'a>>,
     target: Option<TargetBuilder<'a>>,
     spec_span: Option<Span>,
+    /// `-s`/`-d` lists of more than one address.
+    address_lists: Option<Box<AddressLists>>,
 }
 
 /// Interpret the words of one rule line.
@@ -190,6 +248,7 @@ pub fn interpret<'a>(
         modules: Vec::new(),
         target: None,
         spec_span: None,
+        address_lists: None,
     };
     interpreter.run();
     *args = std::mem::take(&mut interpreter.args);
@@ -372,6 +431,68 @@ impl<'a> Interpreter<'a> {
         self.negation.take()
     }
 
+    /// The addresses of `-s`/`-d`'s value: the first, and all of them
+    /// when it is a comma list (iptables adds one rule per address).
+    /// `None` when one is refused (reported here).
+    fn addresses(
+        &mut self,
+        value: &Word<'a>,
+        option_span: Span,
+        negated: bool,
+    ) -> Option<(Negatable<AddressMatch>, Vec<Negatable<AddressMatch>>)> {
+        let one = |address| Negatable {
+            value: address,
+            negated,
+            span: option_span,
+        };
+        if !value.text.contains(',') {
+            return match parse_address(&value.text) {
+                Ok(address) => Some((one(address), Vec::new())),
+                Err(message) => {
+                    self.diagnostics
+                        .push(error(&BAD_VALUE, value.span, message));
+                    None
+                }
+            };
+        }
+        if negated {
+            self.diagnostics.push(
+                error(
+                    &BAD_NEGATION,
+                    option_span,
+                    "`!` cannot invert a list of addresses",
+                )
+                .with_note("iptables-restore: \"! not allowed with multiple source or destination IP addresses\""),
+            );
+            return None;
+        }
+        // Sub-spans only when the word is written as it reads (no quotes):
+        // an address of a list is pointed at alone.
+        let plain = (value.span.end - value.span.start) as usize == value.text.len();
+        let mut addresses = Vec::new();
+        let mut offset = 0;
+        for element in value.text.split(',') {
+            let span = if plain {
+                let start = value.span.start as usize + offset;
+                Span::new(start, start + element.len())
+            } else {
+                value.span
+            };
+            offset += element.len() + 1;
+            match parse_address(element) {
+                Ok(address) => addresses.push(Negatable {
+                    span,
+                    ..one(address)
+                }),
+                Err(message) => {
+                    self.diagnostics.push(error(&BAD_VALUE, span, message));
+                    return None;
+                }
+            }
+        }
+        Some((addresses[0], addresses))
+    }
+
     fn refuse_negation(&mut self, what: &str) {
         if let Some(bang) = self.take_negation() {
             self.diagnostics.push(error(
@@ -506,22 +627,24 @@ impl<'a> Interpreter<'a> {
                 if self.given_twice(if is_source { 's' } else { 'd' }, word.span) {
                     return;
                 }
-                match parse_ipnet(&value.text) {
-                    Ok(net) => {
-                        let parsed = Some(Negatable {
-                            value: net,
-                            negated: negation.is_some() || old.is_some(),
-                            span: negation.unwrap_or(word.span).to(value.span),
-                        });
-                        if is_source {
-                            self.rule.source = parsed;
-                        } else {
-                            self.rule.destination = parsed;
-                        }
+                let option_span = negation.unwrap_or(word.span).to(value.span);
+                let negated = negation.is_some() || old.is_some();
+                let Some((first, addresses)) = self.addresses(value, option_span, negated) else {
+                    return;
+                };
+                let first = Some(first);
+                if !addresses.is_empty() {
+                    let lists = self.address_lists.get_or_insert_default();
+                    if is_source {
+                        lists.sources = addresses;
+                    } else {
+                        lists.destinations = addresses;
                     }
-                    Err(message) => self
-                        .diagnostics
-                        .push(error(&BAD_VALUE, value.span, message)),
+                }
+                if is_source {
+                    self.rule.source = first;
+                } else {
+                    self.rule.destination = first;
                 }
             }
             "-i" | "--in-interface" | "-o" | "--out-interface" => {
@@ -1391,10 +1514,7 @@ impl<'a> Interpreter<'a> {
                 self.rule.span,
                 "a rule line needs a command such as `-A CHAIN`",
             ));
-            return Interpreted {
-                statement: None,
-                diagnostics: self.diagnostics,
-            };
+            return Interpreted::refused(self.diagnostics);
         };
         let Some(chain) = self.chain else {
             return Interpreted {
@@ -1405,15 +1525,13 @@ impl<'a> Interpreter<'a> {
                     _ => None,
                 },
                 diagnostics: self.diagnostics,
+                address_lists: None,
             };
         };
         if chain.text.is_empty() {
             self.diagnostics
                 .push(error(&SYNTAX_ERROR, chain.span, "empty chain name"));
-            return Interpreted {
-                statement: None,
-                diagnostics: self.diagnostics,
-            };
+            return Interpreted::refused(self.diagnostics);
         }
         if matches!(letter, 'A' | 'I' | 'R' | 'D') {
             Self::check_interface_direction(&self.rule, &chain.text, &mut self.diagnostics);
@@ -1435,10 +1553,7 @@ impl<'a> Interpreter<'a> {
                         command_span,
                         "`-R` needs a rule number",
                     ));
-                    return Interpreted {
-                        statement: None,
-                        diagnostics: self.diagnostics,
-                    };
+                    return Interpreted::refused(self.diagnostics);
                 }
             },
             'N' => Statement::NewChain(chain),
@@ -1448,19 +1563,13 @@ impl<'a> Interpreter<'a> {
             'P' => match self.positional.pop() {
                 Some(policy) => Statement::Policy(chain, policy),
                 None => {
-                    return Interpreted {
-                        statement: None,
-                        diagnostics: self.diagnostics,
-                    };
+                    return Interpreted::refused(self.diagnostics);
                 }
             },
             _ => match self.positional.pop() {
                 Some(new_name) => Statement::Rename(chain, new_name),
                 None => {
-                    return Interpreted {
-                        statement: None,
-                        diagnostics: self.diagnostics,
-                    };
+                    return Interpreted::refused(self.diagnostics);
                 }
             },
         };
@@ -1471,9 +1580,23 @@ impl<'a> Interpreter<'a> {
                 "this command takes no rule specification",
             ));
         }
+        if letter == 'R' && self.address_lists.is_some() {
+            self.diagnostics.push(
+                error(
+                    &BAD_VALUE,
+                    self.spec_span.unwrap_or(command_span),
+                    "`-R` replaces one rule, but a list of addresses makes several",
+                )
+                .with_note(
+                    "iptables-restore: \"Replacement rule does not specify a unique address\"",
+                ),
+            );
+            return Interpreted::refused(self.diagnostics);
+        }
         Interpreted {
             statement: Some(statement),
             diagnostics: self.diagnostics,
+            address_lists: self.address_lists,
         }
     }
 }
@@ -1601,9 +1724,9 @@ mod tests {
         );
         let source = rule.source.unwrap();
         assert!(source.negated);
-        assert_eq!(source.value.prefix, 16);
+        assert_eq!(source.value.net.prefix, 16);
         assert_eq!(
-            rule.destination.unwrap().value.to_string(),
+            rule.destination.unwrap().value.net.to_string(),
             "10.96.129.200/32"
         );
         assert_eq!(rule.protocol.unwrap().value, Protocol::TCP);

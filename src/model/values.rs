@@ -96,6 +96,142 @@ pub fn parse_ipnet(text: &str) -> Result<IpNet, String> {
     Ok(IpNet { addr, prefix })
 }
 
+/// What `-s` or `-d` compares a packet's address with: iptables keeps an
+/// address and a mask and matches when `packet & mask == address & mask`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AddressMatch {
+    /// The address and the longest prefix its mask starts with.
+    pub net: IpNet,
+    /// The mask has ones after that prefix (`255.0.255.0`, which iptables
+    /// takes): the rule matches only some of `net`'s addresses, and no
+    /// prefix says which.
+    pub sparse: bool,
+}
+
+impl AddressMatch {
+    /// A mask of zero: iptables ignores the address (`any/0` loads), so
+    /// this matches every address of either family.
+    pub fn is_any(&self) -> bool {
+        self.net.prefix == 0 && !self.sparse
+    }
+}
+
+/// One address of `-s`/`-d` as iptables 1.8 reads it (libxtables'
+/// `xtables_ipparse_multiple` and `xtables_ip6parse_multiple`, one element
+/// of a comma list): `HOST[/MASK]`, split at the last `/`, leading white
+/// space skipped. The family is the text's own (a `:` makes it IPv6), as
+/// the dump's is known only once it is read; an address of the other
+/// family is reported then.
+///
+/// - MASK: a prefix length in C notation (`010` is 8, `0x10` is 16) up to
+///   the family's width, or a mask written as an address of the family,
+///   contiguous or not. A mask of zero makes iptables ignore HOST.
+/// - HOST: in IPv4 libxtables' own reading (one to four numbers in C
+///   notation from 0 to 255, missing ones zero: `10.1` is 10.1.0.0), then
+///   `inet_aton`'s (`0x0a000001`); in IPv6 `inet_pton`'s. Anything else
+///   would be looked up as a host name, which iptables-save never writes.
+pub fn parse_address(text: &str) -> Result<AddressMatch, String> {
+    // What iptables-save writes, `10.0.0.1/32`, read the short way: a
+    // decimal prefix without a leading zero means the same in C notation.
+    if let Some((host, length)) = text.split_once('/')
+        && let Ok(addr) = host.parse::<Ipv4Addr>()
+        && !(length.len() > 1 && length.starts_with('0'))
+        && let Ok(prefix @ 1..=32) = length.parse::<u8>()
+    {
+        return Ok(AddressMatch {
+            net: IpNet {
+                addr: IpAddr::V4(addr),
+                prefix,
+            },
+            sparse: false,
+        });
+    }
+    let text = text.trim_start_matches(|c: char| c.is_ascii() && is_c_space(c as u8));
+    let (host, mask_text) = match text.rsplit_once('/') {
+        Some((host, mask)) => (host, Some(mask)),
+        None => (text, None),
+    };
+    let v6 = host.contains(':') || mask_text.is_some_and(|mask| mask.contains(':'));
+    let width: u32 = if v6 { 128 } else { 32 };
+    // The mask in the top bits of 128.
+    let mask = match mask_text {
+        None => u128::MAX,
+        Some(mask) => parse_mask(mask, v6).ok_or_else(|| {
+            format!(
+                "`{mask}` is not a prefix length (0 to {width}) or a mask of the address's family"
+            )
+        })?,
+    };
+    if mask == 0 {
+        return Ok(AddressMatch {
+            net: IpNet::any(v6),
+            sparse: false,
+        });
+    }
+    let addr = if v6 {
+        host.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
+    } else {
+        host.parse::<Ipv4Addr>()
+            .ok()
+            .or_else(|| {
+                numeric_to_ipaddr(host, false)
+                    .or_else(|| inet_aton(host))
+                    .map(Ipv4Addr::from)
+            })
+            .map(IpAddr::V4)
+    }
+    .ok_or_else(|| {
+        format!("`{host}` is not an IP address (iptables-save never writes host names)")
+    })?;
+    let ones = mask.leading_ones();
+    Ok(AddressMatch {
+        net: IpNet {
+            addr,
+            prefix: ones.min(width) as u8,
+        },
+        sparse: mask_prefix(mask).is_none(),
+    })
+}
+
+/// A mask of `-s`/`-d` in the top bits of 128: a prefix length or an
+/// address of the family.
+fn parse_mask(text: &str, v6: bool) -> Option<u128> {
+    // A mask written as an address has a `.` (IPv4) or a `:` (IPv6).
+    let from_address = if !text.contains(['.', ':']) {
+        None
+    } else if v6 {
+        text.parse::<Ipv6Addr>().ok().map(u128::from)
+    } else {
+        numeric_to_ipaddr(text, true).map(|mask| u128::from(mask) << 96)
+    };
+    from_address.or_else(|| {
+        let width = if v6 { 128 } else { 32 };
+        let length = xtables_strtoui(text, 0, width)?;
+        Some(u128::MAX.checked_shl(128 - length as u32).unwrap_or(0))
+    })
+}
+
+/// libxtables' `__numeric_to_ipaddr`: up to four numbers separated by
+/// dots, each in C notation from 0 to 255, read from the first 19 bytes of
+/// `text`; an address may stop early (the rest is zero), a mask may not.
+fn numeric_to_ipaddr(text: &str, is_mask: bool) -> Option<u32> {
+    let bytes = &text.as_bytes()[..text.len().min(19)];
+    let byte = |part: &[u8]| -> Option<u32> {
+        let (value, read) = xtables_strtoui_prefix(part, 255)?;
+        (read == part.len()).then_some(value as u32)
+    };
+    let mut parts = bytes.splitn(4, |&b| b == b'.');
+    let mut value = 0u32;
+    for index in 0..4 {
+        let Some(part) = parts.next() else {
+            // Fewer than four numbers: a network address, zero-filled.
+            return (!is_mask).then(|| value << (8 * (4 - index)));
+        };
+        value = (value << 8) | byte(part)?;
+    }
+    Some(value)
+}
+
 /// The address of `ADDR[/MASK]` and the text after its `/`, if any.
 fn split_address(text: &str) -> Result<(IpAddr, Option<&str>), String> {
     let (addr_text, mask_text) = match text.split_once('/') {
@@ -766,6 +902,60 @@ mod tests {
             Ok(PortRange { lo: 5, hi: 3 })
         );
         assert!(parse_service_port_range("5::6").is_err());
+    }
+
+    #[test]
+    fn addresses_read_as_libxtables_reads_them() {
+        let read = |text: &str| {
+            let address = parse_address(text).unwrap();
+            (address.net.to_string(), address.sparse)
+        };
+        let net = |text: &str| (text.to_string(), false);
+        assert_eq!(read("10.96.0.1"), net("10.96.0.1/32"));
+        assert_eq!(read("10.0.0.0/8"), net("10.0.0.0/8"));
+        // C notation: octal and hexadecimal numbers, missing bytes zero.
+        assert_eq!(read("10.0.0.0/010"), net("10.0.0.0/8"));
+        assert_eq!(read("10.0.0.0/0x10"), net("10.0.0.0/16"));
+        assert_eq!(read("010.0.0.1"), net("8.0.0.1/32"));
+        assert_eq!(read("0x0a.1"), net("10.1.0.0/32"));
+        assert_eq!(read("10"), net("10.0.0.0/32"));
+        assert_eq!(read("0x0a000001"), net("10.0.0.1/32"));
+        assert_eq!(read(" 10.0.0.1"), net("10.0.0.1/32"));
+        assert_eq!(read("fd00::/0x40"), net("fd00::/64"));
+        assert_eq!(read("fd00::/ffff:ffff::"), net("fd00::/32"));
+        assert_eq!(read("10.0.0.0/255.255.0.0"), net("10.0.0.0/16"));
+        // Masks with gaps: bounded by the prefix they start with.
+        assert_eq!(
+            read("10.0.0.0/255.0.255.0"),
+            ("10.0.0.0/8".to_string(), true)
+        );
+        assert_eq!(read("10.0.0.0/0.0.0.255"), ("10.0.0.0/0".to_string(), true));
+        assert_eq!(
+            read("fd00::/ffff:0:ffff::"),
+            ("fd00::/16".to_string(), true)
+        );
+        // A mask of zero: any address, the name ignored.
+        assert!(parse_address("nonsense/0").unwrap().is_any());
+        assert!(parse_address("fd00::1/0").unwrap().is_any());
+        assert!(!parse_address("10.0.0.0/0.0.0.255").unwrap().is_any());
+        for refused in [
+            "10.0.0.1/33",
+            "fd00::/129",
+            "10.0.0.1/-1",
+            "10.0.0.0/",
+            "/8",
+            "10.0.0.1/8/8",
+            "1.2.3.4.5",
+            "256.0.0.1",
+            "010.0.0.0008",
+            "10.0.0.0/255.255",
+            "10.0.0.0/255.255.255.256",
+            "fd00::1/0x81",
+            "example.com",
+            "",
+        ] {
+            assert!(parse_address(refused).is_err(), "{refused}");
+        }
     }
 
     #[test]
