@@ -7,7 +7,9 @@
 # release `iptlint check` and `iptables-legacy-restore --test` on it, and prints
 # wall time (hyperfine's mean when installed, else the median of /usr/bin/time
 # runs), CPU time (user+sys), their ratios, iptlint's peak RSS over the file
-# size, and the growth of iptlint's time from 10k to 40k services.
+# size, the growth of iptlint's time from 10k to 40k services, and the wall
+# time of `iptlint explain` of the service in the middle of the dump (from
+# `iptlint services`) with its ratio to the restore's.
 #
 # iptables-legacy-restore --test parses and checks the rules in user space (it
 # needs root for its netlink socket but commits nothing); it runs inside a
@@ -67,8 +69,8 @@ measure() {
 printf 'machine: %s cores, %s; load average %s\n' "$(nproc)" \
     "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" \
     "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-8s %9s %10s | %10s %9s | %10s %9s | %7s %7s | %8s %6s\n' \
-    services lines MB iptlint_s cpu_s restore_s cpu_s ratio cpu_rat RSS_MB RSS/MB
+printf '%-8s %9s %10s | %10s %9s | %10s %9s | %7s %7s | %8s %6s | %9s %7s\n' \
+    services lines MB iptlint_s cpu_s restore_s cpu_s ratio cpu_rat RSS_MB RSS/MB explain_s ratio
 declare -A wall_of
 for n in "${sizes[@]}"; do
     dump="$out/kube-$n.rules"
@@ -77,16 +79,22 @@ for n in "${sizes[@]}"; do
     lines=$(wc -l <"$dump")
     read -r wall cpu kb <<<"$(measure "$iptlint check -q --exit-zero -" "$dump")"
     wall_of[$n]=$wall
+    count=$("$iptlint" services "$dump" | tail -n +2 | wc -l)
+    service=$("$iptlint" services "$dump" | sed -n "$((count / 2 + 2))p" | cut -d' ' -f1)
+    read -r ewall _ _ <<<"$(measure "$iptlint explain '$service' -" "$dump")"
+    eratio="-"
     rwall="-" rcpu="-" ratio="-" cpu_ratio="-"
     if [ -n "$restore" ]; then
         read -r rwall rcpu _ <<<"$(measure "$restore" "$dump")"
         ratio=$(printf '%.3f' "$(calc "$wall / $rwall")")
         cpu_ratio=$(printf '%.3f' "$(calc "$cpu / $rcpu")")
+        eratio=$(printf '%.3f' "$(calc "$ewall / $rwall")")
         rwall=$(printf '%.3f' "$rwall"); rcpu=$(printf '%.2f' "$rcpu")
     fi
-    printf '%-8s %9s %10.1f | %10.3f %9.2f | %10s %9s | %7s %7s | %8.0f %6.1f\n' \
+    printf '%-8s %9s %10.1f | %10.3f %9.2f | %10s %9s | %7s %7s | %8.0f %6.1f | %9.3f %7s\n' \
         "$n" "$lines" "$(calc "$bytes / 1000000")" "$wall" "$cpu" "$rwall" "$rcpu" \
-        "$ratio" "$cpu_ratio" "$(calc "$kb / 1024")" "$(calc "$kb * 1024 / $bytes")"
+        "$ratio" "$cpu_ratio" "$(calc "$kb / 1024")" "$(calc "$kb * 1024 / $bytes")" \
+        "$ewall" "$eratio"
 done
 if [ -n "${wall_of[10000]:-}" ] && [ -n "${wall_of[40000]:-}" ]; then
     printf 'growth 10k -> 40k services: %.2fx (linear would be ~4x; goal <= 4.5x)\n' \

@@ -352,6 +352,12 @@ impl Quantisation {
     /// The quantisation of the random probabilities written in `table`
     /// (outside `KUBE-SEP-*` chains).
     pub fn of(table: &Table<'_>) -> Self {
+        Self::of_with(table, &[])
+    }
+
+    /// [`Quantisation::of`] a table with `more` probabilities (those of
+    /// rules `explain` did not read).
+    pub fn of_with(table: &Table<'_>, more: &[Probability]) -> Self {
         // kube-proxy's endpoint chains (KUBE-SEP-*, the bulk of a large
         // dump) never hold statistic rules; skipping them halves the work.
         let probabilities: Vec<Probability> = table
@@ -364,6 +370,7 @@ impl Quantisation {
                 MatchKind::Statistic(StatisticMatch::Random(p)) => Some(p.value),
                 _ => None,
             })
+            .chain(more.iter().copied())
             .collect();
         let mut counts: HashMap<u8, usize> = HashMap::default();
         for p in &probabilities {

@@ -143,6 +143,32 @@ fn parse_items<'a>(
         .collect()
 }
 
+/// [`parse_items`] for the lines true in `keep` (from the first of
+/// `ranges`); the others are empty items.
+fn parse_kept_items<'a>(
+    src: &'a str,
+    first_line: usize,
+    ranges: &[std::ops::Range<usize>],
+    keep: &[bool],
+) -> Vec<(Item<'a>, Vec<Issue>)> {
+    let kept = |line: usize| keep.get(line).copied().unwrap_or(true);
+    let mut items = Vec::with_capacity(ranges.len());
+    let mut start = 0;
+    while start < ranges.len() {
+        let mut end = start + 1;
+        while end < ranges.len() && kept(end) == kept(start) {
+            end += 1;
+        }
+        if kept(start) {
+            items.extend(parse_items(src, first_line + start, &ranges[start..end]));
+        } else {
+            items.extend((start..end).map(|_| (Item::Empty, Vec::new())));
+        }
+        start = end;
+    }
+    items
+}
+
 /// The item of a line; a rule line's emptied words vector is left in
 /// `spare` for the next line (see [`parse_lines_each`]).
 fn line_item<'a>(
@@ -182,6 +208,19 @@ fn line_item<'a>(
 
 /// Build the model of `src`.
 pub fn build(src: &str) -> Parsed<'_> {
+    build_lines(src, None)
+}
+
+/// Build the model of the lines of `src` whose index (from 0) is true in
+/// `keep`; the others are read as empty lines (not parsed), so spans and
+/// line numbers stay those of `src`. What depends on the lines left out
+/// (their rules, their errors) is not in the model: `explain` uses it to
+/// read the chains one service needs.
+pub fn build_selected<'a>(src: &'a str, keep: &[bool]) -> Parsed<'a> {
+    build_lines(src, Some(keep))
+}
+
+fn build_lines<'a>(src: &'a str, keep: Option<&[bool]>) -> Parsed<'a> {
     let ranges = line_ranges(src);
     let mut builder = Builder {
         src,
@@ -227,7 +266,13 @@ pub fn build(src: &str) -> Parsed<'_> {
         let end = ranges.len().min((batch_index + 1) * BATCH_LINES);
         let batch = &ranges[batch_index * BATCH_LINES..end];
         let parse = |(index, lines): (usize, &[std::ops::Range<usize>])| {
-            parse_items(src, first_line + index * PEST_LINES, lines)
+            let first = first_line + index * PEST_LINES;
+            match keep {
+                Some(keep) => {
+                    parse_kept_items(src, first, lines, keep.get(first - 1..).unwrap_or(&[]))
+                }
+                None => parse_items(src, first, lines),
+            }
         };
         if batch.len() > 2 * PEST_LINES {
             batch

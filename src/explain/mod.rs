@@ -1,6 +1,8 @@
 //! `iptlint explain SERVICE [FILE]` and `iptlint services [FILE]`: where a
 //! kube-proxy service's new connections go, and the list of services.
 
+mod lines;
+
 use std::io::Write;
 
 use clap::Args;
@@ -16,7 +18,7 @@ use crate::cli::ExitStatus;
 use crate::diagnostics::codes::SYNTAX_ERROR;
 use crate::graph::DumpGraph;
 use crate::lint::FileReport;
-use crate::model::build::build;
+use crate::model::build::{build, build_selected};
 use crate::model::{Dump, Table};
 use crate::render;
 use crate::source::SourceFile;
@@ -333,59 +335,96 @@ pub fn explain(args: &ExplainArgs) -> std::io::Result<ExitStatus> {
         Ok(source) => source,
         Err(status) => return Ok(status),
     };
+    let mut out = std::io::stdout().lock();
+    // First the lines the service needs; the whole dump when they do not
+    // settle it (an unknown or ambiguous name, a broken line among them,
+    // a dump the plan cannot be made for).
+    if let Some(status) = explain_needed_lines(args, &source.text, &mut out)? {
+        return Ok(status);
+    }
     let parsed = build(&source.text);
     if parsed.has_syntax_errors() {
         report_syntax_errors(&source, &parsed.diagnostics);
         return Ok(ExitStatus::Error);
     }
     let graph = DumpGraph::build(&parsed.dump);
-    let status = explain_parsed(args, &source.text, &parsed.dump, &graph);
+    let status = explain_parsed(args, &source.text, &parsed.dump, &graph, None, &mut out);
     // The process ends right after: the model is left to the exit rather
     // than freed rule by rule (20 ms on a 10,000-service dump).
     std::mem::forget(graph);
     std::mem::forget(parsed);
-    status
+    status.map(|status| status.expect("the whole dump settles every query"))
 }
 
-/// [`explain`] once the dump is read, parsed and its graph built.
+/// [`explain`] from the lines [`lines::plan`] picks; `None` when they do
+/// not settle it.
+fn explain_needed_lines(
+    args: &ExplainArgs,
+    src: &str,
+    out: &mut dyn Write,
+) -> std::io::Result<Option<ExitStatus>> {
+    let Some(plan) = lines::plan(src, &args.service) else {
+        return Ok(None);
+    };
+    let parsed = build_selected(src, &plan.keep);
+    if parsed.has_syntax_errors() {
+        return Ok(None);
+    }
+    let graph = DumpGraph::build(&parsed.dump);
+    explain_parsed(args, src, &parsed.dump, &graph, Some(&plan), out)
+}
+
+/// [`explain`] once the dump is read, parsed and its graph built: from the
+/// lines of `plan` when given, and then `None` when they do not settle it.
 fn explain_parsed(
     args: &ExplainArgs,
     src: &str,
     dump: &Dump<'_>,
     graph: &DumpGraph,
-) -> std::io::Result<ExitStatus> {
+    plan: Option<&lines::Plan<'_>>,
+    out: &mut dyn Write,
+) -> std::io::Result<Option<ExitStatus>> {
     let all = sketches(dump);
     let rejected = rejected_services(dump);
-    let mut out = std::io::stdout().lock();
     match resolve(&args.service, &all, &rejected) {
         Resolution::Found(sketch) => {
+            let table = &dump.tables[sketch.table_index];
+            let unread_probabilities = match plan {
+                Some(plan) if !plan.covers(dump, sketch, &all) => return Ok(None),
+                Some(plan) => &plan.skipped_probabilities[..],
+                None => &[],
+            };
             let service = &analyse(src, dump, sketch);
-            let table = &dump.tables[service.table_index];
-            let quantisation = Quantisation::of(table);
+            let quantisation = Quantisation::of_with(table, unread_probabilities);
             match args.format {
                 Format::Json => {
                     serde_json::to_writer_pretty(
-                        &mut out,
+                        &mut *out,
                         &ExplainJson::of(service, &quantisation),
                     )?;
                     writeln!(out)?;
                 }
                 Format::Human => {
-                    write_explanation(&mut out, src, dump, graph, service, &quantisation)?
+                    write_explanation(&mut *out, src, dump, graph, service, &quantisation)?
                 }
             }
-            Ok(ExitStatus::Clean)
+            Ok(Some(ExitStatus::Clean))
         }
         Resolution::Rejected(service) => {
+            if plan.is_some_and(|plan| !plan.names_read(dump, &all)) {
+                return Ok(None);
+            }
             match args.format {
                 Format::Json => {
-                    serde_json::to_writer_pretty(&mut out, &ExplainJson::of_rejected(service))?;
+                    serde_json::to_writer_pretty(&mut *out, &ExplainJson::of_rejected(service))?;
                     writeln!(out)?;
                 }
-                Format::Human => write_rejected(&mut out, service)?,
+                Format::Human => write_rejected(&mut *out, service)?,
             }
-            Ok(ExitStatus::Clean)
+            Ok(Some(ExitStatus::Clean))
         }
+        // Other services, or names, may be among the lines not read.
+        Resolution::Ambiguous(_) | Resolution::Unknown(_) if plan.is_some() => Ok(None),
         Resolution::Ambiguous(candidates) => {
             eprintln!(
                 "iptlint: `{}` matches {} services; name one of them:",
@@ -395,7 +434,7 @@ fn explain_parsed(
             for candidate in candidates {
                 eprintln!("  {candidate}");
             }
-            Ok(ExitStatus::Error)
+            Ok(Some(ExitStatus::Error))
         }
         Resolution::Unknown(closest) => {
             if closest.is_empty() {
@@ -410,7 +449,7 @@ fn explain_parsed(
                     closest.join(", ")
                 );
             }
-            Ok(ExitStatus::Error)
+            Ok(Some(ExitStatus::Error))
         }
     }
 }
@@ -1072,4 +1111,109 @@ fn write_service_lines(out: &mut dyn Write, lines: &[ServiceLineJson]) -> std::i
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::generate::{GenConfig, Style, generate};
+
+    /// Explain every service of `src`, by every name it answers to, from
+    /// the lines it needs and from the whole dump, and require the same
+    /// output whenever the needed lines settle it. Returns how many did.
+    fn explain_as_the_whole_dump(name: &str, src: &str) -> usize {
+        let whole = build(src);
+        if whole.has_syntax_errors() {
+            return 0;
+        }
+        let graph = DumpGraph::build(&whole.dump);
+        let mut queries: Vec<String> = Vec::new();
+        for sketch in sketches(&whole.dump) {
+            queries.push(sketch.name.clone());
+            queries.extend(
+                sketch
+                    .name
+                    .rsplit_once(':')
+                    .map(|(short, _)| short.to_string()),
+            );
+            queries.extend(sketch.chain_names.iter().cloned());
+            for (address, port) in &sketch.addresses {
+                queries.push(address.to_string());
+                queries.extend(port.map(|port| format!("{address}:{port}")));
+            }
+        }
+        queries.extend(rejected_services(&whole.dump).into_iter().map(|r| r.name));
+        queries.push("no/such-service:none".to_string());
+        let mut settled = 0;
+        for query in queries {
+            for format in [Format::Human, Format::Json] {
+                let args = ExplainArgs {
+                    service: query.clone(),
+                    file: None,
+                    format,
+                };
+                let mut needed = Vec::new();
+                let Some(status) = explain_needed_lines(&args, src, &mut needed).unwrap() else {
+                    continue;
+                };
+                let mut all = Vec::new();
+                let expected = explain_parsed(&args, src, &whole.dump, &graph, None, &mut all);
+                assert_eq!(Some(status), expected.unwrap(), "{name}: {query}");
+                assert_eq!(
+                    String::from_utf8_lossy(&needed),
+                    String::from_utf8_lossy(&all),
+                    "{name}: {query} ({format:?})"
+                );
+                settled += 1;
+            }
+        }
+        settled
+    }
+
+    #[test]
+    fn the_lines_a_service_needs_explain_it_as_the_whole_dump() {
+        let mut settled = 0;
+        for (seed, style) in [
+            (1, Style::Modern),
+            (2, Style::Legacy),
+            (3, Style::NoComments),
+        ] {
+            let config = GenConfig {
+                services: 60,
+                seed,
+                style,
+                nodeport_fraction: 0.3,
+                external_ip_fraction: 0.2,
+                load_balancer_fraction: 0.2,
+                local_policy_fraction: 0.5,
+                zero_endpoint_fraction: 0.1,
+                counters: (seed == 2).then_some(10_000),
+                ..GenConfig::default()
+            };
+            let dump = generate(&config).text;
+            let found = explain_as_the_whole_dump(&format!("generated {style:?}"), &dump);
+            // Every service, by every name, in both formats, except names
+            // shared by several services (those need the whole dump).
+            assert!(
+                found > 60 * 2 * 3,
+                "{style:?}: only {found} settled from the lines needed"
+            );
+            settled += found;
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut dumps = vec![root.join("fixtures/my-ngx-deploy.rules")];
+        for folder in ["fixtures/lb", "../shared/corpus"] {
+            // The corpus of real dumps is beside the checkout, when it is.
+            if let Ok(entries) = std::fs::read_dir(root.join(folder)) {
+                dumps.extend(entries.map(|entry| entry.unwrap().path()));
+            }
+        }
+        for path in dumps {
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            settled += explain_as_the_whole_dump(&path.display().to_string(), &text);
+        }
+        assert!(settled > 1000, "{settled}");
+    }
 }
