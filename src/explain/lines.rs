@@ -10,9 +10,9 @@
 //! nothing the service's traffic can reach was left out; when the plan
 //! cannot be made or does not cover, `explain` reads the whole dump.
 
-use crate::analysis::services::{SERVICE_CHAIN_PREFIXES, Sketch, service_chain_key};
 use memchr::memmem;
 
+use crate::analysis::services::{SERVICE_CHAIN_PREFIXES, Sketch, service_chain_key};
 use crate::collections::{HashMap, HashSet};
 use crate::model::Dump;
 use crate::model::values::{Probability, parse_probability};
@@ -51,9 +51,9 @@ struct ServiceChain<'a> {
 
 /// Plan which lines of `src` to read to explain `query`; `None` when the
 /// dump is not one this can be done for: a restore script with commands
-/// other than `-A` (which may move rules between the lines), or service
-/// chains that jump to the chains of other services (the first kube-proxy,
-/// whose endpoint chains were `KUBE-SVC-*` too).
+/// other than `-A` (which may move rules between the lines), more than one
+/// nat table, or service chains that jump to the chains of other services
+/// (the first kube-proxy, whose endpoint chains were `KUBE-SVC-*` too).
 pub fn plan<'a>(src: &'a str, query: &str) -> Option<Plan<'a>> {
     let ranges = line_ranges(src);
     let mut keep = vec![true; ranges.len()];
@@ -66,6 +66,7 @@ pub fn plan<'a>(src: &'a str, query: &str) -> Option<Plan<'a>> {
     // endpoints read (nothing else jumps to them).
     let mut endpoint_declarations = Vec::new();
     let mut in_nat = false;
+    let mut nat_tables = 0;
     let jump = memmem::Finder::new(" -j ");
     let goto = memmem::Finder::new(" -g ");
     let probability = memmem::Finder::new(" --probability ");
@@ -74,6 +75,10 @@ pub fn plan<'a>(src: &'a str, query: &str) -> Option<Plan<'a>> {
         let text = text.strip_suffix('\r').unwrap_or(text);
         if let Some(table) = text.strip_prefix('*') {
             in_nat = table.trim_end() == "nat";
+            nat_tables += usize::from(in_nat);
+            if nat_tables > 1 {
+                return None;
+            }
             continue;
         }
         // `iptables-save -c` writes `[packets:bytes]` before the command.
@@ -261,4 +266,49 @@ fn is_service_chain(name: &str) -> bool {
 /// The text up to the first space.
 fn first_word(text: &str) -> &str {
     memchr::memchr(b' ', text.as_bytes()).map_or(text, |end| &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::services::sketches;
+    use crate::generate::{GenConfig, generate};
+    use crate::model::build::build;
+
+    #[test]
+    fn a_service_reads_its_own_chains_and_not_the_others() {
+        let dump = generate(&GenConfig {
+            services: 50,
+            seed: 4,
+            ..GenConfig::default()
+        })
+        .text;
+        let parsed = build(&dump);
+        let all = sketches(&parsed.dump);
+        let (asked, other) = (&all[10], &all[20]);
+        let plan = plan(&dump, &asked.name).expect("a kube-proxy dump");
+        let lines: Vec<&str> = dump.lines().collect();
+        let read = |prefix: &str| -> Vec<bool> {
+            lines
+                .iter()
+                .zip(&plan.keep)
+                .filter(|(line, _)| line.starts_with(prefix))
+                .map(|(_, keep)| *keep)
+                .collect()
+        };
+        let own = read(&format!("-A KUBE-SVC-{}", asked.key));
+        assert!(!own.is_empty() && own.iter().all(|keep| *keep));
+        let others = read(&format!("-A KUBE-SVC-{}", other.key));
+        assert!(!others.is_empty() && others.iter().all(|keep| !*keep));
+        assert!(read("-A KUBE-SERVICES").iter().all(|keep| *keep));
+        let kept = plan.keep.iter().filter(|keep| **keep).count();
+        assert!(kept * 3 < lines.len(), "{kept} of {} lines", lines.len());
+        // Restore commands that move rules, and a second nat table: no plan.
+        for text in [
+            "*nat\n:X - [0:0]\n-I X 1 -j ACCEPT\nCOMMIT\n",
+            "*nat\nCOMMIT\n*nat\nCOMMIT\n",
+        ] {
+            assert!(super::plan(text, "x").is_none(), "{text}");
+        }
+    }
 }

@@ -339,7 +339,8 @@ pub fn explain(args: &ExplainArgs) -> std::io::Result<ExitStatus> {
     // First the lines the service needs; the whole dump when they do not
     // settle it (an unknown or ambiguous name, a broken line among them,
     // a dump the plan cannot be made for).
-    if let Some(status) = explain_needed_lines(args, &source.text, &mut out)? {
+    if let Some(status) = explain_needed_lines(&args.service, args.format, &source.text, &mut out)?
+    {
         return Ok(status);
     }
     let parsed = build(&source.text);
@@ -347,11 +348,18 @@ pub fn explain(args: &ExplainArgs) -> std::io::Result<ExitStatus> {
         report_syntax_errors(&source, &parsed.diagnostics);
         return Ok(ExitStatus::Error);
     }
-    let graph = DumpGraph::build(&parsed.dump);
-    let status = explain_parsed(args, &source.text, &parsed.dump, &graph, None, &mut out);
+    let mut err = std::io::stderr().lock();
+    let status = explain_parsed(
+        &args.service,
+        args.format,
+        &source.text,
+        &parsed.dump,
+        None,
+        &mut out,
+        &mut err,
+    );
     // The process ends right after: the model is left to the exit rather
     // than freed rule by rule (20 ms on a 10,000-service dump).
-    std::mem::forget(graph);
     std::mem::forget(parsed);
     status.map(|status| status.expect("the whole dump settles every query"))
 }
@@ -359,34 +367,89 @@ pub fn explain(args: &ExplainArgs) -> std::io::Result<ExitStatus> {
 /// [`explain`] from the lines [`lines::plan`] picks; `None` when they do
 /// not settle it.
 fn explain_needed_lines(
-    args: &ExplainArgs,
+    query: &str,
+    format: Format,
     src: &str,
     out: &mut dyn Write,
 ) -> std::io::Result<Option<ExitStatus>> {
-    let Some(plan) = lines::plan(src, &args.service) else {
+    let Some(plan) = lines::plan(src, query) else {
         return Ok(None);
     };
     let parsed = build_selected(src, &plan.keep);
     if parsed.has_syntax_errors() {
         return Ok(None);
     }
-    let graph = DumpGraph::build(&parsed.dump);
-    explain_parsed(args, src, &parsed.dump, &graph, Some(&plan), out)
+    // Settled by these lines means found: the errors of a name are the
+    // whole dump's to give.
+    let mut no_errors = std::io::sink();
+    explain_parsed(
+        query,
+        format,
+        src,
+        &parsed.dump,
+        Some(&plan),
+        out,
+        &mut no_errors,
+    )
 }
 
-/// [`explain`] once the dump is read, parsed and its graph built: from the
+/// Which lines of a dump `explain` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// Only those its service needs, when they settle the query.
+    NeededLines,
+    /// All of them.
+    WholeDump,
+}
+
+/// What `iptlint explain QUERY --format FORMAT` writes on standard output
+/// for the dump `src`, read as `reading` says. `None` when the lines read
+/// do not settle the query, and for a dump with syntax errors or a query
+/// that names no single service (what `explain` reports on standard
+/// error). For tests and fuzzing: both readings give the same text.
+pub fn explanation(
+    query: &str,
+    src: &str,
+    format: Format,
+    reading: Reading,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let mut out = Vec::new();
+    let status = match reading {
+        Reading::NeededLines => explain_needed_lines(query, format, src, &mut out)?,
+        Reading::WholeDump => {
+            let parsed = build(src);
+            if parsed.has_syntax_errors() {
+                return Ok(None);
+            }
+            let mut errors = std::io::sink();
+            explain_parsed(
+                query,
+                format,
+                src,
+                &parsed.dump,
+                None,
+                &mut out,
+                &mut errors,
+            )?
+        }
+    };
+    Ok((status == Some(ExitStatus::Clean)).then_some(out))
+}
+
+/// [`explain`] once the dump is read and parsed: from the
 /// lines of `plan` when given, and then `None` when they do not settle it.
 fn explain_parsed(
-    args: &ExplainArgs,
+    query: &str,
+    format: Format,
     src: &str,
     dump: &Dump<'_>,
-    graph: &DumpGraph,
     plan: Option<&lines::Plan<'_>>,
     out: &mut dyn Write,
+    err: &mut dyn Write,
 ) -> std::io::Result<Option<ExitStatus>> {
     let all = sketches(dump);
     let rejected = rejected_services(dump);
-    match resolve(&args.service, &all, &rejected) {
+    match resolve(query, &all, &rejected) {
         Resolution::Found(sketch) => {
             let table = &dump.tables[sketch.table_index];
             let unread_probabilities = match plan {
@@ -396,7 +459,7 @@ fn explain_parsed(
             };
             let service = &analyse(src, dump, sketch);
             let quantisation = Quantisation::of_with(table, unread_probabilities);
-            match args.format {
+            match format {
                 Format::Json => {
                     serde_json::to_writer_pretty(
                         &mut *out,
@@ -405,7 +468,8 @@ fn explain_parsed(
                     writeln!(out)?;
                 }
                 Format::Human => {
-                    write_explanation(&mut *out, src, dump, graph, service, &quantisation)?
+                    let graph = DumpGraph::build(dump);
+                    write_explanation(&mut *out, src, dump, &graph, service, &quantisation)?
                 }
             }
             Ok(Some(ExitStatus::Clean))
@@ -414,7 +478,7 @@ fn explain_parsed(
             if plan.is_some_and(|plan| !plan.names_read(dump, &all)) {
                 return Ok(None);
             }
-            match args.format {
+            match format {
                 Format::Json => {
                     serde_json::to_writer_pretty(&mut *out, &ExplainJson::of_rejected(service))?;
                     writeln!(out)?;
@@ -426,28 +490,28 @@ fn explain_parsed(
         // Other services, or names, may be among the lines not read.
         Resolution::Ambiguous(_) | Resolution::Unknown(_) if plan.is_some() => Ok(None),
         Resolution::Ambiguous(candidates) => {
-            eprintln!(
-                "iptlint: `{}` matches {} services; name one of them:",
-                args.service,
+            writeln!(
+                err,
+                "iptlint: `{query}` matches {} services; name one of them:",
                 candidates.len()
-            );
+            )?;
             for candidate in candidates {
-                eprintln!("  {candidate}");
+                writeln!(err, "  {candidate}")?;
             }
             Ok(Some(ExitStatus::Error))
         }
         Resolution::Unknown(closest) => {
             if closest.is_empty() {
-                eprintln!(
-                    "iptlint: no service `{}`: this dump has no kube-proxy services",
-                    args.service
-                );
+                writeln!(
+                    err,
+                    "iptlint: no service `{query}`: this dump has no kube-proxy services"
+                )?;
             } else {
-                eprintln!(
-                    "iptlint: no service `{}`; the closest names are: {}",
-                    args.service,
+                writeln!(
+                    err,
+                    "iptlint: no service `{query}`; the closest names are: {}",
                     closest.join(", ")
-                );
+                )?;
             }
             Ok(Some(ExitStatus::Error))
         }
@@ -1128,7 +1192,6 @@ mod tests {
         if whole.has_syntax_errors() {
             return 0;
         }
-        let graph = DumpGraph::build(&whole.dump);
         let mut queries: Vec<String> = Vec::new();
         for sketch in sketches(&whole.dump) {
             queries.push(sketch.name.clone());
@@ -1146,21 +1209,24 @@ mod tests {
         }
         queries.extend(rejected_services(&whole.dump).into_iter().map(|r| r.name));
         queries.push("no/such-service:none".to_string());
+        // `explanation(.., Reading::WholeDump)` without building the model
+        // again for every query.
         let mut settled = 0;
         for query in queries {
             for format in [Format::Human, Format::Json] {
-                let args = ExplainArgs {
-                    service: query.clone(),
-                    file: None,
-                    format,
-                };
-                let mut needed = Vec::new();
-                let Some(status) = explain_needed_lines(&args, src, &mut needed).unwrap() else {
-                    continue;
-                };
+                let needed = explanation(&query, src, format, Reading::NeededLines).unwrap();
+                let Some(needed) = needed else { continue };
                 let mut all = Vec::new();
-                let expected = explain_parsed(&args, src, &whole.dump, &graph, None, &mut all);
-                assert_eq!(Some(status), expected.unwrap(), "{name}: {query}");
+                let status = explain_parsed(
+                    &query,
+                    format,
+                    src,
+                    &whole.dump,
+                    None,
+                    &mut all,
+                    &mut std::io::sink(),
+                );
+                assert_eq!(status.unwrap(), Some(ExitStatus::Clean), "{name}: {query}");
                 assert_eq!(
                     String::from_utf8_lossy(&needed),
                     String::from_utf8_lossy(&all),

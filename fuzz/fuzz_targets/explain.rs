@@ -1,0 +1,41 @@
+//! Structure-aware and differential: real dumps changed line by line and
+//! word by word (see the `iptlint_fuzz` library); every service of the
+//! changed dump, by its name, its main chain and its address, must be
+//! explained from the lines it needs exactly as from the whole dump.
+#![no_main]
+
+use iptlint::analysis::services::sketches;
+use iptlint::explain::{Format, Reading, explanation};
+use iptlint::model::build::build;
+use iptlint_fuzz::Input;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|input: Input| {
+    let text = input.text();
+    let parsed = build(&text);
+    let mut queries = Vec::new();
+    for sketch in sketches(&parsed.dump).iter().take(8) {
+        queries.push(sketch.name.clone());
+        queries.extend(sketch.chain_names.first().cloned());
+        queries.extend(
+            sketch
+                .addresses
+                .first()
+                .map(|(address, _)| address.to_string()),
+        );
+    }
+    for query in queries {
+        for format in [Format::Human, Format::Json] {
+            let needed = explanation(&query, &text, format, Reading::NeededLines).expect("written");
+            if let Some(needed) = needed {
+                let whole =
+                    explanation(&query, &text, format, Reading::WholeDump).expect("written");
+                assert_eq!(
+                    Some(String::from_utf8_lossy(&needed)),
+                    whole.as_deref().map(String::from_utf8_lossy),
+                    "{query}"
+                );
+            }
+        }
+    }
+});
