@@ -67,9 +67,11 @@ pub fn plan<'a>(src: &'a str, query: &str) -> Option<Plan<'a>> {
     let mut endpoint_declarations = Vec::new();
     let mut in_nat = false;
     let mut nat_tables = 0;
+    let mut declared_chains: HashSet<&str> = HashSet::default();
     let jump = memmem::Finder::new(" -j ");
     let goto = memmem::Finder::new(" -g ");
-    let probability = memmem::Finder::new(" --probability ");
+    // As iptables-save writes it: what the model reads as a random match.
+    let probability = memmem::Finder::new(" -m statistic --mode random --probability ");
     for (index, range) in ranges.iter().enumerate() {
         let text = &src[range.clone()];
         let text = text.strip_suffix('\r').unwrap_or(text);
@@ -87,9 +89,12 @@ pub fn plan<'a>(src: &'a str, query: &str) -> Option<Plan<'a>> {
             None => text,
         };
         if !command.starts_with('-') {
-            if in_nat && let Some(declared) = text.strip_prefix(":KUBE-SEP-") {
-                let name = &text[1..1 + "KUBE-SEP-".len() + first_word(declared).len()];
-                endpoint_declarations.push((name, index));
+            if in_nat && let Some(declared) = text.strip_prefix(':') {
+                let name = first_word(declared);
+                if name.starts_with("KUBE-SEP-") {
+                    endpoint_declarations.push((name, index));
+                }
+                declared_chains.insert(name);
             }
             continue;
         }
@@ -104,6 +109,11 @@ pub fn plan<'a>(src: &'a str, query: &str) -> Option<Plan<'a>> {
         let keyed = service_chain_key(chain);
         if keyed.is_none() && !chain.starts_with("KUBE-SEP-") {
             continue;
+        }
+        if !declared_chains.contains(chain) {
+            // iptables-restore refuses the rule, which the lines left out
+            // would not show (nor what it leaves out of the model).
+            return None;
         }
         keep[index] = false;
         let slot = match last {
@@ -135,7 +145,8 @@ pub fn plan<'a>(src: &'a str, query: &str) -> Option<Plan<'a>> {
         }
         if keyed.is_some()
             && let Some(at) = probability.find(command.as_bytes())
-            && let Ok(p) = parse_probability(first_word(&command[at + 15..]))
+            && let Ok(p) =
+                parse_probability(first_word(&command[at + probability.needle().len()..]))
         {
             entry.probabilities.push(p);
         }
@@ -303,10 +314,12 @@ mod tests {
         assert!(read("-A KUBE-SERVICES").iter().all(|keep| *keep));
         let kept = plan.keep.iter().filter(|keep| **keep).count();
         assert!(kept * 3 < lines.len(), "{kept} of {} lines", lines.len());
-        // Restore commands that move rules, and a second nat table: no plan.
+        // Restore commands that move rules, a second nat table, a service
+        // chain not declared: no plan.
         for text in [
             "*nat\n:X - [0:0]\n-I X 1 -j ACCEPT\nCOMMIT\n",
             "*nat\nCOMMIT\n*nat\nCOMMIT\n",
+            "*nat\n-A KUBE-SVC-X -m statistic --mode random --probability 0.5 -j KUBE-SEP-Y\nCOMMIT\n",
         ] {
             assert!(super::plan(text, "x").is_none(), "{text}");
         }

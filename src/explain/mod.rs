@@ -184,7 +184,8 @@ pub fn resolve<'s>(
         .map(|s| s.name.as_str())
         .chain(rejected.iter().map(|r| r.name.as_str()))
         .collect();
-    names.sort_by_key(|name| (edit_distance(query, name), *name));
+    // One distance per name, not one per comparison.
+    names.sort_by_cached_key(|name| (edit_distance(query, name), *name));
     names.dedup();
     Resolution::Unknown(names.into_iter().take(3).map(str::to_string).collect())
 }
@@ -339,7 +340,9 @@ pub fn explain(args: &ExplainArgs) -> std::io::Result<ExitStatus> {
     // First the lines the service needs; the whole dump when they do not
     // settle it (an unknown or ambiguous name, a broken line among them,
     // a dump the plan cannot be made for).
-    if let Some(status) = explain_needed_lines(&args.service, args.format, &source.text, &mut out)?
+    let mut err = std::io::stderr().lock();
+    if let Some(status) =
+        explain_needed_lines(&args.service, args.format, &source.text, &mut out, &mut err)?
     {
         return Ok(status);
     }
@@ -348,7 +351,6 @@ pub fn explain(args: &ExplainArgs) -> std::io::Result<ExitStatus> {
         report_syntax_errors(&source, &parsed.diagnostics);
         return Ok(ExitStatus::Error);
     }
-    let mut err = std::io::stderr().lock();
     let status = explain_parsed(
         &args.service,
         args.format,
@@ -371,6 +373,7 @@ fn explain_needed_lines(
     format: Format,
     src: &str,
     out: &mut dyn Write,
+    err: &mut dyn Write,
 ) -> std::io::Result<Option<ExitStatus>> {
     let Some(plan) = lines::plan(src, query) else {
         return Ok(None);
@@ -379,18 +382,7 @@ fn explain_needed_lines(
     if parsed.has_syntax_errors() {
         return Ok(None);
     }
-    // Settled by these lines means found: the errors of a name are the
-    // whole dump's to give.
-    let mut no_errors = std::io::sink();
-    explain_parsed(
-        query,
-        format,
-        src,
-        &parsed.dump,
-        Some(&plan),
-        out,
-        &mut no_errors,
-    )
+    explain_parsed(query, format, src, &parsed.dump, Some(&plan), out, err)
 }
 
 /// Which lines of a dump `explain` reads.
@@ -402,38 +394,43 @@ pub enum Reading {
     WholeDump,
 }
 
-/// What `iptlint explain QUERY --format FORMAT` writes on standard output
-/// for the dump `src`, read as `reading` says. `None` when the lines read
-/// do not settle the query, and for a dump with syntax errors or a query
-/// that names no single service (what `explain` reports on standard
-/// error). For tests and fuzzing: both readings give the same text.
+/// What `iptlint explain` writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explained {
+    /// How it ends.
+    pub status: ExitStatus,
+    /// Its standard output.
+    pub out: String,
+    /// Its standard error.
+    pub err: String,
+}
+
+/// What `iptlint explain QUERY --format FORMAT` writes for the dump `src`,
+/// read as `reading` says; `None` when the lines read do not settle the
+/// query, and for a dump with syntax errors. For tests and fuzzing: both
+/// readings give the same.
 pub fn explanation(
     query: &str,
     src: &str,
     format: Format,
     reading: Reading,
-) -> std::io::Result<Option<Vec<u8>>> {
-    let mut out = Vec::new();
+) -> std::io::Result<Option<Explained>> {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
     let status = match reading {
-        Reading::NeededLines => explain_needed_lines(query, format, src, &mut out)?,
+        Reading::NeededLines => explain_needed_lines(query, format, src, &mut out, &mut err)?,
         Reading::WholeDump => {
             let parsed = build(src);
             if parsed.has_syntax_errors() {
                 return Ok(None);
             }
-            let mut errors = std::io::sink();
-            explain_parsed(
-                query,
-                format,
-                src,
-                &parsed.dump,
-                None,
-                &mut out,
-                &mut errors,
-            )?
+            explain_parsed(query, format, src, &parsed.dump, None, &mut out, &mut err)?
         }
     };
-    Ok((status == Some(ExitStatus::Clean)).then_some(out))
+    Ok(status.map(|status| Explained {
+        status,
+        out: String::from_utf8_lossy(&out).into_owned(),
+        err: String::from_utf8_lossy(&err).into_owned(),
+    }))
 }
 
 /// [`explain`] once the dump is read and parsed: from the
@@ -487,8 +484,13 @@ fn explain_parsed(
             }
             Ok(Some(ExitStatus::Clean))
         }
-        // Other services, or names, may be among the lines not read.
-        Resolution::Ambiguous(_) | Resolution::Unknown(_) if plan.is_some() => Ok(None),
+        // Candidates and close names are the services' names: the lines
+        // read must give them all.
+        Resolution::Ambiguous(_) | Resolution::Unknown(_)
+            if plan.is_some_and(|plan| !plan.names_read(dump, &all)) =>
+        {
+            Ok(None)
+        }
         Resolution::Ambiguous(candidates) => {
             writeln!(
                 err,
@@ -1209,6 +1211,8 @@ mod tests {
         }
         queries.extend(rejected_services(&whole.dump).into_iter().map(|r| r.name));
         queries.push("no/such-service:none".to_string());
+        // A typo: the closest names.
+        queries.extend(queries.first().map(|name| format!("{name}x")));
         // `explanation(.., Reading::WholeDump)` without building the model
         // again for every query.
         let mut settled = 0;
@@ -1216,22 +1220,15 @@ mod tests {
             for format in [Format::Human, Format::Json] {
                 let needed = explanation(&query, src, format, Reading::NeededLines).unwrap();
                 let Some(needed) = needed else { continue };
-                let mut all = Vec::new();
-                let status = explain_parsed(
-                    &query,
-                    format,
-                    src,
-                    &whole.dump,
-                    None,
-                    &mut all,
-                    &mut std::io::sink(),
-                );
-                assert_eq!(status.unwrap(), Some(ExitStatus::Clean), "{name}: {query}");
-                assert_eq!(
-                    String::from_utf8_lossy(&needed),
-                    String::from_utf8_lossy(&all),
-                    "{name}: {query} ({format:?})"
-                );
+                let (mut out, mut err) = (Vec::new(), Vec::new());
+                let status =
+                    explain_parsed(&query, format, src, &whole.dump, None, &mut out, &mut err);
+                let expected = Explained {
+                    status: status.unwrap().expect("settled by the whole dump"),
+                    out: String::from_utf8_lossy(&out).into_owned(),
+                    err: String::from_utf8_lossy(&err).into_owned(),
+                };
+                assert_eq!(needed, expected, "{name}: {query} ({format:?})");
                 settled += 1;
             }
         }
