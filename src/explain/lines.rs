@@ -158,15 +158,18 @@ pub fn plan<'a>(src: &'a str, query: &str) -> Option<Plan<'a>> {
     if query.starts_with("KUBE-") {
         wanted_keys.extend(service_chain_key(query));
     }
-    let needles: Vec<memmem::Finder<'_>> = [
+    // An address as the dump writes it (`[fd00::1]:80` is `fd00::1`).
+    let address = super::parse_address(query).map(|(ip, _)| ip.to_string());
+    let needles: Vec<memmem::Finder<'static>> = [
         Some(query),
         query.split_once(':').map(|(name, _)| name),
         query.rsplit_once(':').map(|(name, _)| name),
+        address.as_deref(),
     ]
     .into_iter()
     .flatten()
     .filter(|needle| !needle.is_empty())
-    .map(memmem::Finder::new)
+    .map(|needle| memmem::Finder::new(needle).into_owned())
     .collect();
     for &index in &entry_lines {
         let text = &src[ranges[index].clone()];
