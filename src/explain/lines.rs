@@ -83,6 +83,11 @@ pub fn plan<'a>(src: &'a str, query: &str) -> Option<Plan<'a>> {
             }
             continue;
         }
+        if text.trim_end() == "COMMIT" {
+            // A rule after it is outside any table: the model drops it.
+            in_nat = false;
+            continue;
+        }
         // `iptables-save -c` writes `[packets:bytes]` before the command.
         let command = match text.strip_prefix('[') {
             Some(rest) => rest.split_once("] ").map_or(rest, |(_, command)| command),

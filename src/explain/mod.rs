@@ -1267,7 +1267,8 @@ mod tests {
         }
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut dumps = vec![root.join("fixtures/my-ngx-deploy.rules")];
-        for folder in ["fixtures/lb", "../shared/corpus"] {
+        // fixtures/explain: dumps the explain fuzz target found a difference in.
+        for folder in ["fixtures/lb", "fixtures/explain", "../shared/corpus"] {
             // The corpus of real dumps is beside the checkout, when it is.
             if let Ok(entries) = std::fs::read_dir(root.join(folder)) {
                 dumps.extend(entries.map(|entry| entry.unwrap().path()));
