@@ -68,10 +68,13 @@ pub fn plan<'a>(src: &'a str, query: &str) -> Option<Plan<'a>> {
     let mut in_nat = false;
     let mut nat_tables = 0;
     let mut declared_chains: HashSet<&str> = HashSet::default();
-    let jump = memmem::Finder::new(" -j ");
-    let goto = memmem::Finder::new(" -g ");
+    // The last ` -j `/` -g `: a comment before it may hold the text too.
+    let jump = memmem::FinderRev::new(" -j ");
+    let goto = memmem::FinderRev::new(" -g ");
     // As iptables-save writes it: what the model reads as a random match.
+    // Written any other way, the plan is not made.
     let probability = memmem::Finder::new(" -m statistic --mode random --probability ");
+    let any_probability = memmem::Finder::new("--probability");
     for (index, range) in ranges.iter().enumerate() {
         let text = &src[range.clone()];
         let text = text.strip_suffix('\r').unwrap_or(text);
@@ -138,8 +141,8 @@ pub fn plan<'a>(src: &'a str, query: &str) -> Option<Plan<'a>> {
         let entry = &mut chains[slot];
         entry.lines.push(index);
         let target = jump
-            .find(command.as_bytes())
-            .or_else(|| goto.find(command.as_bytes()))
+            .rfind(command.as_bytes())
+            .or_else(|| goto.rfind(command.as_bytes()))
             .map(|at| first_word(&command[at + 4..]))
             .filter(|target| is_service_chain(target));
         if let Some(target) = target {
@@ -148,12 +151,15 @@ pub fn plan<'a>(src: &'a str, query: &str) -> Option<Plan<'a>> {
             }
             entry.targets.push(target);
         }
-        if keyed.is_some()
-            && let Some(at) = probability.find(command.as_bytes())
-            && let Ok(p) =
-                parse_probability(first_word(&command[at + probability.needle().len()..]))
-        {
-            entry.probabilities.push(p);
+        if keyed.is_some() {
+            let written = any_probability.find_iter(command.as_bytes()).count();
+            for at in probability.find_iter(command.as_bytes()) {
+                let value = first_word(&command[at + probability.needle().len()..]);
+                entry.probabilities.extend(parse_probability(value));
+            }
+            if probability.find_iter(command.as_bytes()).count() != written {
+                return None;
+            }
         }
     }
     // The chains of the services the query may name: by a chain's hash,
@@ -181,7 +187,7 @@ pub fn plan<'a>(src: &'a str, query: &str) -> Option<Plan<'a>> {
         if needles
             .iter()
             .any(|needle| needle.find(text.as_bytes()).is_some())
-            && let Some(at) = jump.find(text.as_bytes())
+            && let Some(at) = jump.rfind(text.as_bytes())
             && let Some(key) = service_chain_key(first_word(&text[at + 4..]))
         {
             wanted_keys.insert(key);
