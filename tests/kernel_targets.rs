@@ -1125,6 +1125,27 @@ fn family_dependent_rules_agree_with_the_kernel() {
         ("-s 10.0.0.1/-1 -j ACCEPT", [true, true]),
         ("-s 10.0.0.1/33 -j ACCEPT", [true, true]),
         ("-s fd00::/129 -j ACCEPT", [true, true]),
+        // Addresses of conntrack and iprange, and ranges across families.
+        ("-m conntrack --ctorigdst 10.0.0.1 -j ACCEPT", [false, true]),
+        ("-m conntrack --ctreplsrc fd00::1 -j ACCEPT", [true, false]),
+        (
+            "-m conntrack --ctorigsrc 10.0.0.0/8 --ctrepldst fd00::/64 -j ACCEPT",
+            [true, true],
+        ),
+        ("-m conntrack ! --ctorigsrc fd00::1 -j DROP", [true, false]),
+        (
+            "-m iprange --src-range 10.0.0.1-10.0.0.9 -j ACCEPT",
+            [false, true],
+        ),
+        (
+            "-m iprange --dst-range fd00::1-fd00::9 -j ACCEPT",
+            [true, false],
+        ),
+        ("-m iprange ! --dst-range 10.0.0.1 -j ACCEPT", [false, true]),
+        (
+            "-m iprange --src-range 10.0.0.1-fd00::9 -j ACCEPT",
+            [true, true],
+        ),
     ];
     let mut agreement = Agreement::default();
     for kernel in &kernels {

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use rayon::prelude::*;
 
-use super::matches::{HashlimitMask, Match};
+use super::matches::{HashlimitMask, Match, MatchKind};
 use super::rule::{AddressLists, Interpreted, RuleRef, Statement, interpret};
 use super::targets::{Action, reject_type, reject_types};
 use super::{
@@ -327,7 +327,8 @@ struct Builder<'a> {
     /// Where the list budget ran out.
     over_list_budget: Option<Span>,
     /// A rule has a match or target whose validity depends on the family:
-    /// `-m ah`, `-m hashlimit`, `-m policy`, `-j TEE`, an extension of one
+    /// `-m ah`, `-m hashlimit`, `-m policy`, `-m iprange`, `-m conntrack`
+    /// with addresses, `-j TEE`, an extension of one
     /// family only (see
     /// [`Builder::check_family_dependent_rules`]).
     saw_family_dependent_match: bool,
@@ -931,7 +932,8 @@ impl<'a> Builder<'a> {
         // Read while the rule is in cache: the check at the end then walks
         // the matches of every rule only when one depends on the family.
         if rule.matches.iter().any(|m| {
-            matches!(m.name.as_ref(), "ah" | "hashlimit" | "policy")
+            matches!(m.name.as_ref(), "ah" | "hashlimit" | "policy" | "iprange")
+                || matches!(&m.kind, MatchKind::Conntrack(c) if c.has_other_options || c.original_destination.is_some())
                 || family_only(&m.name, false).is_some()
         }) || rule
             .target
@@ -983,7 +985,7 @@ impl<'a> Builder<'a> {
                     if check_matches {
                         found.extend(
                             wrong_family_extensions(rule, family)
-                                .chain(wrong_family_addresses(rule, family))
+                                .chain(wrong_family_addresses(rule, family, self.src))
                                 .map(|d| d.in_table(&table.name, Some(&chain.name))),
                         );
                     }
@@ -1287,6 +1289,7 @@ fn wrong_family_extensions<'r>(
 fn wrong_family_addresses<'r>(
     rule: &'r Rule<'_>,
     family: Family,
+    src: &'r str,
 ) -> impl Iterator<Item = Diagnostic> + 'r {
     let policy = rule
         .matches
@@ -1301,28 +1304,83 @@ fn wrong_family_addresses<'r>(
             Action::Extension(options) => options.as_slice(),
             _ => &[],
         });
-    policy
+    let raw = policy
         .chain(tee)
         .filter(|option| matches!(option.name, "--tunnel-src" | "--tunnel-dst" | "--gateway"))
         .filter_map(move |option| {
             let word = option.values.first()?;
             let address: IpAddr = word.text.split('/').next()?.parse().ok()?;
-            if address.is_ipv6() == (family == Family::V6) {
+            other_family(option.name, address, family, word.span)
+        });
+    // conntrack and iprange keep typed values only: their text is read again.
+    let typed = rule
+        .matches
+        .iter()
+        .filter(|m| matches!(m.name.as_ref(), "conntrack" | "iprange"))
+        .flat_map(move |m| option_words(src, m.span))
+        .filter(|(option, _)| {
+            matches!(
+                option.text(src),
+                "--ctorigsrc"
+                    | "--ctorigdst"
+                    | "--ctreplsrc"
+                    | "--ctrepldst"
+                    | "--src-range"
+                    | "--dst-range"
+            )
+        })
+        .filter_map(move |(option, value)| {
+            // `A-B` for a range (both ends of one family, or iprange's own
+            // error), `ADDR[/MASK]` for conntrack.
+            let text = value.text(src);
+            let (first, last) = text
+                .split_once('-')
+                .unwrap_or((text.split('/').next().unwrap_or(text), ""));
+            let first: IpAddr = first.parse().ok()?;
+            if last
+                .parse::<IpAddr>()
+                .is_ok_and(|last| last.is_ipv4() != first.is_ipv4())
+            {
                 return None;
             }
-            let (written, dump) = match family {
-                Family::V4 => ("an IPv6", "iptables' (IPv4)"),
-                Family::V6 => ("an IPv4", "ip6tables' (IPv6)"),
-            };
-            Some(Diagnostic::new(
-                &BAD_VALUE,
-                word.span,
-                format!(
-                    "{}: `{address}` is {written} address; this dump is {dump}",
-                    option.name
-                ),
-            ))
+            other_family(option.text(src), first, family, value)
+        });
+    raw.chain(typed)
+}
+
+/// An option and the word after it, in the text of `span`.
+fn option_words(src: &str, span: Span) -> impl Iterator<Item = (Span, Span)> + '_ {
+    let text = span.text(src);
+    let mut words = text
+        .split(' ')
+        .scan(span.start as usize, |offset, word| {
+            let at = *offset;
+            *offset += word.len() + 1;
+            Some(Span::new(at, at + word.len()))
         })
+        .filter(|word| word.start != word.end)
+        .peekable();
+    std::iter::from_fn(move || {
+        let option = words.next()?;
+        Some((option, *words.peek()?))
+    })
+}
+
+/// `option: \`ADDR\` is an IPv6 address; this dump is iptables' (IPv4)` when
+/// `address` is of the other family.
+fn other_family(option: &str, address: IpAddr, family: Family, span: Span) -> Option<Diagnostic> {
+    if address.is_ipv6() == (family == Family::V6) {
+        return None;
+    }
+    let (written, dump) = match family {
+        Family::V4 => ("an IPv6", "iptables' (IPv4)"),
+        Family::V6 => ("an IPv4", "ip6tables' (IPv6)"),
+    };
+    Some(Diagnostic::new(
+        &BAD_VALUE,
+        span,
+        format!("{option}: `{address}` is {written} address; this dump is {dump}"),
+    ))
 }
 
 /// The rules iptables adds for `rule`: one, or one per pair of addresses
@@ -1374,21 +1432,15 @@ fn wrong_family_rule_addresses<'r>(
             // getaddrinfo reads an IPv4-mapped IPv6 address as IPv4.
             let mapped =
                 matches!(value.net.addr, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
-            if value.is_any() || address_family(value) == family || (family == Family::V4 && mapped)
-            {
+            if value.is_any() || (family == Family::V4 && mapped) {
                 return None;
             }
-            let (written, dump, tool) = match family {
-                Family::V4 => ("an IPv6", "iptables' (IPv4)", "iptables"),
-                Family::V6 => ("an IPv4", "ip6tables' (IPv6)", "ip6tables"),
+            let tool = match family {
+                Family::V4 => "iptables",
+                Family::V6 => "ip6tables",
             };
             Some(
-                Diagnostic::new(
-                    &BAD_VALUE,
-                    address.span,
-                    format!("{option}: `{}` is {written} address; this dump is {dump}", value.net.addr),
-                )
-                .with_note(format!(
+                other_family(option, value.net.addr, family, address.span)?.with_note(format!(
                     "{tool}-restore reads it as a host name and refuses the line (\"host/network not found\")"
                 )),
             )
@@ -1502,6 +1554,18 @@ mod tests {
         assert_eq!(
             errors(&format!("{v6}{}", body("-d 10.0.0.1 -j DROP"))),
             ["-d: `10.0.0.1` is an IPv4 address; this dump is ip6tables' (IPv6)"]
+        );
+        assert_eq!(
+            errors(&format!(
+                "{v6}{}",
+                body(
+                    "-m conntrack --ctorigsrc 10.0.0.0/8 -m iprange --dst-range 10.0.0.1-10.0.0.5 -j DROP"
+                )
+            )),
+            [
+                "--ctorigsrc: `10.0.0.0` is an IPv4 address; this dump is ip6tables' (IPv6)",
+                "--dst-range: `10.0.0.1` is an IPv4 address; this dump is ip6tables' (IPv6)"
+            ]
         );
         // Loaded by both: a mask of zero, an IPv4-mapped address in IPv4.
         assert!(errors(&format!("{v6}{}", body("-s 10.0.0.1/0 -j DROP"))).is_empty());

@@ -2271,7 +2271,14 @@ fn parse_ip_range(text: &str) -> Result<(IpAddr, IpAddr), String> {
         t.parse::<IpAddr>()
             .map_err(|_| format!("`{t}` is not an IP address"))
     };
-    Ok((parse(lo)?, parse(hi)?))
+    let (lo, hi) = (parse(lo)?, parse(hi)?);
+    if lo.is_ipv4() != hi.is_ipv4() {
+        // iptables: "iprange: Bad value" in either family.
+        return Err(format!(
+            "`{text}` goes from one address family to the other"
+        ));
+    }
+    Ok((lo, hi))
 }
 
 /// `3/min`, `10/second`, `1/s`: packets per second.
