@@ -305,7 +305,7 @@ fn required_match_options(name: &str) -> &'static [&'static [&'static str]] {
     }
 }
 
-/// The first group `required` (such as [`required_match_options`]) gives
+/// The first group `required` (such as `required_match_options`) gives
 /// extension `name` that `options` leave out, as an error on the extension.
 /// Inlined: it runs for every match and target, and most need nothing.
 #[inline]

@@ -455,7 +455,7 @@ pub fn parse_ordered_port_range(text: &str) -> Result<PortRange, String> {
 /// Parse the `P` or `P-Q` of a NAT target's `--to-ports` (MASQUERADE,
 /// REDIRECT): both ports written (`8080-` and `-8080` are refused, "Port
 /// `' not valid"), the first not above the last ("Port range `Q' funky").
-/// `P-Q/BASE` (see [`strip_shift_base`]) only where `shift_allowed`
+/// `P-Q/BASE` (see `strip_shift_base`) only where `shift_allowed`
 /// (MASQUERADE, not REDIRECT).
 pub fn parse_to_ports(text: &str, shift_allowed: bool) -> Result<PortRange, String> {
     if text.contains(':') {
