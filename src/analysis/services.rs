@@ -43,7 +43,7 @@ pub const SERVICE_CHAIN_PREFIXES: [&str; 5] = [
 
 /// Chains whose jumps to service chains are a service's entries:
 /// kube-proxy's, and the first iptables proxier's portals (2015).
-const ENTRY_CHAINS: [&str; 4] = [
+pub const ENTRY_CHAINS: [&str; 4] = [
     "KUBE-SERVICES",
     "KUBE-NODEPORTS",
     "KUBE-PORTALS-CONTAINER",

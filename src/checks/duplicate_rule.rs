@@ -57,19 +57,13 @@ impl Check for DuplicateRule {
     }
 
     fn run(&self, cx: &Context<'_, '_>, out: &mut Findings) {
-        // The addresses too: `-s a,b` makes rules that share their text.
         type Key<'s> = (&'s str, Option<AddressMatch>, Option<AddressMatch>);
         let mut first_seen: HashMap<Key<'_>, usize> = HashMap::default();
         for table in &cx.dump.tables {
             for chain in &table.chains {
                 first_seen.clear();
                 for (index, rule) in chain.rules.iter().enumerate() {
-                    let key = (
-                        rule.spec.text(cx.src),
-                        rule.source.map(|a| a.value),
-                        rule.destination.map(|a| a.value),
-                    );
-                    let first = *first_seen.entry(key).or_insert(index);
+                    let first = *first_seen.entry(rule.copy_key(cx.src)).or_insert(index);
                     if first == index {
                         continue;
                     }

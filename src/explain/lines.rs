@@ -12,19 +12,11 @@
 
 use memchr::memmem;
 
-use crate::analysis::services::{SERVICE_CHAIN_PREFIXES, Sketch, service_chain_key};
+use crate::analysis::services::{ENTRY_CHAINS, Sketch, service_chain_key};
 use crate::collections::{HashMap, HashSet};
 use crate::model::Dump;
 use crate::model::values::{Probability, parse_probability};
 use crate::syntax::line_ranges;
-
-/// Chains of the entries of services: their rules are always read.
-const ENTRY_CHAINS: [&str; 4] = [
-    "KUBE-SERVICES",
-    "KUBE-NODEPORTS",
-    "KUBE-PORTALS-CONTAINER",
-    "KUBE-PORTALS-HOST",
-];
 
 /// Which lines to read, and what the lines left out say about the dump.
 #[derive(Debug)]
@@ -111,13 +103,10 @@ pub fn plan<'a>(src: &'a str, query: &str) -> Option<Plan<'a>> {
         if ENTRY_CHAINS.contains(&chain) {
             entry_lines.push(index);
         }
-        if !in_nat || !chain.starts_with("KUBE-") {
+        if !in_nat || !is_service_chain(chain) {
             continue;
         }
         let keyed = service_chain_key(chain);
-        if keyed.is_none() && !chain.starts_with("KUBE-SEP-") {
-            continue;
-        }
         if !declared_chains.contains(chain) {
             // iptables-restore refuses the rule, which the lines left out
             // would not show (nor what it leaves out of the model).
@@ -153,11 +142,13 @@ pub fn plan<'a>(src: &'a str, query: &str) -> Option<Plan<'a>> {
         }
         if keyed.is_some() {
             let written = any_probability.find_iter(command.as_bytes()).count();
+            let mut read = 0;
             for at in probability.find_iter(command.as_bytes()) {
                 let value = first_word(&command[at + probability.needle().len()..]);
                 entry.probabilities.extend(parse_probability(value));
+                read += 1;
             }
-            if probability.find_iter(command.as_bytes()).count() != written {
+            if read != written {
                 return None;
             }
         }
@@ -284,8 +275,9 @@ impl Plan<'_> {
     }
 }
 
+/// A chain of one service: its endpoint chains and those with its hash.
 fn is_service_chain(name: &str) -> bool {
-    name.starts_with("KUBE-SEP-") || SERVICE_CHAIN_PREFIXES.iter().any(|p| name.starts_with(p))
+    name.starts_with("KUBE-SEP-") || service_chain_key(name).is_some()
 }
 
 /// The text up to the first space.

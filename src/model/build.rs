@@ -646,20 +646,13 @@ impl<'a> Builder<'a> {
             Statement::Append(chain, rule) => {
                 if let Some(index) = self.chain_for(&chain) {
                     // Kept apart from lists: a rule is moved once, not through an iterator.
-                    let Some(lists) = address_lists else {
-                        self.note_family(&rule);
-                        push_rule(
-                            &mut self.current.as_mut().expect("open").chains[index].rules,
-                            rule,
-                        );
-                        return;
-                    };
-                    for rule in lists.rules(&rule) {
-                        self.note_family(&rule);
-                        push_rule(
-                            &mut self.current.as_mut().expect("open").chains[index].rules,
-                            rule,
-                        );
+                    match address_lists {
+                        None => self.append(index, rule),
+                        Some(lists) => {
+                            for rule in lists.rules(&rule) {
+                                self.append(index, rule);
+                            }
+                        }
                     }
                 }
             }
@@ -881,6 +874,15 @@ impl<'a> Builder<'a> {
         }
         self.work += cost;
         true
+    }
+
+    /// `-A`: `rule` at the end of chain `index` of the open table.
+    fn append(&mut self, index: usize, rule: Rule<'a>) {
+        self.note_family(&rule);
+        push_rule(
+            &mut self.current.as_mut().expect("open").chains[index].rules,
+            rule,
+        );
     }
 
     /// Whether the rules of a line's address lists fit in [`LIST_BUDGET`];

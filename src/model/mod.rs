@@ -210,13 +210,23 @@ impl<'a> Rule<'a> {
             .and_then(|target| target.chain)
     }
 
-    /// Whether the two rules are written the same: same text after
-    /// `-A CHAIN` and, as the rules of one `-s a,b` line share their
-    /// text, the same addresses (`duplicate-rule` reports such copies).
+    /// What two rules written the same share: the text after `-A CHAIN`
+    /// and, as the rules of one `-s a,b` line share their text, the
+    /// addresses (`duplicate-rule` reports such copies).
+    pub fn copy_key<'s>(
+        &self,
+        src: &'s str,
+    ) -> (&'s str, Option<AddressMatch>, Option<AddressMatch>) {
+        (
+            self.spec.text(src),
+            self.source.map(|a| a.value),
+            self.destination.map(|a| a.value),
+        )
+    }
+
+    /// Whether the two rules are written the same (see [`Rule::copy_key`]).
     pub fn is_copy_of(&self, other: &Rule<'_>, src: &str) -> bool {
-        self.spec.text(src) == other.spec.text(src)
-            && self.source.map(|a| a.value) == other.source.map(|a| a.value)
-            && self.destination.map(|a| a.value) == other.destination.map(|a| a.value)
+        self.copy_key(src) == other.copy_key(src)
     }
 
     /// For one of the rules iptables makes of a `-s a,b -d c,d` line, the
