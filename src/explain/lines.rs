@@ -326,8 +326,15 @@ mod tests {
             "*nat\n:X - [0:0]\n-I X 1 -j ACCEPT\nCOMMIT\n",
             "*nat\nCOMMIT\n*nat\nCOMMIT\n",
             "*nat\n-A KUBE-SVC-X -m statistic --mode random --probability 0.5 -j KUBE-SEP-Y\nCOMMIT\n",
+            // A probability written otherwise than iptables-save writes it.
+            "*nat\n:KUBE-SVC-X - [0:0]\n-A KUBE-SVC-X -m statistic --probability 0.5 --mode random -j KUBE-SEP-Y\nCOMMIT\n",
         ] {
             assert!(super::plan(text, "x").is_none(), "{text}");
         }
+        // The target is the last `-j`, not one quoted in a comment before it
+        // (which would look like a jump to another service's chain).
+        let commented = "*nat\n:KUBE-SVC-X - [0:0]\n:KUBE-SEP-Y - [0:0]\n\
+            -A KUBE-SVC-X -m comment --comment \"a -j KUBE-SVC-Z\" -j KUBE-SEP-Y\nCOMMIT\n";
+        assert!(super::plan(commented, "x").is_some());
     }
 }
