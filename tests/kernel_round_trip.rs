@@ -89,7 +89,7 @@ fn rule_meaning(rule: &Rule<'_>) -> String {
                 "{}{}{}",
                 if n.negated { "!" } else { "" },
                 mask(&n.value.net),
-                if n.value.sparse {
+                if n.value.is_sparse() {
                     " and more mask bits"
                 } else {
                     ""

@@ -1106,6 +1106,14 @@ fn family_dependent_rules_agree_with_the_kernel() {
         ("-s 0x0a.0.0.1 -j ACCEPT", [false, true]),
         ("-s 0x0a000001 -j ACCEPT", [false, true]),
         ("-s nonsense/0 -j ACCEPT", [false, false]),
+        // A mask of zero written as an address: the host is ignored, the
+        // mask read in the tool's family only.
+        ("-s nonsense/0.0.0.0 -j ACCEPT", [false, true]),
+        ("-d fd00::1/0.0.0.0 -j ACCEPT", [false, true]),
+        ("-s 10.0.0.1/:: -j ACCEPT", [true, false]),
+        ("-s nonsense/::,fd00::1 -j ACCEPT", [true, false]),
+        ("-s \"x/0.0.0.0\",fd00::1 -j ACCEPT", [true, true]),
+        ("-s fd00::1/255.0.0.0 -j ACCEPT", [true, true]),
         ("-s ::ffff:1.2.3.4 -j ACCEPT", [false, false]),
         ("-s 10.0.0.0 -j ACCEPT", [false, true]),
         ("-d fd00::1 -j ACCEPT", [true, false]),

@@ -1719,7 +1719,7 @@ struct Builder<'o> {
 impl Builder<'_> {
     fn address(&mut self, source: bool, condition: &Option<Negatable<AddressMatch>>) {
         let Some(condition) = condition else { return };
-        let AddressMatch { net, sparse } = condition.value;
+        let (net, sparse) = (condition.value.net, condition.value.is_sparse());
         let net = if condition.value.is_any() {
             IpNet::any(self.family == Family::V6)
         } else {

@@ -903,7 +903,7 @@ impl<'s, 'p> Reader<'s, 'p> {
 
     fn rule(&mut self, rule: &Rule<'_>) {
         if let Some(source) = &rule.source {
-            if source.value.sparse {
+            if source.value.is_sparse() {
                 self.opaque(source);
             } else {
                 self.literal(ConditionKind::Source, source.value.net, !source.negated);
@@ -911,7 +911,7 @@ impl<'s, 'p> Reader<'s, 'p> {
         }
         if let Some(destination) = &rule.destination {
             match self.packet.destination {
-                _ if destination.value.sparse => self.opaque(destination),
+                _ if destination.value.is_sparse() => self.opaque(destination),
                 Some(addr) => self.decide(
                     (destination.value.is_any() || destination.value.net.contains(&host(addr)))
                         != destination.negated,

@@ -922,10 +922,16 @@ impl<'a> Builder<'a> {
     fn note_family(&mut self, rule: &Rule<'a>) {
         let addresses = [&rule.source, &rule.destination];
         for address in addresses.into_iter().flatten() {
-            // `any/0` loads in either family: it says nothing of the dump's.
-            if !address.value.is_any() {
+            // `any/0` loads in either family: it says nothing of the dump's;
+            // `any/0.0.0.0` does (see `AddressMatch::zero_mask_family`).
+            let family = if address.value.is_any() {
+                address.value.zero_mask_family()
+            } else {
+                Some(address_family(&address.value))
+            };
+            if let Some(family) = family {
                 self.family_known = true;
-                self.address_families[address_family(&address.value) as usize] = true;
+                self.address_families[family as usize] = true;
             }
         }
         if rule.counters.is_some() {
@@ -1431,10 +1437,13 @@ fn wrong_family_rule_addresses<'r>(
         .filter_map(move |(option, address)| {
             let address = address.as_ref()?;
             let value = &address.value;
+            if value.is_any() {
+                return wrong_family_zero_mask(option, value.zero_mask_family()?, family, address.span);
+            }
             // getaddrinfo reads an IPv4-mapped IPv6 address as IPv4.
             let mapped =
                 matches!(value.net.addr, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
-            if value.is_any() || (family == Family::V4 && mapped) {
+            if family == Family::V4 && mapped {
                 return None;
             }
             let tool = match family {
@@ -1447,6 +1456,38 @@ fn wrong_family_rule_addresses<'r>(
                 )),
             )
         })
+}
+
+/// A mask of zero written as an address of the other family: iptables
+/// ignores the host of a zero mask but reads the mask in its own family.
+fn wrong_family_zero_mask(
+    option: &str,
+    written_in: Family,
+    family: Family,
+    span: Span,
+) -> Option<Diagnostic> {
+    if written_in == family {
+        return None;
+    }
+    let (mask_family, tool, dump) = match written_in {
+        Family::V4 => ("an IPv4", "ip6tables", "ip6tables' (IPv6)"),
+        Family::V6 => ("an IPv6", "iptables", "iptables' (IPv4)"),
+    };
+    let any = match family {
+        Family::V4 => "0.0.0.0/0",
+        Family::V6 => "::/0",
+    };
+    Some(
+        Diagnostic::new(
+            &BAD_VALUE,
+            span,
+            format!("{option}: a mask of zero written as {mask_family} address; this dump is {dump}"),
+        )
+        .with_note(format!(
+            "{tool}-restore reads a mask only in its own family and refuses the line (\"invalid mask specified\")"
+        ))
+        .with_note(format!("write `{any}` (or a prefix length of 0) for any address")),
+    )
 }
 
 /// The grouping masks of a `-m hashlimit` match, with their options.

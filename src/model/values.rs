@@ -5,6 +5,8 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::Family;
+
 /// The kernel's scale for `--probability`: it stores `round(P * 2^31)`.
 pub const PROBABILITY_SCALE: f64 = 2147483648.0;
 
@@ -98,21 +100,66 @@ pub fn parse_ipnet(text: &str) -> Result<IpNet, String> {
 
 /// What `-s` or `-d` compares a packet's address with: iptables keeps an
 /// address and a mask and matches when `packet & mask == address & mask`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy)]
 pub struct AddressMatch {
     /// The address and the longest prefix its mask starts with.
     pub net: IpNet,
+    /// What the mask was beyond that prefix.
+    pub mask: MaskShape,
+}
+
+/// What the mask of an [`AddressMatch`] was, beyond the prefix it starts
+/// with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaskShape {
+    /// Exactly that prefix.
+    Prefix,
     /// The mask has ones after that prefix (`255.0.255.0`, which iptables
-    /// takes): the rule matches only some of `net`'s addresses, and no
+    /// takes): the rule matches only some of the prefix's addresses, and no
     /// prefix says which.
-    pub sparse: bool,
+    Sparse,
+    /// A mask of zero written as an address (`x/0.0.0.0`, `x/::`): any
+    /// address, but only the family it is written in loads it (see
+    /// [`mask_family`]).
+    ZeroAddress(Family),
+}
+
+/// Comparisons leave out how a mask of zero was written: the kernel holds
+/// the same rule for `x/0.0.0.0` and `x/0`.
+impl PartialEq for AddressMatch {
+    fn eq(&self, other: &Self) -> bool {
+        (self.net, self.is_sparse()) == (other.net, other.is_sparse())
+    }
+}
+
+impl Eq for AddressMatch {}
+
+impl std::hash::Hash for AddressMatch {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.net, self.is_sparse()).hash(state);
+    }
 }
 
 impl AddressMatch {
     /// A mask of zero: iptables ignores the address (`any/0` loads), so
-    /// this matches every address of either family.
+    /// this matches every address (of either family, unless the mask is
+    /// written as an address: see [`AddressMatch::zero_mask_family`]).
     pub fn is_any(&self) -> bool {
-        self.net.prefix == 0 && !self.sparse
+        self.net.prefix == 0 && !self.is_sparse()
+    }
+
+    /// Whether the mask has ones after its prefix (see [`MaskShape::Sparse`]).
+    pub fn is_sparse(&self) -> bool {
+        self.mask == MaskShape::Sparse
+    }
+
+    /// For a mask of zero written as an address, the only family that
+    /// loads it.
+    pub fn zero_mask_family(&self) -> Option<Family> {
+        match self.mask {
+            MaskShape::ZeroAddress(family) => Some(family),
+            _ => None,
+        }
     }
 }
 
@@ -143,7 +190,7 @@ pub fn parse_address(text: &str) -> Result<AddressMatch, String> {
                 addr: IpAddr::V4(addr),
                 prefix,
             },
-            sparse: false,
+            mask: MaskShape::Prefix,
         });
     }
     let text = text.trim_start_matches(|c: char| c.is_ascii() && is_c_space(c as u8));
@@ -153,20 +200,30 @@ pub fn parse_address(text: &str) -> Result<AddressMatch, String> {
     };
     let v6 = host.contains(':') || mask_text.is_some_and(|mask| mask.contains(':'));
     let width: u32 = if v6 { 128 } else { 32 };
+    let bad_mask = |mask: &str| {
+        format!("`{mask}` is not a prefix length (0 to {width}) or a mask of the address's family")
+    };
+    // A mask written as an address is read in its own family (see
+    // [`mask_family`]): when it is zero the host is ignored, whatever
+    // its family (`fd00::1/0.0.0.0` loads in iptables).
+    let mask_v6 = mask_text
+        .and_then(mask_family)
+        .map_or(v6, |family| family == Family::V6);
     // The mask in the top bits of 128.
     let mask = match mask_text {
         None => u128::MAX,
-        Some(mask) => parse_mask(mask, v6).ok_or_else(|| {
-            format!(
-                "`{mask}` is not a prefix length (0 to {width}) or a mask of the address's family"
-            )
-        })?,
+        Some(mask) => parse_mask(mask, mask_v6).ok_or_else(|| bad_mask(mask))?,
     };
     if mask == 0 {
         return Ok(AddressMatch {
-            net: IpNet::any(v6),
-            sparse: false,
+            net: IpNet::any(mask_v6),
+            mask: mask_text
+                .and_then(mask_family)
+                .map_or(MaskShape::Prefix, MaskShape::ZeroAddress),
         });
+    }
+    if mask_v6 != v6 {
+        return Err(bad_mask(mask_text.unwrap_or_default()));
     }
     let addr = if v6 {
         host.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
@@ -189,8 +246,28 @@ pub fn parse_address(text: &str) -> Result<AddressMatch, String> {
             addr,
             prefix: ones.min(width) as u8,
         },
-        sparse: mask_prefix(mask).is_none(),
+        mask: if mask_prefix(mask).is_none() {
+            MaskShape::Sparse
+        } else {
+            MaskShape::Prefix
+        },
     })
+}
+
+/// The family a mask of `-s`/`-d` is written in, when it is written as an
+/// address (`0.0.0.0`, `::`; a prefix length belongs to neither). Each tool
+/// reads only masks of its own family, so a mask of zero written so, which
+/// makes iptables ignore the host, still loads in one family only:
+/// ip6tables refuses `nonsense/0.0.0.0` ("invalid mask") that iptables
+/// takes as any address.
+pub fn mask_family(mask: &str) -> Option<Family> {
+    if mask.contains(':') {
+        Some(Family::V6)
+    } else if mask.contains('.') {
+        Some(Family::V4)
+    } else {
+        None
+    }
 }
 
 /// A mask of `-s`/`-d` in the top bits of 128: a prefix length or an
@@ -908,7 +985,7 @@ mod tests {
     fn addresses_read_as_libxtables_reads_them() {
         let read = |text: &str| {
             let address = parse_address(text).unwrap();
-            (address.net.to_string(), address.sparse)
+            (address.net.to_string(), address.is_sparse())
         };
         let net = |text: &str| (text.to_string(), false);
         assert_eq!(read("10.96.0.1"), net("10.96.0.1/32"));
@@ -936,6 +1013,25 @@ mod tests {
         );
         // A mask of zero: any address, the name ignored.
         assert!(parse_address("nonsense/0").unwrap().is_any());
+        // Written as an address, a mask of zero is read in its own family
+        // whatever the host; it ties the address to that family, but the
+        // kernel holds the same rule as for `/0`.
+        let v4_any = parse_address("nonsense/0.0.0.0").unwrap();
+        let v6_any = parse_address("10.0.0.1/::").unwrap();
+        assert!(v4_any.is_any() && v6_any.is_any());
+        assert_eq!(v4_any.zero_mask_family(), Some(Family::V4));
+        assert_eq!(v6_any.zero_mask_family(), Some(Family::V6));
+        assert_eq!(
+            parse_address("fd00::1/0.0.0.0").unwrap().zero_mask_family(),
+            Some(Family::V4)
+        );
+        assert_eq!(
+            parse_address("nonsense/0").unwrap().zero_mask_family(),
+            None
+        );
+        assert_eq!(v4_any, parse_address("any/0").unwrap());
+        assert!(parse_address("fd00::1/255.0.0.0").is_err());
+        assert!(parse_address("10.0.0.1/ffff::").is_err());
         assert!(parse_address("fd00::1/0").unwrap().is_any());
         assert!(!parse_address("10.0.0.0/0.0.0.255").unwrap().is_any());
         for refused in [
