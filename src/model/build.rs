@@ -235,6 +235,7 @@ fn build_lines<'a>(src: &'a str, keep: Option<&[bool]>) -> Parsed<'a> {
         kept_per_code: HashMap::default(),
         directives: Vec::new(),
         current: None,
+        last_chain: 0,
         header_families: [false; 2],
         address_families: [false; 2],
         family_known: false,
@@ -310,6 +311,10 @@ struct Builder<'a> {
     kept_per_code: HashMap<&'static str, usize, foldhash::fast::RandomState>,
     directives: Vec<CommentLine>,
     current: Option<Table<'a>>,
+    /// The chain the last rule command named: a dump's rules come chain by
+    /// chain, and comparing with one name costs less than a hash lookup
+    /// among tens of thousands (checked by name, so never stale).
+    last_chain: usize,
     /// Which families an `iptables-save`/`ip6tables-save` header named
     /// (IPv4, IPv6): one decides the family; both mean concatenated dumps.
     header_families: [bool; 2],
@@ -900,8 +905,18 @@ impl<'a> Builder<'a> {
     /// The chain a command names, or an `undeclared-chain` error.
     fn chain_for(&mut self, name: &Word<'a>) -> Option<usize> {
         let table = self.current.as_ref()?;
+        if table
+            .chains
+            .get(self.last_chain)
+            .is_some_and(|chain| chain.name == name.text)
+        {
+            return Some(self.last_chain);
+        }
         match table.chain_index(&name.text) {
-            Some(index) => Some(index),
+            Some(index) => {
+                self.last_chain = index;
+                Some(index)
+            }
             None => {
                 let d = Diagnostic::new(
                     &UNDECLARED_CHAIN,
