@@ -418,6 +418,12 @@ fn reject_types_agree_with_the_kernel_in_both_families() {
 /// when the kernel refuses the rule (asserted, so a changed kernel shows).
 const FILTER_RULES: &[(&str, bool)] = &[
     ("-p tcp -m tcp --dport 22 -j ACCEPT", false),
+    // A host name loads when it resolves (here from /etc/hosts): a
+    // host-name-address warning, no error. Names of digits and dots never
+    // resolve.
+    ("-s localhost -j ACCEPT", false),
+    ("-s 10.0.0.1,localhost/24 -j ACCEPT", false),
+    ("-d 1.2.3.4.5 -j ACCEPT", true),
     ("-p 6 -m tcp -j ACCEPT", false),
     ("-m udp -p udp -j ACCEPT", false),
     ("-p icmp -m icmp --icmp-type 8 -j ACCEPT", false),

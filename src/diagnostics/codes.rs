@@ -538,6 +538,32 @@ declare_code! {
     pub static CONFLICTING_OPTION = ("IPT026", "conflicting-option", Error, "an option given twice, or with one it excludes");
 }
 
+declare_code! {
+    /// ## What it does
+    /// Reports a host name where `-s` or `-d` (or an address of a
+    /// `-s a,b` list) takes an address: `-s backup.example.com`.
+    ///
+    /// ## Why it matters
+    /// iptables looks the name up when it loads the rules and adds one
+    /// rule per address it finds; the kernel never sees the name. What the
+    /// rule matches then depends on DNS (or `/etc/hosts`) at that moment,
+    /// and the line is refused ("host/network not found") when the name
+    /// does not resolve, as on a node whose resolver is not up yet at boot.
+    /// iptables-save prints the addresses, never a name, so a dump read
+    /// back differs from the file. iptlint does not resolve names: it takes
+    /// such a rule as matching some addresses it cannot know, so it never
+    /// calls the rule shadowing or shadowed on the address alone.
+    ///
+    /// ## Example
+    /// ```text
+    /// -A INPUT -s backup.example.com -p tcp --dport 22 -j ACCEPT
+    /// ```
+    ///
+    /// ## How to fix
+    /// Write the addresses: `-s 192.0.2.10/32`.
+    pub static HOST_NAME_ADDRESS = ("IPT027", "host-name-address", Warning, "a host name, looked up when iptables loads the rule");
+}
+
 /// Every parse-level code, in code order.
 pub static PARSE_CODES: &[&CodeInfo] = &[
     &SYNTAX_ERROR,
@@ -566,4 +592,5 @@ pub static PARSE_CODES: &[&CodeInfo] = &[
     &TRUNCATED_COMMENT,
     &EMPTY_RANGE,
     &CONFLICTING_OPTION,
+    &HOST_NAME_ADDRESS,
 ];

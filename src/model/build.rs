@@ -14,8 +14,7 @@ use super::matches::{HashlimitMask, Match, MatchKind};
 use super::rule::{AddressLists, Interpreted, RuleRef, Statement, interpret};
 use super::targets::{Action, reject_type, reject_types};
 use super::{
-    AddressMatch, Chain, Command, Dump, Family, Protocol, RawOption, Rule, Table, TableKind,
-    written_protocol,
+    Chain, Command, Dump, Family, Protocol, RawOption, Rule, Table, TableKind, written_protocol,
 };
 use crate::diagnostics::codes::{
     BAD_COUNTERS, BAD_POLICY, BAD_VALUE, CHAIN_NAME_TOO_LONG, CRLF_LINE_ENDINGS, DUPLICATE_CHAIN,
@@ -937,14 +936,9 @@ impl<'a> Builder<'a> {
     fn note_family(&mut self, rule: &Rule<'a>) {
         let addresses = [&rule.source, &rule.destination];
         for address in addresses.into_iter().flatten() {
-            // `any/0` loads in either family: it says nothing of the dump's;
-            // `any/0.0.0.0` does (see `AddressMatch::zero_mask_family`).
-            let family = if address.value.is_any() {
-                address.value.zero_mask_family()
-            } else {
-                Some(address_family(&address.value))
-            };
-            if let Some(family) = family {
+            // `any/0` and host names load in either family: they say nothing
+            // of the dump's; `any/0.0.0.0` does (see `AddressMatch::family`).
+            if let Some(family) = address.value.family() {
                 self.family_known = true;
                 self.address_families[family as usize] = true;
             }
@@ -1432,15 +1426,6 @@ fn header_family(comment: &str) -> Option<Family> {
     }
 }
 
-/// The family an address of `-s`/`-d` is written in.
-fn address_family(address: &AddressMatch) -> Family {
-    if address.net.addr.is_ipv6() {
-        Family::V6
-    } else {
-        Family::V4
-    }
-}
-
 /// `-s`/`-d` addresses of the other family: iptables looks them up as host
 /// names and finds none ("host/network `fd00::1' not found").
 fn wrong_family_rule_addresses<'r>(
@@ -1452,6 +1437,9 @@ fn wrong_family_rule_addresses<'r>(
         .filter_map(move |(option, address)| {
             let address = address.as_ref()?;
             let value = &address.value;
+            if value.is_host_name() {
+                return None;
+            }
             if value.is_any() {
                 return wrong_family_zero_mask(option, value.zero_mask_family()?, family, address.span);
             }
@@ -1544,7 +1532,7 @@ mod tests {
             .rules
             .iter()
             .map(|rule| {
-                let address = |a: &Option<crate::model::Negatable<AddressMatch>>| {
+                let address = |a: &Option<crate::model::Negatable<crate::model::AddressMatch>>| {
                     a.map_or("-".to_string(), |a| a.value.net.addr.to_string())
                 };
                 format!("{} {}", address(&rule.source), address(&rule.destination))

@@ -15,8 +15,8 @@ use super::targets::{
 use super::values::{AddressMatch, parse_address};
 use super::{Negatable, Protocol, RawOption, Rule, written_protocol};
 use crate::diagnostics::codes::{
-    ARGUMENT_LIMIT, BAD_NEGATION, BAD_VALUE, CONFLICTING_OPTION, EMPTY_RANGE, OBSOLETE_NEGATION,
-    SYNTAX_ERROR, TRUNCATED_COMMENT, UNKNOWN_OPTION,
+    ARGUMENT_LIMIT, BAD_NEGATION, BAD_VALUE, CONFLICTING_OPTION, EMPTY_RANGE, HOST_NAME_ADDRESS,
+    OBSOLETE_NEGATION, SYNTAX_ERROR, TRUNCATED_COMMENT, UNKNOWN_OPTION,
 };
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::syntax::{Arg, Counters, Span, Word};
@@ -447,7 +447,10 @@ impl<'a> Interpreter<'a> {
         };
         if !value.text.contains(',') {
             return match parse_address(&value.text) {
-                Ok(address) => Some((one(address), Vec::new())),
+                Ok(address) => {
+                    self.note_host_name(&address, &value.text, value.span);
+                    Some((one(address), Vec::new()))
+                }
                 Err(message) => {
                     self.diagnostics
                         .push(error(&BAD_VALUE, value.span, message));
@@ -480,10 +483,13 @@ impl<'a> Interpreter<'a> {
             };
             offset += element.len() + 1;
             match parse_address(element) {
-                Ok(address) => addresses.push(Negatable {
-                    span,
-                    ..one(address)
-                }),
+                Ok(address) => {
+                    self.note_host_name(&address, element, span);
+                    addresses.push(Negatable {
+                        span,
+                        ..one(address)
+                    })
+                }
                 Err(message) => {
                     self.diagnostics.push(error(&BAD_VALUE, span, message));
                     return None;
@@ -491,6 +497,24 @@ impl<'a> Interpreter<'a> {
             }
         }
         Some((addresses[0], addresses))
+    }
+
+    /// Warn about an address of `-s`/`-d` written as a host name.
+    fn note_host_name(&mut self, address: &AddressMatch, written: &str, span: Span) {
+        if !address.is_host_name() {
+            return;
+        }
+        let name = written.rsplit_once('/').map_or(written, |(name, _)| name);
+        self.diagnostics.push(
+            Diagnostic::new(
+                &HOST_NAME_ADDRESS,
+                span,
+                format!("`{name}` is a host name: iptables looks it up when it loads the rule"),
+            )
+            .with_primary_message("not an address")
+            .with_note("the kernel holds one rule per address found then; the line is refused when the name does not resolve (\"host/network not found\")")
+            .with_note("iptlint does not resolve names: it reads the rule as matching some addresses it cannot know; write the addresses instead"),
+        );
     }
 
     fn refuse_negation(&mut self, what: &str) {

@@ -122,6 +122,12 @@ pub enum MaskShape {
     /// address, but only the family it is written in loads it (see
     /// [`mask_family`]).
     ZeroAddress(Family),
+    /// Not an address but a host name (`-s backup.example.com`), which
+    /// iptables looks up when loading: the rule holds the addresses found
+    /// then (iptables-save prints those), unknown here. The prefix is 0
+    /// and the address a digest of the name, not an address of the host,
+    /// so that rules naming two hosts are not taken for copies.
+    HostName,
 }
 
 /// Comparisons leave out how a mask of zero was written: the kernel holds
@@ -148,9 +154,31 @@ impl AddressMatch {
         self.net.prefix == 0 && !self.is_sparse()
     }
 
-    /// Whether the mask has ones after its prefix (see [`MaskShape::Sparse`]).
+    /// Whether the rule matches only some addresses of `net`, and no prefix
+    /// says which: a mask with ones after its prefix
+    /// ([`MaskShape::Sparse`]) or a host name ([`MaskShape::HostName`],
+    /// whose `net` has a prefix of 0: any address).
     pub fn is_sparse(&self) -> bool {
-        self.mask == MaskShape::Sparse
+        matches!(self.mask, MaskShape::Sparse | MaskShape::HostName)
+    }
+
+    /// Whether this is a host name rather than an address (see
+    /// [`MaskShape::HostName`]).
+    pub fn is_host_name(&self) -> bool {
+        self.mask == MaskShape::HostName
+    }
+
+    /// The family the address is written in, the only one that loads it;
+    /// `None` when either does (a mask of zero written as a number, a host
+    /// name, which is looked up in the family of the tool).
+    pub fn family(&self) -> Option<Family> {
+        match self.mask {
+            MaskShape::HostName => None,
+            MaskShape::ZeroAddress(family) => Some(family),
+            _ if self.is_any() => None,
+            _ if self.net.addr.is_ipv6() => Some(Family::V6),
+            _ => Some(Family::V4),
+        }
     }
 
     /// For a mask of zero written as an address, the only family that
@@ -212,7 +240,15 @@ pub fn parse_address(text: &str) -> Result<AddressMatch, String> {
     // The mask in the top bits of 128.
     let mask = match mask_text {
         None => u128::MAX,
-        Some(mask) => parse_mask(mask, mask_v6).ok_or_else(|| bad_mask(mask))?,
+        Some(mask) => match parse_mask(mask, mask_v6) {
+            Some(mask) => mask,
+            // A prefix length only ip6tables takes (`/64`) after a name:
+            // the name may be an IPv6 host's.
+            None if is_host_name(host) && parse_mask(mask, true).is_some_and(|m| m != 0) => {
+                return Ok(host_name(host));
+            }
+            None => return Err(bad_mask(mask)),
+        },
     };
     if mask == 0 {
         return Ok(AddressMatch {
@@ -236,10 +272,12 @@ pub fn parse_address(text: &str) -> Result<AddressMatch, String> {
                     .map(Ipv4Addr::from)
             })
             .map(IpAddr::V4)
-    }
-    .ok_or_else(|| {
-        format!("`{host}` is not an IP address (iptables-save never writes host names)")
-    })?;
+    };
+    let addr = match addr {
+        Some(addr) => addr,
+        None if is_host_name(host) => return Ok(host_name(host)),
+        None => return Err(format!("`{host}` is not an IP address or a host name")),
+    };
     let ones = mask.leading_ones();
     Ok(AddressMatch {
         net: IpNet {
@@ -252,6 +290,35 @@ pub fn parse_address(text: &str) -> Result<AddressMatch, String> {
             MaskShape::Prefix
         },
     })
+}
+
+/// Whether iptables would look `host` up as a host name: letters, digits,
+/// `-`, `_` and `.`, with a letter (names of digits and dots only, like
+/// `1.2.3.4.5`, never resolve; `getaddrinfo` refuses them).
+fn is_host_name(host: &str) -> bool {
+    host.bytes().any(|b| b.is_ascii_alphabetic())
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// A host name as an [`AddressMatch`] (see [`MaskShape::HostName`]): any
+/// address, with a digest of the name (FNV-1a, twice) in place of one.
+fn host_name(host: &str) -> AddressMatch {
+    let fnv = |seed: u64| {
+        host.bytes().fold(seed, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        })
+    };
+    let digest =
+        (u128::from(fnv(0xcbf2_9ce4_8422_2325)) << 64) | u128::from(fnv(0x84222325_cbf29ce4));
+    AddressMatch {
+        net: IpNet {
+            addr: IpAddr::V6(Ipv6Addr::from(digest)),
+            prefix: 0,
+        },
+        mask: MaskShape::HostName,
+    }
 }
 
 /// The family a mask of `-s`/`-d` is written in, when it is written as an
@@ -1031,6 +1098,23 @@ mod tests {
         );
         assert_eq!(v4_any, parse_address("any/0").unwrap());
         assert!(parse_address("fd00::1/255.0.0.0").is_err());
+        // Host names: looked up by iptables, unknown here; any address of
+        // either family, and two names never the same address.
+        let name = parse_address("backup.example.com").unwrap();
+        assert!(name.is_host_name() && name.is_sparse() && !name.is_any());
+        assert_eq!(name.family(), None);
+        assert_eq!(name, parse_address("backup.example.com").unwrap());
+        assert_ne!(name, parse_address("backup2.example.com").unwrap());
+        assert!(parse_address("localhost/64").unwrap().is_host_name());
+        assert!(parse_address("localhost/0").unwrap().is_any());
+        for not_a_name in ["1.2.3.4.5", "010.0.0.0008", "host name", "a@b", ""] {
+            assert!(parse_address(not_a_name).is_err(), "{not_a_name}");
+        }
+        assert_eq!(
+            parse_address("10.0.0.1").unwrap().family(),
+            Some(Family::V4)
+        );
+        assert_eq!(parse_address("nonsense/0").unwrap().family(), None);
         assert!(parse_address("10.0.0.1/ffff::").is_err());
         assert!(parse_address("fd00::1/0").unwrap().is_any());
         assert!(!parse_address("10.0.0.0/0.0.0.255").unwrap().is_any());
@@ -1047,7 +1131,6 @@ mod tests {
             "10.0.0.0/255.255",
             "10.0.0.0/255.255.255.256",
             "fd00::1/0x81",
-            "example.com",
             "",
         ] {
             assert!(parse_address(refused).is_err(), "{refused}");
