@@ -5,7 +5,8 @@ use super::{Check, Context, Findings};
 use crate::analysis::ShadowBasis;
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic};
-use crate::model::Flow;
+use crate::model::{Flow, Rule};
+use crate::syntax::Span;
 
 declare_code! {
     /// ## What it does
@@ -50,6 +51,25 @@ declare_code! {
 /// The `shadowed-rule` check.
 pub struct ShadowedRule;
 
+/// For two rules iptables made of one line's address lists, where the
+/// addresses that tell them apart are written: the later rule's, then the
+/// earlier one's (`None` for rules of two lines, or a quoted list, whose
+/// addresses share the word's span).
+fn same_line_addresses(rule: &Rule<'_>, by: &Rule<'_>) -> Option<(Span, Span)> {
+    if rule.line != by.line {
+        return None;
+    }
+    [
+        (&rule.source, &by.source),
+        (&rule.destination, &by.destination),
+    ]
+    .into_iter()
+    .find_map(|(ours, theirs)| match (ours, theirs) {
+        (Some(ours), Some(theirs)) if ours.span != theirs.span => Some((ours.span, theirs.span)),
+        _ => None,
+    })
+}
+
 impl Check for ShadowedRule {
     fn info(&self) -> &'static CodeInfo {
         &SHADOWED_RULE
@@ -65,23 +85,44 @@ impl Check for ShadowedRule {
                 for shadow in &flow.shadows {
                     let rule = &chain.rules[shadow.rule];
                     let by = &chain.rules[shadow.by];
-                    let mut diagnostic = Diagnostic::new(
-                        &SHADOWED_RULE,
-                        rule.spec,
-                        format!(
-                            "rule in {} is shadowed by the rule at line {}",
-                            chain.name, by.line
+                    let ending = ending_phrase(by, table, flows);
+                    let mut diagnostic = match same_line_addresses(rule, by) {
+                        // Two rules iptables made of one `-s a,b` line:
+                        // "line 9 shadowed by line 9" would say nothing, the
+                        // addresses tell them apart.
+                        Some((ours, theirs)) => Diagnostic::new(
+                            &SHADOWED_RULE,
+                            ours,
+                            format!(
+                                "rule in {} is shadowed by another rule of the same line",
+                                chain.name
+                            ),
+                        )
+                        .with_primary_message("the rule made of this address never fires")
+                        .with_secondary(
+                            theirs,
+                            format!(
+                                "the rule made of this one comes first in {}, matches every packet the other matches, and {ending}",
+                                chain.name
+                            ),
                         ),
-                    )
-                    .with_primary_message("this rule never fires")
-                    .with_secondary(
-                        by.spec,
-                        format!(
-                            "matches every packet the rule at line {} matches, and {}",
-                            rule.line,
-                            ending_phrase(by, table, flows)
+                        None => Diagnostic::new(
+                            &SHADOWED_RULE,
+                            rule.spec,
+                            format!(
+                                "rule in {} is shadowed by the rule at line {}",
+                                chain.name, by.line
+                            ),
+                        )
+                        .with_primary_message("this rule never fires")
+                        .with_secondary(
+                            by.spec,
+                            format!(
+                                "matches every packet the rule at line {} matches, and {ending}",
+                                rule.line,
+                            ),
                         ),
-                    );
+                    };
                     for (which, listed) in [("this rule", rule), ("the earlier rule", by)] {
                         if let Some(pair) = listed.address_pair(cx.src) {
                             diagnostic = diagnostic.with_note(format!(
