@@ -311,8 +311,9 @@ struct Builder<'a> {
     directives: Vec<CommentLine>,
     current: Option<Table<'a>>,
     /// The chain the last rule command named: a dump's rules come chain by
-    /// chain, and comparing with one name costs less than a hash lookup
-    /// among tens of thousands (checked by name, so never stale).
+    /// chain, and comparing with a name or two costs less than a hash
+    /// lookup among tens of thousands, a cache miss or two each on a large
+    /// dump (checked by name, so never stale).
     last_chain: usize,
     /// Which families an `iptables-save`/`ip6tables-save` header named
     /// (IPv4, IPv6): one decides the family; both mean concatenated dumps.
@@ -904,12 +905,18 @@ impl<'a> Builder<'a> {
     /// The chain a command names, or an `undeclared-chain` error.
     fn chain_for(&mut self, name: &Word<'a>) -> Option<usize> {
         let table = self.current.as_ref()?;
-        if table
-            .chains
-            .get(self.last_chain)
-            .is_some_and(|chain| chain.name == name.text)
-        {
-            return Some(self.last_chain);
+        // The chain of the last rule, else the one declared after it:
+        // iptables-save writes the rules chain by chain in the order of the
+        // declarations.
+        for guess in [self.last_chain, self.last_chain + 1] {
+            if table
+                .chains
+                .get(guess)
+                .is_some_and(|chain| chain.name == name.text)
+            {
+                self.last_chain = guess;
+                return Some(guess);
+            }
         }
         match table.chain_index(&name.text) {
             Some(index) => {
