@@ -523,28 +523,54 @@ pub fn walk_chain(
     out
 }
 
-/// The strongly connected components of the jump graph, callees before
-/// callers (reverse topological order), by an iterative Tarjan over a
-/// compact adjacency array: several times faster than petgraph's
-/// linked edge lists on a dump with a hundred thousand jumps, and no
-/// recursion (a dump with 200,000 chains in a line must work).
+/// [`components_of`] the jump graph, for the tests.
+#[cfg(test)]
 fn components_callees_first(graph: &ChainGraph) -> Vec<Vec<NodeIndex>> {
-    let n = graph.graph.node_count();
-    // Adjacency in compressed rows.
-    let mut start = vec![0u32; n + 1];
-    for edge in graph.graph.raw_edges() {
-        start[edge.source().index() + 1] += 1;
+    components_of(&Callees::of(graph))
+}
+
+/// The jump graph's edges in compressed rows: each chain's callees (with
+/// repeats, one per jump) in one slice. Walking petgraph's linked edge
+/// lists is a cache miss per edge on a large dump.
+struct Callees {
+    start: Vec<u32>,
+    next: Vec<u32>,
+}
+
+impl Callees {
+    fn of(graph: &ChainGraph) -> Self {
+        let n = graph.graph.node_count();
+        let mut start = vec![0u32; n + 1];
+        for edge in graph.graph.raw_edges() {
+            start[edge.source().index() + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut next = vec![0u32; graph.graph.edge_count()];
+        for edge in graph.graph.raw_edges() {
+            let from = edge.source().index();
+            next[fill[from] as usize] = edge.target().index() as u32;
+            fill[from] += 1;
+        }
+        Callees { start, next }
     }
-    for i in 0..n {
-        start[i + 1] += start[i];
+
+    /// The chains `chain` jumps or goes to.
+    fn of_chain(&self, chain: usize) -> &[u32] {
+        &self.next[self.start[chain] as usize..self.start[chain + 1] as usize]
     }
-    let mut fill = start.clone();
-    let mut next = vec![0u32; graph.graph.edge_count()];
-    for edge in graph.graph.raw_edges() {
-        let from = edge.source().index();
-        next[fill[from] as usize] = edge.target().index() as u32;
-        fill[from] += 1;
-    }
+}
+
+/// The strongly connected components of the jump graph, callees before
+/// callers (reverse topological order), by an iterative Tarjan over the
+/// compressed rows: several times faster than petgraph's linked edge
+/// lists on a dump with a hundred thousand jumps, and no recursion (a dump
+/// with 200,000 chains in a line must work).
+fn components_of(callees: &Callees) -> Vec<Vec<NodeIndex>> {
+    let Callees { start, next } = callees;
+    let n = start.len() - 1;
     const UNSEEN: u32 = u32::MAX;
     let mut order = vec![UNSEEN; n];
     let mut low = vec![0u32; n];
@@ -606,7 +632,8 @@ fn components_callees_first(graph: &ChainGraph) -> Vec<Vec<NodeIndex>> {
 fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Family) -> TableFlow {
     let n = table.chains.len();
     // Reverse topological order: callees before callers.
-    let components = components_callees_first(graph);
+    let callees = Callees::of(graph);
+    let components = components_of(&callees);
     let mut component_of = vec![0usize; n];
     for (c, component) in components.iter().enumerate() {
         for node in component {
@@ -651,10 +678,10 @@ fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Famil
     // each question was a third of this function's own time.
     let rewalked_chains: Vec<bool> = (0..n)
         .map(|chain| {
-            graph
-                .graph
-                .neighbors(NodeIndex::new(chain))
-                .any(|callee| may_verdict[callee.index()])
+            callees
+                .of_chain(chain)
+                .iter()
+                .any(|&callee| may_verdict[callee as usize])
         })
         .collect();
     let rewalked = |chain: usize| rewalked_chains[chain];
@@ -790,10 +817,10 @@ fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Famil
         for node in component {
             let chain = node.index();
             let entry = entries[chain].take().expect("every chain has an entry set");
-            let stale = graph
-                .graph
-                .neighbors(*node)
-                .any(|callee| verdicts[callee.index()]);
+            let stale = callees
+                .of_chain(chain)
+                .iter()
+                .any(|&callee| verdicts[callee as usize]);
             let walk = match walks[chain].take() {
                 Some(walk) if !stale => walk,
                 _ => {
