@@ -638,6 +638,19 @@ const FILTER_RULES: &[(&str, bool)] = &[
     ),
     ("-m policy --dir in --pol ipsec --proto tcp -j ACCEPT", true),
     ("-m policy --dir in --pol ipsec --proto ESP -j ACCEPT", true),
+    // The aliases of /etc/protocols, as written only.
+    (
+        "-m policy --dir in --pol ipsec --proto IPSEC-ESP -j ACCEPT",
+        false,
+    ),
+    (
+        "-m policy --dir in --pol ipsec --proto IPCOMP -j ACCEPT",
+        false,
+    ),
+    (
+        "-m policy --dir in --pol ipsec --proto ipsec-ah -j ACCEPT",
+        true,
+    ),
     (
         "-m policy --dir in --pol ipsec --proto esp --next --proto ah -j ACCEPT",
         true,

@@ -1991,11 +1991,18 @@ fn check_policy(options: &[RawOption<'_>]) -> Result<(), ValueError> {
             }
             "--proto" => {
                 typed(option, |text| {
-                    // Not lowercased, unlike `-p`.
-                    let protocol = if text.bytes().any(|b| b.is_ascii_uppercase()) {
-                        Err(format!("unknown protocol `{text}`"))
-                    } else {
-                        Protocol::parse(text)
+                    // Not lowercased, unlike `-p`: looked up as written,
+                    // names and the aliases /etc/protocols (netbase) gives
+                    // the three (getprotobyname is case-sensitive, so
+                    // `IPSEC-ESP` loads and `ESP` or `ipsec-esp` does not).
+                    let protocol = match text {
+                        "IPSEC-ESP" => Ok(Protocol::Number(50)),
+                        "IPSEC-AH" => Ok(Protocol::Number(51)),
+                        "IPCOMP" => Ok(Protocol::Number(108)),
+                        _ if text.bytes().any(|b| b.is_ascii_uppercase()) => {
+                            Err(format!("unknown protocol `{text}`"))
+                        }
+                        _ => Protocol::parse(text),
                     }?;
                     match protocol {
                         Protocol::Number(50 | 51 | 108) => Ok(()),
