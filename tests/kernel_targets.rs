@@ -424,6 +424,11 @@ const FILTER_RULES: &[(&str, bool)] = &[
     ("-s localhost -j ACCEPT", false),
     ("-s 10.0.0.1,localhost/24 -j ACCEPT", false),
     ("-d 1.2.3.4.5 -j ACCEPT", true),
+    // Numbers as xtables_strtoui reads them: a `+` before hexadecimal and
+    // octal too (`+0100` is 64).
+    ("-m mark --mark 5/+0xff -j ACCEPT", false),
+    ("-m dscp --dscp +0x3f -j ACCEPT", false),
+    ("-m dscp --dscp +0100 -j ACCEPT", true),
     ("-p 6 -m tcp -j ACCEPT", false),
     ("-m udp -p udp -j ACCEPT", false),
     ("-p icmp -m icmp --icmp-type 8 -j ACCEPT", false),

@@ -740,16 +740,17 @@ pub fn parse_u32(text: &str) -> Result<u32, String> {
 }
 
 /// [`parse_u32`] without the message: for callers that try a number
-/// first and a name after it, on every rule.
+/// first and a name after it, on every rule. As libxtables'
+/// `xtables_strtoui` reads a whole word (a `+` in front of a hexadecimal or
+/// octal number too: `+0x10` is 16).
 pub fn c_number(text: &str) -> Option<u32> {
-    let parsed = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        u32::from_str_radix(hex, 16)
-    } else if text.len() > 1 && text.starts_with('0') {
-        u32::from_str_radix(&text[1..], 8)
-    } else {
-        text.parse::<u32>()
-    };
-    parsed.ok()
+    // The common case without a sign or leading zero, read the short way.
+    if let Ok(number) = text.parse::<u32>()
+        && !text.starts_with(['0', '+'])
+    {
+        return Some(number);
+    }
+    xtables_strtoui(text, 0, u64::from(u32::MAX)).map(|number| number as u32)
 }
 
 /// What C's `strtoul(text, &end, base)` reads at the start of `text`, for
@@ -1254,6 +1255,14 @@ mod tests {
             }
         );
         assert_eq!(parse_u32("010").unwrap(), 8);
+        // xtables_strtoui: a sign in front of any notation, never `-`.
+        assert_eq!(c_number("+0x10"), Some(16));
+        assert_eq!(c_number("+010"), Some(8));
+        assert_eq!(c_number("+7"), Some(7));
+        assert_eq!(c_number("4294967295"), Some(u32::MAX));
+        for refused in ["-1", "4294967296", "0x", "08", "+", "1x", ""] {
+            assert_eq!(c_number(refused), None, "{refused}");
+        }
         assert!(parse_mark("").is_err());
         assert!(parse_mark("-j").is_err());
     }
