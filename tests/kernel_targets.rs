@@ -509,6 +509,11 @@ const FILTER_RULES: &[(&str, bool)] = &[
         "-m statistic --mode nth --every 2 --packet 1 -j ACCEPT",
         false,
     ),
+    // `--every` also requires `--packet`; the other way round too.
+    ("-m statistic --mode nth --every 2 -j ACCEPT", true),
+    ("-m statistic --mode nth --packet 0 -j ACCEPT", true),
+    // libxt_limit reads the count with atoi: a sign is allowed.
+    ("-m limit --limit +5/s -j ACCEPT", false),
     ("-p tcp -m multiport --sports 1 --dports 2 -j ACCEPT", true),
     (
         "-m conntrack --ctstate NEW --ctstate ESTABLISHED -j ACCEPT",

@@ -2177,19 +2177,21 @@ fn build_statistic<'a>(options: &[RawOption<'a>], span: Span) -> Result<MatchKin
                     "statistic: --every must be at least 1".to_string(),
                 ));
             }
-            let packet = match find("--packet") {
-                Some(packet) => {
-                    let packet_value = typed(packet, parse_u32)?;
-                    if packet_value.value >= every_value.value {
-                        return Err((
-                            packet.span,
-                            "statistic: --packet must be less than --every".to_string(),
-                        ));
-                    }
-                    packet_value.value
-                }
-                None => 0,
+            // libxt_statistic: "option \"--every\" also requires \"--packet\"".
+            let Some(packet) = find("--packet") else {
+                return Err((
+                    every.span,
+                    "statistic: --every needs --packet (the packet to match, from 0): iptables refuses it alone".to_string(),
+                ));
             };
+            let packet_value = typed(packet, parse_u32)?;
+            if packet_value.value >= every_value.value {
+                return Err((
+                    packet.span,
+                    "statistic: --packet must be less than --every".to_string(),
+                ));
+            }
+            let packet = packet_value.value;
             Ok(MatchKind::Statistic(StatisticMatch::Nth {
                 every: every_value.value,
                 packet,
@@ -2328,7 +2330,9 @@ fn parse_rate(text: &str) -> Result<(f64, u32), String> {
         })
         .map(|(_, seconds)| seconds)
         .ok_or_else(|| format!("--limit: `{unit}` is not a unit (second, minute, hour, day)"))?;
+    // atoi: white space, then a sign (a `-` wraps to a rate too fast).
     let digits = count.trim_start();
+    let digits = digits.strip_prefix('+').unwrap_or(digits);
     let digits = &digits[..digits
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(digits.len())];
