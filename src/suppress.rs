@@ -18,10 +18,10 @@
 
 use crate::collections::HashMap;
 
-use crate::checks::undefined_target::bounded_edit_distance;
 use crate::checks::{all_codes, find_code};
 use crate::declare_code;
 use crate::diagnostics::codes::{SYNTAX_ERROR, UNREADABLE_INPUT};
+use crate::diagnostics::suggest;
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::model::MatchKind;
 use crate::model::build::Parsed;
@@ -286,12 +286,7 @@ fn unknown_check(name: &str, span: Span) -> Diagnostic {
 
 /// The check name closest to `name`, when close enough to be a misspelling.
 pub fn suggest_check(name: &str) -> Option<&'static str> {
-    let bound = (name.len() / 3).max(1);
-    all_codes()
-        .into_iter()
-        .filter_map(|info| bounded_edit_distance(name, info.name, bound).map(|d| (d, info.name)))
-        .min()
-        .map(|(_, name)| name)
+    suggest::closest(name, all_codes().into_iter().map(|info| info.name))
 }
 
 /// The first line after `line` that is a rule or a chain declaration.

@@ -1713,3 +1713,76 @@ fn agree_rule_by_rule<'r>(
     let refused = rules.filter(|rule| rule.3).count();
     assert_eq!(agreement.refused(), refused * kernels.len());
 }
+
+/// iptlint's list of match modules is the installed iptables' (the
+/// lowercase `libxt_`/`libipt_`/`libip6t_` extensions), so that
+/// `unknown-module` never fires on a real module; and a module iptables
+/// does not have is refused by iptables-restore and warned about by
+/// iptlint, with the module it was probably meant to be.
+#[test]
+fn match_modules_are_those_of_the_installed_iptables() {
+    let test = "match_modules_are_those_of_the_installed_iptables";
+    let kernels = Kernel::all(test);
+    if kernels.is_empty() {
+        return;
+    }
+    let folder = [
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/usr/lib64",
+        "/usr/lib",
+    ]
+    .iter()
+    .map(|lib| std::path::Path::new(lib).join("xtables"))
+    .find(|folder| folder.join("libxt_tcp.so").exists());
+    let Some(folder) = folder else {
+        support::skip(test, "no xtables extension folder with libxt_tcp.so");
+        return;
+    };
+    let mut installed: Vec<String> = std::fs::read_dir(&folder)
+        .expect("readable")
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            let module = ["libxt_", "libipt_", "libip6t_"]
+                .iter()
+                .find_map(|prefix| name.strip_prefix(prefix))?
+                .strip_suffix(".so")?;
+            (module
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                && module != "standard")
+                .then(|| module.to_string())
+        })
+        .collect();
+    installed.sort();
+    installed.dedup();
+    let mut known: Vec<String> = iptlint::model::matches::MATCH_MODULES
+        .iter()
+        .map(|m| m.to_string())
+        .collect();
+    known.sort();
+    assert_eq!(
+        known,
+        installed,
+        "iptlint's MATCH_MODULES against {}",
+        folder.display()
+    );
+
+    let text =
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m conntrak --ctstate NEW -j ACCEPT\nCOMMIT\n";
+    let (report, errors) = iptlint_errors(text);
+    assert!(errors.is_empty(), "{errors:?}");
+    let warned: Vec<&str> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.info.name == "unknown-module")
+        .flat_map(|d| d.notes.iter().map(String::as_str))
+        .collect();
+    assert!(warned.contains(&"did you mean `conntrack`?"), "{warned:?}");
+    for kernel in &kernels {
+        for family in [Family::V4, Family::V6] {
+            let refusal = kernel.restore(family, text, &[]).expect_err("refused");
+            assert!(refusal.contains("Couldn't load match"), "{refusal}");
+        }
+    }
+}

@@ -5,7 +5,7 @@ use crate::collections::HashMap;
 
 use super::{Check, Context, Findings};
 use crate::declare_code;
-use crate::diagnostics::{CodeInfo, Diagnostic};
+use crate::diagnostics::{CodeInfo, Diagnostic, suggest};
 use crate::model::targets::is_extension;
 use crate::model::{Action, Rule, Table};
 
@@ -175,68 +175,22 @@ fn case_insensitive_extension(name: &str) -> Option<String> {
 }
 
 /// The user chain of `table` whose name is closest to `name`, when close
-/// enough to be a likely misspelling (an edit distance of at most a third of
-/// the name's length, and at least one).
+/// enough to be a likely misspelling (see [`suggest::closest`]).
 fn closest_chain<'t>(table: &'t Table<'_>, name: &str) -> Option<&'t str> {
-    let limit = (name.chars().count() / 3).max(1);
-    let mut best: Option<(usize, &str)> = None;
-    for chain in table.chains.iter().filter(|chain| !chain.builtin) {
-        let candidate = chain.name.as_ref();
-        let bound = best.map_or(limit, |(distance, _)| distance.saturating_sub(1));
-        if let Some(distance) = bounded_edit_distance(name, candidate, bound)
-            && best.is_none_or(|(best_distance, _)| distance < best_distance)
-        {
-            best = Some((distance, candidate));
-        }
-    }
-    best.map(|(_, candidate)| candidate)
-}
-
-/// Levenshtein distance between `a` and `b` (in characters, case-insensitive
-/// substitutions cost nothing extra), or `None` when it exceeds `bound`.
-pub fn bounded_edit_distance(a: &str, b: &str, bound: usize) -> Option<usize> {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    if a.len().abs_diff(b.len()) > bound {
-        return None;
-    }
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
-    for (i, &ca) in a.iter().enumerate() {
-        current[0] = i + 1;
-        let mut row_min = current[0];
-        for (j, &cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(!ca.eq_ignore_ascii_case(&cb));
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-            row_min = row_min.min(current[j + 1]);
-        }
-        if row_min > bound {
-            return None;
-        }
-        std::mem::swap(&mut previous, &mut current);
-    }
-    Some(previous[b.len()]).filter(|&distance| distance <= bound)
+    suggest::closest(
+        name,
+        table
+            .chains
+            .iter()
+            .filter(|chain| !chain.builtin)
+            .map(|chain| chain.name.as_ref()),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::checks::test_support::findings;
-
-    #[test]
-    fn edit_distance() {
-        assert_eq!(
-            bounded_edit_distance("KUBE-SEP-A", "KUBE-SEP-A", 2),
-            Some(0)
-        );
-        assert_eq!(
-            bounded_edit_distance("KUBE-SEP-A", "KUBE-SEP-B", 2),
-            Some(1)
-        );
-        assert_eq!(bounded_edit_distance("LOGDROP", "LOG-DROP", 2), Some(1));
-        assert_eq!(bounded_edit_distance("abc", "xyz", 2), None);
-        assert_eq!(bounded_edit_distance("a", "abcdef", 2), None);
-    }
 
     #[test]
     fn undefined_and_late_declarations() {

@@ -564,6 +564,32 @@ declare_code! {
     pub static HOST_NAME_ADDRESS = ("IPT027", "host-name-address", Warning, "a host name, looked up when iptables loads the rule");
 }
 
+declare_code! {
+    /// ## What it does
+    /// Reports a `-m` module that iptables 1.8 does not have: a misspelt
+    /// name (`-m conntrak`), a name in the wrong case (`-m TCP`), or a module
+    /// of another project (`-m geoip` of xtables-addons).
+    ///
+    /// ## Why it matters
+    /// iptables loads the module's extension when it reads the line and
+    /// refuses the line when there is none ("Couldn't load match
+    /// `conntrak':No such file or directory"): iptables-restore loads
+    /// nothing of the table. Extensions from other projects exist, so this
+    /// is a warning: on a machine where such an extension is installed the
+    /// line loads. iptlint keeps the module's options as written and reads
+    /// the rule as matching packets it cannot know.
+    ///
+    /// ## Example
+    /// ```text
+    /// -A INPUT -m conntrak --ctstate NEW -j ACCEPT
+    /// ```
+    ///
+    /// ## How to fix
+    /// Correct the name (`-m conntrack`), or make sure the extension is
+    /// installed wherever the rules are loaded.
+    pub static UNKNOWN_MODULE = ("IPT028", "unknown-module", Warning, "a `-m` module iptables does not have");
+}
+
 /// Every parse-level code, in code order.
 pub static PARSE_CODES: &[&CodeInfo] = &[
     &SYNTAX_ERROR,
@@ -593,4 +619,5 @@ pub static PARSE_CODES: &[&CodeInfo] = &[
     &EMPTY_RANGE,
     &CONFLICTING_OPTION,
     &HOST_NAME_ADDRESS,
+    &UNKNOWN_MODULE,
 ];

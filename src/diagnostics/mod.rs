@@ -5,6 +5,7 @@
 //! codes live in [`codes`]; each check declares its own in `src/checks/`.
 
 pub mod codes;
+pub mod suggest;
 
 use std::fmt;
 

@@ -336,6 +336,79 @@ fn missing_options(name: &str, group: &[&str]) -> String {
 }
 
 /// The spec of module `name`, when iptlint knows its options.
+/// Every match module of iptables 1.8 (`libxt_*`, `libipt_*` and
+/// `libip6t_*` extensions that register a match), in either family: the
+/// names `-m` loads. iptlint types some of them ([`match_spec`]) and keeps
+/// the options of the others as written. A name outside this list is
+/// refused by iptables ("Couldn't load match") unless an extension from
+/// elsewhere (xtables-addons) provides it. `tests/kernel_targets.rs`
+/// compares it with the extensions the installed iptables has.
+pub const MATCH_MODULES: &[&str] = &[
+    "addrtype",
+    "ah",
+    "bpf",
+    "cgroup",
+    "cluster",
+    "comment",
+    "connbytes",
+    "connlabel",
+    "connlimit",
+    "connmark",
+    "conntrack",
+    "cpu",
+    "dccp",
+    "devgroup",
+    "dscp",
+    "dst",
+    "ecn",
+    "esp",
+    "eui64",
+    "frag",
+    "hashlimit",
+    "hbh",
+    "helper",
+    "hl",
+    "icmp",
+    "icmp6",
+    "ipcomp",
+    "iprange",
+    "ipv6header",
+    "ipvs",
+    "length",
+    "limit",
+    "mac",
+    "mark",
+    "mh",
+    "multiport",
+    "nfacct",
+    "osf",
+    "owner",
+    "physdev",
+    "pkttype",
+    "policy",
+    "quota",
+    "rateest",
+    "realm",
+    "recent",
+    "rpfilter",
+    "rt",
+    "sctp",
+    "set",
+    "socket",
+    "srh",
+    "state",
+    "statistic",
+    "string",
+    "tcp",
+    "tcpmss",
+    "time",
+    "tos",
+    "ttl",
+    "u32",
+    "udp",
+];
+
+/// The typed description of match module `name`, when iptlint has one.
 pub fn match_spec(name: &str) -> Option<&'static ExtensionSpec> {
     MATCH_SPECS.iter().find(|spec| spec.name == name)
 }

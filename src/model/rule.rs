@@ -8,7 +8,9 @@
 
 use std::borrow::Cow;
 
-use super::matches::{ExtensionSpec, Match, MatchKind, TcpFlags, build_match, match_spec};
+use super::matches::{
+    ExtensionSpec, MATCH_MODULES, Match, MatchKind, TcpFlags, build_match, match_spec,
+};
 use super::targets::{
     Action, CONNMARK_OPERATIONS, MARK_OPERATIONS, Target, build_action, is_extension, target_spec,
 };
@@ -16,9 +18,9 @@ use super::values::{AddressMatch, parse_address};
 use super::{Negatable, Protocol, RawOption, Rule, written_protocol};
 use crate::diagnostics::codes::{
     ARGUMENT_LIMIT, BAD_NEGATION, BAD_VALUE, CONFLICTING_OPTION, EMPTY_RANGE, HOST_NAME_ADDRESS,
-    OBSOLETE_NEGATION, SYNTAX_ERROR, TRUNCATED_COMMENT, UNKNOWN_OPTION,
+    OBSOLETE_NEGATION, SYNTAX_ERROR, TRUNCATED_COMMENT, UNKNOWN_MODULE, UNKNOWN_OPTION,
 };
-use crate::diagnostics::{CodeInfo, Diagnostic};
+use crate::diagnostics::{CodeInfo, Diagnostic, suggest};
 use crate::syntax::{Arg, Counters, Span, Word};
 
 /// Longest word iptables-restore accepts (its buffer is 1024 bytes).
@@ -499,6 +501,21 @@ impl<'a> Interpreter<'a> {
         Some((addresses[0], addresses))
     }
 
+    /// Warn about a `-m` module iptables does not have.
+    fn unknown_module(&mut self, name: &Word<'a>) {
+        let mut diagnostic = Diagnostic::new(
+            &UNKNOWN_MODULE,
+            name.span,
+            format!("iptables has no match module `{}`", name.text),
+        )
+        .with_primary_message("unknown module")
+        .with_note("iptables refuses the line (\"Couldn't load match\") unless an extension from elsewhere (xtables-addons) provides the module");
+        if let Some(close) = suggest::closest(&name.text, MATCH_MODULES.iter().copied()) {
+            diagnostic = diagnostic.with_note(format!("did you mean `{close}`?"));
+        }
+        self.diagnostics.push(diagnostic);
+    }
+
     /// Warn about an address of `-s`/`-d` written as a host name.
     fn note_host_name(&mut self, address: &AddressMatch, written: &str, span: Span) {
         if !address.is_host_name() {
@@ -752,8 +769,12 @@ impl<'a> Interpreter<'a> {
                     ));
                     return;
                 }
+                let spec = match_spec(&name.text);
+                if spec.is_none() && !MATCH_MODULES.contains(&name.text.as_ref()) {
+                    self.unknown_module(&name);
+                }
                 self.modules.push(ModuleBuilder {
-                    spec: match_spec(&name.text),
+                    spec,
                     span: word.span.to(name.span),
                     name: name.text,
                     implicit: false,
