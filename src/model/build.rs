@@ -950,6 +950,10 @@ impl<'a> Builder<'a> {
                 self.address_families[family as usize] = true;
             }
         }
+        for address in nat_addresses(rule) {
+            self.family_known = true;
+            self.address_families[usize::from(address.is_ipv6())] = true;
+        }
         if rule.counters.is_some() {
             self.dump.has_counters = true;
         }
@@ -1439,6 +1443,15 @@ fn wrong_family_rule_addresses<'r>(
     rule: &'r Rule<'_>,
     family: Family,
 ) -> impl Iterator<Item = Diagnostic> + 'r {
+    let nat = rule.target.iter().flat_map(move |target| {
+        let option = match target.action {
+            Action::Dnat(_) => "--to-destination",
+            Action::Snat(_) => "--to-source",
+            _ => "--to",
+        };
+        nat_addresses(rule)
+            .filter_map(move |address| other_family(option, address, family, target.span))
+    });
     [("-s", &rule.source), ("-d", &rule.destination)]
         .into_iter()
         .filter_map(move |(option, address)| {
@@ -1466,6 +1479,22 @@ fn wrong_family_rule_addresses<'r>(
                 )),
             )
         })
+        .chain(nat)
+}
+
+/// The addresses a NAT target maps to (`DNAT --to-destination`, `SNAT
+/// --to-source`, `NETMAP --to`): each tool reads only its family's
+/// ("Bad IP address", "Address family for hostname not supported").
+fn nat_addresses<'r>(rule: &'r Rule<'_>) -> impl Iterator<Item = IpAddr> + 'r {
+    let (ranges, netmap) = match rule.target.as_ref().map(|t| &t.action) {
+        Some(Action::Dnat(ranges) | Action::Snat(ranges)) => (ranges.as_slice(), None),
+        Some(Action::Netmap(net)) => (&[][..], Some(net.addr)),
+        _ => (&[][..], None),
+    };
+    ranges
+        .iter()
+        .flat_map(|range| range.first.into_iter().chain(range.last))
+        .chain(netmap)
 }
 
 /// A mask of zero written as an address of the other family: iptables
