@@ -966,7 +966,9 @@ impl<'a> Builder<'a> {
         }) || rule
             .target
             .as_ref()
-            .is_some_and(|t| t.name == "TEE" || family_only(&t.name, true).is_some())
+            .is_some_and(|t| {
+                matches!(t.name.as_ref(), "TEE" | "TPROXY") || family_only(&t.name, true).is_some()
+            })
         {
             self.saw_family_dependent_match = true;
         }
@@ -1327,14 +1329,19 @@ fn wrong_family_addresses<'r>(
     let tee = rule
         .target
         .iter()
-        .filter(|t| t.name == "TEE")
+        .filter(|t| matches!(t.name.as_ref(), "TEE" | "TPROXY"))
         .flat_map(|t| match &t.action {
             Action::Extension(options) => options.as_slice(),
             _ => &[],
         });
     let raw = policy
         .chain(tee)
-        .filter(|option| matches!(option.name, "--tunnel-src" | "--tunnel-dst" | "--gateway"))
+        .filter(|option| {
+            matches!(
+                option.name,
+                "--tunnel-src" | "--tunnel-dst" | "--gateway" | "--on-ip"
+            )
+        })
         .filter_map(move |option| {
             let word = option.values.first()?;
             let address: IpAddr = word.text.split('/').next()?.parse().ok()?;
