@@ -1198,7 +1198,7 @@ impl<'a> Builder<'a> {
 
 /// Append to a chain's rules, doubling the capacity from 1 rather than
 /// from 4 as `Vec::push` does: most chains of a kube-proxy dump have one to
-/// three rules of 280 bytes each, and the slack of pushed vectors was a
+/// three rules of 272 bytes each, and the slack of pushed vectors was a
 /// third of the model.
 fn push_rule<'a>(rules: &mut Vec<Rule<'a>>, rule: Rule<'a>) {
     if rules.len() == rules.capacity() {
