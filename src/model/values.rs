@@ -234,9 +234,8 @@ pub fn parse_address(text: &str) -> Result<AddressMatch, String> {
     // A mask written as an address is read in its own family (see
     // [`mask_family`]): when it is zero the host is ignored, whatever
     // its family (`fd00::1/0.0.0.0` loads in iptables).
-    let mask_v6 = mask_text
-        .and_then(mask_family)
-        .map_or(v6, |family| family == Family::V6);
+    let written_family = mask_text.and_then(mask_family);
+    let mask_v6 = written_family.map_or(v6, |family| family == Family::V6);
     // The mask in the top bits of 128.
     let mask = match mask_text {
         None => u128::MAX,
@@ -253,9 +252,7 @@ pub fn parse_address(text: &str) -> Result<AddressMatch, String> {
     if mask == 0 {
         return Ok(AddressMatch {
             net: IpNet::any(mask_v6),
-            mask: mask_text
-                .and_then(mask_family)
-                .map_or(MaskShape::Prefix, MaskShape::ZeroAddress),
+            mask: written_family.map_or(MaskShape::Prefix, MaskShape::ZeroAddress),
         });
     }
     if mask_v6 != v6 {
