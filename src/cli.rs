@@ -91,7 +91,7 @@ pub enum ColorWhen {
 /// Arguments of `check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Dumps to check; `-` reads standard input (the default when none is given).
+    /// Dumps to check; `-` reads standard input (the default when none is given, unless it is a terminal).
     #[arg(value_name = "FILE")]
     pub files: Vec<String>,
     /// Output format.
@@ -239,6 +239,10 @@ pub fn run(cli: Cli) -> std::io::Result<ExitStatus> {
 
 fn check(args: CheckArgs) -> std::io::Result<ExitStatus> {
     let files = if args.files.is_empty() {
+        if let Some(refusal) = crate::source::terminal_stdin_refusal("check") {
+            eprintln!("iptlint: {refusal}");
+            return Ok(ExitStatus::Error);
+        }
         vec!["-".to_string()]
     } else {
         args.files.clone()

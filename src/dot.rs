@@ -61,7 +61,7 @@ pub enum DotFormat {
 /// Arguments of `iptlint dot`.
 #[derive(Debug, Args)]
 pub struct DotArgs {
-    /// The dump; `-` or none reads standard input.
+    /// The dump; `-` reads standard input, as does nothing unless it is a terminal.
     #[arg(value_name = "FILE")]
     pub file: Option<String>,
     /// Draw only this table.
@@ -1215,6 +1215,12 @@ pub fn render_svg(dot: &str) -> Result<Vec<u8>, String> {
 
 /// Run `iptlint dot`.
 pub fn run(args: DotArgs) -> std::io::Result<ExitStatus> {
+    if args.file.is_none()
+        && let Some(refusal) = crate::source::terminal_stdin_refusal("dot")
+    {
+        eprintln!("iptlint: {refusal}");
+        return Ok(ExitStatus::Error);
+    }
     let path = args.file.clone().unwrap_or_else(|| "-".to_string());
     let source = match SourceFile::read(&path) {
         Ok(source) => source,

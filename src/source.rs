@@ -1,7 +1,7 @@
 //! Input files: reading bytes from a path or stdin, decoding, and mapping
 //! byte offsets to 1-based lines and columns.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::ops::Range;
 
 /// Largest input accepted: spans are 32-bit.
@@ -101,6 +101,21 @@ impl SourceFile {
     pub fn line_count(&self) -> usize {
         self.line_starts.len()
     }
+}
+
+/// Why a command given no FILE does not wait on standard input: it is a
+/// terminal, where nobody is typing a dump, and `iptlint check` alone in a
+/// shell would otherwise sit silent until Ctrl-D, like a hang. `command` is
+/// the subcommand with its other arguments, for the two ways to give a dump.
+/// `None` when standard input is a pipe or a file. An explicit `-` still
+/// reads the terminal: that was asked for.
+pub fn terminal_stdin_refusal(command: &str) -> Option<String> {
+    std::io::stdin().is_terminal().then(|| {
+        format!(
+            "no dump to read: standard input is a terminal; name a FILE \
+             (`iptlint {command} FILE`) or pipe one in (`iptables-save | iptlint {command}`)"
+        )
+    })
 }
 
 fn floor_char_boundary(text: &str, mut offset: usize) -> usize {

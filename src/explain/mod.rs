@@ -40,7 +40,7 @@ pub struct ExplainArgs {
     /// (`KUBE-SVC-...`, `KUBE-EXT-...`).
     #[arg(value_name = "SERVICE")]
     pub service: String,
-    /// The dump; `-` or nothing reads standard input.
+    /// The dump; `-` reads standard input, as does nothing unless it is a terminal.
     #[arg(value_name = "FILE")]
     pub file: Option<String>,
     /// Output format.
@@ -51,7 +51,7 @@ pub struct ExplainArgs {
 /// Arguments of `services`.
 #[derive(Debug, Args)]
 pub struct ServicesArgs {
-    /// The dump; `-` or nothing reads standard input.
+    /// The dump; `-` reads standard input, as does nothing unless it is a terminal.
     #[arg(value_name = "FILE")]
     pub file: Option<String>,
     /// Output format.
@@ -332,6 +332,22 @@ fn is_uniform(service: &Service, tolerance: f64) -> bool {
 
 /// Run `explain`.
 pub fn explain(args: &ExplainArgs) -> std::io::Result<ExitStatus> {
+    if args.file.is_none() {
+        // `iptlint explain dump.rules`: the service left out, the dump
+        // taken for it. Said before anything waits on standard input.
+        if std::path::Path::new(&args.service).is_file() {
+            eprintln!(
+                "iptlint: `{0}` is a file, not a service: the service comes first \
+                 (`iptlint explain SERVICE {0}`); `iptlint services {0}` lists them",
+                args.service
+            );
+            return Ok(ExitStatus::Error);
+        }
+        if let Some(refusal) = crate::source::terminal_stdin_refusal("explain SERVICE") {
+            eprintln!("iptlint: {refusal}");
+            return Ok(ExitStatus::Error);
+        }
+    }
     let source = match read(args.file.as_deref()) {
         Ok(source) => source,
         Err(status) => return Ok(status),
@@ -1058,6 +1074,12 @@ pub struct ServiceLineJson {
 
 /// Run `services`.
 pub fn list(args: &ServicesArgs) -> std::io::Result<ExitStatus> {
+    if args.file.is_none()
+        && let Some(refusal) = crate::source::terminal_stdin_refusal("services")
+    {
+        eprintln!("iptlint: {refusal}");
+        return Ok(ExitStatus::Error);
+    }
     let source = match read(args.file.as_deref()) {
         Ok(source) => source,
         Err(status) => return Ok(status),

@@ -1,0 +1,139 @@
+//! A command given no FILE reads standard input, except from a terminal:
+//! `iptlint check` typed alone in a shell says how to give a dump and exits
+//! 2 instead of waiting silently for Ctrl-D. `explain` given a dump where
+//! the service belongs says so.
+//!
+//! The terminal is a pseudo-terminal made by util-linux's `script`; the
+//! tests that need it skip with a message where `script` is missing.
+
+mod support;
+
+use std::process::{Command, Stdio};
+
+use support::{fixtures_dir, skip};
+
+const REFUSAL: &str = "no dump to read: standard input is a terminal";
+
+fn iptlint() -> String {
+    assert_cmd::cargo::cargo_bin("iptlint")
+        .display()
+        .to_string()
+}
+
+fn fixture(name: &str) -> String {
+    fixtures_dir().join(name).display().to_string()
+}
+
+/// Run iptlint with `args` on a pseudo-terminal (standard input, output and
+/// error all on it); its exit code and what it wrote. `None` without
+/// `script`. `timeout` ends a run that waits on the terminal after all.
+fn on_terminal(test: &str, args: &[&str]) -> Option<(i32, String)> {
+    if Command::new("script").arg("--version").output().is_err() {
+        skip(
+            test,
+            "util-linux `script` (a pseudo-terminal) is not installed",
+        );
+        return None;
+    }
+    let command = std::iter::once(iptlint())
+        .chain(args.iter().map(|arg| arg.to_string()))
+        .map(|word| format!("'{word}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let output = Command::new("timeout")
+        .args(["20", "script", "-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Some((
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n"),
+    ))
+}
+
+#[test]
+fn commands_without_a_file_do_not_wait_on_a_terminal() {
+    let test = "commands_without_a_file_do_not_wait_on_a_terminal";
+    for (args, usage) in [
+        (&["check"][..], "`iptlint check FILE`"),
+        (&["check", "--format", "json"][..], "`iptlint check FILE`"),
+        (&["services"][..], "`iptlint services FILE`"),
+        (&["dot"][..], "`iptlint dot FILE`"),
+        (
+            &["explain", "default/my-ngx-deploy-svc"][..],
+            "`iptlint explain SERVICE FILE`",
+        ),
+    ] {
+        let Some((code, output)) = on_terminal(test, args) else {
+            return;
+        };
+        assert_eq!(code, 2, "{args:?}: {output}");
+        assert!(output.contains(REFUSAL), "{args:?}: {output}");
+        assert!(output.contains(usage), "{args:?}: {output}");
+    }
+}
+
+#[test]
+fn a_file_or_an_explicit_dash_is_read_on_a_terminal() {
+    let test = "a_file_or_an_explicit_dash_is_read_on_a_terminal";
+    let dump = fixture("my-ngx-deploy.rules");
+    let Some((code, output)) = on_terminal(test, &["check", &dump]) else {
+        return;
+    };
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("no findings in 1 file"), "{output}");
+    // `-` asks for the terminal: it is read (here to its immediate end).
+    let (code, output) = on_terminal(test, &["check", "-"]).unwrap();
+    assert_eq!(code, 0, "{output}");
+    assert!(!output.contains(REFUSAL), "{output}");
+    let (code, output) =
+        on_terminal(test, &["explain", "default/my-ngx-deploy-svc", &dump]).unwrap();
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("10.244.0.63:80"), "{output}");
+}
+
+#[test]
+fn piped_input_is_read_without_a_file() {
+    let dump = std::fs::read_to_string(fixture("my-ngx-deploy.rules")).unwrap();
+    for (args, expected) in [
+        (&["check"][..], "no findings in 1 file"),
+        (&["services"][..], "default/my-ngx-deploy-svc:80-80"),
+        (
+            &["explain", "default/my-ngx-deploy-svc"][..],
+            "10.244.0.63:80",
+        ),
+    ] {
+        let output = assert_cmd::Command::cargo_bin("iptlint")
+            .unwrap()
+            .args(args)
+            .write_stdin(dump.as_str())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stdout}");
+        assert!(stdout.contains(expected), "{args:?}: {stdout}");
+    }
+}
+
+#[test]
+fn explain_given_a_dump_for_the_service_says_the_service_comes_first() {
+    let dump = fixture("my-ngx-deploy.rules");
+    // The dump is piped too: the mistake is reported, not a search of the
+    // piped dump for a service named like the file.
+    let output = assert_cmd::Command::cargo_bin("iptlint")
+        .unwrap()
+        .args(["explain", &dump])
+        .write_stdin(std::fs::read_to_string(&dump).unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "`{dump}` is a file, not a service: the service comes first \
+             (`iptlint explain SERVICE {dump}`); `iptlint services {dump}` lists them"
+        )),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
