@@ -8,6 +8,8 @@
 //! is not asserted here (the README's "Performance" section lists it per
 //! input); what is asserted bounds it indirectly: the output stays small.
 
+#[path = "../fuzz/src/grammar_tokens.rs"]
+mod grammar_tokens;
 mod support;
 
 use std::fmt::Write as _;
@@ -65,60 +67,8 @@ fn jump_chain(n: usize, ring: bool, goto: bool) -> Vec<u8> {
     text.into_bytes()
 }
 
-/// Grammar-relevant fragments for random soup.
-const TOKENS: &[&str] = &[
-    "\"",
-    "\\",
-    " ",
-    "\t",
-    "!",
-    "[",
-    "]",
-    "[0:0]",
-    ":",
-    "*",
-    "#",
-    "-",
-    "COMMIT",
-    "*filter",
-    "*nat",
-    "-A",
-    "-I",
-    "-D",
-    "-N",
-    "-X",
-    "-E",
-    "-F",
-    "-P",
-    "-j",
-    "-g",
-    "-m",
-    "comment",
-    "--comment",
-    "-p",
-    "tcp",
-    "--dport",
-    "80",
-    "-s",
-    "10.0.0.0/8",
-    "ACCEPT",
-    "DROP",
-    "KUBE-SVC-X",
-    "\r",
-    "\0",
-    "\n",
-    "\n",
-    "\n",
-    "é",
-    "\u{fffd}",
-    "4294967296",
-    "statistic",
-    "--probability",
-    "0.5",
-    "DNAT",
-    "--to-destination",
-    "1.2.3.4:80",
-];
+/// Grammar-relevant fragments for random soup, shared with the fuzzer.
+const TOKENS: &[&str] = grammar_tokens::GRAMMAR_TOKENS;
 
 fn cases() -> Vec<Case> {
     let mut rng = fastrand::Rng::with_seed(6);

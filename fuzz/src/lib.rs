@@ -8,6 +8,8 @@ use std::sync::LazyLock;
 use arbitrary::Arbitrary;
 use iptlint::generate::{GenConfig, generate};
 
+mod grammar_tokens;
+
 /// Seed dumps, split into lines.
 static SEEDS: LazyLock<Vec<Vec<String>>> = LazyLock::new(|| {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -38,55 +40,7 @@ static SEEDS: LazyLock<Vec<Vec<String>>> = LazyLock::new(|| {
         .collect()
 });
 
-const TOKENS: &[&str] = &[
-    "\"",
-    "\\",
-    " ",
-    "\t",
-    "!",
-    "[",
-    "]",
-    "[0:0]",
-    ":",
-    "*",
-    "#",
-    "-",
-    "--",
-    "COMMIT",
-    "*filter",
-    "*nat",
-    "-A",
-    "-I",
-    "-D",
-    "-R",
-    "-N",
-    "-X",
-    "-E",
-    "-F",
-    "-P",
-    "-Z",
-    "-j",
-    "-g",
-    "-m",
-    "-p",
-    "tcp",
-    "--dport",
-    "--comment",
-    "-s",
-    "0.0.0.0/0",
-    "::/0",
-    "ACCEPT",
-    "DROP",
-    "RETURN",
-    "DNAT",
-    "--to-destination",
-    "KUBE-SERVICES",
-    "\r",
-    "\0",
-    "\u{fffd}",
-    "4294967296",
-    "-1",
-];
+const TOKENS: &[&str] = grammar_tokens::GRAMMAR_TOKENS;
 
 /// One change to a seed dump.
 #[derive(Debug, Arbitrary)]
