@@ -26,6 +26,12 @@ pub fn bounded_edit_distance(a: &str, b: &str, bound: usize) -> Option<usize> {
     Some(previous[b.len()]).filter(|&distance| distance <= bound)
 }
 
+/// Levenshtein distance between `a` and `b`, unbounded (for ranking names
+/// rather than picking one likely misspelling).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    bounded_edit_distance(a, b, usize::MAX).expect("no distance exceeds usize::MAX")
+}
+
 /// The candidate closest to `name`, when close enough to be a likely
 /// misspelling: an edit distance of at most a third of the name's length,
 /// and at least one. The first of equally close candidates wins.
@@ -48,7 +54,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn edit_distance() {
+    fn edit_distances() {
         assert_eq!(
             bounded_edit_distance("KUBE-SEP-A", "KUBE-SEP-A", 2),
             Some(0)
@@ -60,6 +66,8 @@ mod tests {
         assert_eq!(bounded_edit_distance("LOGDROP", "LOG-DROP", 2), Some(1));
         assert_eq!(bounded_edit_distance("abc", "xyz", 2), None);
         assert_eq!(bounded_edit_distance("a", "abcdef", 2), None);
+        assert_eq!(edit_distance("a", "abcdef"), 5);
+        assert_eq!(edit_distance("Default/Web", "default/web"), 0);
     }
 
     #[test]

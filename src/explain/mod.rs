@@ -16,6 +16,7 @@ use crate::analysis::services::{
 };
 use crate::cli::ExitStatus;
 use crate::diagnostics::codes::SYNTAX_ERROR;
+use crate::diagnostics::suggest::edit_distance;
 use crate::graph::DumpGraph;
 use crate::lint::FileReport;
 use crate::model::build::{build, build_selected};
@@ -213,21 +214,6 @@ fn parse_address(text: &str) -> Option<(std::net::IpAddr, Option<u16>)> {
     text.parse::<std::net::SocketAddr>()
         .ok()
         .map(|socket| (socket.ip(), Some(socket.port())))
-}
-
-/// Levenshtein distance, for suggestions.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 /// The `explain` JSON contract.
