@@ -279,8 +279,20 @@ fn unknown_and_ambiguous_services_exit_2() {
     let (stdout, stderr, code) = run(&["explain", "shop/wbe", "fixtures/lb/modern.rules"]);
     assert_eq!(code, 2);
     assert!(stdout.is_empty());
-    assert!(stderr.contains("no service `shop/wbe`"), "{stderr}");
-    assert!(stderr.contains("shop/web:http"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "no service `shop/wbe`; the closest names are: shop/web:http, shop/dns:dns, shop/cache:redis"
+        ),
+        "{stderr}"
+    );
+    // Names are matched exactly but ranked ignoring case: a name typed in
+    // capitals still puts its service first.
+    let (_, stderr, code) = run(&["explain", "SHOP/CACHE", "fixtures/lb/modern.rules"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("the closest names are: shop/cache:redis, shop/dns:dns, shop/web:http"),
+        "{stderr}"
+    );
 
     let two_ports = "*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-AAAA - [0:0]\n:KUBE-SVC-BBBB - [0:0]\n\
         -A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m comment --comment \"web/front:http cluster IP\" -m tcp --dport 80 -j KUBE-SVC-AAAA\n\
