@@ -567,6 +567,10 @@ const FILTER_RULES: &[(&str, bool)] = &[
     ("-m pkttype --pkt-type Multicast -j ACCEPT", false),
     ("-m pkttype --pkt-type otherhost -j ACCEPT", false),
     ("-m pkttype --pkt-type 3 -j ACCEPT", true),
+    // libxt_pkttype's aliases: `bcast` and `mcast`, not `ucast`.
+    ("-m pkttype --pkt-type bcast -j ACCEPT", false),
+    ("-m pkttype --pkt-type MCAST -j ACCEPT", false),
+    ("-m pkttype --pkt-type ucast -j ACCEPT", true),
     ("-m pkttype -j ACCEPT", true),
     ("-m iprange -j ACCEPT", true),
     ("-p tcp -m multiport -j ACCEPT", true),
@@ -1182,6 +1186,34 @@ fn family_dependent_rules_agree_with_the_kernel() {
         (
             "-m iprange --src-range 10.0.0.1-fd00::9 -j ACCEPT",
             [true, true],
+        ),
+        // recent's mask is an address of the dump's family.
+        (
+            "-m recent --name a --rcheck --mask 255.255.255.0 -j ACCEPT",
+            [false, true],
+        ),
+        (
+            "-m recent --name a --set --mask ffff:ffff:: -j ACCEPT",
+            [true, false],
+        ),
+        // The address types the IPv6 kernel does not match, negated or not,
+        // in any case; the others load in both families.
+        (
+            "-m addrtype --src-type LOCAL,BROADCAST -j ACCEPT",
+            [false, true],
+        ),
+        (
+            "-m addrtype ! --dst-type broadcast -j ACCEPT",
+            [false, true],
+        ),
+        ("-m addrtype --dst-type BLACKHOLE -j ACCEPT", [false, true]),
+        ("-m addrtype --dst-type PROHIBIT -j ACCEPT", [false, true]),
+        ("-m addrtype --dst-type THROW -j ACCEPT", [false, true]),
+        ("-m addrtype --dst-type NAT -j ACCEPT", [false, true]),
+        ("-m addrtype --dst-type XRESOLVE -j ACCEPT", [false, true]),
+        (
+            "-m addrtype --src-type UNSPEC,UNICAST,LOCAL,ANYCAST,MULTICAST,UNREACHABLE -j ACCEPT",
+            [false, false],
         ),
     ];
     agree_in_both_families(

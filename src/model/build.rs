@@ -960,7 +960,10 @@ impl<'a> Builder<'a> {
         // Read while the rule is in cache: the check at the end then walks
         // the matches of every rule only when one depends on the family.
         if rule.matches.iter().any(|m| {
-            matches!(m.name.as_ref(), "ah" | "hashlimit" | "policy" | "iprange")
+            matches!(
+                m.name.as_ref(),
+                "ah" | "hashlimit" | "policy" | "iprange" | "addrtype" | "recent"
+            )
                 || matches!(&m.kind, MatchKind::Conntrack(c) if c.has_other_options || c.original_destination.is_some())
                 || family_only(&m.name, false).is_some()
         }) || rule
@@ -1016,6 +1019,12 @@ impl<'a> Builder<'a> {
                         found.extend(
                             wrong_family_extensions(rule, family)
                                 .chain(wrong_family_addresses(rule, family, self.src))
+                                .chain(
+                                    (family == Family::V6)
+                                        .then(|| addrtype_types_not_in_ipv6(rule))
+                                        .into_iter()
+                                        .flatten(),
+                                )
                                 .map(|d| d.in_table(&table.name, Some(&chain.name))),
                         );
                     }
@@ -1347,11 +1356,12 @@ fn wrong_family_addresses<'r>(
             let address: IpAddr = word.text.split('/').next()?.parse().ok()?;
             other_family(option.name, address, family, word.span)
         });
-    // conntrack and iprange keep typed values only: their text is read again.
+    // conntrack, iprange and recent keep typed values only (recent not even
+    // its mask): their text is read again.
     let typed = rule
         .matches
         .iter()
-        .filter(|m| matches!(m.name.as_ref(), "conntrack" | "iprange"))
+        .filter(|m| matches!(m.name.as_ref(), "conntrack" | "iprange" | "recent"))
         .flat_map(move |m| option_words(src, m.span))
         .filter(|(option, _)| {
             matches!(
@@ -1362,11 +1372,12 @@ fn wrong_family_addresses<'r>(
                     | "--ctrepldst"
                     | "--src-range"
                     | "--dst-range"
+                    | "--mask"
             )
         })
         .filter_map(move |(option, value)| {
             // `A-B` for a range (both ends of one family, or iprange's own
-            // error), `ADDR[/MASK]` for conntrack.
+            // error), `ADDR[/MASK]` for conntrack, an address for recent's mask.
             let text = value.text(src);
             let (first, last) = text
                 .split_once('-')
@@ -1381,6 +1392,48 @@ fn wrong_family_addresses<'r>(
             other_family(option.text(src), first, family, value)
         });
     raw.chain(typed)
+}
+
+/// `-m addrtype` types the IPv6 kernel does not match (`addrtype_mt_checkentry_v1`:
+/// "ipv6 does not support BROADCAST matching", "ipv6 BLACKHOLE matching not
+/// supported", "ipv6 PROHIBIT (THROW, NAT ..) matching not supported"):
+/// ip6tables takes them, the kernel refuses the rule when the table is
+/// committed, with or without `!`.
+fn addrtype_types_not_in_ipv6<'r>(rule: &'r Rule<'_>) -> impl Iterator<Item = Diagnostic> + 'r {
+    const NOT_IN_IPV6: [&str; 6] = [
+        "BROADCAST",
+        "BLACKHOLE",
+        "PROHIBIT",
+        "THROW",
+        "NAT",
+        "XRESOLVE",
+    ];
+    rule.matches
+        .iter()
+        .filter_map(|m| match &m.kind {
+            MatchKind::AddrType(addrtype) => Some(addrtype),
+            _ => None,
+        })
+        .flat_map(|addrtype| [&addrtype.source, &addrtype.destination])
+        .flatten()
+        .filter_map(|types| {
+            let refused: Vec<&str> = types
+                .value
+                .split(',')
+                .filter(|name| NOT_IN_IPV6.contains(name))
+                .collect();
+            (!refused.is_empty()).then(|| {
+                Diagnostic::new(
+                    &BAD_VALUE,
+                    types.span,
+                    format!(
+                        "ip6tables' addrtype match cannot match {}; this dump is IPv6",
+                        refused.join(", ")
+                    ),
+                )
+                .with_note("the IPv6 kernel refuses the rule when the table is committed (\"ipv6 does not support BROADCAST matching\", \"... PROHIBIT (THROW, NAT ..) matching not supported\"); `ip6tables-restore --test` does not see it; IPv6 has UNSPEC, UNICAST, LOCAL, ANYCAST, MULTICAST and UNREACHABLE")
+            })
+        })
 }
 
 /// An option and the word after it, in the text of `span`.
@@ -1777,17 +1830,36 @@ mod tests {
         assert!(parsed.dump.table("nat").unwrap().is_fragment());
     }
 
+    /// The diagnostics of a one-rule dump written by `tool`: each message
+    /// with the text it points at.
+    fn one_rule_findings(
+        tool: &str,
+        table: &str,
+        chain: &str,
+        rule: &str,
+    ) -> Vec<(String, String)> {
+        let src = format!(
+            "# Generated by {tool}-save v1.8.9\n*{table}\n:{chain} ACCEPT [0:0]\n-A {chain} {rule}\nCOMMIT\n"
+        );
+        build(&src)
+            .diagnostics
+            .iter()
+            .map(|d| (d.message.clone(), d.primary_span().text(&src).to_string()))
+            .collect()
+    }
+
     #[test]
     fn tee_gateways_of_the_other_family() {
         let messages = |tool: &str, gateway: &str| {
-            let src = format!(
-                "# Generated by {tool}-save v1.8.9\n*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j TEE --gateway {gateway}\nCOMMIT\n"
-            );
-            build(&src)
-                .diagnostics
-                .iter()
-                .map(|d| d.message.clone())
-                .collect::<Vec<_>>()
+            one_rule_findings(
+                tool,
+                "mangle",
+                "PREROUTING",
+                &format!("-j TEE --gateway {gateway}"),
+            )
+            .into_iter()
+            .map(|(message, _)| message)
+            .collect::<Vec<_>>()
         };
         assert_eq!(
             messages("iptables", "fd00::1"),
@@ -1799,6 +1871,32 @@ mod tests {
         );
         assert!(messages("iptables", "10.0.0.1").is_empty());
         assert!(messages("ip6tables", "fd00::1").is_empty());
+    }
+
+    #[test]
+    fn addrtype_types_and_recent_masks_in_the_dump_s_family() {
+        let errors = |tool: &str, rule: &str| one_rule_findings(tool, "filter", "INPUT", rule);
+        let broadcast =
+            "-m addrtype --src-type LOCAL -m addrtype ! --dst-type broadcast,nat -j DROP";
+        assert!(errors("iptables", broadcast).is_empty());
+        assert_eq!(
+            errors("ip6tables", broadcast),
+            [(
+                "ip6tables' addrtype match cannot match BROADCAST, NAT; this dump is IPv6"
+                    .to_string(),
+                "! --dst-type broadcast,nat".to_string()
+            )]
+        );
+        let mask = "-m recent --name a --rcheck --mask 255.255.0.0 -j DROP";
+        assert!(errors("iptables", mask).is_empty());
+        assert_eq!(
+            errors("ip6tables", mask),
+            [(
+                "--mask: `255.255.0.0` is an IPv4 address; this dump is ip6tables' (IPv6)"
+                    .to_string(),
+                "255.255.0.0".to_string()
+            )]
+        );
     }
 
     #[test]

@@ -489,10 +489,16 @@ fn parse_ct_direction(text: &str) -> Result<(), String> {
     }
 }
 
-/// `--pkt-type`: libxt_pkttype's names, in any case.
+/// `--pkt-type`: libxt_pkttype's names, in any case, with its aliases
+/// `bcast` and `mcast` (both load in iptables 1.8.9; `ucast` does not).
 fn parse_packet_type(text: &str) -> Result<(), String> {
     const NAMES: [&str; 5] = ["unicast", "broadcast", "multicast", "host", "otherhost"];
-    if NAMES.iter().any(|known| known.eq_ignore_ascii_case(text)) {
+    const ALIASES: [&str; 2] = ["bcast", "mcast"];
+    if NAMES
+        .iter()
+        .chain(&ALIASES)
+        .any(|known| known.eq_ignore_ascii_case(text))
+    {
         Ok(())
     } else {
         Err(format!(
