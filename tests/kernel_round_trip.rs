@@ -255,6 +255,8 @@ fn fixtures_survive_a_round_trip_through_the_kernel() {
         // masks with gaps, numbers in C notation.
         "checks/shadowed-rule/fires-address-list.rules",
         "checks/duplicate-rule/silent-address-list.rules",
+        // Ports in C notation (tcp, sctp, multiport, NAT) and decimal (udp, dccp).
+        "port-notation.rules",
     ] {
         assert!(
             loaded.iter().any(|l| l == expected),

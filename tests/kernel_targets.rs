@@ -567,6 +567,18 @@ const FILTER_RULES: &[(&str, bool)] = &[
     ("-m pkttype --pkt-type Multicast -j ACCEPT", false),
     ("-m pkttype --pkt-type otherhost -j ACCEPT", false),
     ("-m pkttype --pkt-type 3 -j ACCEPT", true),
+    // Ports: C notation for tcp and multiport (`08` is a bad octal
+    // number), decimal modulo 65536 for udp.
+    ("-p tcp -m tcp --dport 0x16 -j ACCEPT", false),
+    ("-p tcp -m tcp --dport 08 -j ACCEPT", true),
+    ("-p tcp -m multiport --dports 22,08 -j ACCEPT", true),
+    ("-p udp -m multiport --dports 0x35 -j ACCEPT", false),
+    ("-p udp -m udp --dport 0x35 -j ACCEPT", true),
+    ("-p udp -m udp --dport 08:65536 -j ACCEPT", false),
+    // `-m state` knows five states; SNAT and DNAT are conntrack's only.
+    ("-m state --state new,INVALID,UNTRACKED -j ACCEPT", false),
+    ("-m state --state NEW,dnat -j ACCEPT", true),
+    ("-m conntrack --ctstate NEW,dnat -j ACCEPT", false),
     // libxt_pkttype's aliases: `bcast` and `mcast`, not `ucast`.
     ("-m pkttype --pkt-type bcast -j ACCEPT", false),
     ("-m pkttype --pkt-type MCAST -j ACCEPT", false),

@@ -452,6 +452,24 @@ fn parse_ct_states(text: &str) -> Result<CtStates, String> {
     Ok(CtStates(bits))
 }
 
+/// `-m state --state`: the states of [`parse_ct_states`] but SNAT and DNAT,
+/// which only `-m conntrack --ctstate` knows (libxt_state: "Bad state").
+fn parse_states(text: &str) -> Result<CtStates, String> {
+    const STATE_NAMES: usize = 5;
+    let states = parse_ct_states(text)?;
+    match text.split(',').find(|name| {
+        CtStates::NAMES[STATE_NAMES..]
+            .iter()
+            .any(|conntrack_only| conntrack_only.eq_ignore_ascii_case(name))
+    }) {
+        None => Ok(states),
+        Some(name) => Err(format!(
+            "`{name}` is a state of `-m conntrack --ctstate` only; `-m state` knows {}",
+            CtStates::NAMES[..STATE_NAMES].join(", ")
+        )),
+    }
+}
+
 /// `--ctstatus`: one or more of conntrack's status names, comma-separated,
 /// in any case (libxt_conntrack's `conntrack_ps_status`).
 fn parse_ct_status(text: &str) -> Result<(), String> {
@@ -1506,7 +1524,7 @@ pub fn build_match<'a>(
             MatchKind::Conntrack(conntrack)
         }
         "state" => match options.first() {
-            Some(option) => MatchKind::State(typed(option, parse_ct_states)?),
+            Some(option) => MatchKind::State(typed(option, parse_states)?),
             None => return Err((span, "state: --state is required".to_string())),
         },
         "mark" | "connmark" => match options.first() {

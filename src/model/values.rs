@@ -550,43 +550,76 @@ impl fmt::Display for PortRange {
     }
 }
 
-/// Parse one port: a number or a well-known service name.
+/// One port as libxtables' `xtables_parse_port` reads it (the tcp and sctp
+/// matches, multiport and the NAT targets' ports): a number in C notation up
+/// to 65535 (`022` is 18, `0x16` is 22, `08` is refused) or a service name.
 pub fn parse_port(text: &str) -> Result<u16, String> {
+    // The common case, without a sign or a leading zero, read the short way.
+    if let Ok(port) = text.parse::<u16>()
+        && !text.starts_with(['0', '+'])
+    {
+        return Ok(port);
+    }
+    xtables_strtoui(text, 0, u64::from(u16::MAX))
+        .map(|port| port as u16)
+        .or_else(|| service_port(text))
+        .ok_or_else(|| {
+            let octal =
+                text.len() > 1 && text.starts_with('0') && text.bytes().all(|b| b.is_ascii_digit());
+            let hint = if octal {
+                " (a leading 0 makes the number octal)"
+            } else {
+                ""
+            };
+            format!("`{text}` is not a port number or a known service name{hint}")
+        })
+}
+
+/// One port as the udp and dccp matches read it, as a numeric service of
+/// getaddrinfo: decimal (`022` is 22, `0x16` is refused), kept modulo 65536
+/// (`65536` loads as 0, `70000` as 4464), or a service name.
+pub fn parse_decimal_port(text: &str) -> Result<u16, String> {
+    // Rust reads a decimal u16 as getaddrinfo does (`+`, leading zeros).
     if let Ok(port) = text.parse::<u16>() {
         return Ok(port);
     }
-    service_port(text)
-        .ok_or_else(|| format!("`{text}` is not a port number or a known service name"))
+    let refused = || format!("`{text}` is not a decimal port number or a known service name");
+    let first = text.bytes().position(|b| !is_c_space(b));
+    if first.is_some_and(|at| text.as_bytes()[at] == b'-') {
+        return Err(refused());
+    }
+    match c_strtoul_checked(text.as_bytes(), 10) {
+        (Some(number), read) if read > 0 && read == text.len() => Ok(number as u16),
+        _ => service_port(text).ok_or_else(refused),
+    }
 }
 
-/// The ports of `P`, `P:Q`, `:Q` or `P:`, in the order written (a missing
-/// first port is 0, a missing last one 65535).
-fn port_bounds(text: &str) -> Result<(u16, u16), String> {
+/// The ports of `P`, `P:Q`, `:Q` or `P:`, each read by `port`, in the
+/// order written (a missing first port is 0, a missing last one 65535).
+fn port_bounds(text: &str, port: fn(&str) -> Result<u16, String>) -> Result<(u16, u16), String> {
     let Some((lo, hi)) = text.split_once(':') else {
-        let port = parse_port(text)?;
-        return Ok((port, port));
+        let single = port(text)?;
+        return Ok((single, single));
     };
-    let lo = if lo.is_empty() { 0 } else { parse_port(lo)? };
-    let hi = if hi.is_empty() {
-        65535
-    } else {
-        parse_port(hi)?
-    };
+    let lo = if lo.is_empty() { 0 } else { port(lo)? };
+    let hi = if hi.is_empty() { 65535 } else { port(hi)? };
     Ok((lo, hi))
 }
 
-/// Parse `P`, `P:Q`, `:Q` or `P:` as the udp and dccp matches take them.
-/// They load a reversed range as written: `10:5` stays `lo: 10, hi: 5`,
-/// which no port falls in, as in the kernel (see [`PortRange::is_reversed`]).
+/// Parse `P`, `P:Q`, `:Q` or `P:` as the udp and dccp matches take them
+/// (ports as [`parse_decimal_port`] reads them). They load a reversed range
+/// as written: `10:5` stays `lo: 10, hi: 5`, which no port falls in, as in
+/// the kernel (see [`PortRange::is_reversed`]).
 pub fn parse_port_range(text: &str) -> Result<PortRange, String> {
-    let (lo, hi) = port_bounds(text)?;
+    let (lo, hi) = port_bounds(text, parse_decimal_port)?;
     Ok(PortRange { lo, hi })
 }
 
-/// Parse `P`, `P:Q`, `:Q` or `P:` as the tcp and sctp matches take them:
-/// they refuse a reversed range ("invalid portrange (min > max)").
+/// Parse `P`, `P:Q`, `:Q` or `P:` as the tcp and sctp matches take them
+/// (ports as [`parse_port`] reads them): they refuse a reversed range
+/// ("invalid portrange (min > max)").
 pub fn parse_ordered_port_range(text: &str) -> Result<PortRange, String> {
-    let (lo, hi) = port_bounds(text)?;
+    let (lo, hi) = port_bounds(text, parse_port)?;
     if lo > hi {
         return Err(format!("`{text}` is a reversed port range (min > max)"));
     }
@@ -654,7 +687,7 @@ pub fn parse_port_list(text: &str) -> Result<Vec<PortRange>, String> {
     let mut ports = Vec::new();
     let mut slots = 0;
     for item in text.split(',') {
-        let (lo, hi) = port_bounds(item)?;
+        let (lo, hi) = port_bounds(item, parse_port)?;
         let is_range = item.contains(':');
         if is_range && lo >= hi {
             return Err(format!(
@@ -1171,8 +1204,40 @@ mod tests {
             parse_port_range("ssh").unwrap(),
             PortRange { lo: 22, hi: 22 }
         );
-        assert!(parse_port_range("70000").is_err());
         assert!(parse_port_range("nope").is_err());
+        // udp and dccp: decimal, as getaddrinfo reads a numeric service,
+        // modulo 65536 (iptables-save writes `--dport 70000` back as 4464).
+        for (written, port) in [("022", 22), ("+53", 53), ("70000", 4464), ("65536", 0)] {
+            assert_eq!(parse_decimal_port(written), Ok(port), "{written}");
+        }
+        for refused in ["0x16", "-5", "22 ", "1e2", "99999999999999999999"] {
+            assert!(parse_decimal_port(refused).is_err(), "{refused}");
+        }
+        // tcp, sctp, multiport, NAT: C notation up to 65535.
+        for (written, port) in [
+            ("022", 18),
+            ("0x16", 22),
+            ("+0x16", 22),
+            ("0", 0),
+            ("ssh", 22),
+        ] {
+            assert_eq!(parse_port(written), Ok(port), "{written}");
+        }
+        assert_eq!(
+            parse_port("08"),
+            Err("`08` is not a port number or a known service name (a leading 0 makes the number octal)".to_string())
+        );
+        for refused in ["70000", "0x10000", "-1", "0x"] {
+            assert!(parse_port(refused).is_err(), "{refused}");
+        }
+        assert_eq!(
+            parse_ordered_port_range("022:0x20").unwrap(),
+            PortRange { lo: 18, hi: 32 }
+        );
+        assert_eq!(
+            parse_port_range("022:030").unwrap(),
+            PortRange { lo: 22, hi: 30 }
+        );
         assert_eq!(parse_port_list("22,80:90,443").unwrap().len(), 3);
         assert!(parse_port_list("1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16").is_err());
         // Reversed ranges: kept as written (and empty) for udp, refused by
