@@ -473,11 +473,15 @@ fn inet_aton(text: &str) -> Option<u32> {
 }
 
 /// A port as glibc's `getaddrinfo` reads a service, which libxtables'
-/// `xtables_getportbyname` (conntrack's port options) relies on: decimal
-/// digits read by `strtoul` (a sign passes) whose low 32 bits are a
-/// non-negative `int`, kept modulo 65536 (`70000` is port 4464); otherwise a
-/// service name.
+/// `xtables_getportbyname` (the udp and dccp matches' and conntrack's port
+/// options) relies on: decimal digits read by `strtoul` (a sign passes,
+/// `022` is 22, `0x16` is no number) whose low 32 bits are a non-negative
+/// `int`, kept modulo 65536 (`70000` is port 4464); otherwise a service name.
 pub fn parse_service_port(text: &str) -> Result<u16, String> {
+    // Rust reads a decimal u16 as strtoul does (`+`, leading zeros).
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(port);
+    }
     let (value, read) = c_strtoul(text.as_bytes(), 10);
     if read > 0 && read == text.len() {
         let low = value as u32 as i32;
@@ -575,25 +579,6 @@ pub fn parse_port(text: &str) -> Result<u16, String> {
         })
 }
 
-/// One port as the udp and dccp matches read it, as a numeric service of
-/// getaddrinfo: decimal (`022` is 22, `0x16` is refused), kept modulo 65536
-/// (`65536` loads as 0, `70000` as 4464), or a service name.
-pub fn parse_decimal_port(text: &str) -> Result<u16, String> {
-    // Rust reads a decimal u16 as getaddrinfo does (`+`, leading zeros).
-    if let Ok(port) = text.parse::<u16>() {
-        return Ok(port);
-    }
-    let refused = || format!("`{text}` is not a decimal port number or a known service name");
-    let first = text.bytes().position(|b| !is_c_space(b));
-    if first.is_some_and(|at| text.as_bytes()[at] == b'-') {
-        return Err(refused());
-    }
-    match c_strtoul_checked(text.as_bytes(), 10) {
-        (Some(number), read) if read > 0 && read == text.len() => Ok(number as u16),
-        _ => service_port(text).ok_or_else(refused),
-    }
-}
-
 /// The ports of `P`, `P:Q`, `:Q` or `P:`, each read by `port`, in the
 /// order written (a missing first port is 0, a missing last one 65535).
 fn port_bounds(text: &str, port: fn(&str) -> Result<u16, String>) -> Result<(u16, u16), String> {
@@ -607,11 +592,11 @@ fn port_bounds(text: &str, port: fn(&str) -> Result<u16, String>) -> Result<(u16
 }
 
 /// Parse `P`, `P:Q`, `:Q` or `P:` as the udp and dccp matches take them
-/// (ports as [`parse_decimal_port`] reads them). They load a reversed range
+/// (ports as [`parse_service_port`] reads them: decimal, `022` is 22). They load a reversed range
 /// as written: `10:5` stays `lo: 10, hi: 5`, which no port falls in, as in
 /// the kernel (see [`PortRange::is_reversed`]).
 pub fn parse_port_range(text: &str) -> Result<PortRange, String> {
-    let (lo, hi) = port_bounds(text, parse_decimal_port)?;
+    let (lo, hi) = port_bounds(text, parse_service_port)?;
     Ok(PortRange { lo, hi })
 }
 
@@ -1208,10 +1193,10 @@ mod tests {
         // udp and dccp: decimal, as getaddrinfo reads a numeric service,
         // modulo 65536 (iptables-save writes `--dport 70000` back as 4464).
         for (written, port) in [("022", 22), ("+53", 53), ("70000", 4464), ("65536", 0)] {
-            assert_eq!(parse_decimal_port(written), Ok(port), "{written}");
+            assert_eq!(parse_service_port(written), Ok(port), "{written}");
         }
         for refused in ["0x16", "-5", "22 ", "1e2", "99999999999999999999"] {
-            assert!(parse_decimal_port(refused).is_err(), "{refused}");
+            assert!(parse_service_port(refused).is_err(), "{refused}");
         }
         // tcp, sctp, multiport, NAT: C notation up to 65535.
         for (written, port) in [
