@@ -575,6 +575,13 @@ const FILTER_RULES: &[(&str, bool)] = &[
     ("-p udp -m multiport --dports 0x35 -j ACCEPT", false),
     ("-p udp -m udp --dport 0x35 -j ACCEPT", true),
     ("-p udp -m udp --dport 08:65536 -j ACCEPT", false),
+    // Matches the kernel binds to one protocol: `-p` with it, not negated.
+    ("-m tcpmss --mss 1000 -j ACCEPT", true),
+    ("! -p tcp -m tcpmss --mss 1000 -j ACCEPT", true),
+    ("-p 6 -m tcpmss --mss 1000:1500 -j ACCEPT", false),
+    ("-m ipcomp --ipcompspi 1 -j ACCEPT", true),
+    ("-p ipcomp -m ipcomp --ipcompspi 1 -j ACCEPT", false),
+    ("-p udp -m osf --genre Linux -j ACCEPT", true),
     // `-m state` knows five states; SNAT and DNAT are conntrack's only.
     ("-m state --state new,INVALID,UNTRACKED -j ACCEPT", false),
     ("-m state --state NEW,dnat -j ACCEPT", true),
@@ -1092,6 +1099,7 @@ fn family_dependent_rules_agree_with_the_kernel() {
             [true, false],
         ),
         ("-m frag -j ACCEPT", [true, false]),
+        ("-p tcp -m osf --genre Linux -j ACCEPT", [false, true]),
         ("-m rt -j ACCEPT", [true, false]),
         ("-p mh -m mh -j ACCEPT", [true, false]),
         ("-m mh -j ACCEPT", [true, true]),

@@ -1261,7 +1261,7 @@ fn family_only(name: &str, target: bool) -> Option<FamilyOnly> {
     let (v6, twin) = match (target, name) {
         (false, "icmp") => (false, Some("icmp6")),
         (false, "ttl") => (false, Some("hl")),
-        (false, "realm") => (false, None),
+        (false, "realm" | "osf") => (false, None),
         (true, "TTL") => (false, Some("HL")),
         (true, "ECN" | "CLUSTERIP") => (false, None),
         (true, "ULOG") => (false, Some("NFLOG")),

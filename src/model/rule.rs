@@ -273,6 +273,12 @@ const PROTOCOL_MATCHES: &[(u8, &str)] = &[
     (135, "mh"),
 ];
 
+/// Matches the kernel registers for one protocol that are not that
+/// protocol's own match (so never loaded implicitly by `-p`): like those of
+/// [`PROTOCOL_MATCHES`], a rule using one must say `-p` with that protocol,
+/// not negated ("tcpmss match: only valid for protocol 6").
+const PROTOCOL_BOUND_MATCHES: &[(u8, &str)] = &[(6, "tcpmss"), (6, "osf"), (108, "ipcomp")];
+
 /// Options of one match or target that exclude each other, found by
 /// loading each pair with iptables 1.8 ("option ... cannot be used together
 /// with ..."). A name is the match's or target's; options by their
@@ -1297,7 +1303,11 @@ impl<'a> Interpreter<'a> {
         if name == "ah" {
             return;
         }
-        let Some(&(number, _)) = PROTOCOL_MATCHES.iter().find(|(_, module)| *module == name) else {
+        let Some(&(number, _)) = PROTOCOL_MATCHES
+            .iter()
+            .chain(PROTOCOL_BOUND_MATCHES)
+            .find(|(_, module)| *module == name)
+        else {
             return;
         };
         let protocol = self.rule.protocol.as_ref();
