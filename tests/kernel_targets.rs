@@ -1207,6 +1207,46 @@ fn family_dependent_rules_agree_with_the_kernel() {
             "-m iprange --src-range 10.0.0.1-fd00::9 -j ACCEPT",
             [true, true],
         ),
+        // ip6tables' extension-header matches: their values, option
+        // order and exclusions (IPv4 has none of them).
+        (
+            "-m ipv6header --header frag,hop --soft -j ACCEPT",
+            [true, false],
+        ),
+        (
+            "-m ipv6header ! --header ipv6-frag,IPSEC-AH,,255 -j ACCEPT",
+            [true, false],
+        ),
+        ("-m ipv6header --header tcp -j ACCEPT", [true, true]),
+        ("-m ipv6header --soft -j ACCEPT", [true, true]),
+        (
+            "-m frag ! --fragid 0x10:20 --fragfirst --fragmore -j ACCEPT",
+            [true, false],
+        ),
+        ("-m frag --fragmore --fraglast -j ACCEPT", [true, true]),
+        ("-m frag --fragid 1:2:3 -j ACCEPT", [true, true]),
+        (
+            "-m rt --rt-type 0 --rt-0-res --rt-0-addrs fd00::1,fd00::2 --rt-0-not-strict -j ACCEPT",
+            [true, false],
+        ),
+        ("-m rt --rt-0-res --rt-type 0 -j ACCEPT", [true, true]),
+        (
+            "-m rt ! --rt-type 0 --rt-0-addrs fd00::1 -j ACCEPT",
+            [true, true],
+        ),
+        (
+            "-m rt --rt-type 0 --rt-0-addrs 10.0.0.1 -j ACCEPT",
+            [true, true],
+        ),
+        (
+            "-m hbh ! --hbh-len 8 --hbh-opts 1:2,3 -j ACCEPT",
+            [true, false],
+        ),
+        ("-m dst --dst-len x -j ACCEPT", [true, true]),
+        ("-p mh -m mh ! --mh-type BU:be -j ACCEPT", [true, false]),
+        ("-p mh -m mh --mh-type bogus -j ACCEPT", [true, true]),
+        ("-p mh -m mh --mh-type 5:3 -j ACCEPT", [true, true]),
+        ("-m eui64 -j ACCEPT", [true, false]),
         // recent's mask is an address of the dump's family.
         (
             "-m recent --name a --rcheck --mask 255.255.255.0 -j ACCEPT",
@@ -1236,11 +1276,14 @@ fn family_dependent_rules_agree_with_the_kernel() {
             [false, false],
         ),
     ];
+    // eui64 reads the MAC address of packets coming in: not in OUTPUT.
+    let outgoing = [("filter", "OUTPUT", "-m eui64 -j ACCEPT", [true, true])];
     agree_in_both_families(
         &kernels,
         rules
             .iter()
-            .map(|&(rule, refused)| ("filter", "INPUT", rule, refused)),
+            .map(|&(rule, refused)| ("filter", "INPUT", rule, refused))
+            .chain(outgoing),
     );
 }
 

@@ -78,6 +78,8 @@ fn hook_rule(m: &Match<'_>) -> Option<HookRule> {
                 _ => return None,
             }
         }
+        // ip6t_eui64 reads the source MAC address of packets coming in.
+        MatchKind::Other(_) if m.name == "eui64" => ("`-m eui64`", INPUT_SIDE, HookCheck::Mask),
         MatchKind::Owner(_) => ("`-m owner`", &["OUTPUT", "POSTROUTING"], HookCheck::Mask),
         MatchKind::Mac(_) => ("`-m mac`", INPUT_SIDE, HookCheck::Mask),
         MatchKind::AddrType(addrtype) => match addrtype.limit_iface? {

@@ -258,6 +258,41 @@ pub static MATCH_SPECS: &[ExtensionSpec] = &[
         name: "u32",
         options: opts! { ["--u32"] = 1 },
     },
+    // ip6tables' extension-header matches (libip6t_*).
+    ExtensionSpec {
+        name: "frag",
+        options: opts! {
+            ["--fragid"] = 1, ["--fraglen"] = 1, ["--fragres"] = 0, ["--fragfirst"] = 0,
+            ["--fragmore"] = 0, ["--fraglast"] = 0,
+        },
+    },
+    ExtensionSpec {
+        name: "rt",
+        options: opts! {
+            ["--rt-type"] = 1, ["--rt-segsleft"] = 1, ["--rt-len"] = 1, ["--rt-0-res"] = 0,
+            ["--rt-0-addrs"] = 1, ["--rt-0-not-strict"] = 0,
+        },
+    },
+    ExtensionSpec {
+        name: "hbh",
+        options: opts! { ["--hbh-len"] = 1, ["--hbh-opts"] = 1 },
+    },
+    ExtensionSpec {
+        name: "dst",
+        options: opts! { ["--dst-len"] = 1, ["--dst-opts"] = 1 },
+    },
+    ExtensionSpec {
+        name: "ipv6header",
+        options: opts! { ["--header"] = 1, ["--soft"] = 0 },
+    },
+    ExtensionSpec {
+        name: "mh",
+        options: opts! { ["--mh-type"] = 1 },
+    },
+    ExtensionSpec {
+        name: "eui64",
+        options: &[],
+    },
     ExtensionSpec {
         name: "policy",
         options: opts! {
@@ -301,6 +336,7 @@ fn required_match_options(name: &str) -> &'static [&'static [&'static str]] {
         "tos" => &[&["--tos"]],
         "policy" => &[&["--dir"]],
         "u32" => &[&["--u32"]],
+        "ipv6header" => &[&["--header"]],
         _ => &[],
     }
 }
@@ -1931,6 +1967,35 @@ pub fn build_match<'a>(
             }
             MatchKind::Other(options)
         }
+        "frag" | "hbh" | "dst" => {
+            for option in &options {
+                match option.name {
+                    "--fragid" => drop(typed(option, parse_u32_range)?),
+                    "--fraglen" | "--hbh-len" | "--dst-len" => drop(typed(option, parse_u32)?),
+                    _ => not_negatable(option)?,
+                }
+            }
+            MatchKind::Other(options)
+        }
+        "rt" => {
+            check_rt(&options)?;
+            MatchKind::Other(options)
+        }
+        "ipv6header" => {
+            for option in &options {
+                match option.name {
+                    "--header" => drop(typed(option, parse_ipv6_headers)?),
+                    _ => not_negatable(option)?,
+                }
+            }
+            MatchKind::Other(options)
+        }
+        "mh" => {
+            for option in &options {
+                typed(option, parse_mh_types)?;
+            }
+            MatchKind::Other(options)
+        }
         _ => MatchKind::Other(options),
     })
 }
@@ -2198,6 +2263,175 @@ fn one_of(text: &str, names: &[&str]) -> Result<(), String> {
     } else {
         Err(format!("`{text}` is not one of {}", names.join(", ")))
     }
+}
+
+/// `N` or `N:M` of 32-bit numbers in C notation, as libxtables' `UINT32RC`
+/// options take them (`--fragid`, `--rt-segsleft`): a side left out is 0 or
+/// the largest; a reversed range loads (and matches nothing).
+fn parse_u32_range(text: &str) -> Result<(), String> {
+    let mut sides = text.split(':');
+    for side in sides.by_ref().take(2) {
+        if !side.is_empty() && xtables_strtoui(side, 0, u64::from(u32::MAX)).is_none() {
+            return Err(format!(
+                "`{side}` is not an integer between 0 and 4294967295"
+            ));
+        }
+    }
+    match sides.next() {
+        Some(_) => Err(format!("`{text}` has more than two numbers")),
+        None => Ok(()),
+    }
+}
+
+/// `-m rt`: the type-0 options need `--rt-type 0` before them, and
+/// `--rt-0-not-strict` needs `--rt-0-addrs` before it (libip6t_rt: "`--rt-type
+/// 0' required before `--rt-0-addrs'"), and the values.
+fn check_rt(options: &[RawOption<'_>]) -> Result<(), ValueError> {
+    let (mut type_zero, mut addresses) = (false, false);
+    for option in options {
+        let needs = match option.name {
+            "--rt-type" => {
+                type_zero = typed(option, parse_u32)?.value == 0 && !option.negated;
+                continue;
+            }
+            "--rt-segsleft" => {
+                typed(option, parse_u32_range)?;
+                continue;
+            }
+            "--rt-len" => {
+                typed(option, parse_u32)?;
+                continue;
+            }
+            "--rt-0-res" | "--rt-0-addrs" => (!type_zero).then_some("`--rt-type 0`"),
+            _ => (!addresses).then_some("`--rt-0-addrs`"),
+        };
+        not_negatable(option)?;
+        if let Some(needs) = needs {
+            return Err((
+                option.span,
+                format!("{} needs {needs} before it", option.name),
+            ));
+        }
+        if option.name == "--rt-0-addrs" {
+            typed(option, parse_rt_addresses)?;
+            addresses = true;
+        }
+    }
+    Ok(())
+}
+
+/// `--rt-0-addrs`: up to 16 IPv6 addresses, comma-separated, numeric.
+fn parse_rt_addresses(text: &str) -> Result<(), String> {
+    const MAX: usize = 16;
+    for (index, address) in text.split(',').enumerate() {
+        if index == MAX {
+            return Err(format!("more than {MAX} addresses"));
+        }
+        address
+            .parse::<std::net::Ipv6Addr>()
+            .map_err(|_| format!("`{address}` is not an IPv6 address"))?;
+    }
+    Ok(())
+}
+
+/// `--header`: extension headers, comma-separated (empty items skipped), by
+/// libip6t_ipv6header's names and numbers or by a name /etc/protocols gives
+/// their numbers; no other protocol ("unknown header `6' specified").
+fn parse_ipv6_headers(text: &str) -> Result<(), String> {
+    const NAMES: [&str; 34] = [
+        "hop-by-hop",
+        "protocol",
+        "hop",
+        "dst",
+        "route",
+        "frag",
+        "auth",
+        "esp",
+        "none",
+        "prot",
+        "0",
+        "60",
+        "43",
+        "44",
+        "51",
+        "50",
+        "59",
+        "255",
+        // /etc/protocols, names and aliases (getprotobyname is case-sensitive).
+        "ip",
+        "IP",
+        "hopopt",
+        "HOPOPT",
+        "ipv6-route",
+        "IPv6-Route",
+        "ipv6-frag",
+        "IPv6-Frag",
+        "IPSEC-ESP",
+        "ah",
+        "IPSEC-AH",
+        "ipv6-nonxt",
+        "IPv6-NoNxt",
+        "ipv6-opts",
+        "IPv6-Opts",
+        "esp",
+    ];
+    match text
+        .split(',')
+        .find(|name| !name.is_empty() && !NAMES.contains(name))
+    {
+        None => Ok(()),
+        Some(bad) => Err(format!(
+            "`{bad}` is not an extension header (hop-by-hop, dst, route, frag, auth, esp, none, protocol, or their numbers)"
+        )),
+    }
+}
+
+/// `--mh-type TYPE[:TYPE]`: a mobility header type by name (any prefix of
+/// one, in any case: libip6t_mh's `strncasecmp`) or number to 255; a range
+/// may leave out a side, not run backwards.
+fn parse_mh_types(text: &str) -> Result<(), String> {
+    const NAMES: [(&str, u8); 16] = [
+        ("binding-refresh-request", 0),
+        ("brr", 0),
+        ("home-test-init", 1),
+        ("hoti", 1),
+        ("careof-test-init", 2),
+        ("coti", 2),
+        ("home-test", 3),
+        ("hot", 3),
+        ("careof-test", 4),
+        ("cot", 4),
+        ("binding-update", 5),
+        ("bu", 5),
+        ("binding-acknowledgement", 6),
+        ("ba", 6),
+        ("binding-error", 7),
+        ("be", 7),
+    ];
+    let one = |name: &str| -> Result<u8, String> {
+        let prefix_of = |known: &str| {
+            known.len() >= name.len() && known[..name.len()].eq_ignore_ascii_case(name)
+        };
+        // An exact name wins over an earlier one it is a prefix of.
+        NAMES
+            .iter()
+            .find(|(known, _)| known.eq_ignore_ascii_case(name))
+            .or_else(|| NAMES.iter().find(|(known, _)| prefix_of(known)))
+            .map(|&(_, number)| number)
+            .or_else(|| xtables_strtoui(name, 0, 255).map(|number| number as u8))
+            .ok_or_else(|| format!("`{name}` is not a mobility header type (a name such as binding-update, or 0 to 255)"))
+    };
+    let (low, high) = match text.split_once(':') {
+        None => return one(text).map(drop),
+        Some((low, high)) => (
+            if low.is_empty() { 0 } else { one(low)? },
+            if high.is_empty() { 255 } else { one(high)? },
+        ),
+    };
+    if low > high {
+        return Err(format!("`{text}` is a reversed range (min > max)"));
+    }
+    Ok(())
 }
 
 /// `--connbytes FROM[:TO]`: 64-bit counts in C notation; a side left out

@@ -316,6 +316,7 @@ const EXCLUSIVE_OPTIONS: &[(&str, &[&str])] = &[
     ("NFLOG", &["--nflog-size", "--nflog-range"]),
     ("DSCP", &["--set-dscp", "--set-dscp-class"]),
     ("TTL", &["--ttl-set", "--ttl-inc", "--ttl-dec"]),
+    ("frag", &["--fragmore", "--fraglast"]),
     ("MARK", MARK_OPERATIONS),
     ("CONNMARK", CONNMARK_OPERATIONS),
 ];
