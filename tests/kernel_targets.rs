@@ -1247,6 +1247,32 @@ fn family_dependent_rules_agree_with_the_kernel() {
         ("-p mh -m mh --mh-type bogus -j ACCEPT", [true, true]),
         ("-p mh -m mh --mh-type 5:3 -j ACCEPT", [true, true]),
         ("-m eui64 -j ACCEPT", [true, false]),
+        (
+            "-m hbh --hbh-opts 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,0x10 -j ACCEPT",
+            [true, false],
+        ),
+        (
+            "-m hbh --hbh-opts 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17 -j ACCEPT",
+            [true, true],
+        ),
+        ("-m dst --dst-opts 1:x -j ACCEPT", [true, true]),
+        ("-m hbh ! --hbh-opts 1 -j ACCEPT", [true, true]),
+        // The SPI ranges of esp, ah and ipcomp; ah's length and reserved
+        // field are ip6tables' only.
+        ("-p esp -m esp ! --espspi 0x10:20 -j ACCEPT", [false, false]),
+        ("-p esp -m esp --espspi x -j ACCEPT", [true, true]),
+        (
+            "-p ah -m ah --ahspi 1:2 --ahlen 5 --ahres -j ACCEPT",
+            [true, false],
+        ),
+        (
+            "-p ipcomp -m ipcomp --ipcompspi 1:2 --compres -j ACCEPT",
+            [false, false],
+        ),
+        (
+            "-p ipcomp -m ipcomp --ipcompspi 1:2:3 -j ACCEPT",
+            [true, true],
+        ),
         // recent's mask is an address of the dump's family.
         (
             "-m recent --name a --rcheck --mask 255.255.255.0 -j ACCEPT",

@@ -1060,6 +1060,25 @@ impl<'a> Builder<'a> {
                             .in_table(&table.name, Some(&chain.name)),
                         );
                     }
+                    if ah_needs_protocol {
+                        // libipt_ah has `--ahspi` only; `--ahlen` and
+                        // `--ahres` are libip6t_ah's.
+                        let ip6_only = rule
+                            .matches
+                            .iter()
+                            .filter(|m| m.name == "ah")
+                            .flat_map(Match::untyped_options)
+                            .filter(|option| matches!(option.name, "--ahlen" | "--ahres"));
+                        found.extend(ip6_only.map(|option| {
+                            Diagnostic::new(
+                                &UNKNOWN_OPTION,
+                                option.span,
+                                format!("`{}` is an option of ip6tables' ah match; iptables' has only `--ahspi`", option.name),
+                            )
+                            .with_note("iptables-restore refuses the line (\"unknown option\")")
+                            .in_table(&table.name, Some(&chain.name))
+                        }));
+                    }
                     let Some(target) = &rule.target else {
                         continue;
                     };

@@ -8,10 +8,11 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::values::{
-    IpNet, MarkValue, PortRange, Probability, c_atoll, c_number, c_strtoul, mask_prefix,
-    parse_dscp, parse_dscp_class, parse_host_mask, parse_mac, parse_mark, parse_ordered_port_range,
-    parse_port_list, parse_port_range, parse_probability, parse_service_port_range, parse_u32,
-    parse_xtables_number, xtables_strtoui, xtables_strtoui_prefix,
+    IpNet, MarkValue, PortRange, Probability, c_atoll, c_number, c_strtoul, c_strtoul_checked,
+    mask_prefix, parse_dscp, parse_dscp_class, parse_host_mask, parse_mac, parse_mark,
+    parse_ordered_port_range, parse_port_list, parse_port_range, parse_probability,
+    parse_service_port_range, parse_u32, parse_xtables_number, xtables_strtoui,
+    xtables_strtoui_prefix,
 };
 use super::{Negatable, Protocol, RawOption};
 use crate::syntax::Span;
@@ -203,6 +204,10 @@ pub static MATCH_SPECS: &[ExtensionSpec] = &[
     ExtensionSpec {
         name: "esp",
         options: opts! { ["--espspi"] = 1 },
+    },
+    ExtensionSpec {
+        name: "ipcomp",
+        options: opts! { ["--ipcompspi"] = 1, ["--compres"] = 0 },
     },
     ExtensionSpec {
         name: "ah",
@@ -1967,11 +1972,19 @@ pub fn build_match<'a>(
             }
             MatchKind::Other(options)
         }
-        "frag" | "hbh" | "dst" => {
+        "frag" | "hbh" | "dst" | "esp" | "ah" | "ipcomp" => {
             for option in &options {
                 match option.name {
-                    "--fragid" => drop(typed(option, parse_u32_range)?),
-                    "--fraglen" | "--hbh-len" | "--dst-len" => drop(typed(option, parse_u32)?),
+                    "--fragid" | "--espspi" | "--ahspi" | "--ipcompspi" => {
+                        typed(option, parse_u32_range)?;
+                    }
+                    "--fraglen" | "--hbh-len" | "--dst-len" | "--ahlen" => {
+                        typed(option, parse_u32)?;
+                    }
+                    "--hbh-opts" | "--dst-opts" => {
+                        not_negatable(option)?;
+                        typed(option, parse_header_options)?;
+                    }
                     _ => not_negatable(option)?,
                 }
             }
@@ -1984,7 +1997,9 @@ pub fn build_match<'a>(
         "ipv6header" => {
             for option in &options {
                 match option.name {
-                    "--header" => drop(typed(option, parse_ipv6_headers)?),
+                    "--header" => {
+                        typed(option, parse_ipv6_headers)?;
+                    }
                     _ => not_negatable(option)?,
                 }
             }
@@ -2281,6 +2296,32 @@ fn parse_u32_range(text: &str) -> Result<(), String> {
         Some(_) => Err(format!("`{text}` has more than two numbers")),
         None => Ok(()),
     }
+}
+
+/// `--hbh-opts`/`--dst-opts`: up to 16 options `TYPE[:LENGTH]`,
+/// comma-separated, each a number in C notation (kept modulo 256), as
+/// libip6t_hbh's `parse_options` reads them.
+fn parse_header_options(text: &str) -> Result<(), String> {
+    const MAX: usize = 16;
+    for (index, item) in text.split(',').enumerate() {
+        if index == MAX {
+            return Err(format!("more than {MAX} options"));
+        }
+        let (kind, length) = match item.split_once(':') {
+            Some(_) if index == MAX - 1 => {
+                return Err(format!("a length in option {MAX} (\"too many ranges\")"));
+            }
+            Some((kind, length)) => (kind, Some(length)),
+            None => (item, None),
+        };
+        for (what, number) in std::iter::once(("type", kind)).chain(length.map(|l| ("length", l))) {
+            match c_strtoul_checked(number.as_bytes(), 0) {
+                (Some(_), read) if read > 0 && read == number.len() => {}
+                _ => return Err(format!("`{number}` is not an option {what} (a number)")),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `-m rt`: the type-0 options need `--rt-type 0` before them, and

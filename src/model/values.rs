@@ -780,7 +780,7 @@ pub fn c_strtoul(text: &[u8], base: u32) -> (u64, usize) {
 }
 
 /// [`c_strtoul`] with overflow (`ERANGE`) as `None`.
-fn c_strtoul_checked(text: &[u8], base: u32) -> (Option<u64>, usize) {
+pub fn c_strtoul_checked(text: &[u8], base: u32) -> (Option<u64>, usize) {
     let mut at = text.iter().take_while(|b| is_c_space(**b)).count();
     let negative = match text.get(at) {
         Some(b'-') => {
