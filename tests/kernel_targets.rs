@@ -1303,13 +1303,73 @@ fn family_dependent_rules_agree_with_the_kernel() {
         ),
     ];
     // eui64 reads the MAC address of packets coming in: not in OUTPUT.
-    let outgoing = [("filter", "OUTPUT", "-m eui64 -j ACCEPT", [true, true])];
+    // ip6tables' prefix translation: mangle only, DNPT on the way in, SNPT
+    // on the way out, prefixes up to /64 with no bit past the length.
+    let npt = "--src-pfx fd00::/48 --dst-pfx fd01::/64";
+    let placed = [
+        (
+            "filter",
+            "OUTPUT",
+            "-m eui64 -j ACCEPT".to_string(),
+            [true, true],
+        ),
+        (
+            "mangle",
+            "PREROUTING",
+            format!("-j DNPT {npt}"),
+            [true, false],
+        ),
+        ("mangle", "OUTPUT", format!("-j DNPT {npt}"), [true, false]),
+        (
+            "mangle",
+            "POSTROUTING",
+            format!("-j DNPT {npt}"),
+            [true, true],
+        ),
+        (
+            "mangle",
+            "POSTROUTING",
+            format!("-j SNPT {npt}"),
+            [true, false],
+        ),
+        ("mangle", "INPUT", format!("-j SNPT {npt}"), [true, false]),
+        ("mangle", "FORWARD", format!("-j SNPT {npt}"), [true, true]),
+        ("nat", "PREROUTING", format!("-j DNPT {npt}"), [true, true]),
+        (
+            "mangle",
+            "PREROUTING",
+            "-j DNPT --src-pfx fd00::1/64 --dst-pfx fd01::/64".to_string(),
+            [true, true],
+        ),
+        (
+            "mangle",
+            "PREROUTING",
+            "-j DNPT --src-pfx fd00::/65 --dst-pfx fd01::/65".to_string(),
+            [true, true],
+        ),
+        (
+            "mangle",
+            "PREROUTING",
+            "-j DNPT --src-pfx ::/0 --dst-pfx fd01::".to_string(),
+            [true, true],
+        ),
+        (
+            "mangle",
+            "PREROUTING",
+            "-j DNPT --dst-pfx fd01::/64".to_string(),
+            [true, true],
+        ),
+    ];
     agree_in_both_families(
         &kernels,
         rules
             .iter()
             .map(|&(rule, refused)| ("filter", "INPUT", rule, refused))
-            .chain(outgoing),
+            .chain(
+                placed
+                    .iter()
+                    .map(|(table, chain, rule, refused)| (*table, *chain, rule.as_str(), *refused)),
+            ),
     );
 }
 

@@ -15,15 +15,16 @@ declare_code! {
     /// written:
     ///
     /// - NAT targets outside the nat table (DNAT, SNAT, MASQUERADE, REDIRECT,
-    ///   NETMAP), REJECT outside filter, TPROXY, TTL, TOS, DSCP, ECN, HL and
-    ///   CHECKSUM outside mangle, CT and NOTRACK outside raw, and TRACE
+    ///   NETMAP), REJECT outside filter, TPROXY, TTL, TOS, DSCP, ECN, HL,
+    ///   DNPT, SNPT and CHECKSUM outside mangle, CT and NOTRACK outside raw, and TRACE
     ///   outside raw for iptables-legacy (iptables-nft loads it anywhere). The kernel
     ///   checks the table when the rule is added, even in a chain nothing
     ///   jumps to.
     /// - A target in a chain reached from a built-in chain whose hook it does
     ///   not support: DNAT and REDIRECT work only from PREROUTING and OUTPUT,
     ///   SNAT only from POSTROUTING and INPUT, MASQUERADE only from
-    ///   POSTROUTING, TPROXY only from PREROUTING, CLASSIFY (and TCPMSS with
+    ///   POSTROUTING, TPROXY only from PREROUTING, DNPT only from PREROUTING
+    ///   and OUTPUT, SNPT only from POSTROUTING and INPUT, CLASSIFY (and TCPMSS with
     ///   `--clamp-mss-to-pmtu`) only from OUTPUT, FORWARD and POSTROUTING. The kernel checks this for every chain a
     ///   built-in chain reaches, through jumps and gotos.
     /// - `-j DROP` or `-P CHAIN DROP` in nat, which iptables refuses ("the nat
@@ -98,6 +99,18 @@ const RESTRICTIONS: &[Restriction] = &[
         target: "TPROXY",
         table: Some(TableKind::Mangle),
         hooks: Some(&["PREROUTING"]),
+    },
+    // ip6t_NPT: the destination prefix is rewritten on the way in, the
+    // source prefix on the way out.
+    Restriction {
+        target: "DNPT",
+        table: Some(TableKind::Mangle),
+        hooks: Some(&["PREROUTING", "OUTPUT"]),
+    },
+    Restriction {
+        target: "SNPT",
+        table: Some(TableKind::Mangle),
+        hooks: Some(&["POSTROUTING", "INPUT"]),
     },
     Restriction {
         target: "CT",

@@ -97,6 +97,14 @@ pub static TARGET_SPECS: &[ExtensionSpec] = &[
         options: opts! { ["--gateway"] = 1, ["--oif"] = 1 },
     },
     ExtensionSpec {
+        name: "DNPT",
+        options: opts! { ["--src-pfx"] = 1, ["--dst-pfx"] = 1 },
+    },
+    ExtensionSpec {
+        name: "SNPT",
+        options: opts! { ["--src-pfx"] = 1, ["--dst-pfx"] = 1 },
+    },
+    ExtensionSpec {
         name: "IDLETIMER",
         options: opts! { ["--timeout"] = 1, ["--label"] = 1, ["--alarm"] = 0 },
     },
@@ -346,6 +354,7 @@ fn required_target_options(name: &str) -> &'static [&'static [&'static str]] {
     match name {
         "AUDIT" => &[&["--type"]],
         "TEE" => &[&["--gateway"]],
+        "DNPT" | "SNPT" => &[&["--src-pfx"], &["--dst-pfx"]],
         "IDLETIMER" => &[&["--timeout"], &["--label"]],
         "HMARK" => &[&["--hmark-mod"], &["--hmark-rnd"]],
         "CLASSIFY" => &[&["--set-class"]],
@@ -363,6 +372,34 @@ fn required_target_options(name: &str) -> &'static [&'static [&'static str]] {
         "TPROXY" => &[&["--on-port"]],
         _ => &[],
     }
+}
+
+/// A DNPT/SNPT prefix `ADDRESS[/LENGTH]`: an IPv6 network (a length left
+/// out is 128) that ip6t_NPT takes only up to /64 and with no bit set past
+/// the length; the kernel refuses the rest when the table is committed
+/// ("Invalid argument"), which `ip6tables-restore --test` does not see.
+fn parse_npt_prefix(text: &str) -> Result<(), String> {
+    let (address, length) = text.split_once('/').unwrap_or((text, "128"));
+    let Ok(address) = address.parse::<std::net::Ipv6Addr>() else {
+        return Err(format!("`{address}` is not an IPv6 address"));
+    };
+    let length = match length.parse::<u8>() {
+        Ok(length) if length <= 128 => length,
+        _ => return Err(format!("`{length}` is not a prefix length (0 to 128)")),
+    };
+    if length > 64 {
+        return Err(format!(
+            "`{text}`: the kernel takes prefixes up to /64 (a length left out is /128)"
+        ));
+    }
+    let host_mask = u128::MAX >> length;
+    if u128::from(address) & host_mask != 0 {
+        let network = std::net::Ipv6Addr::from(u128::from(address) & !host_mask);
+        return Err(format!(
+            "`{text}` has bits set past the prefix, which the kernel refuses (`{network}/{length}`)"
+        ));
+    }
+    Ok(())
 }
 
 /// Build the typed action of target `name` from its options.
@@ -470,6 +507,14 @@ pub fn build_action<'a>(
                         .ok_or_else(|| format!("`{}` is not between 0 and 255", word.text))
                 };
                 parsed.map_err(|message| (word.span, format!("{}: {message}", option.name)))?;
+            }
+            Action::Extension(options)
+        }
+        "DNPT" | "SNPT" => {
+            for option in &options {
+                let word = &option.values[0];
+                parse_npt_prefix(&word.text)
+                    .map_err(|message| (word.span, format!("{}: {message}", option.name)))?;
             }
             Action::Extension(options)
         }
