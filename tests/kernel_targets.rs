@@ -50,6 +50,7 @@ const TARGETS: &[&str] = &[
     "LOG --log-prefix x",
     "MARK --set-mark 1",
     "TRACE",
+    "SYNPROXY --mss 1460",
 ];
 
 /// Rule tails placed like [`TARGETS`]: matches restricted to some hooks,
@@ -575,6 +576,10 @@ const FILTER_RULES: &[(&str, bool)] = &[
     ("-p udp -m multiport --dports 0x35 -j ACCEPT", false),
     ("-p udp -m udp --dport 0x35 -j ACCEPT", true),
     ("-p udp -m udp --dport 08:65536 -j ACCEPT", false),
+    // SYNPROXY answers TCP handshakes only.
+    ("-j SYNPROXY --mss 1460", true),
+    ("! -p tcp -j SYNPROXY", true),
+    ("-p 6 -j SYNPROXY --wscale 7 --sack-perm", false),
     // Matches the kernel binds to one protocol: `-p` with it, not negated.
     ("-m tcpmss --mss 1000 -j ACCEPT", true),
     ("! -p tcp -m tcpmss --mss 1000 -j ACCEPT", true),

@@ -24,7 +24,8 @@ declare_code! {
     ///   not support: DNAT and REDIRECT work only from PREROUTING and OUTPUT,
     ///   SNAT only from POSTROUTING and INPUT, MASQUERADE only from
     ///   POSTROUTING, TPROXY only from PREROUTING, DNPT only from PREROUTING
-    ///   and OUTPUT, SNPT only from POSTROUTING and INPUT, CLASSIFY (and TCPMSS with
+    ///   and OUTPUT, SNPT only from POSTROUTING and INPUT, SYNPROXY only from
+    ///   INPUT and FORWARD, CLASSIFY (and TCPMSS with
     ///   `--clamp-mss-to-pmtu`) only from OUTPUT, FORWARD and POSTROUTING. The kernel checks this for every chain a
     ///   built-in chain reaches, through jumps and gotos.
     /// - `-j DROP` or `-P CHAIN DROP` in nat, which iptables refuses ("the nat
@@ -156,6 +157,13 @@ const RESTRICTIONS: &[Restriction] = &[
         target: "CLASSIFY",
         table: None,
         hooks: Some(&["OUTPUT", "FORWARD", "POSTROUTING"]),
+    },
+    // xt_SYNPROXY answers the handshake of connections to this host or
+    // through it.
+    Restriction {
+        target: "SYNPROXY",
+        table: None,
+        hooks: Some(&["INPUT", "FORWARD"]),
     },
 ];
 

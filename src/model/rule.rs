@@ -1522,6 +1522,15 @@ impl<'a> Interpreter<'a> {
                                 "ipt_ECN: cannot use operation on non-tcp rule",
                             );
                         }
+                        if target.name == "SYNPROXY" {
+                            // synproxy_tg4_check/synproxy_tg6_check.
+                            self.require_protocol(
+                                target.span,
+                                "SYNPROXY needs `-p tcp`",
+                                |p| p == Protocol::TCP,
+                                "Invalid argument",
+                            );
+                        }
                         if target.name == "TCPOPTSTRIP" {
                             self.require_protocol(
                                 target.span,
