@@ -2309,7 +2309,9 @@ fn parse_header_options(text: &str) -> Result<(), String> {
         }
         let (kind, length) = match item.split_once(':') {
             Some(_) if index == MAX - 1 => {
-                return Err(format!("a length in option {MAX} (\"too many ranges\")"));
+                return Err(format!(
+                    "option {MAX} cannot have a length (ip6tables refuses it)"
+                ));
             }
             Some((kind, length)) => (kind, Some(length)),
             None => (item, None),
@@ -2324,9 +2326,9 @@ fn parse_header_options(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `-m rt`: the type-0 options need `--rt-type 0` before them, and
-/// `--rt-0-not-strict` needs `--rt-0-addrs` before it (libip6t_rt: "`--rt-type
-/// 0' required before `--rt-0-addrs'"), and the values.
+/// `-m rt`'s values and the order libip6t_rt wants: the type-0 options
+/// after `--rt-type 0` ("`--rt-type 0' required before `--rt-0-addrs'"),
+/// `--rt-0-not-strict` after `--rt-0-addrs`.
 fn check_rt(options: &[RawOption<'_>]) -> Result<(), ValueError> {
     let (mut type_zero, mut addresses) = (false, false);
     for option in options {
@@ -2379,7 +2381,7 @@ fn parse_rt_addresses(text: &str) -> Result<(), String> {
 /// libip6t_ipv6header's names and numbers or by a name /etc/protocols gives
 /// their numbers; no other protocol ("unknown header `6' specified").
 fn parse_ipv6_headers(text: &str) -> Result<(), String> {
-    const NAMES: [&str; 34] = [
+    const NAMES: [&str; 33] = [
         "hop-by-hop",
         "protocol",
         "hop",
@@ -2414,7 +2416,6 @@ fn parse_ipv6_headers(text: &str) -> Result<(), String> {
         "IPv6-NoNxt",
         "ipv6-opts",
         "IPv6-Opts",
-        "esp",
     ];
     match text
         .split(',')
