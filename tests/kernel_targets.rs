@@ -576,6 +576,11 @@ const FILTER_RULES: &[(&str, bool)] = &[
     ("-p udp -m multiport --dports 0x35 -j ACCEPT", false),
     ("-p udp -m udp --dport 0x35 -j ACCEPT", true),
     ("-p udp -m udp --dport 08:65536 -j ACCEPT", false),
+    // Interface names: iptables loads `/` and spaces with a warning (and
+    // iptlint warns: no interface has such a name), not 16 characters.
+    ("-i eth/0 -j ACCEPT", false),
+    ("! -i \"eth 0\" -j ACCEPT", false),
+    ("-i 0123456789abcdef -j ACCEPT", true),
     // SYNPROXY answers TCP handshakes only.
     ("-j SYNPROXY --mss 1460", true),
     ("! -p tcp -j SYNPROXY", true),

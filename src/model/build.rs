@@ -1628,6 +1628,7 @@ fn hashlimit_masks<'m, 'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnostics::Severity;
 
     fn names(parsed: &Parsed<'_>) -> Vec<&'static str> {
         parsed.diagnostics.iter().map(|d| d.info.name).collect()
@@ -1916,6 +1917,30 @@ mod tests {
                 "255.255.0.0".to_string()
             )]
         );
+    }
+
+    #[test]
+    fn interface_names_no_interface_can_have_load_with_a_warning() {
+        let src = "*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD ! -i eth/0 -o \"eth 0\" -j ACCEPT\n-A FORWARD -i 0123456789abcdef -j ACCEPT\nCOMMIT\n";
+        let parsed = build(src);
+        let found: Vec<(Severity, &str)> = parsed
+            .diagnostics
+            .iter()
+            .map(|d| (d.severity, d.primary_span().text(src)))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (Severity::Warning, "eth/0"),
+                (Severity::Warning, "\"eth 0\""),
+                (Severity::Error, "0123456789abcdef"),
+            ]
+        );
+        // The rule is kept, with its interfaces.
+        let filter = parsed.dump.table("filter").unwrap();
+        let rule = &filter.chains[filter.chain_index("FORWARD").unwrap()].rules[0];
+        assert_eq!(rule.in_interface.as_ref().unwrap().value, "eth/0");
+        assert_eq!(rule.out_interface.as_ref().unwrap().value, "eth 0");
     }
 
     #[test]

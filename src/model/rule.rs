@@ -20,7 +20,7 @@ use crate::diagnostics::codes::{
     ARGUMENT_LIMIT, BAD_NEGATION, BAD_VALUE, CONFLICTING_OPTION, EMPTY_RANGE, HOST_NAME_ADDRESS,
     OBSOLETE_NEGATION, SYNTAX_ERROR, TRUNCATED_COMMENT, UNKNOWN_MODULE, UNKNOWN_OPTION,
 };
-use crate::diagnostics::{CodeInfo, Diagnostic, suggest};
+use crate::diagnostics::{CodeInfo, Diagnostic, Severity, suggest};
 use crate::syntax::{Arg, Counters, Span, Word};
 
 /// Longest word iptables-restore accepts (its buffer is 1024 bytes).
@@ -705,17 +705,32 @@ impl<'a> Interpreter<'a> {
                 if self.given_twice(if is_in { 'i' } else { 'o' }, word.span) {
                     return;
                 }
-                if value.text.is_empty() || value.text.len() > 15 || value.text.contains(['/', ' '])
-                {
+                if value.text.is_empty() || value.text.len() > 15 {
                     self.diagnostics.push(error(
                         &BAD_VALUE,
                         value.span,
                         format!(
-                            "`{}` is not an interface name (1 to 15 characters, no `/`)",
+                            "`{}` is not an interface name (1 to 15 characters)",
                             value.text
                         ),
                     ));
                     return;
+                }
+                if value.text.contains(['/', ' ']) {
+                    // iptables loads it, warning "weird character in
+                    // interface"; no interface can have that name.
+                    self.diagnostics.push(
+                        error(
+                            &BAD_VALUE,
+                            value.span,
+                            format!(
+                                "`{}` cannot be an interface name (the kernel allows no `/` or space in one): no packet comes in or goes out by it",
+                                value.text
+                            ),
+                        )
+                        .with_severity(Severity::Warning)
+                        .with_note("iptables loads the rule anyway (\"Warning: weird character in interface\")"),
+                    );
                 }
                 let parsed = Some(Box::new(Negatable {
                     span: negation.unwrap_or(word.span).to(value.span),
