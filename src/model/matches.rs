@@ -2286,7 +2286,7 @@ fn one_of(text: &str, names: &[&str]) -> Result<(), String> {
 fn parse_u32_range(text: &str) -> Result<(), String> {
     let mut sides = text.split(':');
     for side in sides.by_ref().take(2) {
-        if !side.is_empty() && xtables_strtoui(side, 0, u64::from(u32::MAX)).is_none() {
+        if !side.is_empty() && c_number(side).is_none() {
             return Err(format!(
                 "`{side}` is not an integer between 0 and 4294967295"
             ));

@@ -279,6 +279,17 @@ const PROTOCOL_MATCHES: &[(u8, &str)] = &[
 /// not negated ("tcpmss match: only valid for protocol 6").
 const PROTOCOL_BOUND_MATCHES: &[(u8, &str)] = &[(6, "tcpmss"), (6, "osf"), (108, "ipcomp")];
 
+/// Targets the kernel takes on TCP rules only (`-p tcp`, not negated), with
+/// what it says when refusing one: TCPOPTSTRIP's own message, and
+/// SYNPROXY's `synproxy_tg4_check`/`synproxy_tg6_check`, which print none.
+const TCP_TARGETS: &[(&str, &str)] = &[
+    (
+        "TCPOPTSTRIP",
+        "TCPOPTSTRIP target: only valid for protocol 6",
+    ),
+    ("SYNPROXY", "Invalid argument"),
+];
+
 /// Options of one match or target that exclude each other, found by
 /// loading each pair with iptables 1.8 ("option ... cannot be used together
 /// with ..."). A name is the match's or target's; options by their
@@ -1537,21 +1548,14 @@ impl<'a> Interpreter<'a> {
                                 "ipt_ECN: cannot use operation on non-tcp rule",
                             );
                         }
-                        if target.name == "SYNPROXY" {
-                            // synproxy_tg4_check/synproxy_tg6_check.
+                        if let Some(&(name, kernel_says)) =
+                            TCP_TARGETS.iter().find(|(name, _)| target.name == *name)
+                        {
                             self.require_protocol(
                                 target.span,
-                                "SYNPROXY needs `-p tcp`",
+                                &format!("{name} needs `-p tcp`"),
                                 |p| p == Protocol::TCP,
-                                "Invalid argument",
-                            );
-                        }
-                        if target.name == "TCPOPTSTRIP" {
-                            self.require_protocol(
-                                target.span,
-                                "TCPOPTSTRIP needs `-p tcp`",
-                                |p| p == Protocol::TCP,
-                                "TCPOPTSTRIP target: only valid for protocol 6",
+                                kernel_says,
                             );
                         }
                         action

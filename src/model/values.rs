@@ -558,14 +558,8 @@ impl fmt::Display for PortRange {
 /// matches, multiport and the NAT targets' ports): a number in C notation up
 /// to 65535 (`022` is 18, `0x16` is 22, `08` is refused) or a service name.
 pub fn parse_port(text: &str) -> Result<u16, String> {
-    // The common case, without a sign or a leading zero, read the short way.
-    if let Ok(port) = text.parse::<u16>()
-        && !text.starts_with(['0', '+'])
-    {
-        return Ok(port);
-    }
-    xtables_strtoui(text, 0, u64::from(u16::MAX))
-        .map(|port| port as u16)
+    c_number(text)
+        .and_then(|port| u16::try_from(port).ok())
         .or_else(|| service_port(text))
         .ok_or_else(|| {
             let octal =
