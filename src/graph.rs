@@ -6,7 +6,6 @@
 //! Tarjan is recursive).
 
 use petgraph::Direction;
-use petgraph::algo::kosaraju_scc;
 use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
 
@@ -99,7 +98,7 @@ impl ChainGraph {
     /// chain index; a chain that jumps to itself is a loop of one. Groups
     /// come out in order of their smallest chain index.
     pub fn cycles(&self) -> Vec<Vec<usize>> {
-        let mut cycles: Vec<Vec<usize>> = kosaraju_scc(&self.graph)
+        let mut cycles: Vec<Vec<usize>> = components_of(&Callees::of(self))
             .into_iter()
             .filter(|component| {
                 component.len() > 1 || self.graph.find_edge(component[0], component[0]).is_some()
@@ -195,6 +194,107 @@ impl DumpGraph {
             tables: dump.tables.iter().map(ChainGraph::build).collect(),
         }
     }
+}
+
+/// The jump graph's edges in compressed rows: each chain's callees (with
+/// repeats, one per jump) in one slice. Walking petgraph's linked edge
+/// lists is a cache miss per edge on a large dump.
+pub(crate) struct Callees {
+    start: Vec<u32>,
+    next: Vec<u32>,
+}
+
+impl Callees {
+    /// The rows of `graph`.
+    pub(crate) fn of(graph: &ChainGraph) -> Self {
+        let n = graph.graph.node_count();
+        let mut start = vec![0u32; n + 1];
+        for edge in graph.graph.raw_edges() {
+            start[edge.source().index() + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut next = vec![0u32; graph.graph.edge_count()];
+        for edge in graph.graph.raw_edges() {
+            let from = edge.source().index();
+            next[fill[from] as usize] = edge.target().index() as u32;
+            fill[from] += 1;
+        }
+        Callees { start, next }
+    }
+
+    /// The chains `chain` jumps or goes to.
+    pub(crate) fn of_chain(&self, chain: usize) -> &[u32] {
+        &self.next[self.start[chain] as usize..self.start[chain + 1] as usize]
+    }
+}
+
+/// The strongly connected components of the jump graph, callees before
+/// callers (reverse topological order), by an iterative Tarjan over the
+/// compressed rows: several times faster than petgraph's linked edge
+/// lists on a dump with a hundred thousand jumps, and no recursion (a dump
+/// with 200,000 chains in a line must work).
+pub(crate) fn components_of(callees: &Callees) -> Vec<Vec<NodeIndex>> {
+    let Callees { start, next } = callees;
+    let n = start.len() - 1;
+    const UNSEEN: u32 = u32::MAX;
+    let mut order = vec![UNSEEN; n];
+    let mut low = vec![0u32; n];
+    let mut on_stack = vec![false; n];
+    let mut stack: Vec<u32> = Vec::new();
+    // (node, position in its adjacency row)
+    let mut calls: Vec<(u32, u32)> = Vec::new();
+    let mut counter = 0u32;
+    let mut components = Vec::new();
+    for root in 0..n {
+        if order[root] != UNSEEN {
+            continue;
+        }
+        calls.push((root as u32, start[root]));
+        order[root] = counter;
+        low[root] = counter;
+        counter += 1;
+        stack.push(root as u32);
+        on_stack[root] = true;
+        while let Some(&mut (node, ref mut at)) = calls.last_mut() {
+            let v = node as usize;
+            if *at < start[v + 1] {
+                let w = next[*at as usize] as usize;
+                *at += 1;
+                if order[w] == UNSEEN {
+                    order[w] = counter;
+                    low[w] = counter;
+                    counter += 1;
+                    stack.push(w as u32);
+                    on_stack[w] = true;
+                    calls.push((w as u32, start[w]));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(order[w]);
+                }
+                continue;
+            }
+            calls.pop();
+            if let Some(&(parent, _)) = calls.last() {
+                let p = parent as usize;
+                low[p] = low[p].min(low[v]);
+            }
+            if low[v] == order[v] {
+                let mut component = Vec::new();
+                loop {
+                    let w = stack.pop().expect("the root is on the stack") as usize;
+                    on_stack[w] = false;
+                    component.push(NodeIndex::new(w));
+                    if w == v {
+                        break;
+                    }
+                }
+                components.push(component);
+            }
+        }
+    }
+    components
 }
 
 #[cfg(test)]

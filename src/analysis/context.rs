@@ -32,7 +32,7 @@ use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 
 use super::packets::{Dim, PacketSet, RuleSet};
-use crate::graph::{ChainGraph, DumpGraph};
+use crate::graph::{Callees, ChainGraph, DumpGraph, components_of};
 use crate::model::{Action, Dump, Family, Flow, Rule, Table, TableKind};
 
 /// Changes of one chain's entry set inside a loop before it is widened to
@@ -527,106 +527,6 @@ pub fn walk_chain(
 #[cfg(test)]
 fn components_callees_first(graph: &ChainGraph) -> Vec<Vec<NodeIndex>> {
     components_of(&Callees::of(graph))
-}
-
-/// The jump graph's edges in compressed rows: each chain's callees (with
-/// repeats, one per jump) in one slice. Walking petgraph's linked edge
-/// lists is a cache miss per edge on a large dump.
-struct Callees {
-    start: Vec<u32>,
-    next: Vec<u32>,
-}
-
-impl Callees {
-    fn of(graph: &ChainGraph) -> Self {
-        let n = graph.graph.node_count();
-        let mut start = vec![0u32; n + 1];
-        for edge in graph.graph.raw_edges() {
-            start[edge.source().index() + 1] += 1;
-        }
-        for i in 0..n {
-            start[i + 1] += start[i];
-        }
-        let mut fill = start.clone();
-        let mut next = vec![0u32; graph.graph.edge_count()];
-        for edge in graph.graph.raw_edges() {
-            let from = edge.source().index();
-            next[fill[from] as usize] = edge.target().index() as u32;
-            fill[from] += 1;
-        }
-        Callees { start, next }
-    }
-
-    /// The chains `chain` jumps or goes to.
-    fn of_chain(&self, chain: usize) -> &[u32] {
-        &self.next[self.start[chain] as usize..self.start[chain + 1] as usize]
-    }
-}
-
-/// The strongly connected components of the jump graph, callees before
-/// callers (reverse topological order), by an iterative Tarjan over the
-/// compressed rows: several times faster than petgraph's linked edge
-/// lists on a dump with a hundred thousand jumps, and no recursion (a dump
-/// with 200,000 chains in a line must work).
-fn components_of(callees: &Callees) -> Vec<Vec<NodeIndex>> {
-    let Callees { start, next } = callees;
-    let n = start.len() - 1;
-    const UNSEEN: u32 = u32::MAX;
-    let mut order = vec![UNSEEN; n];
-    let mut low = vec![0u32; n];
-    let mut on_stack = vec![false; n];
-    let mut stack: Vec<u32> = Vec::new();
-    // (node, position in its adjacency row)
-    let mut calls: Vec<(u32, u32)> = Vec::new();
-    let mut counter = 0u32;
-    let mut components = Vec::new();
-    for root in 0..n {
-        if order[root] != UNSEEN {
-            continue;
-        }
-        calls.push((root as u32, start[root]));
-        order[root] = counter;
-        low[root] = counter;
-        counter += 1;
-        stack.push(root as u32);
-        on_stack[root] = true;
-        while let Some(&mut (node, ref mut at)) = calls.last_mut() {
-            let v = node as usize;
-            if *at < start[v + 1] {
-                let w = next[*at as usize] as usize;
-                *at += 1;
-                if order[w] == UNSEEN {
-                    order[w] = counter;
-                    low[w] = counter;
-                    counter += 1;
-                    stack.push(w as u32);
-                    on_stack[w] = true;
-                    calls.push((w as u32, start[w]));
-                } else if on_stack[w] {
-                    low[v] = low[v].min(order[w]);
-                }
-                continue;
-            }
-            calls.pop();
-            if let Some(&(parent, _)) = calls.last() {
-                let p = parent as usize;
-                low[p] = low[p].min(low[v]);
-            }
-            if low[v] == order[v] {
-                let mut component = Vec::new();
-                loop {
-                    let w = stack.pop().expect("the root is on the stack") as usize;
-                    on_stack[w] = false;
-                    component.push(NodeIndex::new(w));
-                    if w == v {
-                        break;
-                    }
-                }
-                components.push(component);
-            }
-        }
-    }
-    components
 }
 
 fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Family) -> TableFlow {

@@ -61,7 +61,18 @@ impl Check for DuplicateRule {
         let mut first_seen: HashMap<Key<'_>, usize> = HashMap::default();
         for table in &cx.dump.tables {
             for chain in &table.chains {
-                first_seen.clear();
+                if chain.rules.len() < 2 {
+                    continue;
+                }
+                // Clearing a map costs its capacity, not its length: after
+                // the 10,000 rules of KUBE-SERVICES, clearing it again for
+                // each of 70,000 small chains was 7% of `check`'s
+                // instructions on a 10,000-service dump (callgrind).
+                if first_seen.capacity() > 4 * chain.rules.len().max(16) {
+                    first_seen = HashMap::default();
+                } else {
+                    first_seen.clear();
+                }
                 for (index, rule) in chain.rules.iter().enumerate() {
                     let first = *first_seen.entry(rule.copy_key(cx.src)).or_insert(index);
                     if first == index {
@@ -126,5 +137,29 @@ mod tests {
         assert_eq!(found[0].message, "rule repeats line 3 of chain `INPUT`");
         assert_eq!(found[0].primary_span().text(src), "-p tcp -j ACCEPT");
         assert_eq!(found[1].labels[1].span, found[0].labels[1].span);
+    }
+
+    #[test]
+    fn copies_are_found_in_small_chains_after_a_large_one() {
+        // A chain large enough that the map of rules seen is replaced, not
+        // cleared, for the chains after it; then chains of one rule (never a
+        // copy), and chains with copies.
+        let mut src = String::from("*filter\n:BIG - [0:0]\n:ONE - [0:0]\n:SMALL - [0:0]\n");
+        for port in 1..=300 {
+            src.push_str(&format!("-A BIG -p tcp --dport {port} -j ACCEPT\n"));
+        }
+        src.push_str("-A BIG -p tcp --dport 7 -j ACCEPT\n");
+        src.push_str("-A ONE -p tcp --dport 7 -j ACCEPT\n");
+        src.push_str("-A SMALL -p udp -j ACCEPT\n-A SMALL -p tcp --dport 7 -j ACCEPT\n-A SMALL -p udp -j ACCEPT\n");
+        src.push_str("COMMIT\n");
+        let found = findings(&src, &DUPLICATE_RULE);
+        let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "rule repeats line 11 of chain `BIG`",
+                "rule repeats line 307 of chain `SMALL`"
+            ]
+        );
     }
 }

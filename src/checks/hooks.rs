@@ -2,6 +2,8 @@
 //! extensions the kernel allows only in some hooks, which it enforces for
 //! every chain a built-in chain reaches, through jumps and gotos.
 
+use std::cell::OnceCell;
+
 use super::legacy_walk::{LEGACY_LOADS_NOTE, LegacyWalk};
 use super::paths::Tree;
 use crate::diagnostics::{CodeInfo, Diagnostic};
@@ -42,9 +44,12 @@ pub struct HookReach<'g, 'a> {
     graph: &'g ChainGraph,
     /// Per built-in chain (by chain index): shortest paths from it.
     trees: Vec<(usize, Tree)>,
-    /// The same as the legacy kernel's check walks it.
-    legacy: LegacyWalk,
-    legacy_reach: Vec<Vec<bool>>,
+    /// The same as the legacy kernel's check walks it, and per built-in
+    /// chain (in the order of `trees`) the chains that walk reaches. Made
+    /// on first use: only a rule a wrong hook reaches needs it, and walking
+    /// every rule of a large table for it was most of this check's time on
+    /// a dump with no such rule.
+    legacy: OnceCell<(LegacyWalk, Vec<Vec<bool>>)>,
 }
 
 impl<'g, 'a> HookReach<'g, 'a> {
@@ -56,18 +61,24 @@ impl<'g, 'a> HookReach<'g, 'a> {
             .filter(|(_, chain)| chain.builtin)
             .map(|(index, _)| (index, Tree::new(graph, &[index], |_, _| true)))
             .collect();
-        let legacy = LegacyWalk::new(table);
-        let legacy_reach = trees
-            .iter()
-            .map(|(hook, _)| legacy.reach(graph, &[*hook]))
-            .collect();
         HookReach {
             table,
             graph,
             trees,
-            legacy,
-            legacy_reach,
+            legacy: OnceCell::new(),
         }
+    }
+
+    fn legacy(&self) -> &(LegacyWalk, Vec<Vec<bool>>) {
+        self.legacy.get_or_init(|| {
+            let legacy = LegacyWalk::new(self.table);
+            let reach = self
+                .trees
+                .iter()
+                .map(|(hook, _)| legacy.reach(self.graph, &[*hook]))
+                .collect();
+            (legacy, reach)
+        })
     }
 
     fn hook_allowed(&self, hook: usize, allowed: &[&str]) -> bool {
@@ -77,11 +88,12 @@ impl<'g, 'a> HookReach<'g, 'a> {
     /// Whether the legacy kernel's check also sees rule `rule` of `chain`
     /// reached from a hook outside `allowed`.
     fn legacy_refuses(&self, chain: usize, rule: usize, allowed: &[&str]) -> bool {
-        self.legacy.visits(chain, rule)
+        let (legacy, legacy_reach) = self.legacy();
+        legacy.visits(chain, rule)
             && self
                 .trees
                 .iter()
-                .zip(&self.legacy_reach)
+                .zip(legacy_reach)
                 .any(|((hook, _), reached)| reached[chain] && !self.hook_allowed(*hook, allowed))
     }
 

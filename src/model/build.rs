@@ -1002,55 +1002,55 @@ impl<'a> Builder<'a> {
             [true, true] => false,
             _ => self.address_families[family.other() as usize],
         };
-        let mut found = Vec::new();
-        let mut reported_addresses = HashSet::new();
-        for table in &self.dump.tables {
-            for chain in &table.chains {
-                for rule in &chain.rules {
-                    if check_addresses {
-                        // The rules of one `-s a,b -d c,d` line share their addresses.
-                        found.extend(
-                            wrong_family_rule_addresses(rule, family)
-                                .filter(|d| reported_addresses.insert(d.primary_span()))
-                                .map(|d| d.in_table(&table.name, Some(&chain.name))),
-                        );
-                    }
-                    if check_matches {
-                        found.extend(
-                            wrong_family_extensions(rule, family)
-                                .chain(wrong_family_addresses(rule, family, self.src))
-                                .chain(
-                                    (family == Family::V6)
-                                        .then(|| addrtype_types_not_in_ipv6(rule))
-                                        .into_iter()
-                                        .flatten(),
-                                )
-                                .map(|d| d.in_table(&table.name, Some(&chain.name))),
-                        );
-                    }
-                    let masks = rule.matches.iter().flat_map(hashlimit_masks);
-                    for (option, mask) in masks.filter(|_| check_matches) {
-                        if let Some(reason) = mask.refusal_in(family == Family::V6) {
-                            found.push(
-                                Diagnostic::new(
-                                    &BAD_VALUE,
-                                    option.values[0].span,
-                                    format!("{}: {reason}", option.name),
-                                )
-                                .in_table(&table.name, Some(&chain.name)),
-                            );
-                        }
-                    }
-                    if ah_needs_protocol
-                        && let Some(ah) =
-                            rule.matches.iter().find(|m| m.name == "ah" && !m.implicit)
-                        && !rule
-                            .protocol
-                            .as_ref()
-                            .is_some_and(|p| p.value == Protocol::Number(51) && !p.negated)
-                    {
-                        let has = written_protocol(rule.protocol.as_ref());
+        let (src, family_known) = (self.src, self.family_known);
+        let chain_findings = |table: &Table<'a>, chain: &Chain<'a>| {
+            let mut found = Vec::new();
+            // The rules of one `-s a,b -d c,d` line share their addresses,
+            // reported once (a line's rules are all in its chain).
+            let mut reported_addresses = HashSet::new();
+            for rule in &chain.rules {
+                if check_addresses {
+                    found.extend(
+                        wrong_family_rule_addresses(rule, family)
+                            .filter(|d| reported_addresses.insert(d.primary_span()))
+                            .map(|d| d.in_table(&table.name, Some(&chain.name))),
+                    );
+                }
+                if check_matches {
+                    found.extend(
+                        wrong_family_extensions(rule, family)
+                            .chain(wrong_family_addresses(rule, family, src))
+                            .chain(
+                                (family == Family::V6)
+                                    .then(|| addrtype_types_not_in_ipv6(rule))
+                                    .into_iter()
+                                    .flatten(),
+                            )
+                            .map(|d| d.in_table(&table.name, Some(&chain.name))),
+                    );
+                }
+                let masks = rule.matches.iter().flat_map(hashlimit_masks);
+                for (option, mask) in masks.filter(|_| check_matches) {
+                    if let Some(reason) = mask.refusal_in(family == Family::V6) {
                         found.push(
+                            Diagnostic::new(
+                                &BAD_VALUE,
+                                option.values[0].span,
+                                format!("{}: {reason}", option.name),
+                            )
+                            .in_table(&table.name, Some(&chain.name)),
+                        );
+                    }
+                }
+                if ah_needs_protocol
+                    && let Some(ah) = rule.matches.iter().find(|m| m.name == "ah" && !m.implicit)
+                    && !rule
+                        .protocol
+                        .as_ref()
+                        .is_some_and(|p| p.value == Protocol::Number(51) && !p.negated)
+                {
+                    let has = written_protocol(rule.protocol.as_ref());
+                    found.push(
                             Diagnostic::new(
                                 &BAD_VALUE,
                                 ah.span,
@@ -1059,17 +1059,17 @@ impl<'a> Builder<'a> {
                             .with_note("the kernel refuses the rule when the table is committed (\"ah match: only valid for protocol 51\"); `iptables-restore --test` does not see it; ip6tables' ah match needs no `-p`")
                             .in_table(&table.name, Some(&chain.name)),
                         );
-                    }
-                    if ah_needs_protocol {
-                        // libipt_ah has `--ahspi` only; `--ahlen` and
-                        // `--ahres` are libip6t_ah's.
-                        let ip6_only = rule
-                            .matches
-                            .iter()
-                            .filter(|m| m.name == "ah")
-                            .flat_map(Match::untyped_options)
-                            .filter(|option| matches!(option.name, "--ahlen" | "--ahres"));
-                        found.extend(ip6_only.map(|option| {
+                }
+                if ah_needs_protocol {
+                    // libipt_ah has `--ahspi` only; `--ahlen` and
+                    // `--ahres` are libip6t_ah's.
+                    let ip6_only = rule
+                        .matches
+                        .iter()
+                        .filter(|m| m.name == "ah")
+                        .flat_map(Match::untyped_options)
+                        .filter(|option| matches!(option.name, "--ahlen" | "--ahres"));
+                    found.extend(ip6_only.map(|option| {
                             Diagnostic::new(
                                 &UNKNOWN_OPTION,
                                 option.span,
@@ -1078,60 +1078,70 @@ impl<'a> Builder<'a> {
                             .with_note("iptables-restore refuses the line (\"unknown option\")")
                             .in_table(&table.name, Some(&chain.name))
                         }));
+                }
+                let Some(target) = &rule.target else {
+                    continue;
+                };
+                let Action::Reject(Some(written)) = &target.action else {
+                    continue;
+                };
+                let resolved = match reject_type(family, written) {
+                    // Without a header or an address the family is a
+                    // guess: a type of the other family is taken as a
+                    // sign of it, not as a mistake.
+                    None if !family_known => reject_type(family.other(), written),
+                    resolved => resolved,
+                };
+                let diagnostic = match resolved {
+                    None => {
+                        let known: Vec<String> = reject_types(family)
+                            .map(|name| format!("`{name}`"))
+                            .collect();
+                        let family = match family {
+                            Family::V4 => "iptables",
+                            Family::V6 => "ip6tables",
+                        };
+                        Diagnostic::new(
+                            &BAD_VALUE,
+                            target.span,
+                            format!("`--reject-with {written}`: unknown reject type for {family}"),
+                        )
+                        .with_note(format!(
+                            "{family} knows {}, or a prefix of one",
+                            known.join(", ")
+                        ))
                     }
-                    let Some(target) = &rule.target else {
-                        continue;
-                    };
-                    let Action::Reject(Some(written)) = &target.action else {
-                        continue;
-                    };
-                    let resolved = match reject_type(family, written) {
-                        // Without a header or an address the family is a
-                        // guess: a type of the other family is taken as a
-                        // sign of it, not as a mistake.
-                        None if !self.family_known => reject_type(family.other(), written),
-                        resolved => resolved,
-                    };
-                    let diagnostic = match resolved {
-                        None => {
-                            let known: Vec<String> = reject_types(family)
-                                .map(|name| format!("`{name}`"))
-                                .collect();
-                            let family = match family {
-                                Family::V4 => "iptables",
-                                Family::V6 => "ip6tables",
-                            };
-                            Diagnostic::new(
-                                &BAD_VALUE,
-                                target.span,
-                                format!(
-                                    "`--reject-with {written}`: unknown reject type for {family}"
-                                ),
-                            )
-                            .with_note(format!(
-                                "{family} knows {}, or a prefix of one",
-                                known.join(", ")
-                            ))
-                        }
-                        Some("tcp-reset")
-                            if !rule
-                                .protocol
-                                .as_ref()
-                                .is_some_and(|p| p.value == Protocol::TCP && !p.negated) =>
-                        {
-                            let has = written_protocol(rule.protocol.as_ref());
-                            Diagnostic::new(
+                    Some("tcp-reset")
+                        if !rule
+                            .protocol
+                            .as_ref()
+                            .is_some_and(|p| p.value == Protocol::TCP && !p.negated) =>
+                    {
+                        let has = written_protocol(rule.protocol.as_ref());
+                        Diagnostic::new(
                                 &BAD_VALUE,
                                 target.span,
                                 format!("`--reject-with {written}` needs `-p tcp`; the rule has {has}"),
                             )
                             .with_note("the kernel refuses the rule when the table is committed (\"TCP_RESET invalid for non-tcp\"); `iptables-restore --test` does not see it")
-                        }
-                        _ => continue,
-                    };
-                    found.push(diagnostic.in_table(&table.name, Some(&chain.name)));
-                }
+                    }
+                    _ => continue,
+                };
+                found.push(diagnostic.in_table(&table.name, Some(&chain.name)));
             }
+            found
+        };
+        // In parallel, chain by chain: one pass over every rule, on the
+        // critical path between parsing and the checks (2% of `check`'s
+        // instructions on a 10,000-service dump, callgrind).
+        let mut found = Vec::new();
+        for table in &self.dump.tables {
+            let per_chain: Vec<Vec<Diagnostic>> = table
+                .chains
+                .par_iter()
+                .map(|chain| chain_findings(table, chain))
+                .collect();
+            found.extend(per_chain.into_iter().flatten());
         }
         for diagnostic in found {
             self.push(diagnostic);

@@ -3,13 +3,17 @@
 
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::LazyLock;
 
-use super::matches::{ExtensionSpec, ValueError, check_required_options, opts, parse_tos};
+use super::matches::{
+    ExtensionSpec, ValueError, check_required_options, index_by_name, opts, parse_tos,
+};
 use super::values::{
     IpNet, PortRange, c_strtoul, parse_dscp_class, parse_ipnet, parse_mark, parse_to_ports,
     parse_u32, xtables_strtoui,
 };
 use super::{Family, RawOption};
+use crate::collections::{HashMap, HashSet};
 use crate::syntax::Span;
 
 /// Targets iptlint knows the options of.
@@ -323,15 +327,22 @@ impl Target<'_> {
 
 /// Whether `name` is a target extension rather than a user chain.
 pub fn is_extension(name: &str) -> bool {
-    target_spec(name).is_some()
-        || NON_TERMINAL_EXTENSIONS.contains(&name)
-        || TERMINAL_EXTENSIONS.contains(&name)
-        || name == "NFQUEUE"
+    // Asked of every rule's target, nearly always a user chain: scanning
+    // the lists name by name was 1% of `check`'s instructions on a
+    // 10,000-service dump (callgrind), one hash lookup is a tenth of it.
+    static EXTENSIONS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+        let specs = TARGET_SPECS.iter().map(|spec| spec.name);
+        let others = NON_TERMINAL_EXTENSIONS.iter().chain(TERMINAL_EXTENSIONS);
+        specs.chain(others.copied()).chain(["NFQUEUE"]).collect()
+    });
+    EXTENSIONS.contains(name)
 }
 
 /// The option spec of target `name`, when iptlint knows it.
 pub fn target_spec(name: &str) -> Option<&'static ExtensionSpec> {
-    TARGET_SPECS.iter().find(|spec| spec.name == name)
+    static BY_NAME: LazyLock<HashMap<&'static str, &'static ExtensionSpec>> =
+        LazyLock::new(|| index_by_name(TARGET_SPECS));
+    BY_NAME.get(name).copied()
 }
 
 /// What CONNMARK can do: each excludes the others, one is required.
@@ -920,6 +931,28 @@ fn reject_table(family: Family) -> &'static [(&'static str, &'static str)] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::matches::{MATCH_SPECS, match_spec};
+
+    #[test]
+    fn extensions_are_looked_up_by_exact_name() {
+        for spec in TARGET_SPECS {
+            assert!(std::ptr::eq(target_spec(spec.name).unwrap(), spec));
+            assert!(is_extension(spec.name), "{}", spec.name);
+        }
+        for spec in MATCH_SPECS {
+            assert!(std::ptr::eq(match_spec(spec.name).unwrap(), spec));
+        }
+        for name in NON_TERMINAL_EXTENSIONS.iter().chain(TERMINAL_EXTENSIONS) {
+            assert!(is_extension(name), "{name}");
+        }
+        assert!(is_extension("NFQUEUE"));
+        // Names are case-sensitive, as in iptables: `dnat` is a user chain.
+        for chain in ["KUBE-SERVICES", "dnat", "DNAT ", "", "LOG-AND-DROP"] {
+            assert!(!is_extension(chain), "{chain:?}");
+            assert!(target_spec(chain).is_none(), "{chain:?}");
+        }
+        assert!(match_spec("TCP").is_none());
+    }
 
     #[test]
     fn reject_types_match_as_iptables_matches_them() {
