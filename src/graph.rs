@@ -2,8 +2,10 @@
 //!
 //! Every walk here is iterative (an explicit stack or queue), so a dump with
 //! 200,000 chains jumping in a line cannot overflow the stack. Strongly
-//! connected components use petgraph's Kosaraju, which is iterative (its
-//! Tarjan is recursive).
+//! connected components come from `components_of`, an iterative Tarjan
+//! over the edges in compressed rows (`Callees`), shared with the packet
+//! analysis (petgraph's Tarjan is recursive, and its Kosaraju walks the
+//! linked edge lists twice).
 
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
