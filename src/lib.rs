@@ -25,6 +25,7 @@ pub mod generate;
 pub mod graph;
 pub mod lint;
 pub mod model;
+pub mod prefetch;
 pub mod render;
 pub mod source;
 pub mod suppress;

@@ -34,6 +34,7 @@ use rayon::prelude::*;
 use super::packets::{Dim, PacketSet, RuleSet};
 use crate::graph::{Callees, ChainGraph, DumpGraph, components_of};
 use crate::model::{Action, Dump, Family, Flow, Rule, Table, TableKind};
+use crate::prefetch;
 
 /// Changes of one chain's entry set inside a loop before it is widened to
 /// "any packet".
@@ -557,7 +558,15 @@ fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Famil
     // pass 1; the others are walked again in pass 2, so pass 1 spares them
     // the search for shadowed rules.
     let mut may_verdict = vec![false; n];
-    for component in &components {
+    // The chain `distance` places after the one at `c` in components order.
+    let after = |c: usize, distance: usize| components.get(c + distance).map(|k| k[0].index());
+    for (c, component) in components.iter().enumerate() {
+        if let Some(next) = after(c, 2) {
+            prefetch::chain_record(table, next);
+        }
+        if let Some(next) = after(c, 1) {
+            prefetch::chain_rules(table, next);
+        }
         let looping = cyclic(component);
         for node in component {
             let chain = node.index();
@@ -613,7 +622,19 @@ fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Famil
                 Origin::Unreached
             };
     };
+    // The chain `distance` places after the one at `c` in reverse order.
+    let before =
+        |c: usize, distance: usize| c.checked_sub(distance).map(|k| components[k][0].index());
     for (c, component) in components.iter().enumerate().rev() {
+        if let Some(next) = before(c, 3) {
+            prefetch::chain_record(table, next);
+        }
+        if let Some(next) = before(c, 2) {
+            prefetch::chain_rules(table, next);
+        }
+        if let Some(next) = before(c, 1) {
+            prefetch::chain_matches(table, next);
+        }
         let looping = cyclic(component);
         // Members some caller outside the loop reached go first; the others
         // are seeded with "any packet" only if the loop leaves them unreached,
@@ -712,7 +733,18 @@ fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Famil
     // one of its callees always gives a verdict (or it is part of a loop).
     let mut verdicts = vec![false; n];
     let mut flows: Vec<Option<ChainFlow>> = (0..n).map(|_| None).collect();
-    for component in &components {
+    for (c, component) in components.iter().enumerate() {
+        // Only the chains walked again read their rules here.
+        let walked_again = |next: &usize| rewalked(*next) || cyclic(&components[c]);
+        if let Some(next) = after(c, 3).filter(walked_again) {
+            prefetch::chain_record(table, next);
+        }
+        if let Some(next) = after(c, 2).filter(walked_again) {
+            prefetch::chain_rules(table, next);
+        }
+        if let Some(next) = after(c, 1).filter(walked_again) {
+            prefetch::chain_matches(table, next);
+        }
         let in_loop = cyclic(component);
         for node in component {
             let chain = node.index();

@@ -35,6 +35,7 @@ use std::rc::Rc;
 use crate::model::matches::{MatchKind, RecentAction, StatisticMatch};
 use crate::model::values::{IpNet, PortRange};
 use crate::model::{Action, Flow, Negatable, Protocol, Rule, Table};
+use crate::prefetch;
 use crate::syntax::Span;
 
 /// What is known about the first packet of a new connection.
@@ -563,6 +564,7 @@ impl<'t, 'a> Analyzer<'t, 'a> {
         let mut local_memo: HashMap<usize, (Rc<Distribution>, bool)> = HashMap::default();
         let mut on_stack: HashSet<usize> = HashSet::default();
         let mut stack = vec![Frame::new(start)];
+        prefetch_chain(table, start);
         on_stack.insert(start);
         loop {
             let frame = stack.last_mut().expect("the stack is never empty here");
@@ -647,6 +649,7 @@ impl<'t, 'a> Analyzer<'t, 'a> {
                                 // Evaluate the callee first; this rule runs again after.
                                 on_stack.insert(callee);
                                 stack.push(Frame::new(callee));
+                                prefetch_chain(table, callee);
                                 continue;
                             }
                         }
@@ -741,6 +744,14 @@ impl<'t, 'a> Analyzer<'t, 'a> {
     pub fn rule_conditions(&self, rule: &Rule<'_>, packet: Packet) -> Option<Vec<Literal>> {
         rule_literals(self.src, rule, &packet)
     }
+}
+
+/// Ask for the matches of the rules of `chain` and the rules of the chains
+/// it calls before the walk reads them (see [`crate::prefetch`]): a
+/// service's endpoint chains lie far apart in a large model.
+fn prefetch_chain(table: &Table<'_>, chain: usize) {
+    prefetch::chain_matches(table, chain);
+    prefetch::callee_rules(table, chain);
 }
 
 /// Chains reachable from `start` in an order where every caller comes

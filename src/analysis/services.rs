@@ -30,6 +30,7 @@ use crate::model::matches::{MatchKind, RecentAction, StatisticMatch};
 use crate::model::targets::NatAddress;
 use crate::model::values::{PROBABILITY_SCALE, Probability};
 use crate::model::{Action, Dump, Protocol, Rule, Table, TableKind};
+use crate::prefetch;
 use crate::syntax::Span;
 
 /// Prefixes of the chains kube-proxy makes per service port.
@@ -478,14 +479,40 @@ where
                 .chunks(SERVICES_PER_TASK)
                 .flat_map_iter(|chunk| {
                     let mut analyzer = Analyzer::new(src, table);
+                    let mains: Vec<Option<usize>> = chunk.iter().map(|s| s.main).collect();
                     chunk
                         .into_iter()
-                        .map(|sketch| map(table, build_service(&mut analyzer, table, sketch)))
+                        .enumerate()
+                        .map(|(index, sketch)| {
+                            prefetch_services_ahead(table, &mains, index);
+                            map(table, build_service(&mut analyzer, table, sketch))
+                        })
                         .collect::<Vec<T>>()
                 }),
         );
     }
     out
+}
+
+/// While the service at `index` of `mains` (their main chains) is
+/// analysed, ask for what the next ones will read, one step of the way
+/// each: a main chain's record four services ahead, its rules three ahead,
+/// their matches and the records of the endpoint chains two ahead, the
+/// endpoint chains' rules one ahead (see [`crate::prefetch`]).
+fn prefetch_services_ahead(table: &Table<'_>, mains: &[Option<usize>], index: usize) {
+    let main = |distance: usize| mains.get(index + distance).copied().flatten();
+    if let Some(chain) = main(4) {
+        prefetch::chain_record(table, chain);
+    }
+    if let Some(chain) = main(3) {
+        prefetch::chain_rules(table, chain);
+    }
+    if let Some(chain) = main(2) {
+        prefetch::chain_matches(table, chain);
+    }
+    if let Some(chain) = main(1) {
+        prefetch::callee_rules(table, chain);
+    }
 }
 
 /// Analyse one service found by [`sketches`]; `src` and `dump` must be
