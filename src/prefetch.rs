@@ -41,9 +41,31 @@ pub fn chain_matches(table: &Table<'_>, chain: usize) {
         return;
     };
     for rule in chain.rules.iter().take(RULES_AHEAD) {
-        line(rule.matches.as_ptr());
+        // A match is 96 bytes: a rule's matches span several lines.
+        let bytes = std::mem::size_of_val(rule.matches.as_slice());
+        let start = rule.matches.as_ptr().cast::<u8>();
+        for offset in (0..bytes).step_by(64).take(MATCH_LINES_AHEAD) {
+            line(start.wrapping_add(offset));
+        }
         if let Some(callee) = rule.jump_target() {
             chain_record(table, callee);
+        }
+    }
+}
+
+/// Cache lines of one rule's match vector prefetched at once (four
+/// matches: kube-proxy's rules have one to four).
+const MATCH_LINES_AHEAD: usize = 6;
+
+/// [`chain_matches`] of each chain the first rules of `chain` jump to
+/// (reads their rules, prefetched by [`callee_rules`]).
+pub fn callee_matches(table: &Table<'_>, chain: usize) {
+    let Some(record) = table.chains.get(chain) else {
+        return;
+    };
+    for rule in record.rules.iter().take(RULES_AHEAD) {
+        if let Some(callee) = rule.jump_target() {
+            chain_matches(table, callee);
         }
     }
 }
@@ -55,13 +77,19 @@ pub fn chain_record(table: &Table<'_>, chain: usize) {
     }
 }
 
+/// Cache lines of a chain's rule array prefetched at once: the whole of
+/// the first four rules (a rule spans five lines; the walks read its target,
+/// its match vector and its addresses, which lie in different lines).
+const RULE_LINES_AHEAD: usize = 20;
+
 /// Prefetch the first rules of chain `chain` (reads its record).
 pub fn chain_rules(table: &Table<'_>, chain: usize) {
     if let Some(record) = table.chains.get(chain) {
-        let rules = record.rules.as_ptr();
-        line(rules);
-        // A rule spans several lines; the second holds the addresses.
-        line(rules.cast::<u8>().wrapping_add(64));
+        let bytes = std::mem::size_of_val(record.rules.as_slice());
+        let start = record.rules.as_ptr().cast::<u8>();
+        for offset in (0..bytes).step_by(64).take(RULE_LINES_AHEAD) {
+            line(start.wrapping_add(offset));
+        }
     }
 }
 
@@ -95,6 +123,7 @@ mod tests {
             chain_rules(table, chain);
             chain_matches(table, chain);
             callee_rules(table, chain);
+            callee_matches(table, chain);
         }
         chain_matches(table, usize::MAX);
         assert_eq!(format!("{table:?}"), before);

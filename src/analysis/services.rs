@@ -496,22 +496,26 @@ where
 
 /// While the service at `index` of `mains` (their main chains) is
 /// analysed, ask for what the next ones will read, one step of the way
-/// each: a main chain's record four services ahead, its rules three ahead,
-/// their matches and the records of the endpoint chains two ahead, the
-/// endpoint chains' rules one ahead (see [`crate::prefetch`]).
+/// each, since each step reads what the one before asked for: a main
+/// chain's record five services ahead, its rules four ahead, their matches
+/// and the records of the endpoint chains three ahead, the endpoint chains'
+/// rules two ahead and their matches one ahead (see [`crate::prefetch`]).
 fn prefetch_services_ahead(table: &Table<'_>, mains: &[Option<usize>], index: usize) {
     let main = |distance: usize| mains.get(index + distance).copied().flatten();
-    if let Some(chain) = main(4) {
+    if let Some(chain) = main(5) {
         prefetch::chain_record(table, chain);
     }
-    if let Some(chain) = main(3) {
+    if let Some(chain) = main(4) {
         prefetch::chain_rules(table, chain);
     }
-    if let Some(chain) = main(2) {
+    if let Some(chain) = main(3) {
         prefetch::chain_matches(table, chain);
     }
-    if let Some(chain) = main(1) {
+    if let Some(chain) = main(2) {
         prefetch::callee_rules(table, chain);
+    }
+    if let Some(chain) = main(1) {
+        prefetch::callee_matches(table, chain);
     }
 }
 
