@@ -6,6 +6,7 @@ use super::{Check, Context, Findings};
 use crate::declare_code;
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::model::{AddressMatch, Flow};
+use crate::prefetch;
 
 declare_code! {
     /// ## What it does
@@ -60,7 +61,8 @@ impl Check for DuplicateRule {
         type Key<'s> = (&'s str, Option<AddressMatch>, Option<AddressMatch>);
         let mut first_seen: HashMap<Key<'_>, usize> = HashMap::default();
         for table in &cx.dump.tables {
-            for chain in &table.chains {
+            for (index, chain) in table.chains.iter().enumerate() {
+                prefetch::chain_rules(table, index + 2);
                 if chain.rules.len() < 2 {
                     continue;
                 }
