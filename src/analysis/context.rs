@@ -735,14 +735,19 @@ fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Famil
     let mut flows: Vec<Option<ChainFlow>> = (0..n).map(|_| None).collect();
     for (c, component) in components.iter().enumerate() {
         // Only the chains walked again read their rules here.
-        let walked_again = |next: &usize| rewalked(*next) || cyclic(&components[c]);
-        if let Some(next) = after(c, 3).filter(walked_again) {
+        let walked_again = |distance: usize| {
+            components
+                .get(c + distance)
+                .filter(|next| rewalked(next[0].index()) || cyclic(next))
+                .map(|next| next[0].index())
+        };
+        if let Some(next) = walked_again(3) {
             prefetch::chain_record(table, next);
         }
-        if let Some(next) = after(c, 2).filter(walked_again) {
+        if let Some(next) = walked_again(2) {
             prefetch::chain_rules(table, next);
         }
-        if let Some(next) = after(c, 1).filter(walked_again) {
+        if let Some(next) = walked_again(1) {
             prefetch::chain_matches(table, next);
         }
         let in_loop = cyclic(component);
