@@ -32,41 +32,75 @@ pub fn line<T>(pointer: *const T) {
 /// into a chain of thousands of rules, read one by one anyway.
 const RULES_AHEAD: usize = 16;
 
+/// Cache lines of one rule's match vector prefetched at once (four
+/// matches: kube-proxy's rules have one to four).
+const MATCH_LINES_AHEAD: usize = 6;
+
+/// Cache lines of a chain's rule array prefetched at once: the whole of
+/// the first four rules (a rule spans five lines; the walks read its target,
+/// its match vector and its addresses, which lie in different lines).
+const RULE_LINES_AHEAD: usize = 20;
+
+/// Start loading the first `max_lines` cache lines of `items`.
+fn lines_of<T>(items: &[T], max_lines: usize) {
+    let start = items.as_ptr().cast::<u8>();
+    for offset in (0..std::mem::size_of_val(items))
+        .step_by(64)
+        .take(max_lines)
+    {
+        line(start.wrapping_add(offset));
+    }
+}
+
+/// The chains the first rules of chain `chain` jump or go to (reads its
+/// record and rules).
+fn callees<'t>(table: &'t Table<'_>, chain: usize) -> impl Iterator<Item = usize> + 't {
+    table
+        .chains
+        .get(chain)
+        .into_iter()
+        .flat_map(|record| record.rules.iter().take(RULES_AHEAD))
+        .filter_map(|rule| rule.jump_target())
+}
+
+/// One step of a walk along an order of chains, where `ahead(d)` is the
+/// chain `d` places further in that order: ask for the record of the chain
+/// three ahead, the rules of the one two ahead and the matches of the next
+/// one, each step reading what the step before asked for.
+pub fn walk_ahead(table: &Table<'_>, ahead: impl Fn(usize) -> Option<usize>) {
+    if let Some(chain) = ahead(3) {
+        chain_record(table, chain);
+    }
+    if let Some(chain) = ahead(2) {
+        chain_rules(table, chain);
+    }
+    if let Some(chain) = ahead(1) {
+        chain_matches(table, chain);
+    }
+}
+
 /// Prefetch the matches of the first rules of chain `chain`, and the chain
 /// records of the chains they jump to (read the chain's own record and
 /// rule array, which should be on their way already: see [`chain_record`]
 /// and [`chain_rules`]).
 pub fn chain_matches(table: &Table<'_>, chain: usize) {
-    let Some(chain) = table.chains.get(chain) else {
+    let Some(record) = table.chains.get(chain) else {
         return;
     };
-    for rule in chain.rules.iter().take(RULES_AHEAD) {
+    for rule in record.rules.iter().take(RULES_AHEAD) {
         // A match is 96 bytes: a rule's matches span several lines.
-        let bytes = std::mem::size_of_val(rule.matches.as_slice());
-        let start = rule.matches.as_ptr().cast::<u8>();
-        for offset in (0..bytes).step_by(64).take(MATCH_LINES_AHEAD) {
-            line(start.wrapping_add(offset));
-        }
+        lines_of(&rule.matches, MATCH_LINES_AHEAD);
         if let Some(callee) = rule.jump_target() {
             chain_record(table, callee);
         }
     }
 }
 
-/// Cache lines of one rule's match vector prefetched at once (four
-/// matches: kube-proxy's rules have one to four).
-const MATCH_LINES_AHEAD: usize = 6;
-
 /// [`chain_matches`] of each chain the first rules of `chain` jump to
 /// (reads their rules, prefetched by [`callee_rules`]).
 pub fn callee_matches(table: &Table<'_>, chain: usize) {
-    let Some(record) = table.chains.get(chain) else {
-        return;
-    };
-    for rule in record.rules.iter().take(RULES_AHEAD) {
-        if let Some(callee) = rule.jump_target() {
-            chain_matches(table, callee);
-        }
+    for callee in callees(table, chain) {
+        chain_matches(table, callee);
     }
 }
 
@@ -77,32 +111,18 @@ pub fn chain_record(table: &Table<'_>, chain: usize) {
     }
 }
 
-/// Cache lines of a chain's rule array prefetched at once: the whole of
-/// the first four rules (a rule spans five lines; the walks read its target,
-/// its match vector and its addresses, which lie in different lines).
-const RULE_LINES_AHEAD: usize = 20;
-
 /// Prefetch the first rules of chain `chain` (reads its record).
 pub fn chain_rules(table: &Table<'_>, chain: usize) {
     if let Some(record) = table.chains.get(chain) {
-        let bytes = std::mem::size_of_val(record.rules.as_slice());
-        let start = record.rules.as_ptr().cast::<u8>();
-        for offset in (0..bytes).step_by(64).take(RULE_LINES_AHEAD) {
-            line(start.wrapping_add(offset));
-        }
+        lines_of(&record.rules, RULE_LINES_AHEAD);
     }
 }
 
 /// Prefetch the rule arrays of the chains the first rules of `chain` jump
 /// to (reads their records, prefetched by [`chain_matches`]).
 pub fn callee_rules(table: &Table<'_>, chain: usize) {
-    let Some(record) = table.chains.get(chain) else {
-        return;
-    };
-    for rule in record.rules.iter().take(RULES_AHEAD) {
-        if let Some(callee) = rule.jump_target() {
-            chain_rules(table, callee);
-        }
+    for callee in callees(table, chain) {
+        chain_rules(table, callee);
     }
 }
 

@@ -626,15 +626,7 @@ fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Famil
     let before =
         |c: usize, distance: usize| c.checked_sub(distance).map(|k| components[k][0].index());
     for (c, component) in components.iter().enumerate().rev() {
-        if let Some(next) = before(c, 3) {
-            prefetch::chain_record(table, next);
-        }
-        if let Some(next) = before(c, 2) {
-            prefetch::chain_rules(table, next);
-        }
-        if let Some(next) = before(c, 1) {
-            prefetch::chain_matches(table, next);
-        }
+        prefetch::walk_ahead(table, |distance| before(c, distance));
         let looping = cyclic(component);
         // Members some caller outside the loop reached go first; the others
         // are seeded with "any packet" only if the loop leaves them unreached,
@@ -741,15 +733,7 @@ fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Famil
                 .filter(|next| rewalked(next[0].index()) || cyclic(next))
                 .map(|next| next[0].index())
         };
-        if let Some(next) = walked_again(3) {
-            prefetch::chain_record(table, next);
-        }
-        if let Some(next) = walked_again(2) {
-            prefetch::chain_rules(table, next);
-        }
-        if let Some(next) = walked_again(1) {
-            prefetch::chain_matches(table, next);
-        }
+        prefetch::walk_ahead(table, walked_again);
         let in_loop = cyclic(component);
         for node in component {
             let chain = node.index();

@@ -502,15 +502,8 @@ where
 /// rules two ahead and their matches one ahead (see [`crate::prefetch`]).
 fn prefetch_services_ahead(table: &Table<'_>, mains: &[Option<usize>], index: usize) {
     let main = |distance: usize| mains.get(index + distance).copied().flatten();
-    if let Some(chain) = main(5) {
-        prefetch::chain_record(table, chain);
-    }
-    if let Some(chain) = main(4) {
-        prefetch::chain_rules(table, chain);
-    }
-    if let Some(chain) = main(3) {
-        prefetch::chain_matches(table, chain);
-    }
+    // The main chains, two services further than the endpoint chains.
+    prefetch::walk_ahead(table, |distance| main(distance + 2));
     if let Some(chain) = main(2) {
         prefetch::callee_rules(table, chain);
     }
