@@ -11,6 +11,9 @@
 // pest_derive generates then names `alloc` at the crate root.
 extern crate alloc;
 
+#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
+mod allocator;
+
 pub mod analysis;
 pub mod baseline;
 pub mod checks;

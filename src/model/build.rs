@@ -463,6 +463,9 @@ impl<'a> Builder<'a> {
         for chain in &mut table.chains {
             chain.rules.shrink_to_fit();
         }
+        // The chains themselves, grown by doubling: the 10k-service dump's
+        // 70,000 chains had room for 131,072 (7.8 MB unused at the peak).
+        table.chains.shrink_to_fit();
         let slot = self.tables.len();
         if let Some(earlier) = self
             .table_slots
