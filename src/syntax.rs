@@ -277,22 +277,7 @@ fn line_of<'a>(
                 name: plain_word(name, base),
             }
         }
-        Rule::chain_decl => {
-            let (mut name, mut policy, mut counters) = (None, None, None);
-            for inner in pair.into_inner() {
-                match inner.as_rule() {
-                    Rule::name => name = Some(plain_word(inner, base)),
-                    Rule::policy => policy = Some(plain_word(inner, base)),
-                    Rule::counters => counters = parse_counters(inner, base, &mut issues),
-                    _ => {}
-                }
-            }
-            LineKind::Chain {
-                name,
-                policy,
-                counters,
-            }
-        }
+        Rule::chain_decl => chain_declaration(text, offset, &mut issues),
         Rule::command => {
             let mut args = std::mem::take(spare);
             args.clear();
@@ -310,7 +295,10 @@ fn line_of<'a>(
             let mut word_count = 0;
             for inner in pair.into_inner() {
                 match inner.as_rule() {
-                    Rule::counters => counters = parse_counters(inner, base, &mut issues),
+                    Rule::counters => {
+                        counters =
+                            parse_counters(inner.as_str(), pair_span(&inner, base), &mut issues)
+                    }
                     Rule::args => {
                         word_count = split_args(
                             inner.as_str(),
@@ -350,17 +338,65 @@ fn plain_word<'a>(pair: Pair<'a, Rule>, offset: usize) -> Word<'a> {
     }
 }
 
-fn parse_counters(
-    pair: Pair<'_, Rule>,
-    offset: usize,
-    issues: &mut Vec<Issue>,
-) -> Option<Counters> {
-    let span = pair_span(&pair, offset);
-    let text = pair
-        .into_inner()
-        .next()
-        .expect("grammar: counter text")
-        .as_str();
+/// The parts of a chain declaration line (`text`, from its `:`, starting
+/// at `offset` in the file), read as the grammar's comment on `chain_decl`
+/// says: an optional name, then after spaces or tabs an optional policy (a
+/// word not starting with `[`), then after spaces or tabs optional counters
+/// (`[` to the next `]`); whatever follows is ignored, as by iptables.
+fn chain_declaration<'a>(text: &'a str, offset: usize, issues: &mut Vec<Issue>) -> LineKind<'a> {
+    let bytes = text.as_bytes();
+    let is_sep = |byte: &u8| *byte == b' ' || *byte == b'\t';
+    let word_end = |from: usize| {
+        bytes[from..]
+            .iter()
+            .position(is_sep)
+            .map_or(bytes.len(), |len| from + len)
+    };
+    let separator_end = |from: usize| {
+        bytes[from..]
+            .iter()
+            .position(|byte| !is_sep(byte))
+            .map_or(bytes.len(), |len| from + len)
+    };
+    let word = |start: usize, end: usize| Word {
+        text: Cow::Borrowed(&text[start..end]),
+        span: Span::new(offset + start, offset + end),
+    };
+    // After the `:`.
+    let mut at = 1;
+    let name_end = word_end(at);
+    let name = (name_end > at).then(|| word(at, name_end));
+    at = name_end;
+    let mut policy = None;
+    let policy_start = separator_end(at);
+    if policy_start > at && bytes.get(policy_start).is_some_and(|&byte| byte != b'[') {
+        let end = word_end(policy_start);
+        policy = Some(word(policy_start, end));
+        at = end;
+    }
+    let mut counters = None;
+    let counters_start = separator_end(at);
+    if counters_start > at
+        && bytes.get(counters_start) == Some(&b'[')
+        && let Some(close) = memchr::memchr(b']', &bytes[counters_start..])
+    {
+        let end = counters_start + close + 1;
+        counters = parse_counters(
+            &text[counters_start..end],
+            Span::new(offset + counters_start, offset + end),
+            issues,
+        );
+    }
+    LineKind::Chain {
+        name,
+        policy,
+        counters,
+    }
+}
+
+/// Counters `[packets:bytes]` (`written`, brackets included, at `span`).
+fn parse_counters(written: &str, span: Span, issues: &mut Vec<Issue>) -> Option<Counters> {
+    let text = &written[1..written.len() - 1];
     let parsed = text.split_once(':').and_then(|(packets, bytes)| {
         Some((packets.parse::<u64>().ok()?, bytes.parse::<u64>().ok()?))
     });
@@ -517,8 +553,7 @@ fn describe_error(variant: &ErrorVariant<Rule>, text: &str, at: usize) -> String
 fn rule_name(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::name => "a name",
-        Rule::policy => "a policy",
-        Rule::counters | Rule::counter_text => "counters `[packets:bytes]`",
+        Rule::counters => "counters `[packets:bytes]`",
         Rule::args | Rule::command => "a word",
         Rule::EOI => "the end of the line",
         _ => return None,
@@ -638,6 +673,76 @@ mod tests {
         };
         assert_eq!(policy.unwrap().text, "-");
         assert!(counters.is_none());
+    }
+
+    /// Each part of a chain declaration as the PEG rule
+    /// `":" ~ name? ~ (sep ~ policy)? ~ (sep ~ counters)? ~ sep? ~ rest`
+    /// reads it: (name, policy, counters as written, issues).
+    #[test]
+    fn chain_declaration_parts() {
+        type Parts<'a> = (
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<(u64, u64, Span)>,
+            usize,
+        );
+        fn parts<'a>(line: &'a str) -> Parts<'a> {
+            let parsed = parse_line(line, 10, 1).unwrap();
+            let LineKind::Chain {
+                name,
+                policy,
+                counters,
+            } = parsed.kind
+            else {
+                panic!("{line}: not a chain declaration")
+            };
+            let text = |word: Word<'a>| -> &'a str {
+                let Cow::Borrowed(text) = word.text else {
+                    panic!()
+                };
+                assert_eq!(
+                    &line[word.span.start as usize - 10..word.span.end as usize - 10],
+                    text
+                );
+                text
+            };
+            let counters = counters.map(|c| (c.packets, c.bytes, c.span));
+            (
+                name.map(text),
+                policy.map(text),
+                counters,
+                parsed.issues.len(),
+            )
+        }
+        let span = |start: usize, end: usize| Span::new(10 + start, 10 + end);
+        assert_eq!(parts(":"), (None, None, None, 0));
+        assert_eq!(
+            parts(":KUBE-SEP-X - [0:0]"),
+            (Some("KUBE-SEP-X"), Some("-"), Some((0, 0, span(14, 19))), 0)
+        );
+        // No name: a policy may still follow the spaces.
+        assert_eq!(parts(": ACCEPT"), (None, Some("ACCEPT"), None, 0));
+        // A word starting with `[` is not a policy: counters right after the name.
+        assert_eq!(
+            parts(":X\t[1:2]"),
+            (Some("X"), None, Some((1, 2, span(3, 8))), 0)
+        );
+        // Counters run to the first `]`, spaces included (then refused as numbers).
+        assert_eq!(
+            parts(":X - [0: 0] more words"),
+            (Some("X"), Some("-"), None, 1)
+        );
+        // No `]`: no counters, and nothing to complain about (iptables ignores it).
+        assert_eq!(parts(":X - [0:0"), (Some("X"), Some("-"), None, 0));
+        // Without a space, brackets belong to the name or the policy.
+        assert_eq!(parts(":X[0:0]"), (Some("X[0:0]"), None, None, 0));
+        assert_eq!(
+            parts(":X DROP[0:0]"),
+            (Some("X"), Some("DROP[0:0]"), None, 0)
+        );
+        // Counters only after spaces; trailing words and spaces ignored.
+        assert_eq!(parts(":X -  \t "), (Some("X"), Some("-"), None, 0));
+        assert_eq!(parts(":X - extra [1:1]"), (Some("X"), Some("-"), None, 0));
     }
 
     #[test]
