@@ -625,6 +625,51 @@ mod tests {
         assert_eq!(rule_words("\""), ["<>"]);
     }
 
+    /// `command` writes out `args` and `quoted` (see the grammar): a line
+    /// read as a command and the same line behind counters (read by
+    /// `rule_line` with `args`) must give the same words and issues.
+    #[test]
+    fn command_and_rule_line_read_the_same_words() {
+        let lines = [
+            "-A X",
+            "-A X -m comment --comment \"ns/svc:http\" -j KUBE-SEP-ABC",
+            "-A X \"a\\\" b\" c",
+            "-A X \"say \\\"hi\\\" \\\\ \" -j ACCEPT",
+            "-A X ab\"cd ef\"gh \"\" !",
+            "-A X -m comment --comment \"open -j ACCEPT",
+            "-A X \"a\\",
+            "-A\tX  \t",
+            "-A X \"a\"\"b\"",
+        ];
+        for line in lines {
+            let behind_counters = format!("[0:0] {line}");
+            let (direct, counted) =
+                match (parse_line(line, 0, 1), parse_line(&behind_counters, 0, 1)) {
+                    (Ok(direct), Ok(counted)) => (direct, counted),
+                    (Err(a), Err(b)) => {
+                        assert_eq!(a.message, b.message, "{line}");
+                        continue;
+                    }
+                    (a, b) => panic!("{line}: {a:?} but behind counters {b:?}"),
+                };
+            let (LineKind::Rule { args: a, .. }, LineKind::Rule { args: b, .. }) =
+                (direct.kind, counted.kind)
+            else {
+                panic!("{line}: not a rule line")
+            };
+            let texts = |args: &[Arg<'_>]| {
+                args.iter()
+                    .map(|arg| match arg {
+                        Arg::Bang(_) => "!".to_string(),
+                        Arg::Word(word) => format!("<{}>", word.text),
+                    })
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(texts(&a), texts(&b), "{line}");
+            assert_eq!(direct.issues.len(), counted.issues.len(), "{line}");
+        }
+    }
+
     #[test]
     fn word_spans_include_quotes() {
         let line = parse_line("-A X \"q\"", 100, 7).unwrap();
