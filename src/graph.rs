@@ -10,10 +10,15 @@
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
+use rayon::prelude::*;
 
 use crate::model::{Dump, Table};
 use crate::prefetch;
 use crate::syntax::Span;
+
+/// Chains per parallel task when reading a table's jumps: enough to
+/// amortise a task, few enough that a kube-proxy table splits evenly.
+const PARALLEL_CHAINS: usize = 1024;
 
 /// A jump or goto from one chain to another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,39 +46,41 @@ pub struct ChainGraph {
 impl ChainGraph {
     /// Build the graph of `table`. Jumps to undeclared chains have no edge.
     pub fn build(table: &Table<'_>) -> Self {
-        // Both passes read every rule, chain after chain: each chain's rules
-        // are an allocation of their own, a cache miss unless asked for
-        // ahead (see `crate::prefetch`).
-        let ahead = |chain: usize| prefetch::chain_rules(table, chain + 2);
-        let mut edge_count = 0;
-        for (index, chain) in table.chains.iter().enumerate() {
-            ahead(index);
-            edge_count += chain
-                .rules
-                .iter()
-                .filter(|rule| rule.target.as_ref().is_some_and(|t| t.chain.is_some()))
-                .count();
-        }
-        let mut graph = DiGraph::with_capacity(table.chains.len(), edge_count);
-        for index in 0..table.chains.len() {
-            graph.add_node(index);
-        }
-        for (from, chain) in table.chains.iter().enumerate() {
-            ahead(from);
-            for (rule_index, rule) in chain.rules.iter().enumerate() {
-                if let Some((to, target)) = rule.jump_target().zip(rule.target.as_ref()) {
-                    graph.add_edge(
-                        NodeIndex::new(from),
-                        NodeIndex::new(to),
-                        Jump {
+        // Reading every rule is the work here (each chain's rules are an
+        // allocation of their own, a cache miss unless asked for ahead, see
+        // `crate::prefetch`), done in parallel: 15 ms of one thread on a
+        // 10,000-service dump. The jumps come back in chain and rule order,
+        // the order the edges were always added in (callers and callees
+        // are listed in it).
+        let jumps: Vec<(usize, usize, Jump)> = table
+            .chains
+            .par_iter()
+            .enumerate()
+            .with_min_len(PARALLEL_CHAINS)
+            .flat_map_iter(|(from, chain)| {
+                prefetch::chain_rules(table, from + 2);
+                chain
+                    .rules
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(rule_index, rule)| {
+                        let (to, target) = rule.jump_target().zip(rule.target.as_ref())?;
+                        let jump = Jump {
                             rule: rule_index,
                             line: rule.line,
                             span: target.span,
                             goto: target.goto,
-                        },
-                    );
-                }
-            }
+                        };
+                        Some((from, to, jump))
+                    })
+            })
+            .collect();
+        let mut graph = DiGraph::with_capacity(table.chains.len(), jumps.len());
+        for index in 0..table.chains.len() {
+            graph.add_node(index);
+        }
+        for (from, to, jump) in jumps {
+            graph.add_edge(NodeIndex::new(from), NodeIndex::new(to), jump);
         }
         let roots: Vec<usize> = (0..table.chains.len())
             .filter(|&i| table.chains[i].builtin)
@@ -202,7 +209,7 @@ impl DumpGraph {
     /// Build the graphs of all tables.
     pub fn build(dump: &Dump<'_>) -> Self {
         DumpGraph {
-            tables: dump.tables.iter().map(ChainGraph::build).collect(),
+            tables: dump.tables.par_iter().map(ChainGraph::build).collect(),
         }
     }
 }

@@ -517,7 +517,6 @@ impl<'a> Builder<'a> {
         let existing = table.chain_index(&name.text);
         let builtin = table.kind.builtin_chains().contains(&name.text.as_ref());
         let known_table = table.kind != TableKind::Unknown;
-        let chain_name = name.text.to_string();
         // In a table iptables does not have, which chains are built in is unknown.
         match (&policy, builtin) {
             _ if !known_table => {}
@@ -527,7 +526,7 @@ impl<'a> Builder<'a> {
                     name.span,
                     format!("built-in chain `{}` needs a policy", name.text),
                 );
-                let d = self.in_current(d, Some(&chain_name));
+                let d = self.in_current(d, Some(&name.text));
                 self.push(d);
             }
             (Some(p), true) if p.text != "ACCEPT" && p.text != "DROP" => {
@@ -539,7 +538,7 @@ impl<'a> Builder<'a> {
                         p.text
                     ),
                 );
-                let d = self.in_current(d, Some(&chain_name));
+                let d = self.in_current(d, Some(&name.text));
                 self.push(d);
             }
             (Some(p), false) if p.text != "-" => {
@@ -550,7 +549,7 @@ impl<'a> Builder<'a> {
                 )
                 .with_primary_message("write `-` here")
                 .with_note("only built-in chains have policies; end the chain with an explicit rule instead");
-                let d = self.in_current(d, Some(&chain_name));
+                let d = self.in_current(d, Some(&name.text));
                 self.push(d);
             }
             _ => {}
@@ -574,7 +573,7 @@ impl<'a> Builder<'a> {
                     format!("chain `{}` is declared twice", name.text),
                 )
                 .with_secondary(first, "first declared here");
-                let d = self.in_current(d, Some(&chain_name));
+                let d = self.in_current(d, Some(&name.text));
                 self.push(d);
             }
             None => {

@@ -101,10 +101,9 @@ impl Protocol {
                 Protocol::Number(number)
             });
         }
-        let lower = text.to_ascii_lowercase();
         PROTOCOL_NAMES
             .iter()
-            .find(|(name, _)| *name == lower)
+            .find(|(name, _)| name.eq_ignore_ascii_case(text))
             .map(|(_, number)| {
                 if *number == 0 {
                     Protocol::All
