@@ -7,8 +7,9 @@
 //! the model is assembled on one of them, and glibc's `malloc` made those
 //! threads wait on each other's arena locks (`perf`: 2.6% of the samples of
 //! `check` on a 10,000-service dump waiting in `__lll_lock_wait_private`).
-//! With jemalloc `check` took 15% less time and CPU there (README,
-//! performance). ruff makes the same choice.
+//! With jemalloc `check` took about 12% less time and CPU there (20 runs
+//! interleaved with the build before; README, performance). ruff makes the
+//! same choice.
 
 /// The allocator itself.
 #[global_allocator]
