@@ -701,6 +701,22 @@ mod tests {
         }
     }
 
+    /// iptables-restore loads a line whose open quote ends in a lone
+    /// backslash (checked with 1.8.9, legacy and nft): the word is what
+    /// came before it, and the quote is still never closed.
+    #[test]
+    fn a_backslash_at_the_end_of_an_open_quote() {
+        let line = parse_line("-A X -m comment --comment \"dns \\", 0, 1).unwrap();
+        assert_eq!(
+            line.issues,
+            vec![Issue::UnterminatedQuote(Span::new(26, 32))]
+        );
+        assert_eq!(
+            rule_words("-A X -m comment --comment \"dns \\"),
+            ["<-A>", "<X>", "<-m>", "<comment>", "<--comment>", "<dns >"]
+        );
+    }
+
     #[test]
     fn word_spans_include_quotes() {
         let line = parse_line("-A X \"q\"", 100, 7).unwrap();
