@@ -306,6 +306,20 @@ pub static MATCH_SPECS: &[ExtensionSpec] = &[
             ["--next"] = 0,
         },
     },
+    ExtensionSpec {
+        name: "srh",
+        // ip6tables' segment routing header match (libip6t_srh): every
+        // option loaded with ip6tables 1.8.9, legacy and nft, in a private
+        // namespace; `--srh-len-eq` and the like are refused ("unknown
+        // option").
+        options: opts! {
+            ["--srh-next-hdr"] = 1,
+            ["--srh-hdr-len-eq"] = 1, ["--srh-hdr-len-gt"] = 1, ["--srh-hdr-len-lt"] = 1,
+            ["--srh-segs-left-eq"] = 1, ["--srh-segs-left-gt"] = 1, ["--srh-segs-left-lt"] = 1,
+            ["--srh-last-entry-eq"] = 1, ["--srh-last-entry-gt"] = 1, ["--srh-last-entry-lt"] = 1,
+            ["--srh-tag"] = 1, ["--srh-psid"] = 1, ["--srh-nsid"] = 1, ["--srh-lsid"] = 1,
+        },
+    },
 ];
 
 /// The options an extension cannot do without: groups of which one must be

@@ -1801,6 +1801,22 @@ mod tests {
             .collect()
     }
 
+    /// The options of `-m srh` as ip6tables 1.8.9 takes them (each loaded
+    /// by ip6tables-restore, legacy and nft, in a private namespace).
+    #[test]
+    fn segment_routing_header_options() {
+        let every = "-A INPUT -m srh --srh-next-hdr 17 ! --srh-hdr-len-eq 8 --srh-hdr-len-gt 1 \
+            --srh-hdr-len-lt 9 --srh-segs-left-eq 1 --srh-segs-left-gt 0 --srh-segs-left-lt 3 \
+            --srh-last-entry-eq 1 --srh-last-entry-gt 0 --srh-last-entry-lt 2 --srh-tag 5 \
+            --srh-psid 2001:db8::/64 --srh-nsid 2001:db8::/64 --srh-lsid 2001:db8::/64 -j ACCEPT";
+        assert_eq!(codes(every), Vec::<&str>::new());
+        assert_eq!(
+            codes("-A INPUT -m srh --srh-len-eq 8 -j ACCEPT"),
+            ["unknown-option"]
+        );
+        assert_eq!(codes("-A INPUT -j ACCEPT -m srh --srh-tag"), ["bad-value"]);
+    }
+
     #[test]
     fn basic_matches_with_negation() {
         let rule = appended(
