@@ -12,7 +12,7 @@ use super::values::{
 };
 use super::{Family, RawOption};
 use crate::collections::{HashMap, HashSet};
-use crate::syntax::Span;
+use crate::syntax::{Span, Word};
 
 /// Targets iptlint knows the options of.
 pub static TARGET_SPECS: &[ExtensionSpec] = &[
@@ -418,6 +418,146 @@ fn parse_npt_prefix(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Microseconds per second: the unit of RATEEST's times.
+const RATEEST_UNITS_PER_SECOND: f64 = 1_000_000.0;
+
+/// A time as libxt_RATEEST reads it (`RATEEST_get_time`): a decimal number
+/// (`strtod`), in seconds with `s`/`sec`/`secs`, milliseconds with
+/// `ms`/`msec`/`msecs`, microseconds with `us`/`usec`/`usecs` or with no
+/// unit, any case; then stored in an `unsigned int` (truncated, and a
+/// negative number wraps as on x86-64). `Err(())` for what iptables calls a
+/// bad value; `Ok(None)` for forms `strtod` may read that this does not
+/// (leading spaces, hexadecimal, `inf`), left unchecked.
+fn rateest_time(text: &str) -> Result<Option<u32>, ()> {
+    let bytes = text.as_bytes();
+    let mut end = 0;
+    if matches!(bytes.first(), Some(b'+' | b'-')) {
+        end = 1;
+    }
+    let digits_start = end;
+    if matches!(
+        bytes.get(digits_start..digits_start + 2),
+        Some(b"0x" | b"0X")
+    ) {
+        return Ok(None);
+    }
+    while bytes.get(end).is_some_and(u8::is_ascii_digit) {
+        end += 1;
+    }
+    let mut digits = end - digits_start;
+    if bytes.get(end) == Some(&b'.') {
+        end += 1;
+        let fraction_start = end;
+        while bytes.get(end).is_some_and(u8::is_ascii_digit) {
+            end += 1;
+        }
+        digits += end - fraction_start;
+    }
+    if digits == 0 {
+        let first = bytes.first().copied().unwrap_or(b' ');
+        let unreadable_here = first.is_ascii_whitespace()
+            || text
+                .get(..3)
+                .is_some_and(|p| p.eq_ignore_ascii_case("inf") || p.eq_ignore_ascii_case("nan"));
+        return if unreadable_here { Ok(None) } else { Err(()) };
+    }
+    if matches!(bytes.get(end), Some(b'e' | b'E')) {
+        let mut exponent_end = end + 1;
+        if matches!(bytes.get(exponent_end), Some(b'+' | b'-')) {
+            exponent_end += 1;
+        }
+        let exponent_digits = exponent_end;
+        while bytes.get(exponent_end).is_some_and(u8::is_ascii_digit) {
+            exponent_end += 1;
+        }
+        if exponent_end > exponent_digits {
+            end = exponent_end;
+        }
+    }
+    let number: f64 = text[..end].parse().map_err(|_| ())?;
+    let unit = &text[end..];
+    let scale = if unit.is_empty() {
+        1.0
+    } else if ["s", "sec", "secs"]
+        .iter()
+        .any(|u| unit.eq_ignore_ascii_case(u))
+    {
+        RATEEST_UNITS_PER_SECOND
+    } else if ["ms", "msec", "msecs"]
+        .iter()
+        .any(|u| unit.eq_ignore_ascii_case(u))
+    {
+        RATEEST_UNITS_PER_SECOND / 1000.0
+    } else if ["us", "usec", "usecs"]
+        .iter()
+        .any(|u| unit.eq_ignore_ascii_case(u))
+    {
+        1.0
+    } else {
+        return Err(());
+    };
+    Ok(Some((number * scale) as i64 as u32))
+}
+
+/// libxt_RATEEST's final check of `--rateest-interval` and
+/// `--rateest-ewmalog` (each 0 when not given): the interval must fit one
+/// of 250 ms, 500 ms, 1 s, 2 s, 4 s or 8 s ("interval value is too large"),
+/// and the averaging time must make a weight 2^-k with k from 1 to 30 for
+/// that interval ("ewmalog value is out of range"). Checked against
+/// iptables-restore 1.8.9 on the values of the tests below.
+fn check_rateest_times(
+    interval: Option<&Word<'_>>,
+    ewmalog: Option<&Word<'_>>,
+    target: Span,
+) -> Result<(), ValueError> {
+    let read = |word: Option<&Word<'_>>, what: &str| -> Result<Option<u32>, ValueError> {
+        match word {
+            None => Ok(Some(0)),
+            Some(word) => rateest_time(&word.text).map_err(|()| {
+                (
+                    word.span,
+                    format!(
+                        "RATEEST: bad {what} value `{}` (a number, then s, ms or us)",
+                        word.text
+                    ),
+                )
+            }),
+        }
+    };
+    let (Some(interval_time), Some(ewmalog_time)) =
+        (read(interval, "interval")?, read(ewmalog, "ewmalog")?)
+    else {
+        return Ok(());
+    };
+    let at = |word: Option<&Word<'_>>| word.map_or(target, |w| w.span);
+    let interval_time = f64::from(interval_time);
+    if !(0..=5)
+        .any(|shift| interval_time <= f64::from(1u32 << shift) * (RATEEST_UNITS_PER_SECOND / 4.0))
+    {
+        return Err((
+            at(interval),
+            "RATEEST: interval value is too large (8 s at most)".to_string(),
+        ));
+    }
+    // k = 31 never ends the search: in C, `1 << 31` overflows an `int` to
+    // a negative number, and the weight then exceeds 1.
+    let k = (1..31)
+        .find(|&k| {
+            let weight = 1.0 - 1.0 / f64::from(1u32 << k);
+            interval_time / -weight.ln() > f64::from(ewmalog_time)
+        })
+        .unwrap_or(32);
+    // libxt_RATEEST keeps the last k that was not enough.
+    let ewma_log = k - 1;
+    if ewma_log == 0 || ewma_log >= 31 {
+        return Err((
+            at(ewmalog),
+            "RATEEST: ewmalog value is out of range for this interval".to_string(),
+        ));
+    }
+    Ok(())
+}
+
 /// Build the typed action of target `name` from its options.
 pub fn build_action<'a>(
     name: &str,
@@ -575,6 +715,14 @@ pub fn build_action<'a>(
                     ),
                 ));
             }
+            Action::Extension(options)
+        }
+        "RATEEST" => {
+            check_rateest_times(
+                first_value("--rateest-interval"),
+                first_value("--rateest-ewmalog"),
+                span,
+            )?;
             Action::Extension(options)
         }
         "REJECT" => Action::Reject(first_value("--reject-with").map(|word| word.text.clone())),
@@ -937,6 +1085,60 @@ fn reject_table(family: Family) -> &'static [(&'static str, &'static str)] {
 mod tests {
     use super::*;
     use crate::model::matches::{MATCH_SPECS, match_spec};
+
+    /// What iptables-restore 1.8.9 (legacy, in a private namespace) said of
+    /// `-j RATEEST --rateest-name x` with these interval and ewmalog
+    /// values (`None`: not given): loaded, or refused by which check.
+    #[test]
+    fn rateest_times_as_iptables_checks_them() {
+        let cases: &[(Option<&str>, Option<&str>, Option<&str>)] = &[
+            (Some("250ms"), Some("1s"), None),
+            (Some("3s"), Some("8s"), None),
+            (Some("1"), Some("2"), None),
+            (Some("0.5s"), Some("2s"), None),
+            (Some("1s"), Some("4s"), None),
+            (Some("1us"), Some("4s"), None),
+            (Some("1e3ms"), Some("4s"), None),
+            (Some("1SEC"), Some("4s"), None),
+            (Some("1.5"), Some("4s"), None),
+            (Some("1us"), Some("1000s"), None),
+            (Some("1us"), Some("1500s"), Some("ewmalog")),
+            (Some("1s"), Some("1s"), Some("ewmalog")),
+            (Some("1s"), Some("100ms"), Some("ewmalog")),
+            (Some("8s"), Some("8s"), Some("ewmalog")),
+            (Some("250ms"), Some("250ms"), Some("ewmalog")),
+            (Some("1s"), None, Some("ewmalog")),
+            (None, None, Some("ewmalog")),
+            (Some("0s"), Some("4s"), Some("ewmalog")),
+            (Some("16s"), Some("32s"), Some("interval value")),
+            (Some("-1s"), Some("4s"), Some("interval value")),
+            (Some("1xs"), Some("4s"), Some("bad interval")),
+            (Some("abc"), Some("4s"), Some("bad interval")),
+            (Some("2 s"), Some("4s"), Some("bad interval")),
+        ];
+        let word = |text: &'static str| Word {
+            text: Cow::Borrowed(text),
+            span: Span::new(1, 2),
+        };
+        for &(interval, ewmalog, refused) in cases {
+            let (interval_word, ewmalog_word) = (interval.map(word), ewmalog.map(word));
+            let result = check_rateest_times(
+                interval_word.as_ref(),
+                ewmalog_word.as_ref(),
+                Span::new(0, 1),
+            );
+            match (refused, result) {
+                (None, Ok(())) => {}
+                (Some(what), Err((_, message))) => assert!(
+                    message.contains(what),
+                    "{interval:?} {ewmalog:?}: {message}, expected {what}"
+                ),
+                (refused, result) => {
+                    panic!("{interval:?} {ewmalog:?}: {result:?}, iptables: {refused:?}")
+                }
+            }
+        }
+    }
 
     #[test]
     fn extensions_are_looked_up_by_exact_name() {
