@@ -424,8 +424,8 @@ const RATEEST_UNITS_PER_SECOND: f64 = 1_000_000.0;
 /// A time as libxt_RATEEST reads it (`RATEEST_get_time`): a decimal number
 /// (`strtod`), in seconds with `s`/`sec`/`secs`, milliseconds with
 /// `ms`/`msec`/`msecs`, microseconds with `us`/`usec`/`usecs` or with no
-/// unit, any case; then stored in an `unsigned int` (truncated, and a
-/// negative number wraps as on x86-64). `Err(())` for what iptables calls a
+/// unit, any case; then stored in an `unsigned int` (truncated; a negative
+/// or huge number converts as on x86-64). `Err(())` for what iptables calls a
 /// bad value; `Ok(None)` for forms `strtod` may read that this does not
 /// (leading spaces, hexadecimal, `inf`), left unchecked.
 fn rateest_time(text: &str) -> Result<Option<u32>, ()> {
@@ -496,7 +496,14 @@ fn rateest_time(text: &str) -> Result<Option<u32>, ()> {
     } else {
         return Err(());
     };
-    Ok(Some((number * scale) as i64 as u32))
+    // x86-64 converts through a 64-bit integer and keeps its low half; out
+    // of that integer's range the conversion gives 2^63, whose low half is 0.
+    let time = number * scale;
+    Ok(Some(if time.abs() < 9.2e18 {
+        time as i64 as u32
+    } else {
+        0
+    }))
 }
 
 /// libxt_RATEEST's final check of `--rateest-interval` and
@@ -1112,6 +1119,8 @@ mod tests {
             (Some("0s"), Some("4s"), Some("ewmalog")),
             (Some("16s"), Some("32s"), Some("interval value")),
             (Some("-1s"), Some("4s"), Some("interval value")),
+            (Some("1e12"), Some("4s"), Some("interval value")),
+            (Some("1e30s"), Some("4s"), Some("ewmalog")),
             (Some("1xs"), Some("4s"), Some("bad interval")),
             (Some("abc"), Some("4s"), Some("bad interval")),
             (Some("2 s"), Some("4s"), Some("bad interval")),
