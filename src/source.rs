@@ -57,6 +57,10 @@ impl SourceFile {
     pub fn read(path: &str) -> std::io::Result<Self> {
         let mut bytes = Vec::new();
         if path == "-" {
+            #[cfg(unix)]
+            if let Some(bytes) = read_stdin_file()? {
+                return Ok(Self::from_bytes("<stdin>", bytes));
+            }
             let stdin = std::io::stdin();
             // Stdin redirected from a file (`< dump`): its size is known, so
             // read it into one buffer instead of doubling one from empty (a
@@ -157,30 +161,72 @@ const READ_PART: usize = 2 << 20;
 fn read_file(path: &str) -> std::io::Result<Vec<u8>> {
     #[cfg(unix)]
     {
-        use rayon::prelude::*;
-        use std::os::unix::fs::FileExt;
         let file = std::fs::File::open(path)?;
         let metadata = file.metadata()?;
         let len = metadata.len();
-        if metadata.is_file() && len >= PARALLEL_READ_MIN {
-            let len = usize::try_from(len).unwrap_or(usize::MAX);
-            check_size_of(len)?;
-            let mut bytes = vec![0; len];
-            let read = bytes
-                .par_chunks_mut(READ_PART)
-                .enumerate()
-                .try_for_each(|(index, part)| file.read_exact_at(part, (index * READ_PART) as u64));
-            match read {
-                // Nothing past the length it had: the whole file.
-                Ok(()) if file.read_at(&mut [0], len as u64)? == 0 => return Ok(bytes),
-                // Shorter or longer now: read it as it is.
-                Ok(()) => {}
-                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => {}
-                Err(error) => return Err(error),
-            }
+        if metadata.is_file()
+            && len >= PARALLEL_READ_MIN
+            && let Some(bytes) = read_parts(&file, 0, len)?
+        {
+            return Ok(bytes);
         }
     }
     std::fs::read(path)
+}
+
+/// Stdin redirected from a large regular file (`iptlint check - < dump`),
+/// read from where its offset stands in parallel parts as [`read_file`]
+/// reads a path, then its offset moved to the end as reading it through
+/// would; `None` when stdin is no such file or the file changed meanwhile
+/// (the caller then reads it the usual way).
+#[cfg(unix)]
+fn read_stdin_file() -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::{Seek, SeekFrom};
+    use std::os::fd::AsFd;
+    // A duplicate descriptor shares the offset with stdin's.
+    let Ok(descriptor) = std::io::stdin().as_fd().try_clone_to_owned() else {
+        return Ok(None);
+    };
+    let mut file = std::fs::File::from(descriptor);
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Ok(None);
+    }
+    let Ok(start) = file.stream_position() else {
+        return Ok(None);
+    };
+    let len = metadata.len().saturating_sub(start);
+    if len < PARALLEL_READ_MIN {
+        return Ok(None);
+    }
+    let Some(bytes) = read_parts(&file, start, len)? else {
+        return Ok(None);
+    };
+    file.seek(SeekFrom::Start(start + len))?;
+    Ok(Some(bytes))
+}
+
+/// The `len` bytes of `file` from offset `start`, read in parts of
+/// [`READ_PART`] on every thread; `None` when the file no longer ends
+/// there (shorter or longer now).
+#[cfg(unix)]
+fn read_parts(file: &std::fs::File, start: u64, len: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use rayon::prelude::*;
+    use std::os::unix::fs::FileExt;
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    check_size_of(len)?;
+    let mut bytes = vec![0; len];
+    let read = bytes
+        .par_chunks_mut(READ_PART)
+        .enumerate()
+        .try_for_each(|(index, part)| file.read_exact_at(part, start + (index * READ_PART) as u64));
+    match read {
+        // Nothing past the length it had: the whole file.
+        Ok(()) if file.read_at(&mut [0], start + len as u64)? == 0 => Ok(Some(bytes)),
+        Ok(()) => Ok(None),
+        Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 fn check_size(bytes: &[u8]) -> std::io::Result<()> {
