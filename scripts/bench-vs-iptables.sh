@@ -4,12 +4,13 @@
 #   scripts/bench-vs-iptables.sh [SERVICES...]     (default: 1000 10000 40000)
 #
 # For each size: generates the dump (examples/gen-dump.rs, seed 1), runs a
-# release `iptlint check` and `iptables-legacy-restore --test` on it, and prints
-# wall time (hyperfine's mean when installed, else the median of /usr/bin/time
-# runs), CPU time (user+sys), their ratios, iptlint's peak RSS over the file
-# size, the growth of iptlint's time from 10k to 40k services, and the wall
-# time of `iptlint explain` of the service in the middle of the dump (from
-# `iptlint services`) with its ratio to the restore's.
+# release `iptlint check`, `iptlint explain` of the service in the middle of
+# the dump (from `iptlint services`) and `iptables-legacy-restore --test` on
+# it (from stdin, as `cmd < dump`), RUNS rounds of one run each in turn, and
+# prints median wall time, median CPU time (user+sys), their ratios,
+# iptlint's peak RSS over the file size, explain's wall time and its ratio
+# to the restore's, and the growth of check's wall time from 10k to 40k
+# services.
 #
 # iptables-legacy-restore --test parses and checks the rules in user space (it
 # needs root for its netlink socket but commits nothing); it runs inside a
@@ -42,28 +43,39 @@ fi
 
 calc() { awk "BEGIN { print $* }"; }
 
-# wall seconds, cpu seconds (user+sys), peak RSS in KB: medians over $runs runs
-# of: $1 < $2. Wall time from hyperfine when installed.
+# Time the commands "$@" on input $1 in rounds: each round runs every
+# command once, in turn, after one untimed round (the page cache). The
+# guest's speed drifts over minutes (another guest shares the host), so
+# running one command's runs and then the other's measured the drift as
+# much as the commands; interleaved, the drift slows them alike and their
+# ratio holds. Prints a line per command: median wall seconds (from the
+# clock around the run, less the median of `true` run the same way in the
+# same rounds: ~10 ms of shell and `time` start-up), median CPU seconds
+# (user+sys) and peak RSS in KB (the largest).
 measure() {
-    local cmd=$1 input=$2 i
-    local walls=() cpus=() rss=()
-    for ((i = 0; i < runs; i++)); do
-        local line
-        line=$( { /usr/bin/time -f '%e %U %S %M' sh -c "$cmd < '$input' > /dev/null 2>&1 || [ \$? -le 2 ]"; } 2>&1 | tail -1)
-        read -r wall user sys kb <<<"$line"
-        walls+=("$wall"); cpus+=("$(calc "$user + $sys")"); rss+=("$kb")
+    local input=$1 i r
+    shift
+    set -- true "$@"
+    local n=$#
+    for ((i = 0; i < n; i++)); do : >"$out/times.$i"; done
+    for ((r = 0; r <= runs; r++)); do
+        for ((i = 0; i < n; i++)); do
+            local cmd=${@:i+1:1} start end line
+            start=$(date +%s%N)
+            line=$( { /usr/bin/time -f '%U %S %M' sh -c "$cmd < '$input' > /dev/null 2>&1 || [ \$? -le 2 ]"; } 2>&1 | tail -1)
+            end=$(date +%s%N)
+            [ "$r" -gt 0 ] || continue
+            read -r user sys kb <<<"$line"
+            echo "$(calc "($end - $start) / 1e9") $(calc "$user + $sys") $kb" >>"$out/times.$i"
+        done
     done
-    local median_wall median_cpu max_rss
-    median_wall=$(printf '%s\n' "${walls[@]}" | sort -g | sed -n "$(( (runs + 1) / 2 ))p")
-    median_cpu=$(printf '%s\n' "${cpus[@]}" | sort -g | sed -n "$(( (runs + 1) / 2 ))p")
-    max_rss=$(printf '%s\n' "${rss[@]}" | sort -g | tail -1)
-    if command -v hyperfine >/dev/null 2>&1; then
-        median_wall=$(hyperfine --runs "$runs" --warmup 1 -N --input "$input" --output null \
-            --export-json "$out/hf.json" -i "$cmd" >/dev/null 2>&1 &&
-            python3 -c "import json;print(json.load(open('$out/hf.json'))['results'][0]['mean'])" ||
-            echo "$median_wall")
-    fi
-    echo "$median_wall $median_cpu $max_rss"
+    local middle=$(( (runs + 1) / 2 )) start_up
+    start_up=$(cut -d' ' -f1 "$out/times.0" | sort -g | sed -n "${middle}p")
+    for ((i = 1; i < n; i++)); do
+        echo "$(calc "$(cut -d' ' -f1 "$out/times.$i" | sort -g | sed -n "${middle}p") - $start_up")" \
+            "$(cut -d' ' -f2 "$out/times.$i" | sort -g | sed -n "${middle}p")" \
+            "$(cut -d' ' -f3 "$out/times.$i" | sort -g | tail -1)"
+    done
 }
 
 printf 'machine: %s cores, %s; load average %s\n' "$(nproc)" \
@@ -77,15 +89,18 @@ for n in "${sizes[@]}"; do
     [ -s "$dump" ] || "$gen" --services "$n" --seed 1 >"$dump" 2>/dev/null
     bytes=$(stat -c %s "$dump")
     lines=$(wc -l <"$dump")
-    read -r wall cpu kb <<<"$(measure "$iptlint check -q --exit-zero -" "$dump")"
-    wall_of[$n]=$wall
     count=$("$iptlint" services "$dump" | tail -n +2 | wc -l)
     service=$("$iptlint" services "$dump" | sed -n "$((count / 2 + 2))p" | cut -d' ' -f1)
-    read -r ewall _ _ <<<"$(measure "$iptlint explain '$service' -" "$dump")"
+    commands=("$iptlint check -q --exit-zero -" "$iptlint explain '$service' -")
+    [ -z "$restore" ] || commands+=("$restore")
+    mapfile -t results < <(measure "$dump" "${commands[@]}")
+    read -r wall cpu kb <<<"${results[0]}"
+    read -r ewall _ _ <<<"${results[1]}"
+    wall_of[$n]=$wall
     eratio="-"
     rwall="-" rcpu="-" ratio="-" cpu_ratio="-"
     if [ -n "$restore" ]; then
-        read -r rwall rcpu _ <<<"$(measure "$restore" "$dump")"
+        read -r rwall rcpu _ <<<"${results[2]}"
         ratio=$(printf '%.3f' "$(calc "$wall / $rwall")")
         cpu_ratio=$(printf '%.3f' "$(calc "$cpu / $rcpu")")
         eratio=$(printf '%.3f' "$(calc "$ewall / $rwall")")
