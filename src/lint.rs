@@ -373,7 +373,7 @@ mod tests {
 
     #[test]
     fn levels_override_and_allow() {
-        let text = "*filter\n-A INPUT -s ! 1.2.3.4 -j DROP\nCOMMIT\n";
+        let text = "*filter\n-A INPUT -i ! -j DROP\nCOMMIT\n";
         let default = check_source(SourceFile::new("x", text), &Settings::default());
         assert_eq!(default.diagnostics[0].severity, Severity::Warning);
         let mut settings = Settings::default();

@@ -47,7 +47,7 @@ fn check(args: &[&str]) -> Run {
 
 const CLEAN: &str = "my-ngx-deploy.rules";
 const ERROR: &str = "parse/unknown-option.rules";
-const WARNING: &str = "parse/obsolete-negation.rules";
+const WARNING: &str = "parse/obsolete-negation-value.rules";
 
 #[test]
 fn exit_codes_are_the_same_in_every_format() {
@@ -117,7 +117,8 @@ fn fail_on_sets_the_threshold() {
 
 #[test]
 fn a_note_fails_only_with_fail_on_note() {
-    // 201 identical obsolete negations: 200 warnings and one
+    // 201 identical obsolete negations (`!` taken as the value, which
+    // loads): 200 warnings and one
     // too-many-diagnostics note; with --baseline the warnings go away and
     // the note is all that is left.
     let dir = tempfile::tempdir().unwrap();
@@ -126,7 +127,7 @@ fn a_note_fails_only_with_fail_on_note() {
         text.push_str(&format!(
             // LOG, not DROP: two complementary DROPs would hide the rest
             // (unreachable-rule), and only the negations are counted here.
-            "-A INPUT -s ! 10.0.{}.{}/32 -j LOG\n",
+            "-A INPUT -s 10.0.{}.{}/32 -i ! -j LOG\n",
             i / 200,
             i % 200
         ));
@@ -275,7 +276,7 @@ fn concise_is_one_line_per_finding() {
                 fixture(ERROR)
             ),
             format!(
-                "{}:4:10: warning[IPT010 obsolete-negation] `-s !` puts the `!` after the option; iptables >= 1.4.12 refuses this",
+                "{}:4:10: warning[IPT010 obsolete-negation] `-i !` takes `!` as its value, not as a negation",
                 fixture(WARNING)
             ),
         ]

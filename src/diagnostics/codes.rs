@@ -208,7 +208,12 @@ declare_code! {
     /// `--dport ! 22`), the form iptables <= 1.4.10 wrote.
     ///
     /// ## Why it matters
-    /// iptables >= 1.4.12 refuses it, so an old dump no longer loads.
+    /// iptables >= 1.4.12 reads that `!` as the option's value, so the
+    /// word after it is left over and iptables-restore refuses the line
+    /// ("Bad argument `10.0.0.0/8'"): an old dump no longer loads. Where
+    /// no value follows the `!` (`-i ! -j ACCEPT`), iptables loads the rule
+    /// with `!` as the value, an interface literally named `!` here, which
+    /// is reported as a warning.
     ///
     /// ## Example
     /// ```text
@@ -217,7 +222,7 @@ declare_code! {
     ///
     /// ## How to fix
     /// Put the `!` before the option: `! -s 10.0.0.0/8`.
-    pub static OBSOLETE_NEGATION = ("IPT010", "obsolete-negation", Warning, "`!` after an option, refused since iptables 1.4.12");
+    pub static OBSOLETE_NEGATION = ("IPT010", "obsolete-negation", Error, "`!` after an option, refused since iptables 1.4.12");
 }
 
 declare_code! {

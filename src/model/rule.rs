@@ -414,6 +414,12 @@ fn conflict(
 /// last byte a NUL).
 const MAX_COMMENT: usize = 255;
 
+/// Whether iptables' option parser takes `word` for an option (`-x`,
+/// `--name`), not for a value.
+fn is_option(word: &str) -> bool {
+    word.len() > 1 && word.starts_with('-')
+}
+
 fn error(info: &'static CodeInfo, span: Span, message: impl Into<String>) -> Diagnostic {
     Diagnostic::new(info, span, message)
 }
@@ -583,26 +589,62 @@ impl<'a> Interpreter<'a> {
         Some((value, old_negation))
     }
 
-    /// The `!` of the old `--opt ! value` form, with its warning.
+    /// The `!` of the old `--opt ! value` form, with its error: iptables
+    /// >= 1.4.12 reads that `!` as the option's value, so the word after it
+    /// is left over and iptables-restore refuses the line (`-s ! 10.0.0.0/8`:
+    /// "Bad argument `10.0.0.0/8'"). Where no value follows (`-i ! -j
+    /// ACCEPT`, or the end of the line), the `!` is left to be the value,
+    /// as iptables takes it, with a warning.
     fn take_old_negation(&mut self, option: &Word<'a>, n: u8) -> Option<Span> {
         if n == 0 {
             return None;
         }
-        let Some(Arg::Bang(span)) = self.args.last() else {
+        let Some(&Arg::Bang(span)) = self.args.last() else {
             return None;
         };
-        let span = *span;
+        // The stack's top is the next word: the one after the `!` is below it.
+        let value_follows = match self.args.len().checked_sub(2).map(|i| &self.args[i]) {
+            Some(Arg::Word(word)) => !is_option(&word.text),
+            Some(Arg::Bang(_)) => true,
+            None => false,
+        };
+        let at = span_between(option.span, span);
+        if !value_follows {
+            // A quoted `"!"` (`--comment "!"`) was written as a value.
+            let quoted = span.end - span.start > 1;
+            if quoted {
+                return None;
+            }
+            self.diagnostics.push(
+                error(
+                    &OBSOLETE_NEGATION,
+                    at,
+                    format!(
+                        "`{} !` takes `!` as its value, not as a negation",
+                        option.text
+                    ),
+                )
+                .with_severity(Severity::Warning)
+                .with_primary_message(format!("the value of `{}` is `!`", option.text))
+                .with_note("iptables >= 1.4.12 reads a `!` after an option as the option's value (iptables <= 1.4.10 wrote `--opt ! value` for `! --opt value`)"),
+            );
+            return None;
+        }
         self.args.pop();
         self.diagnostics.push(
             error(
                 &OBSOLETE_NEGATION,
-                span_between(option.span, span),
+                at,
                 format!(
                     "`{} !` puts the `!` after the option; iptables >= 1.4.12 refuses this",
                     option.text
                 ),
             )
             .with_primary_message("write `! ".to_string() + &option.text + "` instead")
+            .with_note(format!(
+                "iptables >= 1.4.12 takes this `!` for the value of `{}`: iptables-restore refuses `!` as a value, or the word left over after it (\"Bad argument\")",
+                option.text
+            ))
             .with_note("this is the form written by iptables <= 1.4.10"),
         );
         Some(span)
@@ -1890,6 +1932,46 @@ mod tests {
         assert_eq!(to[0].to_string(), "10.244.0.63:80");
         let rule = appended("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000");
         assert_eq!(rule.target.unwrap().flow(), crate::model::Flow::Continue);
+    }
+
+    #[test]
+    fn a_bang_after_an_option_is_its_value_when_no_value_follows() {
+        // Each line's fate in iptables-restore 1.8.9, legacy and nft, in a
+        // private namespace: `!` followed by a value is refused ("Bad
+        // argument `eth0'", "unknown protocol \"!\""), `!` followed by an
+        // option or the end of the line is the value (`-i !` loads).
+        let findings = |line: &str| -> Vec<(&'static str, Severity)> {
+            interpret_line(line)
+                .diagnostics
+                .iter()
+                .map(|d| (d.info.name, d.severity))
+                .collect()
+        };
+        let refused = ("obsolete-negation", Severity::Error);
+        let value = ("obsolete-negation", Severity::Warning);
+        assert_eq!(findings("-A INPUT -i ! eth0 -j ACCEPT"), [refused]);
+        assert_eq!(findings("-A INPUT -p ! tcp -j ACCEPT"), [refused]);
+        assert_eq!(findings("-A INPUT -i ! -j ACCEPT"), [value]);
+        assert_eq!(findings("-A FORWARD -j ACCEPT -o !"), [value]);
+        assert_eq!(
+            findings(r#"-A INPUT -m comment --comment "!" -j ACCEPT"#),
+            []
+        );
+        assert_eq!(
+            findings("-A INPUT -p ! -j ACCEPT"),
+            [value, ("bad-value", Severity::Error)]
+        );
+        assert_eq!(
+            findings("-A INPUT -i ! ! eth0 -j ACCEPT"),
+            [refused, ("unknown-option", Severity::Error)]
+        );
+        let Some(Statement::Append(_, rule)) = interpret_line("-A INPUT -i ! -j ACCEPT").statement
+        else {
+            panic!()
+        };
+        let interface = rule.in_interface.unwrap();
+        assert_eq!((&*interface.value, interface.negated), ("!", false));
+        assert_eq!(rule.target.unwrap().name, "ACCEPT");
     }
 
     #[test]
