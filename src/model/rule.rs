@@ -590,11 +590,11 @@ impl<'a> Interpreter<'a> {
     }
 
     /// The `!` of the old `--opt ! value` form, with its error: iptables
-    /// >= 1.4.12 reads that `!` as the option's value, so the word after it
-    /// is left over and iptables-restore refuses the line (`-s ! 10.0.0.0/8`:
-    /// "Bad argument `10.0.0.0/8'"). Where no value follows (`-i ! -j
-    /// ACCEPT`, or the end of the line), the `!` is left to be the value,
-    /// as iptables takes it, with a warning.
+    /// 1.4.12 and later read that `!` as the option's value, so the word
+    /// after it is left over and iptables-restore refuses the line (`-s !
+    /// 10.0.0.0/8`: "Bad argument `10.0.0.0/8'"). Where no value follows
+    /// (`-i ! -j ACCEPT`, or the end of the line), the `!` is left to be
+    /// the value, as iptables takes it, with a warning.
     fn take_old_negation(&mut self, option: &Word<'a>, n: u8) -> Option<Span> {
         if n == 0 {
             return None;
