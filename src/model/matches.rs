@@ -333,6 +333,15 @@ pub type RequiredOptions = fn(&str) -> &'static [&'static [&'static str]];
 fn required_match_options(name: &str) -> &'static [&'static [&'static str]] {
     match name {
         "multiport" => &[&["--sports", "--dports", "--ports"]],
+        "comment" => &[&["--comment"]],
+        "owner" => &[&["--uid-owner", "--gid-owner", "--socket-exists"]],
+        "physdev" => &[&[
+            "--physdev-in",
+            "--physdev-out",
+            "--physdev-is-in",
+            "--physdev-is-out",
+            "--physdev-is-bridged",
+        ]],
         "addrtype" => &[&["--src-type", "--dst-type"]],
         "iprange" => &[&["--src-range", "--dst-range"]],
         "connlimit" => &[&["--connlimit-above", "--connlimit-upto"]],
@@ -1130,13 +1139,17 @@ fn parse_tcp_flag_list(text: &str) -> Result<u8, String> {
         ("ALL", 0x3f),
         ("NONE", 0),
     ];
-    text.split(',').try_fold(0u8, |bits, name| {
-        FLAGS
-            .iter()
-            .find(|(known, _)| known.eq_ignore_ascii_case(name))
-            .map(|(_, bit)| bits | bit)
-            .ok_or_else(|| format!("`{name}` is not a TCP flag"))
-    })
+    // libxt_tcp splits with strtok, which skips empty items: `""` and
+    // `SYN,,ACK` load (a mask of no flags, SYN|ACK).
+    text.split(',')
+        .filter(|name| !name.is_empty())
+        .try_fold(0u8, |bits, name| {
+            FLAGS
+                .iter()
+                .find(|(known, _)| known.eq_ignore_ascii_case(name))
+                .map(|(_, bit)| bits | bit)
+                .ok_or_else(|| format!("`{name}` is not a TCP flag"))
+        })
 }
 
 /// `-m tcp` / `-m udp` (and the ports of sctp and dccp).
@@ -1717,6 +1730,14 @@ pub fn build_match<'a>(
                     "--uid-owner" => owner.uid = Some(typed(option, |t| Ok(t.to_string()))?),
                     "--gid-owner" => owner.gid = Some(typed(option, |t| Ok(t.to_string()))?),
                     "--socket-exists" => owner.socket_exists = true,
+                    // libxt_owner reads the supplementary groups into the
+                    // `--gid-owner` given before it.
+                    "--suppl-groups" if owner.gid.is_none() => {
+                        return Err((
+                            option.span,
+                            "owner: --suppl-groups needs --gid-owner before it (iptables: \"you need to use --gid-owner first\")".to_string(),
+                        ));
+                    }
                     _ => {}
                 }
             }
@@ -2623,6 +2644,8 @@ fn build_recent<'a>(options: &[RawOption<'a>], span: Span) -> Result<MatchKind<'
             recent.negated = option.negated;
             continue;
         }
+        // libxt_recent lets only the four commands be inverted.
+        not_negatable(option)?;
         match option.name {
             "--name" => recent.name = value(option, 0).0.to_string(),
             "--seconds" => {
@@ -2829,8 +2852,11 @@ mod tests {
             "multiport: --sports, --dports or --ports is required"
         );
         assert_eq!(missing("string"), "string: --algo is required");
+        // iptables-restore 1.8.9: "comment: option \"--comment\" must be specified".
+        assert_eq!(missing("comment"), "comment: --comment is required");
+        // `-m limit` alone loads (3/hour, burst 5).
         assert!(
-            check_required_options(required_match_options, "comment", &[], Span::new(0, 0)).is_ok()
+            check_required_options(required_match_options, "limit", &[], Span::new(0, 0)).is_ok()
         );
     }
 

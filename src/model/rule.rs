@@ -1935,6 +1935,51 @@ mod tests {
     }
 
     #[test]
+    fn options_iptables_requires_and_those_it_will_not_invert() {
+        // Each line's fate in iptables-restore 1.8.9 (legacy, loading into
+        // a private namespace's kernel); iptlint passed the refused ones
+        // until a differential run against the kernel found them.
+        let errors = |line: &str| -> Vec<String> {
+            interpret_line(line)
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .map(|d| d.message.clone())
+                .collect()
+        };
+        for refused in [
+            // "comment: option \"--comment\" must be specified"
+            "-A OUTPUT -m comment -j ACCEPT",
+            "-A OUTPUT -m comment --comment x -j ACCEPT -m comment",
+            // "owner: At least one of --uid-owner, --gid-owner or --socket-exists is required"
+            "-A OUTPUT -m owner -j ACCEPT",
+            // "you need to use --gid-owner first"
+            "-A OUTPUT -m owner --suppl-groups --gid-owner 0 -j ACCEPT",
+            // "PHYSDEV: no physdev option specified"
+            "-A FORWARD -m physdev -j ACCEPT",
+            // "recent: option \"--name\" cannot be inverted."
+            "-A OUTPUT -m recent --set ! --name x",
+            "-A OUTPUT -m recent --rcheck ! --seconds 5",
+            "-A OUTPUT -m recent --set ! --rsource",
+            // "Unknown TCP flag `BOGUS'"
+            "-A OUTPUT -p tcp -m tcp --tcp-flags SYN,BOGUS SYN -j ACCEPT",
+        ] {
+            assert_eq!(errors(refused).len(), 1, "{refused}");
+        }
+        for loaded in [
+            // libxt_tcp's strtok skips empty flag names.
+            r#"-A OUTPUT -p tcp -m tcp --tcp-flags "" SYN -j ACCEPT"#,
+            "-A OUTPUT -p tcp -m tcp --tcp-flags SYN,,ACK ,SYN -j ACCEPT",
+            "-A OUTPUT -m owner --gid-owner 0 --suppl-groups -j ACCEPT",
+            "-A OUTPUT -m owner ! --socket-exists -j ACCEPT",
+            "-A FORWARD -m physdev --physdev-is-in -j ACCEPT",
+            "-A OUTPUT -m recent ! --set --name x",
+        ] {
+            assert_eq!(errors(loaded), Vec::<String>::new(), "{loaded}");
+        }
+    }
+
+    #[test]
     fn a_bang_after_an_option_is_its_value_when_no_value_follows() {
         // Each line's fate in iptables-restore 1.8.9, legacy and nft, in a
         // private namespace: `!` followed by a value is refused ("Bad
