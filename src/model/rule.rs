@@ -414,6 +414,49 @@ fn conflict(
 /// last byte a NUL).
 const MAX_COMMENT: usize = 255;
 
+/// iptables' own long options (iptables-legacy 1.8.9's `original_opts`)
+/// with the short form each stands for: getopt_long takes an unambiguous
+/// prefix of any of them (`--proto tcp`), as of a loaded extension's.
+const BUILTIN_LONG_OPTIONS: &[(&str, &str)] = &[
+    ("--append", "-A"),
+    ("--delete", "-D"),
+    ("--check", "-C"),
+    ("--insert", "-I"),
+    ("--replace", "-R"),
+    ("--list", "-L"),
+    ("--list-rules", "-S"),
+    ("--flush", "-F"),
+    ("--zero", "-Z"),
+    ("--new-chain", "-N"),
+    ("--delete-chain", "-X"),
+    ("--rename-chain", "-E"),
+    ("--policy", "-P"),
+    ("--source", "-s"),
+    ("--destination", "-d"),
+    ("--src", "-s"),
+    ("--dst", "-d"),
+    ("--protocol", "-p"),
+    ("--in-interface", "-i"),
+    ("--jump", "-j"),
+    ("--table", "-t"),
+    ("--match", "-m"),
+    ("--numeric", "-n"),
+    ("--out-interface", "-o"),
+    ("--verbose", "-v"),
+    ("--wait", "-w"),
+    ("--wait-interval", "-W"),
+    ("--exact", "-x"),
+    ("--fragments", "-f"),
+    ("--version", "-V"),
+    ("--help", "-h"),
+    ("--line-numbers", "-0"),
+    ("--modprobe", "-M"),
+    ("--set-counters", "-c"),
+    ("--goto", "-g"),
+    ("--ipv4", "-4"),
+    ("--ipv6", "-6"),
+];
+
 /// Whether iptables' option parser takes `word` for an option (`-x`,
 /// `--name`), not for a value.
 fn is_option(word: &str) -> bool {
@@ -987,23 +1030,38 @@ impl<'a> Interpreter<'a> {
 
     fn extension_option(&mut self, word: Word<'a>) {
         let name: &str = &word.text;
-        let negation = self.take_negation();
         // 1. a target that knows the option; 2. a loaded match that knows it
         // (latest first); 3. the protocol's match, loaded implicitly.
-        let owner = if let Some(spec) = self
+        let in_target = self
             .target
             .as_ref()
             .and_then(|t| t.spec)
-            .and_then(|s| s.option(name))
-        {
+            .and_then(|s| s.option(name));
+        let in_module = in_target.is_none().then(|| {
+            self.modules
+                .iter()
+                .enumerate()
+                .rev()
+                .find_map(|(i, m)| m.spec.and_then(|s| s.option(name)).map(|spec| (i, spec)))
+        });
+        let mut ambiguous = Vec::new();
+        if in_target.is_none() && in_module.flatten().is_none() {
+            match self.abbreviated(name) {
+                Ok(full) => {
+                    // Read on as if the whole name were written.
+                    self.word(Word {
+                        text: Cow::Borrowed(full),
+                        span: word.span,
+                    });
+                    return;
+                }
+                Err(candidates) => ambiguous = candidates,
+            }
+        }
+        let negation = self.take_negation();
+        let owner = if let Some(spec) = in_target {
             Some(Owner::Target(spec.arity))
-        } else if let Some((index, spec)) = self
-            .modules
-            .iter()
-            .enumerate()
-            .rev()
-            .find_map(|(i, m)| m.spec.and_then(|s| s.option(name)).map(|spec| (i, spec)))
-        {
+        } else if let Some((index, spec)) = in_module.flatten() {
             Some(Owner::Module(index, spec.arity))
         } else if let Some((spec, option)) = self.implicit_protocol_spec(name) {
             Some(Owner::Implicit(spec, option))
@@ -1041,6 +1099,12 @@ impl<'a> Interpreter<'a> {
                     known_here.join(", ")
                 ))
             };
+            if ambiguous.len() > 1 {
+                diagnostic = diagnostic.with_note(format!(
+                    "`{name}` abbreviates {}: iptables takes an abbreviation only when it names one option",
+                    ambiguous.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                ));
+            }
             if let Some(hint) = renamed_option_hint(name) {
                 diagnostic = diagnostic.with_note(hint);
             }
@@ -1143,6 +1207,13 @@ impl<'a> Interpreter<'a> {
     }
 
     fn implicit_protocol_spec(&self, option: &str) -> Option<(&'static ExtensionSpec, u8)> {
+        let spec = self.implicit_protocol_match()?;
+        spec.option(option).map(|o| (spec, o.arity))
+    }
+
+    /// The match of the rule's `-p` protocol when it is not loaded yet:
+    /// iptables loads it for an option no loaded extension knows.
+    fn implicit_protocol_match(&self) -> Option<&'static ExtensionSpec> {
         let protocol = self.rule.protocol.as_ref().filter(|p| !p.negated)?;
         let &(_, module) = PROTOCOL_MATCHES
             .iter()
@@ -1150,8 +1221,62 @@ impl<'a> Interpreter<'a> {
         if self.modules.iter().any(|m| m.name == module) {
             return None;
         }
-        let spec = match_spec(module)?;
-        spec.option(option).map(|o| (spec, o.arity))
+        match_spec(module)
+    }
+
+    /// The option `written` abbreviates, as getopt_long reads a long
+    /// option that is not the whole name of one: the one option (of
+    /// iptables' own and the loaded extensions') whose name it begins
+    /// (`-m multiport --dport` is `--dports`); else, as iptables then loads
+    /// the protocol's match and reads the option again, that match's
+    /// option of that whole name (`Err(vec![])`: read it as written) or
+    /// the one it begins. An iptables option comes back as its short form.
+    /// `Err` holds the names it could stand for: none, or several
+    /// (ambiguous, which iptables refuses as an unknown option).
+    fn abbreviated(&self, written: &str) -> Result<&'static str, Vec<&'static str>> {
+        let mut builtins: Vec<(&'static str, &'static str)> = Vec::new();
+        for &(long, short) in BUILTIN_LONG_OPTIONS {
+            if long.starts_with(written) && !builtins.iter().any(|&(_, s)| s == short) {
+                builtins.push((long, short));
+            }
+        }
+        fn add(
+            options: &mut Vec<&'static super::matches::OptionSpec>,
+            spec: &'static ExtensionSpec,
+            written: &str,
+        ) {
+            for option in spec.options {
+                if option.names.iter().any(|n| n.starts_with(written))
+                    && !options.iter().any(|o| std::ptr::eq(*o, option))
+                {
+                    options.push(option);
+                }
+            }
+        }
+        let mut options = Vec::new();
+        let loaded = self.target.as_ref().and_then(|t| t.spec).into_iter();
+        for spec in loaded.chain(self.modules.iter().filter_map(|m| m.spec)) {
+            add(&mut options, spec, written);
+        }
+        if builtins.is_empty()
+            && options.is_empty()
+            && let Some(spec) = self.implicit_protocol_match()
+        {
+            if spec.option(written).is_some() {
+                // The whole name of the protocol match's option.
+                return Err(Vec::new());
+            }
+            add(&mut options, spec, written);
+        }
+        match (builtins.as_slice(), options.as_slice()) {
+            ([(_, short)], []) => Ok(short),
+            ([], [option]) => Ok(option.names[0]),
+            _ => Err(builtins
+                .iter()
+                .map(|&(long, _)| long)
+                .chain(options.iter().map(|o| o.names[0]))
+                .collect()),
+        }
     }
 
     /// Values of an option whose arity iptlint does not know: the words up
@@ -1932,6 +2057,70 @@ mod tests {
         assert_eq!(to[0].to_string(), "10.244.0.63:80");
         let rule = appended("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000");
         assert_eq!(rule.target.unwrap().flow(), crate::model::Flow::Continue);
+    }
+
+    #[test]
+    fn long_options_may_be_abbreviated_as_getopt_allows() {
+        // iptables-restore 1.8.9 (legacy, private namespace) loaded each of
+        // these, as the rule of the whole names, and refused the ambiguous
+        // ones ("unknown option").
+        fn appended(line: &str) -> Rule<'_> {
+            let interpreted = interpret_line(line);
+            let errors: Vec<_> = interpreted
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .map(|d| d.message.clone())
+                .collect();
+            assert_eq!(errors, Vec::<String>::new(), "{line}");
+            let Some(Statement::Append(_, rule)) = interpreted.statement else {
+                panic!("{line}")
+            };
+            rule
+        }
+        let rule = appended("-A INPUT -m mac --mac 00:30:4F:2E:70:72 -j ACCEPT");
+        assert!(matches!(rule.matches[0].kind, MatchKind::Mac(_)));
+        let rule = appended("-A INPUT -m comment --comm x -j ACCEPT");
+        assert!(matches!(&rule.matches[0].kind, MatchKind::Comment(text) if text == "x"));
+        let rule = appended("-A INPUT -j LOG --log-p x");
+        let Some(Action::Extension(options)) = rule.target.map(|t| t.action) else {
+            panic!()
+        };
+        assert_eq!(options[0].name, "--log-prefix");
+        // multiport is loaded: `--dport` begins its `--dports` only, and
+        // tcp (loaded only for an option no loaded match knows) is not.
+        let rule = appended("-A INPUT -p tcp -m multiport --dport 80 -j ACCEPT");
+        assert_eq!(rule.matches.len(), 1);
+        let MatchKind::Multiport(ports) = &rule.matches[0].kind else {
+            panic!()
+        };
+        assert!(ports.destination.is_some());
+        // Nothing loaded knows `--dp`: the protocol's match does.
+        let rule = appended("-A INPUT -p tcp --sport 1 --dp 2 -j ACCEPT");
+        let MatchKind::Tcp(ports) = &rule.matches[0].kind else {
+            panic!()
+        };
+        assert_eq!(ports.destination.as_ref().unwrap().value.to_string(), "2");
+        // iptables' own options.
+        let rule = appended("-A INPUT --proto tcp --sou 1.2.3.4 --in-i eth0 --ju ACCEPT");
+        assert_eq!(rule.protocol.unwrap().value, Protocol::TCP);
+        assert!(rule.source.is_some() && rule.in_interface.is_some());
+        assert_eq!(rule.target.unwrap().name, "ACCEPT");
+        // Ambiguous: `--in` is --insert or --in-interface; `--d` with tcp
+        // loaded is --delete, --destination, --dport ...
+        for ambiguous in [
+            "-A INPUT --in eth0 -j ACCEPT",
+            "-A INPUT -p tcp -m tcp --d 80 -j ACCEPT",
+        ] {
+            let interpreted = interpret_line(ambiguous);
+            assert!(
+                interpreted
+                    .diagnostics
+                    .iter()
+                    .any(|d| d.message.starts_with("unknown option")),
+                "{ambiguous}"
+            );
+        }
     }
 
     #[test]
