@@ -590,6 +590,12 @@ fn port_bounds(text: &str, port: fn(&str) -> Result<u16, String>) -> Result<(u16
 /// as written: `10:5` stays `lo: 10, hi: 5`, which no port falls in, as in
 /// the kernel (see [`PortRange::is_reversed`]).
 pub fn parse_port_range(text: &str) -> Result<PortRange, String> {
+    // `--dport ""`: libxtables' range parser reads no port as 0 (as
+    // conntrack's does, see [`parse_service_port_range`]); iptables-restore
+    // 1.8.9 loads it as `--dport 0`.
+    if text.is_empty() {
+        return Ok(PortRange { lo: 0, hi: 0 });
+    }
     let (lo, hi) = port_bounds(text, parse_service_port)?;
     Ok(PortRange { lo, hi })
 }
@@ -1184,6 +1190,10 @@ mod tests {
             PortRange { lo: 22, hi: 22 }
         );
         assert!(parse_port_range("nope").is_err());
+        // iptables-restore 1.8.9 loads `-p udp --dport ""` as `--dport 0`
+        // (and `-p tcp --dport ""` not: "invalid port/service `' specified").
+        assert_eq!(parse_port_range("").unwrap(), PortRange { lo: 0, hi: 0 });
+        assert!(parse_ordered_port_range("").is_err());
         // udp and dccp: decimal, as getaddrinfo reads a numeric service,
         // modulo 65536 (iptables-save writes `--dport 70000` back as 4464).
         for (written, port) in [("022", 22), ("+53", 53), ("70000", 4464), ("65536", 0)] {
