@@ -178,6 +178,18 @@ pub struct SyntaxError {
 /// Parse one line. `text` is the line without its ending; `offset` is where it
 /// starts in the file, so spans are file offsets.
 pub fn parse_line(text: &str, offset: usize, number: u32) -> Result<Line<'_>, SyntaxError> {
+    parse_line_ending(text, offset, number, false)
+}
+
+/// [`parse_line`] for a line a newline ends when `newline_follows` (not
+/// the file's last line without one): a quote left open takes that
+/// newline into its word, as iptables-restore reads it.
+pub fn parse_line_ending(
+    text: &str,
+    offset: usize,
+    number: u32,
+    newline_follows: bool,
+) -> Result<Line<'_>, SyntaxError> {
     if let Some(at) = memchr::memchr(b'\n', text.as_bytes()) {
         // A line never holds a newline; refuse rather than read two lines as one.
         return Err(SyntaxError {
@@ -200,7 +212,14 @@ pub fn parse_line(text: &str, offset: usize, number: u32) -> Result<Line<'_>, Sy
     let pair = pairs
         .next()
         .expect("grammar: a line is one of its alternatives");
-    Ok(line_of(pair, text, offset, number, &mut Vec::new()))
+    Ok(line_of(
+        pair,
+        text,
+        offset,
+        number,
+        newline_follows,
+        &mut Vec::new(),
+    ))
 }
 
 /// Parse the whole lines in `src[range]` (the range starts at a line start
@@ -244,6 +263,7 @@ pub fn parse_lines_each<'a>(
             &text[start..end],
             offset + start,
             first_line + index as u32,
+            src.as_bytes().get(offset + end) == Some(&b'\n'),
             &mut spare,
         );
         each(line, &mut spare);
@@ -253,13 +273,14 @@ pub fn parse_lines_each<'a>(
 }
 
 /// The AST of one line from its pair; `text` is the line and `offset` where
-/// it starts in the file.
+/// it starts in the file; `newline_follows` when a newline ends it.
 /// A rule line's words go into `spare` (emptied first), taken from the slot.
 fn line_of<'a>(
     pair: Pair<'a, Rule>,
     text: &'a str,
     offset: usize,
     number: u32,
+    newline_follows: bool,
     spare: &mut Vec<Arg<'a>>,
 ) -> Line<'a> {
     // Pair positions are relative to the parsed text, which may start before
@@ -318,6 +339,19 @@ fn line_of<'a>(
         }
         other => unreachable!("grammar: unexpected top-level rule {other:?}"),
     };
+    let mut kind = kind;
+    if newline_follows
+        && let LineKind::Rule { args, .. } = &mut kind
+        && let Some(&Issue::UnterminatedQuote(open)) = issues
+            .iter()
+            .find(|i| matches!(i, Issue::UnterminatedQuote(_)))
+        && let Some(Arg::Word(last)) = args.last_mut()
+        && last.span == open
+    {
+        // iptables-restore splits the line with its `\n`: an open quote
+        // runs to the end and takes the newline into its word.
+        last.text.to_mut().push('\n');
+    }
     Line {
         number,
         span,
@@ -715,6 +749,43 @@ mod tests {
             rule_words("-A X -m comment --comment \"dns \\"),
             ["<-A>", "<X>", "<-m>", "<comment>", "<--comment>", "<dns >"]
         );
+    }
+
+    /// iptables-restore reads a line with its newline: a quote left open
+    /// takes it into the word (`--comment "abc` loads as the comment
+    /// `abc` and a newline; `--log-prefix "abc` is refused, "Newlines not
+    /// allowed in --log-prefix", iptables 1.8.9 in a private namespace).
+    /// The file's last line, without a newline, has none to take.
+    #[test]
+    fn an_open_quote_takes_the_newline_that_ends_its_line() {
+        let last_word = |text: &str, newline_follows: bool| {
+            let line = parse_line_ending(text, 0, 1, newline_follows).unwrap();
+            let LineKind::Rule { args, .. } = line.kind else {
+                panic!()
+            };
+            let Some(Arg::Word(word)) = args.last() else {
+                panic!()
+            };
+            word.text.to_string()
+        };
+        assert_eq!(last_word("-A X -j LOG --log-prefix \"abc", true), "abc\n");
+        assert_eq!(last_word("-A X -j LOG --log-prefix \"abc", false), "abc");
+        assert_eq!(
+            last_word("-A X -m comment --comment \"dns \\", true),
+            "dns \n"
+        );
+        assert_eq!(last_word("-A X -j LOG --log-prefix \"abc\"", true), "abc");
+        // In a batch, every line but a last one without a newline.
+        let src = "-A X --comment \"a\n-A X --comment \"b";
+        let mut words = Vec::new();
+        assert!(parse_lines_each(src, 0..src.len(), 1, |line, _| {
+            if let LineKind::Rule { args, .. } = line.kind
+                && let Some(Arg::Word(word)) = args.last()
+            {
+                words.push(word.text.to_string());
+            }
+        }));
+        assert_eq!(words, ["a\n", "b"]);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::diagnostics::codes::{
 };
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::syntax::{
-    Arg, Counters, Issue, LineKind, Span, SyntaxError, Word, line_ranges, parse_line,
+    Arg, Counters, Issue, LineKind, Span, SyntaxError, Word, line_ranges, parse_line_ending,
     parse_lines_each,
 };
 
@@ -106,7 +106,8 @@ enum Item<'a> {
 fn parse_item(src: &str, number: u32, range: std::ops::Range<usize>) -> (Item<'_>, Vec<Issue>) {
     let text = &src[range.clone()];
     let text = text.strip_suffix('\r').unwrap_or(text);
-    match parse_line(text, range.start, number) {
+    let newline_follows = src.as_bytes().get(range.end) == Some(&b'\n');
+    match parse_line_ending(text, range.start, number, newline_follows) {
         Err(error) => (Item::Error(error), Vec::new()),
         Ok(line) => (
             line_item(line.kind, number, line.span, &mut Vec::new()),

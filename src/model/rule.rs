@@ -2150,6 +2150,9 @@ mod tests {
             "-A OUTPUT -m recent --set ! --name x",
             "-A OUTPUT -m recent --rcheck ! --seconds 5",
             "-A OUTPUT -m recent --set ! --rsource",
+            // "Argument must have a minimum length of 1 characters"
+            r#"-A INPUT -j LOG --log-prefix """#,
+            r#"-A INPUT -j NFLOG --nflog-prefix """#,
             // "Unknown TCP flag `BOGUS'"
             "-A OUTPUT -p tcp -m tcp --tcp-flags SYN,BOGUS SYN -j ACCEPT",
         ] {

@@ -937,9 +937,15 @@ pub fn build_action<'a>(
                     ));
                 }
             }
+            if let Some(word) = first_value("--nflog-prefix") {
+                check_log_prefix("--nflog-prefix", word)?;
+            }
             Action::Extension(options)
         }
         "LOG" => {
+            if let Some(word) = first_value("--log-prefix") {
+                check_log_prefix("--log-prefix", word)?;
+            }
             if let Some(word) = first_value("--log-level")
                 && !is_log_level(&word.text)
             {
@@ -955,6 +961,30 @@ pub fn build_action<'a>(
         }
         _ => Action::Extension(options),
     })
+}
+
+/// What libxt_LOG and libxt_NFLOG refuse in a prefix: an empty one
+/// ("Argument must have a minimum length of 1 characters") and a newline,
+/// which only an unclosed quote brings in, the line's end being part of
+/// the word ("Newlines not allowed in --log-prefix", said by both).
+fn check_log_prefix(option: &str, word: &Word<'_>) -> Result<(), ValueError> {
+    if word.text.is_empty() {
+        return Err((
+            word.span,
+            format!(
+                "{option}: an empty prefix (iptables: \"Argument must have a minimum length of 1 characters\")"
+            ),
+        ));
+    }
+    if word.text.contains('\n') {
+        return Err((
+            word.span,
+            format!(
+                "{option}: the unclosed quote takes the line's newline into the prefix (iptables: \"Newlines not allowed in --log-prefix\")"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// NETMAP's `--to` with a prefix length over the address's width made that
