@@ -2647,7 +2647,20 @@ fn build_recent<'a>(options: &[RawOption<'a>], span: Span) -> Result<MatchKind<'
         // libxt_recent lets only the four commands be inverted.
         not_negatable(option)?;
         match option.name {
-            "--name" => recent.name = value(option, 0).0.to_string(),
+            "--name" => {
+                let (name, name_span) = value(option, 0);
+                // xt_recent's check: the list is a file of
+                // /proc/net/xt_recent, so no empty name, `.`, `..` or `/`.
+                if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+                    return Err((
+                        name_span,
+                        format!(
+                            "--name: the kernel refuses a recent list named `{name}` (it is a file of /proc/net/xt_recent: not empty, `.`, `..`, nor with a `/`); iptables-restore fails at COMMIT"
+                        ),
+                    ));
+                }
+                recent.name = name.to_string();
+            }
             "--seconds" => {
                 let seconds = typed(option, parse_u32)?.value;
                 if seconds == 0 {

@@ -2150,6 +2150,10 @@ mod tests {
             "-A OUTPUT -m recent --set ! --name x",
             "-A OUTPUT -m recent --rcheck ! --seconds 5",
             "-A OUTPUT -m recent --set ! --rsource",
+            // the kernel: "line 1 failed" (EINVAL at commit)
+            "-A OUTPUT -m recent --set --name a/b",
+            "-A OUTPUT -m recent --set --name ..",
+            r#"-A OUTPUT -m recent --set --name """#,
             // "Argument must have a minimum length of 1 characters"
             r#"-A INPUT -j LOG --log-prefix """#,
             r#"-A INPUT -j NFLOG --nflog-prefix """#,
@@ -2166,6 +2170,7 @@ mod tests {
             "-A OUTPUT -m owner ! --socket-exists -j ACCEPT",
             "-A FORWARD -m physdev --physdev-is-in -j ACCEPT",
             "-A OUTPUT -m recent ! --set --name x",
+            "-A OUTPUT -m recent --set --name a.b",
         ] {
             assert_eq!(errors(loaded), Vec::<String>::new(), "{loaded}");
         }
