@@ -499,7 +499,14 @@ fn split_args<'a>(
         if has_quote {
             while at < bytes.len() {
                 match bytes[at] {
-                    b'"' => quoted = !quoted,
+                    b'"' if quoted => {
+                        // iptables ends a word at its closing quote: `"a"b`
+                        // is two words, `a` and `b` (1.8.9: "Bad argument `b'").
+                        at += 1;
+                        quoted = false;
+                        break;
+                    }
+                    b'"' => quoted = true,
                     b'\\' if quoted => at += 1,
                     b' ' | b'\t' if !quoted => break,
                     _ => {}
@@ -673,7 +680,9 @@ mod tests {
                 "<ACCEPT>"
             ]
         );
-        assert_eq!(rule_words("ab\"cd ef\"gh"), ["<abcd efgh>"]);
+        // A closing quote ends the word (iptables-restore 1.8.9:
+        // `--comment ab"cd ef"gh` is refused, "Bad argument `gh'").
+        assert_eq!(rule_words("ab\"cd ef\"gh"), ["<abcd ef>", "<gh>"]);
         assert_eq!(rule_words("\"\""), ["<>"]);
         assert_eq!(rule_words("'a b'"), ["<'a>", "<b'>"]);
         assert_eq!(rule_words("a\\b"), ["<a\\b>"]);
@@ -686,7 +695,8 @@ mod tests {
         assert_eq!(rule_words("-A X \r"), ["<-A>", "<X>", "<\r>"]);
         assert_eq!(rule_words("\"!\" -s"), ["!", "<-s>"]);
         assert_eq!(rule_words("-A X \"a\\\" b\""), ["<-A>", "<X>", "<a\" b>"]);
-        assert_eq!(rule_words("\"a\"\"b\""), ["<ab>"]);
+        assert_eq!(rule_words("\"a\"\"b\""), ["<a>", "<b>"]);
+        assert_eq!(rule_words("\"\"\"\""), ["<>", "<>"]);
         assert_eq!(rule_words("\""), ["<>"]);
     }
 
