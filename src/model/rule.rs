@@ -2154,6 +2154,9 @@ mod tests {
             "-A OUTPUT -m recent --set --name a/b",
             "-A OUTPUT -m recent --set --name ..",
             r#"-A OUTPUT -m recent --set --name """#,
+            // "getaddrinfo: Name or service not known"
+            "-A OUTPUT -m recent --set --mask 1.2.3.4.5",
+            "-A OUTPUT -m recent --set --mask 4294967296",
             // "Argument must have a minimum length of 1 characters"
             r#"-A INPUT -j LOG --log-prefix """#,
             r#"-A INPUT -j NFLOG --nflog-prefix """#,
@@ -2171,6 +2174,10 @@ mod tests {
             "-A FORWARD -m physdev --physdev-is-in -j ACCEPT",
             "-A OUTPUT -m recent ! --set --name x",
             "-A OUTPUT -m recent --set --name a.b",
+            // getaddrinfo's inet_aton forms: 0.0.0.16, 10.0.0.1, 1.1.0.0
+            "-A OUTPUT -m recent --set --mask 0x10",
+            "-A OUTPUT -m recent --set --mask 10.1",
+            "-A OUTPUT -m recent --set --mask 1.65536",
         ] {
             assert_eq!(errors(loaded), Vec::<String>::new(), "{loaded}");
         }

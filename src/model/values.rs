@@ -429,7 +429,7 @@ pub fn mask_prefix(bits: u128) -> Option<u32> {
 /// glibc's `inet_aton` (the exact form getaddrinfo uses for a numeric
 /// IPv4 host): one to four parts in C notation (`0x..`, `0..`, decimal),
 /// the last filling the bytes left (`255.255.255` is 255.255.0.255).
-fn inet_aton(text: &str) -> Option<u32> {
+pub(crate) fn inet_aton(text: &str) -> Option<u32> {
     let parts: Vec<&str> = text.split('.').collect();
     if parts.len() > 4 {
         return None;
