@@ -55,28 +55,17 @@ impl SourceFile {
 
     /// Read `path`, or stdin when `path` is `-`.
     pub fn read(path: &str) -> std::io::Result<Self> {
-        let mut bytes = Vec::new();
         if path == "-" {
-            #[cfg(unix)]
-            if let Some(bytes) = read_stdin_file()? {
-                return Ok(Self::from_bytes("<stdin>", bytes));
-            }
-            let stdin = std::io::stdin();
-            // Stdin redirected from a file (`< dump`): its size is known, so
-            // read it into one buffer instead of doubling one from empty (a
-            // 32 MB dump took 20 reallocations and copies). 0 for a pipe.
-            let size = stdin_file_size().unwrap_or(0);
-            check_size_of(size)?;
-            bytes.reserve(size);
-            stdin.lock().read_to_end(&mut bytes)?;
+            let bytes = read_stdin()?;
             check_size(&bytes)?;
             return Ok(Self::from_bytes("<stdin>", bytes));
         }
-        let metadata = std::fs::metadata(path)?;
+        let file = std::fs::File::open(path)?;
+        let metadata = file.metadata()?;
         if metadata.is_dir() {
             return Err(std::io::Error::other("is a directory"));
         }
-        bytes = read_file(path)?;
+        let bytes = read_rest(&file, 0, metadata.len(), metadata.is_file())?;
         check_size(&bytes)?;
         Ok(Self::from_bytes(path, bytes))
     }
@@ -130,22 +119,6 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
     offset
 }
 
-/// The size of the regular file stdin reads from, if it is one.
-#[cfg(unix)]
-fn stdin_file_size() -> Option<usize> {
-    use std::os::fd::AsFd;
-    let file = std::fs::File::from(std::io::stdin().as_fd().try_clone_to_owned().ok()?);
-    let metadata = file.metadata().ok()?;
-    metadata
-        .is_file()
-        .then(|| usize::try_from(metadata.len()).unwrap_or(usize::MAX))
-}
-
-#[cfg(not(unix))]
-fn stdin_file_size() -> Option<usize> {
-    None
-}
-
 /// Files at least this large are read by several threads at once, a part
 /// each: most of reading a large file is the kernel filling fresh pages,
 /// which one thread did at ~1.4 GB/s here (23 ms for a 32 MB dump, all of
@@ -154,56 +127,57 @@ const PARALLEL_READ_MIN: u64 = 8 << 20;
 /// The part of a file one thread reads.
 const READ_PART: usize = 2 << 20;
 
-/// The bytes of the file at `path`, read in parallel parts when it is a
-/// large regular file (see [`PARALLEL_READ_MIN`]), else as `std::fs::read`
-/// reads it; a file whose length changed while it was read is read again
-/// in one go.
-fn read_file(path: &str) -> std::io::Result<Vec<u8>> {
+/// All that stdin still holds. Redirected from a regular file (`iptlint
+/// check - < dump`), it is read from where its offset stands as
+/// [`read_rest`] reads a path, its size known; a pipe or a terminal is read
+/// through.
+fn read_stdin() -> std::io::Result<Vec<u8>> {
     #[cfg(unix)]
     {
-        let file = std::fs::File::open(path)?;
-        let metadata = file.metadata()?;
-        let len = metadata.len();
-        if metadata.is_file()
-            && len >= PARALLEL_READ_MIN
-            && let Some(bytes) = read_parts(&file, 0, len)?
-        {
-            return Ok(bytes);
+        use std::io::Seek;
+        use std::os::fd::AsFd;
+        // A duplicate descriptor shares the offset with stdin's.
+        if let Ok(descriptor) = std::io::stdin().as_fd().try_clone_to_owned() {
+            let mut file = std::fs::File::from(descriptor);
+            let metadata = file.metadata()?;
+            if metadata.is_file()
+                && let Ok(start) = file.stream_position()
+            {
+                let len = metadata.len().saturating_sub(start);
+                return read_rest(&file, start, len, true);
+            }
         }
     }
-    std::fs::read(path)
+    let mut bytes = Vec::new();
+    std::io::stdin().lock().read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
-/// Stdin redirected from a large regular file (`iptlint check - < dump`),
-/// read from where its offset stands in parallel parts as [`read_file`]
-/// reads a path, then its offset moved to the end as reading it through
-/// would; `None` when stdin is no such file or the file changed meanwhile
-/// (the caller then reads it the usual way).
-#[cfg(unix)]
-fn read_stdin_file() -> std::io::Result<Option<Vec<u8>>> {
+/// The bytes of `file` from offset `start`, where its offset stands, to its
+/// end, `len` bytes when last looked at: in parallel parts when it is a
+/// regular file (`regular`) of at least [`PARALLEL_READ_MIN`] bytes, else,
+/// or when its length changed meanwhile, read through into a buffer of
+/// that size (a 32 MB dump read into a vector doubled from empty took 20
+/// reallocations and copies). Either way its offset is left at the end.
+fn read_rest(
+    file: &std::fs::File,
+    start: u64,
+    len: u64,
+    regular: bool,
+) -> std::io::Result<Vec<u8>> {
     use std::io::{Seek, SeekFrom};
-    use std::os::fd::AsFd;
-    // A duplicate descriptor shares the offset with stdin's.
-    let Ok(descriptor) = std::io::stdin().as_fd().try_clone_to_owned() else {
-        return Ok(None);
-    };
-    let mut file = std::fs::File::from(descriptor);
-    let metadata = file.metadata()?;
-    if !metadata.is_file() {
-        return Ok(None);
+    check_size_of(usize::try_from(len).unwrap_or(usize::MAX))?;
+    let mut file = file;
+    if regular
+        && len >= PARALLEL_READ_MIN
+        && let Some(bytes) = read_parts(file, start, len)?
+    {
+        file.seek(SeekFrom::Start(start + len))?;
+        return Ok(bytes);
     }
-    let Ok(start) = file.stream_position() else {
-        return Ok(None);
-    };
-    let len = metadata.len().saturating_sub(start);
-    if len < PARALLEL_READ_MIN {
-        return Ok(None);
-    }
-    let Some(bytes) = read_parts(&file, start, len)? else {
-        return Ok(None);
-    };
-    file.seek(SeekFrom::Start(start + len))?;
-    Ok(Some(bytes))
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// The `len` bytes of `file` from offset `start`, read in parts of
@@ -213,8 +187,7 @@ fn read_stdin_file() -> std::io::Result<Option<Vec<u8>>> {
 fn read_parts(file: &std::fs::File, start: u64, len: u64) -> std::io::Result<Option<Vec<u8>>> {
     use rayon::prelude::*;
     use std::os::unix::fs::FileExt;
-    let len = usize::try_from(len).unwrap_or(usize::MAX);
-    check_size_of(len)?;
+    let len = len as usize;
     let mut bytes = vec![0; len];
     let read = bytes
         .par_chunks_mut(READ_PART)
@@ -227,6 +200,13 @@ fn read_parts(file: &std::fs::File, start: u64, len: u64) -> std::io::Result<Opt
         Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
         Err(error) => Err(error),
     }
+}
+
+/// Reading at an offset without moving the file's is Unix's `pread`:
+/// elsewhere files are read through.
+#[cfg(not(unix))]
+fn read_parts(_: &std::fs::File, _: u64, _: u64) -> std::io::Result<Option<Vec<u8>>> {
+    Ok(None)
 }
 
 fn check_size(bytes: &[u8]) -> std::io::Result<()> {
@@ -245,6 +225,7 @@ fn check_size_of(len: usize) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Seek;
 
     #[test]
     fn a_large_file_is_read_whole_in_parts() {
@@ -255,7 +236,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.rules");
         std::fs::write(&path, &content).unwrap();
-        assert_eq!(read_file(path.to_str().unwrap()).unwrap(), content);
+        let file = std::fs::File::open(&path).unwrap();
+        assert_eq!(read_rest(&file, 0, len as u64, true).unwrap(), content);
+        // Left at the end, as reading through leaves it.
+        assert_eq!((&file).stream_position().unwrap(), len as u64);
         let source = SourceFile::read(path.to_str().unwrap()).unwrap();
         assert_eq!(source.invalid_utf8_at, Some(128));
     }

@@ -288,7 +288,7 @@ fn line_of<'a>(
     let base = offset - pair.as_span().start();
     let span = Span::new(offset, offset + text.len());
     let mut issues = Vec::new();
-    let kind = match pair.as_rule() {
+    let mut kind = match pair.as_rule() {
         Rule::empty => LineKind::Empty,
         Rule::comment => LineKind::Comment(&text[1..]),
         Rule::commit => LineKind::Commit,
@@ -339,14 +339,10 @@ fn line_of<'a>(
         }
         other => unreachable!("grammar: unexpected top-level rule {other:?}"),
     };
-    let mut kind = kind;
     if newline_follows
         && let LineKind::Rule { args, .. } = &mut kind
-        && let Some(&Issue::UnterminatedQuote(open)) = issues
-            .iter()
-            .find(|i| matches!(i, Issue::UnterminatedQuote(_)))
         && let Some(Arg::Word(last)) = args.last_mut()
-        && last.span == open
+        && issues.contains(&Issue::UnterminatedQuote(last.span))
     {
         // iptables-restore splits the line with its `\n`: an open quote
         // runs to the end and takes the newline into its word.

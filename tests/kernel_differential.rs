@@ -23,6 +23,7 @@ use std::path::Path;
 
 use iptlint::diagnostics::Severity;
 use iptlint::lint::{Settings, check_source};
+use iptlint::model::targets;
 use iptlint::source::SourceFile;
 use support::{Family, Kernel, corpus_entries, fixtures_dir};
 
@@ -58,47 +59,12 @@ const POOL: &[&str] = &[
     "\"\"",
 ];
 
-/// Targets that are no chain: the rest of a `-j`'s words are declared as
-/// user chains, so that the jump itself is no reason to refuse the line.
-const TARGETS: &[&str] = &[
-    "ACCEPT",
-    "DROP",
-    "RETURN",
-    "QUEUE",
-    "REJECT",
-    "LOG",
-    "NFLOG",
-    "ULOG",
-    "NFQUEUE",
-    "MARK",
-    "CONNMARK",
-    "TCPMSS",
-    "CT",
-    "NOTRACK",
-    "TRACE",
-    "CLASSIFY",
-    "DSCP",
-    "TOS",
-    "TTL",
-    "SET",
-    "AUDIT",
-    "CHECKSUM",
-    "SECMARK",
-    "CONNSECMARK",
-    "TEE",
-    "HMARK",
-    "IDLETIMER",
-    "LED",
-    "RATEEST",
-    "SYNPROXY",
-    "TPROXY",
-    "ECN",
-    "DNAT",
-    "SNAT",
-    "MASQUERADE",
-    "REDIRECT",
-    "NETMAP",
-];
+/// Whether `name` is a target rather than a chain: the rest of a `-j`'s
+/// words are declared as user chains, so that the jump itself is no reason
+/// to refuse the line.
+fn is_target(name: &str) -> bool {
+    matches!(name, "ACCEPT" | "DROP" | "RETURN" | "QUEUE") || targets::is_extension(name)
+}
 
 /// What the kernel says of lines whose fate depends on the machine: its
 /// modules, its resolver, its user and group database (`--uid-owner !` is
@@ -231,7 +197,7 @@ fn dump_of(table: &str, line: &str) -> String {
         if matches!(pair[0], "-j" | "-g" | "--jump" | "--goto")
             && !pair[1].starts_with('-')
             && !pair[1].is_empty()
-            && !TARGETS.contains(&pair[1])
+            && !is_target(pair[1])
         {
             chains.insert(pair[1]);
         }
@@ -285,31 +251,31 @@ fn iptlint_refuses_a_mutated_line_exactly_when_the_kernel_does() {
     let lines = source_lines();
     assert!(lines.len() >= 50, "only {} source lines", lines.len());
     let mut random = Random(SEED);
-    let cases: Vec<(&str, String)> = (0..CASES)
+    // Each case: its table, its mutated line, the dump holding it.
+    let cases: Vec<(&str, String, String)> = (0..CASES)
         .map(|_| {
             let (table, line) = &lines[random.below(lines.len())];
-            (*table, mutate(line, &mut random))
+            let case = mutate(line, &mut random);
+            let dump = dump_of(table, &case);
+            (*table, case, dump)
         })
         .collect();
     let dir = tempfile::tempdir().unwrap();
-    for (i, (table, case)) in cases.iter().enumerate() {
-        std::fs::write(dir.path().join(format!("{i}.rules")), dump_of(table, case)).unwrap();
+    for (i, (_, _, dump)) in cases.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("{i}.rules")), dump).unwrap();
     }
     let verdicts = kernel_verdicts(&kernel, dir.path(), cases.len());
     let settings = Settings::default();
     let (mut compared, mut refused) = (0, 0);
     let mut disagreements = Vec::new();
-    for ((table, case), verdict) in cases.iter().zip(&verdicts) {
+    for ((table, case, dump), verdict) in cases.iter().zip(&verdicts) {
         if let Err(said) = verdict
             && MACHINE_DEPENDENT.iter().any(|m| said.contains(m))
         {
             continue;
         }
         compared += 1;
-        let report = check_source(
-            SourceFile::new("case.rules", dump_of(table, case)),
-            &settings,
-        );
+        let report = check_source(SourceFile::new("case.rules", dump.clone()), &settings);
         let errors: Vec<String> = report
             .diagnostics
             .iter()

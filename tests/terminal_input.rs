@@ -115,47 +115,53 @@ fn piped_input_is_read_without_a_file() {
     }
 }
 
-/// Stdin redirected from a file large enough to be read in parallel parts
-/// is read from where its offset stands (a shell's `{ head -n 4; iptlint
-/// check; } < dump` leaves it past what was read before), and left at the
-/// end as reading it through would.
+/// Stdin redirected from a file, small or large enough to be read in
+/// parallel parts, is read from where its offset stands (a shell's `{ head
+/// -n 4; iptlint check; } < dump` leaves it past what was read before), and
+/// left at the end as reading it through would.
 #[test]
-fn a_large_file_on_stdin_is_read_from_its_offset_to_the_end() {
+fn a_file_on_stdin_is_read_from_its_offset_to_the_end() {
     use std::io::{Seek, SeekFrom};
-    // A table with an undefined target, then a clean dump padded past the
-    // size read in parts (8 MiB), to a length no part size divides.
+    // A table with an undefined target, then a clean dump, padded for the
+    // large case past the size read in parts (8 MiB), to a length no part
+    // size divides.
     let skipped = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j NOWHERE\nCOMMIT\n";
-    let mut dump = String::from(skipped);
-    dump.push_str(&std::fs::read_to_string(fixture("my-ngx-deploy.rules")).unwrap());
-    let padding = "# padding, as a long dump's comments would be\n";
-    while dump.len() < (9 << 20) + 12_345 {
-        dump.push_str(padding);
+    for padded_to in [0, (9 << 20) + 12_345] {
+        let mut dump = String::from(skipped);
+        dump.push_str(&std::fs::read_to_string(fixture("my-ngx-deploy.rules")).unwrap());
+        let padding = "# padding, as a long dump's comments would be\n";
+        while dump.len() < padded_to {
+            dump.push_str(padding);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dump.rules");
+        std::fs::write(&path, &dump).unwrap();
+        let run = |offset: usize| {
+            let mut file = std::fs::File::open(&path).unwrap();
+            file.seek(SeekFrom::Start(offset as u64)).unwrap();
+            let output = Command::new(iptlint())
+                .args(["check", "-"])
+                .stdin(file.try_clone().unwrap())
+                .output()
+                .unwrap();
+            // The child's descriptor shares this one's offset.
+            let left_at = file.stream_position().unwrap();
+            (output, left_at)
+        };
+        let (whole, left_at) = run(0);
+        let stdout = String::from_utf8_lossy(&whole.stdout);
+        assert_eq!(whole.status.code(), Some(1), "{padded_to}: {stdout}");
+        assert!(stdout.contains("NOWHERE"), "{padded_to}: {stdout}");
+        assert_eq!(left_at, dump.len() as u64, "{padded_to}");
+        let (rest, left_at) = run(skipped.len());
+        let stdout = String::from_utf8_lossy(&rest.stdout);
+        assert_eq!(rest.status.code(), Some(0), "{padded_to}: {stdout}");
+        assert!(
+            stdout.contains("no findings in 1 file"),
+            "{padded_to}: {stdout}"
+        );
+        assert_eq!(left_at, dump.len() as u64, "{padded_to}");
     }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("large.rules");
-    std::fs::write(&path, &dump).unwrap();
-    let run = |offset: usize| {
-        let mut file = std::fs::File::open(&path).unwrap();
-        file.seek(SeekFrom::Start(offset as u64)).unwrap();
-        let output = Command::new(iptlint())
-            .args(["check", "-"])
-            .stdin(file.try_clone().unwrap())
-            .output()
-            .unwrap();
-        // The child's descriptor shares this one's offset.
-        let left_at = file.stream_position().unwrap();
-        (output, left_at)
-    };
-    let (whole, left_at) = run(0);
-    let stdout = String::from_utf8_lossy(&whole.stdout);
-    assert_eq!(whole.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("NOWHERE"), "{stdout}");
-    assert_eq!(left_at, dump.len() as u64);
-    let (rest, left_at) = run(skipped.len());
-    let stdout = String::from_utf8_lossy(&rest.stdout);
-    assert_eq!(rest.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("no findings in 1 file"), "{stdout}");
-    assert_eq!(left_at, dump.len() as u64);
 }
 
 #[test]

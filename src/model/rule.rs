@@ -735,7 +735,7 @@ impl<'a> Interpreter<'a> {
 
     fn word(&mut self, word: Word<'a>) {
         let text: &str = &word.text;
-        if !text.starts_with('-') || text.len() < 2 {
+        if !is_option(text) {
             self.refuse_negation("a plain word");
             self.positional_or_stray(word);
             return;
@@ -1037,15 +1037,17 @@ impl<'a> Interpreter<'a> {
             .as_ref()
             .and_then(|t| t.spec)
             .and_then(|s| s.option(name));
-        let in_module = in_target.is_none().then(|| {
+        let in_module = if in_target.is_none() {
             self.modules
                 .iter()
                 .enumerate()
                 .rev()
                 .find_map(|(i, m)| m.spec.and_then(|s| s.option(name)).map(|spec| (i, spec)))
-        });
+        } else {
+            None
+        };
         let mut ambiguous = Vec::new();
-        if in_target.is_none() && in_module.flatten().is_none() {
+        if in_target.is_none() && in_module.is_none() {
             match self.abbreviated(name) {
                 Ok(full) => {
                     // Read on as if the whole name were written.
@@ -1061,7 +1063,7 @@ impl<'a> Interpreter<'a> {
         let negation = self.take_negation();
         let owner = if let Some(spec) = in_target {
             Some(Owner::Target(spec.arity))
-        } else if let Some((index, spec)) = in_module.flatten() {
+        } else if let Some((index, spec)) = in_module {
             Some(Owner::Module(index, spec.arity))
         } else if let Some((spec, option)) = self.implicit_protocol_spec(name) {
             Some(Owner::Implicit(spec, option))
@@ -1286,7 +1288,7 @@ impl<'a> Interpreter<'a> {
         let mut old = None;
         loop {
             match self.args.last() {
-                Some(Arg::Word(w)) if !w.text.starts_with('-') || w.text == "-" => {
+                Some(Arg::Word(w)) if !is_option(&w.text) => {
                     let Some(Arg::Word(w)) = self.args.pop() else {
                         unreachable!()
                     };
