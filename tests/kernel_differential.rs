@@ -1,6 +1,5 @@
-//! Differential test against the kernel: rule lines of real dumps (the
-//! filter and nat tables of the IPv4 corpus, else this repository's
-//! fixtures), each
+//! Differential test against the kernel: rule lines of real dumps (every
+//! table of the IPv4 corpus, else this repository's fixtures), each
 //! mutated once by a seeded generator (a `!` or a stray word inserted, a
 //! word dropped, replaced or swapped with the next, an option repeated),
 //! loaded one by one by the real iptables-restore in a private network
@@ -99,6 +98,12 @@ impl Random {
 const TABLES: &[(&str, &[&str])] = &[
     ("filter", &["INPUT", "FORWARD", "OUTPUT"]),
     ("nat", &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"]),
+    (
+        "mangle",
+        &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
+    ),
+    ("raw", &["PREROUTING", "OUTPUT"]),
+    ("security", &["INPUT", "FORWARD", "OUTPUT"]),
 ];
 
 /// The `-A` lines of the [`TABLES`] of `text`, each with its table.

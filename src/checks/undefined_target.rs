@@ -15,15 +15,16 @@ declare_code! {
     /// does not declare: neither a `:NAME - [0:0]` line nor `-N NAME`, and no
     /// target extension of that name. It also reports a jump written before
     /// the chain's declaration, and a jump to a chain that a later `-X`
-    /// deletes.
+    /// deletes. `-g` (goto) always names a chain: `-g ACCEPT` or `-g LOG`
+    /// is reported too, as iptables refuses it.
     ///
     /// ## Why it matters
     /// iptables-restore refuses the whole table ("Couldn't load target",
-    /// "Chain 'NAME' does not exist"): none of its rules load, whatever else
-    /// is right in it. Jumps cannot cross tables, so a chain of the same name
-    /// in another table does not help. A chain must be declared before the
-    /// first rule that jumps to it, and a chain something still jumps to
-    /// cannot be deleted.
+    /// "Chain 'NAME' does not exist", "goto 'NAME' is not a chain"): none
+    /// of its rules load, whatever else is right in it. Jumps cannot cross
+    /// tables, so a chain of the same name in another table does not help.
+    /// A chain must be declared before the first rule that jumps to it, and
+    /// a chain something still jumps to cannot be deleted.
     ///
     /// ## Example
     /// ```text
@@ -122,6 +123,18 @@ fn undefined(
     suggestion: Option<&str>,
 ) -> Diagnostic {
     let target = rule.target.as_ref().expect("a rule with a chain target");
+    if target.goto && is_extension(name) {
+        return Diagnostic::new(
+            &UNDEFINED_TARGET,
+            target.name_span,
+            format!("`-g {name}`: `{name}` is a target, and `-g` goes to a chain"),
+        )
+        .with_primary_message("not a chain")
+        .with_note(format!(
+            "iptables-restore refuses the whole table: \"goto '{name}' is not a chain\" (iptables-nft: \"Chain '{name}' does not exist\")"
+        ))
+        .with_note(format!("to apply `{name}` here, write `-j {name}`"));
+    }
     let mut diagnostic = Diagnostic::new(
         &UNDEFINED_TARGET,
         target.name_span,
@@ -147,7 +160,9 @@ fn undefined(
                 format!("`{suggestion}` is declared here"),
             )
             .with_note(format!("did you mean `{suggestion}`?"));
-    } else if let Some(extension) = case_insensitive_extension(name) {
+    } else if !target.goto
+        && let Some(extension) = case_insensitive_extension(name)
+    {
         diagnostic = diagnostic.with_note(format!(
             "target names are case-sensitive: did you mean `{extension}`?"
         ));
@@ -163,7 +178,13 @@ fn undefined(
             other.name
         ));
     }
-    diagnostic.with_note("iptables-restore refuses the whole table: \"Couldn't load target\"")
+    diagnostic.with_note(if target.goto {
+        format!(
+            "iptables-restore refuses the whole table: \"goto '{name}' is not a chain\" (iptables-nft: \"Chain '{name}' does not exist\")"
+        )
+    } else {
+        "iptables-restore refuses the whole table: \"Couldn't load target\"".to_string()
+    })
 }
 
 /// A target extension or verdict whose name differs from `name` only in case.
@@ -202,6 +223,38 @@ mod tests {
         assert_eq!(
             found[1].message,
             "jump to chain `LATER` before it is declared"
+        );
+    }
+
+    #[test]
+    fn a_goto_names_a_chain_never_a_target() {
+        let src = "*filter\n:INPUT ACCEPT [0:0]\n:X - [0:0]\n-A INPUT -g ACCEPT\n-A INPUT -g LOG\n-A INPUT -g accept\n-A INPUT -g X\n-A INPUT -j LOG\nCOMMIT\n";
+        let found = findings(src, &UNDEFINED_TARGET);
+        let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "`-g ACCEPT`: `ACCEPT` is a target, and `-g` goes to a chain",
+                "`-g LOG`: `LOG` is a target, and `-g` goes to a chain",
+                "jump to undefined chain `accept`",
+            ]
+        );
+        assert!(found[0].notes[0].contains("goto 'ACCEPT' is not a chain"));
+        assert_eq!(
+            found[0].notes[1],
+            "to apply `ACCEPT` here, write `-j ACCEPT`"
+        );
+        // Not "did you mean `ACCEPT`": `-g ACCEPT` is refused as well.
+        assert!(
+            found[2].notes.iter().all(|n| !n.contains("did you mean")),
+            "{:?}",
+            found[2].notes
+        );
+        assert!(
+            found[2]
+                .notes
+                .iter()
+                .any(|n| n.contains("goto 'accept' is not a chain"))
         );
     }
 

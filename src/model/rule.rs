@@ -913,11 +913,14 @@ impl<'a> Interpreter<'a> {
                     );
                     return;
                 }
+                let goto = text == "-g" || text == "--goto";
                 self.target = Some(TargetBuilder {
-                    spec: target_spec(&name.text),
+                    // `-g` names a chain: iptables loads no target for it,
+                    // so a target's options after it are unknown options.
+                    spec: if goto { None } else { target_spec(&name.text) },
                     name_span: name.span,
                     span: word.span.to(name.span),
-                    goto: text == "-g" || text == "--goto",
+                    goto,
                     name: name.text,
                     options: Vec::new(),
                     refused_option: false,
@@ -1070,7 +1073,7 @@ impl<'a> Interpreter<'a> {
         } else if self
             .target
             .as_ref()
-            .is_some_and(|t| t.spec.is_none() && is_extension(&t.name))
+            .is_some_and(|t| !t.goto && t.spec.is_none() && is_extension(&t.name))
         {
             Some(Owner::OpaqueTarget)
         } else {
@@ -1660,7 +1663,9 @@ impl<'a> Interpreter<'a> {
             });
         }
         if let Some(target) = self.target.take() {
-            let action = if is_extension(&target.name) {
+            // `-g ACCEPT` is a goto to a chain named ACCEPT, which cannot
+            // exist: `undefined-target` reports it.
+            let action = if !target.goto && is_extension(&target.name) {
                 let to_options: Vec<Span> = target
                     .options
                     .iter()
@@ -2003,6 +2008,21 @@ mod tests {
         let target = rule.target.unwrap();
         assert_eq!(target.name, "KUBE-MARK-MASQ");
         assert_eq!(target.action, Action::Chain);
+    }
+
+    /// iptables loads no target for `-g NAME`: NAME is a chain's name, and
+    /// a target's options after it are unknown (iptables-restore 1.8.9,
+    /// legacy and nft: `-g MARK --set-mark 1` is `unknown option
+    /// "--set-mark"`).
+    #[test]
+    fn a_goto_loads_no_target() {
+        let rule = appended("-A INPUT -p tcp -g LOG");
+        let target = rule.target.unwrap();
+        assert!(target.goto);
+        assert_eq!(target.action, Action::Chain);
+        assert_eq!(codes("-A INPUT -g MARK --set-mark 1"), ["unknown-option"]);
+        assert_eq!(codes("-A INPUT -g X --log-prefix x"), ["unknown-option"]);
+        assert_eq!(codes("-A INPUT -j MARK --set-mark 1"), Vec::<&str>::new());
     }
 
     #[test]
