@@ -197,6 +197,11 @@ pub static MATCH_SPECS: &[ExtensionSpec] = &[
         name: "pkttype",
         options: opts! { ["--pkt-type"] = 1 },
     },
+    // libxt_rpfilter: four flags, none of which takes a `!`.
+    ExtensionSpec {
+        name: "rpfilter",
+        options: opts! { ["--loose"] = 0, ["--validmark"] = 0, ["--accept-local"] = 0, ["--invert"] = 0 },
+    },
     ExtensionSpec {
         name: "connlimit",
         options: opts! { ["--connlimit-upto"] = 1, ["--connlimit-above"] = 1, ["--connlimit-mask"] = 1, ["--connlimit-saddr"] = 0, ["--connlimit-daddr"] = 0 },
@@ -502,48 +507,67 @@ impl CtStates {
     }
 }
 
-fn parse_ct_states(text: &str) -> Result<CtStates, String> {
+/// The index of the first of `names` that `word` abbreviates, as the
+/// extensions that read a list of names compare them, with
+/// `strncasecmp(word, name, strlen(word))`: a prefix, in any case (`est` is
+/// ESTABLISHED, `x` is XRESOLVE); `None` for an empty word.
+fn abbreviation(names: &[&str], word: &str) -> Option<usize> {
+    if word.is_empty() {
+        return None;
+    }
+    names.iter().position(|name| {
+        name.len() >= word.len()
+            && name.as_bytes()[..word.len()].eq_ignore_ascii_case(word.as_bytes())
+    })
+}
+
+/// States among `names` (a prefix of [`CtStates::NAMES`]), comma-separated,
+/// each name abbreviated or not; the first word that names none is the
+/// error.
+fn parse_states_of<'t>(text: &'t str, names: &[&str]) -> Result<CtStates, &'t str> {
     let mut bits = 0u8;
     for name in text.split(',') {
-        let index = CtStates::NAMES
-            .iter()
-            .position(|known| known.eq_ignore_ascii_case(name))
-            .ok_or_else(|| {
-                format!(
-                    "`{name}` is not a conntrack state ({})",
-                    CtStates::NAMES.join(", ")
-                )
-            })?;
-        bits |= 1 << index;
+        bits |= 1 << abbreviation(names, name).ok_or(name)?;
     }
     Ok(CtStates(bits))
+}
+
+/// `-m conntrack --ctstate` (libxt_conntrack's `conntrack_ps_states`).
+fn parse_ct_states(text: &str) -> Result<CtStates, String> {
+    parse_states_of(text, &CtStates::NAMES).map_err(|name| {
+        format!(
+            "`{name}` is not a conntrack state ({})",
+            CtStates::NAMES.join(", ")
+        )
+    })
 }
 
 /// `-m state --state`: the states of [`parse_ct_states`] but SNAT and DNAT,
 /// which only `-m conntrack --ctstate` knows (libxt_state: "Bad state").
 fn parse_states(text: &str) -> Result<CtStates, String> {
     const STATE_NAMES: usize = 5;
-    let states = parse_ct_states(text)?;
-    match text.split(',').find(|name| {
-        CtStates::NAMES[STATE_NAMES..]
-            .iter()
-            .any(|conntrack_only| conntrack_only.eq_ignore_ascii_case(name))
-    }) {
-        None => Ok(states),
-        Some(name) => Err(format!(
-            "`{name}` is a state of `-m conntrack --ctstate` only; `-m state` knows {}",
-            CtStates::NAMES[..STATE_NAMES].join(", ")
-        )),
-    }
+    parse_states_of(text, &CtStates::NAMES[..STATE_NAMES]).map_err(|name| {
+        if abbreviation(&CtStates::NAMES, name).is_some() {
+            format!(
+                "`{name}` is a state of `-m conntrack --ctstate` only; `-m state` knows {}",
+                CtStates::NAMES[..STATE_NAMES].join(", ")
+            )
+        } else {
+            format!(
+                "`{name}` is not a conntrack state ({})",
+                CtStates::NAMES[..STATE_NAMES].join(", ")
+            )
+        }
+    })
 }
 
 /// `--ctstatus`: one or more of conntrack's status names, comma-separated,
-/// in any case (libxt_conntrack's `conntrack_ps_status`).
+/// abbreviated or not (libxt_conntrack's `conntrack_ps_status`).
 fn parse_ct_status(text: &str) -> Result<(), String> {
     const NAMES: [&str; 5] = ["NONE", "EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED"];
     match text
         .split(',')
-        .find(|name| !NAMES.iter().any(|known| known.eq_ignore_ascii_case(name)))
+        .find(|name| abbreviation(&NAMES, name).is_none())
     {
         None => Ok(()),
         Some(bad) => Err(format!(
@@ -1604,19 +1628,24 @@ pub fn build_match<'a>(
         },
         "addrtype" => {
             let mut addrtype = AddrTypeMatch::default();
-            // One type or several separated by commas (any of them matches).
+            // One type or several separated by commas (any of them
+            // matches), abbreviated or not (libxt_addrtype's `parse_type`),
+            // kept by their whole names.
             let parse_type = |text: &str| -> Result<String, String> {
-                match text.split(',').find(|name| {
-                    !ADDRESS_TYPES
-                        .iter()
-                        .any(|known| known.eq_ignore_ascii_case(name))
-                }) {
-                    None => Ok(text.to_ascii_uppercase()),
-                    Some(bad) => Err(format!(
-                        "`{bad}` is not an address type ({})",
-                        ADDRESS_TYPES.join(", ")
-                    )),
-                }
+                let names: Result<Vec<&str>, String> = text
+                    .split(',')
+                    .map(|name| {
+                        abbreviation(&ADDRESS_TYPES, name)
+                            .map(|index| ADDRESS_TYPES[index])
+                            .ok_or_else(|| {
+                                format!(
+                                    "`{name}` is not an address type ({})",
+                                    ADDRESS_TYPES.join(", ")
+                                )
+                            })
+                    })
+                    .collect();
+                Ok(names?.join(","))
             };
             for option in &options {
                 match option.name {
@@ -2564,6 +2593,11 @@ fn build_statistic<'a>(options: &[RawOption<'a>], span: Span) -> Result<MatchKin
     let Some(mode) = find("--mode") else {
         return Err((span, "statistic: --mode is required".to_string()));
     };
+    // libxt_statistic inverts only the test: --probability and --every.
+    not_negatable(mode)?;
+    if let Some(packet) = find("--packet") {
+        not_negatable(packet)?;
+    }
     match value(mode, 0).0 {
         "random" => {
             let Some(probability) = find("--probability") else {
@@ -2672,7 +2706,18 @@ fn build_recent<'a>(options: &[RawOption<'a>], span: Span) -> Result<MatchKind<'
                 recent.seconds = Some(seconds);
             }
             "--reap" => reap = Some(option.span),
-            "--hitcount" => recent.hitcount = Some(typed(option, parse_u32)?.value),
+            "--hitcount" => {
+                let hitcount = typed(option, parse_u32)?.value;
+                // xt_recent's check: "hitcount (N) is larger than allowed
+                // maximum (65535)", and the kernel refuses the rule.
+                if hitcount > u32::from(u16::MAX) {
+                    return Err((
+                        value(option, 0).1,
+                        format!("--hitcount: {hitcount} is more than the kernel's 65535"),
+                    ));
+                }
+                recent.hitcount = Some(hitcount);
+            }
             "--rdest" => recent.destination_side = true,
             "--mask" => {
                 // libxt_recent reads it with getaddrinfo: IPv4 also in
@@ -2791,6 +2836,29 @@ mod tests {
         assert!(parse_ct_states("BOGUS").is_err());
         assert_eq!(parse_tcp_flag_list("FIN,SYN,RST,ACK").unwrap(), 0x17);
         assert_eq!(parse_tcp_flag_list("ALL").unwrap(), 0x3f);
+    }
+
+    /// States, statuses and address types read as libxt_conntrack,
+    /// libxt_state and libxt_addrtype read them: any beginning of a name, in
+    /// any case (each loaded or refused by iptables-restore 1.8.9 on the
+    /// legacy kernel: `--state e` loads, `--state S` is "Bad state").
+    #[test]
+    fn names_of_lists_may_be_abbreviated() {
+        assert_eq!(parse_ct_states("est,REL,n").unwrap(), CtStates(0b1110));
+        assert_eq!(parse_ct_states("S,d").unwrap(), CtStates(0b110_0000));
+        assert!(parse_ct_states("NEWX").is_err() && parse_ct_states("new,").is_err());
+        assert_eq!(parse_states("i,u").unwrap(), CtStates(0b1_0001));
+        assert_eq!(
+            parse_states("S").unwrap_err(),
+            "`S` is a state of `-m conntrack --ctstate` only; `-m state` knows INVALID, NEW, ESTABLISHED, RELATED, UNTRACKED"
+        );
+        assert!(parse_ct_status("n,e,S,a,c,exp").is_ok() && parse_ct_status("ne").is_err());
+        // The first name a beginning fits: `un` is UNSPEC, not UNICAST.
+        assert_eq!(abbreviation(&ADDRESS_TYPES, "un"), Some(0));
+        assert_eq!(abbreviation(&ADDRESS_TYPES, "uni"), Some(1));
+        assert_eq!(abbreviation(&ADDRESS_TYPES, "x"), Some(11));
+        assert_eq!(abbreviation(&ADDRESS_TYPES, ""), None);
+        assert_eq!(abbreviation(&ADDRESS_TYPES, "LOCALS"), None);
     }
 
     #[test]

@@ -414,6 +414,59 @@ fn conflict(
 /// last byte a NUL).
 const MAX_COMMENT: usize = 255;
 
+/// Match options iptables 1.8.9 refuses to invert (`! --opt`), by module:
+/// each probed with `-m MODULE ! --opt` through iptables-legacy-restore
+/// (ip6tables for `ipv6header`), which says "MODULE: option \"--opt\"
+/// cannot be inverted" (`set`: "--opt option cannot be inverted"). The
+/// builders in `matches.rs` refuse the rest of the options that take no
+/// `!` as they read them.
+const NOT_INVERTIBLE: &[(&str, &[&str])] = &[
+    ("addrtype", &["--limit-iface-in", "--limit-iface-out"]),
+    ("connbytes", &["--connbytes-dir", "--connbytes-mode"]),
+    (
+        "connlimit",
+        &["--connlimit-mask", "--connlimit-saddr", "--connlimit-daddr"],
+    ),
+    (
+        "hashlimit",
+        &[
+            "--hashlimit-burst",
+            "--hashlimit-mode",
+            "--hashlimit-name",
+            "--hashlimit-htable-size",
+            "--hashlimit-htable-max",
+            "--hashlimit-htable-expire",
+            "--hashlimit-htable-gcinterval",
+            "--hashlimit-srcmask",
+            "--hashlimit-dstmask",
+            "--hashlimit-rate-match",
+            "--hashlimit-rate-interval",
+        ],
+    ),
+    ("ipv6header", &["--soft"]),
+    ("owner", &["--suppl-groups"]),
+    ("policy", &["--pol", "--strict", "--next"]),
+    (
+        "rpfilter",
+        &["--loose", "--validmark", "--accept-local", "--invert"],
+    ),
+    (
+        "set",
+        &[
+            "--return-nomatch",
+            "--packets-lt",
+            "--packets-gt",
+            "--bytes-lt",
+            "--bytes-gt",
+        ],
+    ),
+    ("string", &["--from", "--to", "--algo", "--icase"]),
+    (
+        "time",
+        &["--contiguous", "--kerneltz", "--utc", "--localtz"],
+    ),
+];
+
 /// iptables' own long options (iptables-legacy 1.8.9's `original_opts`)
 /// with the short form each stands for: getopt_long takes an unambiguous
 /// prefix of any of them (`--proto tcp`), as of a loaded extension's.
@@ -568,8 +621,29 @@ impl<'a> Interpreter<'a> {
         Some((addresses[0], addresses))
     }
 
-    /// Warn about a `-m` module iptables does not have.
+    /// Warn about a `-m` module iptables does not have; a name too long
+    /// for any is an error.
     fn unknown_module(&mut self, name: &Word<'a>) {
+        // XT_EXTENSION_MAXNAMELEN, with its NUL: libxtables refuses a longer
+        // name before it looks for the module.
+        const MAX_NAME: usize = 28;
+        if name.text.len() > MAX_NAME {
+            self.diagnostics.push(
+                error(
+                    &BAD_VALUE,
+                    name.span,
+                    format!(
+                        "`-m {}`: a match module's name has at most {MAX_NAME} characters",
+                        name.text.escape_debug()
+                    ),
+                )
+                .with_note(format!(
+                    "iptables refuses the line: \"Invalid match name \"{}\" ({MAX_NAME} chars max)\"",
+                    name.text.escape_debug()
+                )),
+            );
+            return;
+        }
         let mut diagnostic = Diagnostic::new(
             &UNKNOWN_MODULE,
             name.span,
@@ -1188,6 +1262,34 @@ impl<'a> Interpreter<'a> {
                 )
                 .with_note("iptables-restore refuses the line: target options take no `!`"),
             );
+        }
+        if option.negated
+            && let Owner::Module(index, _) | Owner::OpaqueModule(index) = owner
+        {
+            let module = &self.modules[index].name;
+            if NOT_INVERTIBLE
+                .iter()
+                .any(|(name, options)| name == module && options.contains(&option.name))
+            {
+                self.diagnostics.push(
+                    error(
+                        &BAD_NEGATION,
+                        option.span,
+                        format!(
+                            "`{}` of `-m {module}` cannot be inverted with `!`",
+                            option.name
+                        ),
+                    )
+                    .with_note(format!(
+                        "iptables-restore refuses the line: \"{module}: option \"{}\" cannot be inverted\"",
+                        option.name
+                    )),
+                );
+                // Left out, as a conflicting option is: the module's own
+                // checks neither see it nor miss it.
+                self.note_refused_option(owner);
+                return;
+            }
         }
         match owner {
             Owner::Target(_) | Owner::OpaqueTarget => {
@@ -2014,6 +2116,80 @@ mod tests {
     /// a target's options after it are unknown (iptables-restore 1.8.9,
     /// legacy and nft: `-g MARK --set-mark 1` is `unknown option
     /// "--set-mark"`).
+    /// Refused by iptables-restore 1.8.9, legacy and nft: `statistic:
+    /// option "--mode" cannot be inverted`, the same for `--packet`; and by
+    /// the kernel's xt_recent, "hitcount (65536) is larger than allowed
+    /// maximum (65535)".
+    #[test]
+    fn statistic_mode_is_not_inverted_and_recent_counts_to_65535() {
+        for (line, expected) in [
+            (
+                "-A X -m statistic ! --mode random --probability 0.5",
+                "bad-value",
+            ),
+            (
+                "-A X -m statistic --mode nth --every 2 ! --packet 0",
+                "bad-value",
+            ),
+            (
+                "-A X -m recent --update --hitcount 65536 --name A",
+                "bad-value",
+            ),
+        ] {
+            assert_eq!(codes(line), [expected], "{line}");
+        }
+        for fine in [
+            "-A X -m statistic --mode random ! --probability 0.5",
+            "-A X -m statistic --mode nth ! --every 2 --packet 0",
+            "-A X -m recent --update --hitcount 65535 --name A",
+        ] {
+            assert_eq!(codes(fine), Vec::<&str>::new(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn options_iptables_will_not_invert() {
+        assert_eq!(
+            codes("-A X -m hashlimit --hashlimit-upto 1/s ! --hashlimit-name a"),
+            ["bad-negation"]
+        );
+        assert_eq!(codes("-A X -m time ! --utc"), ["bad-negation"]);
+        assert_eq!(codes("-A X -m rpfilter ! --invert"), ["bad-negation"]);
+        // iptables-restore 1.8.9: unknown option "--dport".
+        assert_eq!(codes("-A X -m rpfilter --invert --dport 1"), ["unknown-option"]);
+        for fine in [
+            "-A X -m hashlimit ! --hashlimit-upto 1/s --hashlimit-name a",
+            "-A X -m string --algo bm ! --string x",
+            "-A X -m rpfilter --invert",
+        ] {
+            assert_eq!(codes(fine), Vec::<&str>::new(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn module_names_are_at_most_28_characters() {
+        // Loaded by no kernel: the first is "Couldn't load match" (a module
+        // from elsewhere could have the name), the second "Invalid match
+        // name" whatever is installed.
+        assert_eq!(
+            codes("-A INPUT -m abcdefghijklmnopqrstuvwxyz12 -j ACCEPT"),
+            ["unknown-module"]
+        );
+        let long = interpret_line("-A INPUT -m abcdefghijklmnopqrstuvwxyz123 -j ACCEPT");
+        let messages: Vec<_> = long
+            .diagnostics
+            .iter()
+            .map(|d| (d.info.name, d.message.as_str()))
+            .collect();
+        assert_eq!(
+            messages,
+            [(
+                "bad-value",
+                "`-m abcdefghijklmnopqrstuvwxyz123`: a match module's name has at most 28 characters"
+            )]
+        );
+    }
+
     #[test]
     fn a_goto_loads_no_target() {
         let rule = appended("-A INPUT -p tcp -g LOG");

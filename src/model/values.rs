@@ -672,6 +672,15 @@ pub fn parse_port_list(text: &str) -> Result<Vec<PortRange>, String> {
     let mut ports = Vec::new();
     let mut slots = 0;
     for item in text.split(',') {
+        // Unlike `--dport 80:`, a range of a list has both its ends
+        // (libxt_multiport: "invalid port/service `' specified").
+        if let Some((lo, hi)) = item.split_once(':')
+            && (lo.is_empty() || hi.is_empty())
+        {
+            return Err(format!(
+                "`{item}`: a range in a port list needs its first and its last port"
+            ));
+        }
         let (lo, hi) = port_bounds(item, parse_port)?;
         let is_range = item.contains(':');
         if is_range && lo >= hi {
@@ -1276,6 +1285,10 @@ mod tests {
         }
         assert!(parse_port_list("5:5").is_err());
         assert_eq!(parse_port_list("5,5:6").unwrap().len(), 2);
+        // iptables-restore 1.8.9: "invalid port/service `' specified".
+        for open in ["636:", ":636", ":", "1,2:"] {
+            assert!(parse_port_list(open).is_err(), "{open}");
+        }
     }
 
     #[test]
