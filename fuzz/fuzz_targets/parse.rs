@@ -3,7 +3,7 @@
 #![no_main]
 
 use iptlint::model::build::build;
-use iptlint::syntax::{line_ranges, parse_line, parse_lines};
+use iptlint::syntax::{line_ranges, parse_line_ending, parse_lines};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -24,7 +24,12 @@ fuzz_target!(|data: &[u8]| {
     let one_by_one: Option<Vec<_>> = ranges
         .iter()
         .enumerate()
-        .map(|(index, range)| parse_line(&text[range.clone()], range.start, index as u32 + 1).ok())
+        .map(|(index, range)| {
+            // A quote left open takes the line's newline into its word.
+            let newline_follows = text.as_bytes().get(range.end) == Some(&b'\n');
+            parse_line_ending(&text[range.clone()], range.start, index as u32 + 1, newline_follows)
+                .ok()
+        })
         .collect();
     assert_eq!(parse_lines(&text, whole, 1), one_by_one);
 });

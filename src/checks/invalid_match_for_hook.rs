@@ -22,6 +22,9 @@ declare_code! {
     ///   POSTROUTING: the interface they look at must exist in the hook.
     /// - `-m physdev --physdev-out` or `--physdev-is-out` not from OUTPUT,
     ///   unless the rule also has `--physdev-is-bridged`.
+    /// - `-m devgroup --src-group` only from PREROUTING, INPUT and
+    ///   FORWARD, `--dst-group` only from FORWARD, OUTPUT and POSTROUTING
+    ///   (the device a packet came in by, the one it leaves by).
     /// - `-m rpfilter` (reverse-path filtering) only from PREROUTING, and
     ///   only in the raw and mangle tables (the kernel checks the table
     ///   even in a chain nothing reaches).
@@ -76,6 +79,21 @@ fn hook_rule(m: &Match<'_>) -> Option<HookRule> {
                 "in" => ("`-m policy --dir in`", INPUT_SIDE, HookCheck::Mask),
                 "out" => ("`-m policy --dir out`", OUTPUT_SIDE, HookCheck::Mask),
                 _ => return None,
+            }
+        }
+        // xt_devgroup: the group of the device a packet came in by, of the
+        // one it leaves by.
+        MatchKind::Other(options) if m.name == "devgroup" => {
+            let has = |name: &str| options.iter().any(|o| o.name == name);
+            match (has("--src-group"), has("--dst-group")) {
+                (true, true) => (
+                    "`-m devgroup --src-group --dst-group`",
+                    &["FORWARD"][..],
+                    HookCheck::Mask,
+                ),
+                (true, false) => ("`-m devgroup --src-group`", INPUT_SIDE, HookCheck::Mask),
+                (false, true) => ("`-m devgroup --dst-group`", OUTPUT_SIDE, HookCheck::Mask),
+                (false, false) => return None,
             }
         }
         // ip6t_eui64 reads the source MAC address of packets coming in.
@@ -217,6 +235,32 @@ mod tests {
             ]
         );
         assert_eq!(found[1].labels[1].span.text(src), "-g U");
+    }
+
+    /// As the legacy kernel takes them (iptables-restore 1.8.9: "line 3
+    /// failed" for `--dst-group` in INPUT).
+    #[test]
+    fn device_groups_where_the_device_is_known() {
+        let src = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+            -A INPUT -m devgroup --dst-group 1 -j ACCEPT\n\
+            -A INPUT -m devgroup --src-group 1 -j ACCEPT\n\
+            -A OUTPUT -m devgroup --src-group 1 -j ACCEPT\n\
+            -A OUTPUT -m devgroup --dst-group 1 -j ACCEPT\n\
+            -A FORWARD -m devgroup --src-group 1 --dst-group 2 -j ACCEPT\n\
+            -A INPUT -m devgroup --src-group 1 --dst-group 2 -j ACCEPT\n\
+            COMMIT\n";
+        let messages: Vec<String> = findings(src, &INVALID_MATCH_FOR_HOOK)
+            .iter()
+            .map(|d| d.message.clone())
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "`-m devgroup --dst-group` is not valid in INPUT",
+                "`-m devgroup --src-group` is not valid in OUTPUT",
+                "`-m devgroup --src-group --dst-group` is not valid in INPUT",
+            ]
+        );
     }
 
     #[test]

@@ -577,6 +577,49 @@ fn parse_ct_status(text: &str) -> Result<(), String> {
     }
 }
 
+/// A number in C notation from 0 to `max`, as libxtables reads one.
+fn c_number_up_to(text: &str, max: u32) -> Result<(), String> {
+    match c_number(text) {
+        Some(number) if number <= max => Ok(()),
+        _ => Err(format!("`{text}` is not a number from 0 to {max}")),
+    }
+}
+
+/// `ADDR[/LEN]` or `ADDR/MASK` of IPv6, the length up to 128 in C notation.
+fn parse_ipv6_with_mask(text: &str) -> Result<(), String> {
+    let (addr, mask) = text
+        .split_once('/')
+        .map_or((text, None), |(a, m)| (a, Some(m)));
+    if addr.parse::<std::net::Ipv6Addr>().is_err() {
+        return Err(format!("`{addr}` is not an IPv6 address"));
+    }
+    match mask {
+        None => Ok(()),
+        Some(mask) if mask.parse::<std::net::Ipv6Addr>().is_ok() => Ok(()),
+        Some(mask) => c_number_up_to(mask, 128)
+            .map_err(|_| format!("`{mask}` is neither a prefix length (0-128) nor a mask")),
+    }
+}
+
+/// `--dccp-types`: packet type names, comma-separated, in any case; empty
+/// elements are skipped (libxt_dccp's `parse_dccp_types`: iptables-save
+/// writes `--dccp-types "DATA,"` back as `DATA`).
+fn parse_dccp_types(text: &str) -> Result<(), String> {
+    const NAMES: [&str; 11] = [
+        "REQUEST", "RESPONSE", "DATA", "ACK", "DATAACK", "CLOSEREQ", "CLOSE", "RESET", "SYNC",
+        "SYNCACK", "INVALID",
+    ];
+    match text.split(',').find(|name| {
+        !name.is_empty() && !NAMES.iter().any(|known| known.eq_ignore_ascii_case(name))
+    }) {
+        None => Ok(()),
+        Some(bad) => Err(format!(
+            "`{bad}` is not a DCCP packet type ({})",
+            NAMES.join(", ")
+        )),
+    }
+}
+
 /// `--ctexpire MIN[:MAX]`: seconds, either side may be left out.
 fn parse_ct_expire(text: &str) -> Result<(), String> {
     let (min, max) = text.split_once(':').unwrap_or((text, ""));
@@ -1523,6 +1566,19 @@ pub fn build_match<'a>(
                         typed(option, parse_tcp_option)?;
                         other = true;
                     }
+                    "--dccp-types" => {
+                        typed(option, parse_dccp_types)?;
+                        other = true;
+                    }
+                    "--dccp-option" => {
+                        // libxt_dccp: a number in C notation from 1 to 255.
+                        typed(option, |text| {
+                            c_number(text)
+                                .filter(|n| (1..=255).contains(n))
+                                .ok_or_else(|| format!("`{text}` is not an option number (1-255)"))
+                        })?;
+                        other = true;
+                    }
                     "--syn" => {
                         ports.flags = Some(Negatable {
                             value: TcpFlags {
@@ -1549,6 +1605,22 @@ pub fn build_match<'a>(
             } else {
                 MatchKind::Udp(ports)
             }
+        }
+        "srh" => {
+            // libxt_srh: numbers in C notation, a tag of 16 bits and the
+            // rest of 8; segment ids an IPv6 address with a prefix length
+            // up to 128 or a mask ("neither a valid network mask nor valid
+            // CIDR (0-128)").
+            for option in &options {
+                match option.name {
+                    "--srh-tag" => typed(option, |text| c_number_up_to(text, 65535))?,
+                    "--srh-psid" | "--srh-nsid" | "--srh-lsid" => {
+                        typed(option, parse_ipv6_with_mask)?
+                    }
+                    _ => typed(option, |text| c_number_up_to(text, 255))?,
+                };
+            }
+            MatchKind::Other(options)
         }
         "multiport" => {
             let mut multiport = MultiportMatch::default();
@@ -1786,25 +1858,37 @@ pub fn build_match<'a>(
             None => return Err((span, format!("{name}: a type option is required"))),
         },
         "length" => match options.first() {
+            // libxtables' range of two numbers in C notation, either left
+            // out: `:5` is 0:5, `0x10:` 16:65535, and `""` 0 (iptables-save
+            // of what iptables-restore 1.8.9 loads).
             Some(option) => MatchKind::Length(typed(option, |text| {
-                let (lo, hi) = text.split_once(':').unwrap_or((text, text));
-                let parse = |t: &str| {
-                    t.parse::<u16>()
-                        .map_err(|_| format!("`{t}` is not a length (0-65535)"))
+                let parse = |t: &str, missing: u16| {
+                    if t.is_empty() {
+                        return Ok(missing);
+                    }
+                    c_number(t)
+                        .and_then(|n| u16::try_from(n).ok())
+                        .ok_or_else(|| format!("`{t}` is not a length (0-65535)"))
                 };
-                Ok((parse(lo)?, if hi.is_empty() { 65535 } else { parse(hi)? }))
+                match text.split_once(':') {
+                    Some((lo, hi)) => Ok((parse(lo, 0)?, parse(hi, u16::MAX)?)),
+                    None => parse(text, 0).map(|length| (length, length)),
+                }
             })?),
             None => return Err((span, "length: --length is required".to_string())),
         },
         "ttl" | "hl" => match options.first() {
             Some(option) => {
                 let (text, value_span) = value(option, 0);
-                let number = text.parse::<u8>().map_err(|_| {
-                    (
-                        value_span,
-                        format!("{}: `{text}` is not between 0 and 255", option.name),
-                    )
-                })?;
+                // In C notation, as libxtables reads a number: 0x10 is 16.
+                let number = c_number(text)
+                    .and_then(|n| u8::try_from(n).ok())
+                    .ok_or_else(|| {
+                        (
+                            value_span,
+                            format!("{}: `{text}` is not between 0 and 255", option.name),
+                        )
+                    })?;
                 if option.name.ends_with("-eq") {
                     MatchKind::Ttl(TtlMatch::Equal(number, option.negated))
                 } else {
@@ -2750,9 +2834,16 @@ fn build_recent<'a>(options: &[RawOption<'a>], span: Span) -> Result<MatchKind<'
 
 fn parse_ip_range(text: &str) -> Result<(IpAddr, IpAddr), String> {
     let (lo, hi) = text.split_once('-').unwrap_or((text, text));
+    // libxt_iprange reads IPv4 as libxtables' numeric_to_ipaddr: `1.5` is
+    // 1.5.0.0, `010` is 8.0.0.0.
     let parse = |t: &str| {
         t.parse::<IpAddr>()
-            .map_err(|_| format!("`{t}` is not an IP address"))
+            .ok()
+            .or_else(|| {
+                super::values::numeric_to_ipaddr(t, false)
+                    .map(|a| IpAddr::from(std::net::Ipv4Addr::from(a)))
+            })
+            .ok_or_else(|| format!("`{t}` is not an IP address"))
     };
     let (lo, hi) = (parse(lo)?, parse(hi)?);
     if lo.is_ipv4() != hi.is_ipv4() {
@@ -2859,6 +2950,43 @@ mod tests {
         assert_eq!(abbreviation(&ADDRESS_TYPES, "x"), Some(11));
         assert_eq!(abbreviation(&ADDRESS_TYPES, ""), None);
         assert_eq!(abbreviation(&ADDRESS_TYPES, "LOCALS"), None);
+    }
+
+    /// Each as iptables-restore 1.8.9 loads it and iptables-save writes it
+    /// back (legacy kernel): `--length ":5"` is 0:5, `--ttl-eq 0x10` 16,
+    /// `--src-range 1.5-010` 1.5.0.0-8.0.0.0, `--ctorigsrc 1.5` 1.0.0.5,
+    /// `--dccp-types "DATA,"` DATA.
+    #[test]
+    fn numbers_and_addresses_in_libxtables_forms() {
+        assert!(parse_dccp_types("request,DATA,").is_ok() && parse_dccp_types("").is_ok());
+        assert!(parse_dccp_types("REQ").is_err() && parse_dccp_types("0").is_err());
+        let dccp_option = |text: &str| {
+            let option = RawOption {
+                name: "--dccp-option",
+                negated: false,
+                span: Span::default(),
+                values: vec![crate::syntax::Word {
+                    text: Cow::Owned(text.to_string()),
+                    span: Span::default(),
+                }],
+            };
+            build_match("dccp", vec![option], Span::default()).is_ok()
+        };
+        assert!(dccp_option("0x10") && dccp_option("255") && dccp_option("010"));
+        assert!(!dccp_option("0") && !dccp_option("256") && !dccp_option("a"));
+        assert_eq!(
+            parse_ip_range("1.5-010").unwrap(),
+            (
+                "1.5.0.0".parse::<IpAddr>().unwrap(),
+                "8.0.0.0".parse::<IpAddr>().unwrap()
+            )
+        );
+        assert!(parse_ip_range("65536").is_err());
+        assert_eq!(
+            parse_host_mask("1.5").unwrap().unwrap().addr,
+            "1.0.0.5".parse::<IpAddr>().unwrap()
+        );
+        assert!(parse_host_mask("1.2.3.4.5").is_err());
     }
 
     #[test]

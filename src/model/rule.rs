@@ -2156,7 +2156,10 @@ mod tests {
         assert_eq!(codes("-A X -m time ! --utc"), ["bad-negation"]);
         assert_eq!(codes("-A X -m rpfilter ! --invert"), ["bad-negation"]);
         // iptables-restore 1.8.9: unknown option "--dport".
-        assert_eq!(codes("-A X -m rpfilter --invert --dport 1"), ["unknown-option"]);
+        assert_eq!(
+            codes("-A X -m rpfilter --invert --dport 1"),
+            ["unknown-option"]
+        );
         for fine in [
             "-A X -m hashlimit ! --hashlimit-upto 1/s --hashlimit-name a",
             "-A X -m string --algo bm ! --string x",

@@ -355,7 +355,7 @@ fn parse_mask(text: &str, v6: bool) -> Option<u128> {
 /// libxtables' `__numeric_to_ipaddr`: up to four numbers separated by
 /// dots, each in C notation from 0 to 255, read from the first 19 bytes of
 /// `text`; an address may stop early (the rest is zero), a mask may not.
-fn numeric_to_ipaddr(text: &str, is_mask: bool) -> Option<u32> {
+pub(crate) fn numeric_to_ipaddr(text: &str, is_mask: bool) -> Option<u32> {
     let bytes = &text.as_bytes()[..text.len().min(19)];
     let byte = |part: &[u8]| -> Option<u32> {
         let (value, read) = xtables_strtoui_prefix(part, 255)?;
@@ -379,9 +379,15 @@ fn split_address(text: &str) -> Result<(IpAddr, Option<&str>), String> {
         Some((addr, mask)) => (addr, Some(mask)),
         None => (text, None),
     };
-    let addr = addr_text.parse().map_err(|_| {
-        format!("`{addr_text}` is not an IP address (iptables-save never writes host names)")
-    })?;
+    // A numeric host as getaddrinfo reads it: IPv4 also in `inet_aton`'s
+    // forms (`1.5` is 1.0.0.5, `0x10` 0.0.0.16).
+    let addr = addr_text
+        .parse()
+        .ok()
+        .or_else(|| inet_aton(addr_text).map(|a| IpAddr::V4(Ipv4Addr::from(a))))
+        .ok_or_else(|| {
+            format!("`{addr_text}` is not an IP address (iptables-save never writes host names)")
+        })?;
     Ok((addr, mask_text))
 }
 
