@@ -2147,6 +2147,24 @@ mod tests {
         }
     }
 
+    /// As iptables-restore 1.8.9 (legacy) loads or refuses them.
+    #[test]
+    fn target_values_in_libxtables_forms() {
+        for (line, expected) in [
+            ("-A X -j MARK --or-mark 0x10", &[][..]),
+            ("-A X -j MARK --or-mark 1/2", &["bad-value"][..]),
+            ("-A X -j CONNMARK --and-mark 1/2", &["bad-value"][..]),
+            ("-A X -j NFQUEUE --queue-balance :5", &[][..]),
+            ("-A X -j NFQUEUE --queue-balance 5:", &[][..]),
+            ("-A X -j NFQUEUE --queue-balance 5:5", &["bad-value"][..]),
+            ("-A X -j TEE --gateway 1.5", &[][..]),
+            ("-A X -j TEE --gateway 0", &["bad-value"][..]),
+            ("-A X -j TEE --gateway 1.2.3.4.5", &["bad-value"][..]),
+        ] {
+            assert_eq!(codes(line), expected, "{line}");
+        }
+    }
+
     #[test]
     fn options_iptables_will_not_invert() {
         assert_eq!(

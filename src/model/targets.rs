@@ -598,8 +598,18 @@ pub fn build_action<'a>(
                 ));
             }
             if let Some(word) = first_value("--queue-balance") {
+                // Either end may be left out, as libxtables reads a range:
+                // `:5` is 0:5, `5:` 5:65535.
+                let end = |text: &str, missing: u32| {
+                    if text.is_empty() {
+                        Some(missing)
+                    } else {
+                        queue(text)
+                    }
+                };
                 let range = word.text.split_once(':').and_then(|(first, last)| {
-                    Some((queue(first)?, queue(last)?)).filter(|(first, last)| first < last)
+                    Some((end(first, 0)?, end(last, u32::from(u16::MAX))?))
+                        .filter(|(first, last)| first < last)
                 });
                 if range.is_none() {
                     return Err((
@@ -682,13 +692,32 @@ pub fn build_action<'a>(
             Action::Extension(options)
         }
         "TEE" => {
-            if let Some(word) = first_value("--gateway")
-                && word.text.parse::<IpAddr>().is_err()
-            {
-                return Err((
-                    word.span,
-                    format!("--gateway: `{}` is not an IP address", word.text),
-                ));
+            // A numeric host as getaddrinfo reads it: IPv4 also in
+            // inet_aton's forms (`1.5` is 1.0.0.5). xt_TEE refuses the
+            // all-zero address (iptables-restore 1.8.9: "line N failed").
+            if let Some(word) = first_value("--gateway") {
+                let gateway = word.text.parse::<IpAddr>().ok().or_else(|| {
+                    super::values::inet_aton(&word.text)
+                        .map(|a| IpAddr::from(std::net::Ipv4Addr::from(a)))
+                });
+                match gateway {
+                    None => {
+                        return Err((
+                            word.span,
+                            format!("--gateway: `{}` is not an IP address", word.text),
+                        ));
+                    }
+                    Some(gateway) if gateway.is_unspecified() => {
+                        return Err((
+                            word.span,
+                            format!(
+                                "--gateway: `{}` is {gateway}, which the kernel refuses as a gateway",
+                                word.text
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                }
             }
             Action::Extension(options)
         }
@@ -797,6 +826,16 @@ pub fn build_action<'a>(
             let mut options = options;
             for option in &mut options {
                 if let Some(word) = option.values.first_mut() {
+                    // A bit operation takes one number, no `/MASK` (MARK and
+                    // CONNMARK: "bad value for option \"--and-mark\"").
+                    if matches!(option.name, "--and-mark" | "--or-mark" | "--xor-mark")
+                        && word.text.contains('/')
+                    {
+                        return Err((
+                            word.span,
+                            format!("{}: `{}` takes no mask", option.name, word.text),
+                        ));
+                    }
                     let value = parse_mark(&word.text)
                         .map_err(|m| (word.span, format!("{}: {m}", option.name)))?;
                     if name == "MARK"
