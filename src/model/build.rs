@@ -354,7 +354,7 @@ impl<'a> Builder<'a> {
                         "this quote is never closed: the rest of the line becomes part of this word",
                     )
                     .with_primary_message("unclosed `\"` swallows everything up to the end of the line")
-                    .with_note("iptables-restore accepts this; any `-j` target written after the quote is lost"),
+                    .with_note("iptables-restore does not refuse the quote itself: the words after it, any `-j` target included, become this one word (the line is refused when that word is not a value its option takes)"),
                 });
             }
             self.apply(item);
