@@ -601,6 +601,57 @@ fn parse_ipv6_with_mask(text: &str) -> Result<(), String> {
     }
 }
 
+/// The chunk list of `-m sctp --chunk-types`, as libxt_sctp 1.8.9 reads it
+/// (each probed with iptables-restore on the legacy kernel): `ALL` or
+/// `NONE` alone, else chunk names in any case, empty elements skipped, each
+/// with `:FLAGS` of the letters its chunk has (DATA and I_DATA: I, U, B, E;
+/// ABORT and SHUTDOWN_COMPLETE: T), in either case.
+fn parse_sctp_chunks(text: &str) -> Result<(), String> {
+    const CHUNKS: [(&str, &str); 22] = [
+        ("DATA", "IUBE"),
+        ("INIT", ""),
+        ("INIT_ACK", ""),
+        ("SACK", ""),
+        ("HEARTBEAT", ""),
+        ("HEARTBEAT_ACK", ""),
+        ("ABORT", "T"),
+        ("SHUTDOWN", ""),
+        ("SHUTDOWN_ACK", ""),
+        ("ERROR", ""),
+        ("COOKIE_ECHO", ""),
+        ("COOKIE_ACK", ""),
+        ("ECN_ECNE", ""),
+        ("ECN_CWR", ""),
+        ("SHUTDOWN_COMPLETE", "T"),
+        ("ASCONF", ""),
+        ("ASCONF_ACK", ""),
+        ("FORWARD_TSN", ""),
+        ("I_DATA", "IUBE"),
+        ("RE_CONFIG", ""),
+        ("PAD", ""),
+        ("I_FORWARD_TSN", ""),
+    ];
+    if text.eq_ignore_ascii_case("ALL") || text.eq_ignore_ascii_case("NONE") {
+        return Ok(());
+    }
+    for chunk in text.split(',').filter(|chunk| !chunk.is_empty()) {
+        let (name, flags) = chunk.split_once(':').unwrap_or((chunk, ""));
+        let Some((_, allowed)) = CHUNKS
+            .iter()
+            .find(|(known, _)| known.eq_ignore_ascii_case(name))
+        else {
+            return Err(format!("`{name}` is not an SCTP chunk type"));
+        };
+        if let Some(flag) = flags
+            .chars()
+            .find(|flag| !allowed.contains(flag.to_ascii_uppercase()))
+        {
+            return Err(format!("`{flag}` is not a flag of {name} chunks"));
+        }
+    }
+    Ok(())
+}
+
 /// `--dccp-types`: packet type names, comma-separated, in any case; empty
 /// elements are skipped (libxt_dccp's `parse_dccp_types`: iptables-save
 /// writes `--dccp-types "DATA,"` back as `DATA`).
@@ -1568,6 +1619,22 @@ pub fn build_match<'a>(
                     }
                     "--dccp-types" => {
                         typed(option, parse_dccp_types)?;
+                        other = true;
+                    }
+                    "--chunk-types" => {
+                        let (kind, kind_span) = value(option, 0);
+                        if !["any", "all", "only"]
+                            .iter()
+                            .any(|known| known.eq_ignore_ascii_case(kind))
+                        {
+                            return Err((
+                                kind_span,
+                                format!("--chunk-types: `{kind}` is not `all`, `any` or `only`"),
+                            ));
+                        }
+                        let (chunks, chunks_span) = value(option, 1);
+                        parse_sctp_chunks(chunks)
+                            .map_err(|m| (chunks_span, format!("--chunk-types: {m}")))?;
                         other = true;
                     }
                     "--dccp-option" => {
@@ -2960,6 +3027,21 @@ mod tests {
     fn numbers_and_addresses_in_libxtables_forms() {
         assert!(parse_dccp_types("request,DATA,").is_ok() && parse_dccp_types("").is_ok());
         assert!(parse_dccp_types("REQ").is_err() && parse_dccp_types("0").is_err());
+        for loads in [
+            "ALL",
+            "none",
+            "DATA,",
+            ",data:iube",
+            "ABORT:T",
+            "abort:tt",
+            "INIT:",
+            "",
+        ] {
+            assert!(parse_sctp_chunks(loads).is_ok(), "{loads}");
+        }
+        for refused in ["FOO", "1", "DATA:X", "INIT:B", "DATA:T", "DATA,ALL", "AUTH"] {
+            assert!(parse_sctp_chunks(refused).is_err(), "{refused}");
+        }
         let dccp_option = |text: &str| {
             let option = RawOption {
                 name: "--dccp-option",
