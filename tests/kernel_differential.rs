@@ -19,12 +19,8 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
-use iptlint::diagnostics::Severity;
-use iptlint::lint::{Settings, check_source};
 use iptlint::model::targets;
-use iptlint::source::SourceFile;
 use support::{Family, Kernel, corpus_entries, fixtures_dir};
 
 /// Mutated lines per run: each is a load of its own (about 2 ms).
@@ -249,36 +245,6 @@ fn dump_of(table: &str, line: &str) -> String {
     dump
 }
 
-/// The kernel's verdict on each file of `dir`: `Ok` or what iptables said.
-/// A line with `-h` (or a word read as short options starting with it,
-/// `-hitcount`) makes iptables-restore print its help and exit 0 having
-/// loaded nothing: that is a refusal too.
-fn kernel_verdicts(kernel: &Kernel, dir: &Path, count: usize) -> Vec<Result<(), String>> {
-    let restore = kernel.tool(Family::V4, "restore");
-    let script = format!(
-        "cd '{}' && for i in $(seq 0 {}); do if {restore} < $i.rules >$i.out 2>$i.err; then if grep -q '^Usage:' $i.out; then echo help; else echo ok; fi; else echo refused; fi; done",
-        dir.display(),
-        count - 1
-    );
-    let out = kernel
-        .run_in_netns(&script, "")
-        .expect("the loop itself runs");
-    let verdicts: Vec<&str> = out.lines().collect();
-    assert_eq!(verdicts.len(), count, "one verdict per case");
-    verdicts
-        .iter()
-        .enumerate()
-        .map(|(i, verdict)| match *verdict {
-            "ok" => Ok(()),
-            "help" => Err("printed its help (`-h`) and loaded nothing".to_string()),
-            _ => Err(std::fs::read_to_string(dir.join(format!("{i}.err")))
-                .unwrap()
-                .trim()
-                .to_string()),
-        })
-        .collect()
-}
-
 #[test]
 fn iptlint_refuses_a_mutated_line_exactly_when_the_kernel_does() {
     let test = "iptlint_refuses_a_mutated_line_exactly_when_the_kernel_does";
@@ -301,12 +267,11 @@ fn iptlint_refuses_a_mutated_line_exactly_when_the_kernel_does() {
             (*table, case, dump)
         })
         .collect();
-    let dir = tempfile::tempdir().unwrap();
-    for (i, (_, _, dump)) in cases.iter().enumerate() {
-        std::fs::write(dir.path().join(format!("{i}.rules")), dump).unwrap();
-    }
-    let verdicts = kernel_verdicts(&kernel, dir.path(), cases.len());
-    let settings = Settings::default();
+    let dumps: Vec<(Family, &str)> = cases
+        .iter()
+        .map(|(_, _, dump)| (Family::V4, dump.as_str()))
+        .collect();
+    let verdicts = kernel.restore_each(&dumps);
     let (mut compared, mut refused) = (0, 0);
     let mut disagreements = Vec::new();
     for ((table, case, dump), verdict) in cases.iter().zip(&verdicts) {
@@ -319,17 +284,7 @@ fn iptlint_refuses_a_mutated_line_exactly_when_the_kernel_does() {
             continue;
         }
         compared += 1;
-        let report = check_source(SourceFile::new("case.rules", dump.clone()), &settings);
-        let errors: Vec<String> = report
-            .diagnostics
-            .iter()
-            .filter(|d| {
-                d.severity == Severity::Error
-                    && !kernel.loads_anyway(d)
-                    && d.info.name != "missing-terminal"
-            })
-            .map(|d| format!("{}: {}", d.info.name, d.message))
-            .collect();
+        let errors = kernel.refusals_by_iptlint(dump);
         match verdict {
             Ok(()) if !errors.is_empty() => disagreements.push(format!(
                 "kernel loads, iptlint says {errors:?}\n  *{table} {case}"

@@ -17,11 +17,8 @@
 
 mod support;
 
-use iptlint::diagnostics::Severity;
-use iptlint::lint::{Settings, check_source};
 use iptlint::model::matches::MATCH_SPECS;
 use iptlint::model::targets::TARGET_SPECS;
-use iptlint::source::SourceFile;
 use support::{Family, Kernel};
 
 /// Values given to every option.
@@ -101,56 +98,31 @@ struct Case {
 /// to each verdict; asserts that no case disagrees and that at least nine
 /// in ten were compared.
 fn compare(kernel: &Kernel, cases: &[Case], what: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    for (i, case) in cases.iter().enumerate() {
-        let name = match case.family {
-            Family::V4 => format!("{i}.v4"),
-            Family::V6 => format!("{i}.v6"),
-        };
-        std::fs::write(dir.path().join(name), &case.dump).unwrap();
-    }
-    let (v4, v6) = (
-        kernel.tool(Family::V4, "restore"),
-        kernel.tool(Family::V6, "restore"),
-    );
-    let script = format!(
-        "cd '{}' && for i in $(seq 0 {}); do if [ -f $i.v4 ]; then f=$i.v4; t='{v4}'; else f=$i.v6; t='{v6}'; fi; if $t < $f >/dev/null 2>$i.err; then echo ok; else echo refused; fi; done",
-        dir.path().display(),
-        cases.len() - 1
-    );
-    let out = kernel
-        .run_in_netns(&script, "")
-        .expect("the loop itself runs");
-    let verdicts: Vec<&str> = out.lines().collect();
-    assert_eq!(verdicts.len(), cases.len(), "one verdict per case");
-    let settings = Settings::default();
+    let dumps: Vec<(Family, &str)> = cases
+        .iter()
+        .map(|case| (case.family, case.dump.as_str()))
+        .collect();
+    let verdicts = kernel.restore_each(&dumps);
     let (mut compared, mut refused) = (0, 0);
     let mut disagreements = Vec::new();
-    for (i, (case, verdict)) in cases.iter().zip(&verdicts).enumerate() {
-        let said = std::fs::read_to_string(dir.path().join(format!("{i}.err"))).unwrap();
-        let said = said.lines().next().unwrap_or_default();
-        if *verdict != "ok" && MACHINE_DEPENDENT.iter().any(|m| said.contains(m)) {
+    for (case, verdict) in cases.iter().zip(&verdicts) {
+        let said = verdict
+            .as_ref()
+            .err()
+            .and_then(|said| said.lines().next())
+            .unwrap_or_default();
+        if verdict.is_err() && MACHINE_DEPENDENT.iter().any(|m| said.contains(m)) {
             continue;
         }
         compared += 1;
-        let report = check_source(SourceFile::new("case.rules", case.dump.as_str()), &settings);
-        let errors: Vec<String> = report
-            .diagnostics
-            .iter()
-            .filter(|d| {
-                d.severity == Severity::Error
-                    && !kernel.loads_anyway(d)
-                    && d.info.name != "missing-terminal"
-            })
-            .map(|d| format!("{}: {}", d.info.name, d.message))
-            .collect();
+        let errors = kernel.refusals_by_iptlint(&case.dump);
         let line = &case.line;
-        match *verdict {
-            "ok" if !errors.is_empty() => {
+        match verdict {
+            Ok(()) if !errors.is_empty() => {
                 disagreements.push(format!("kernel loads, iptlint says {errors:?}\n  {line}"))
             }
-            "ok" => {}
-            _ => {
+            Ok(()) => {}
+            Err(_) => {
                 refused += 1;
                 if errors.is_empty() {
                     disagreements

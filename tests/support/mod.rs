@@ -192,6 +192,73 @@ bash -c 'for i in $(seq {count}); do printf x > /dev/udp/{ip}/{port}; done' 2>/d
         self.run_in_netns(&script, dump)
     }
 
+    /// Load each of `dumps` alone, by the restore of its family, in one
+    /// fresh namespace (a table a refused dump leaves nothing of, a loaded
+    /// one is replaced by the next): `Ok`, or what iptables printed. A
+    /// line with `-h` (or a word read as short options starting with it,
+    /// `-hitcount`) makes iptables-restore print its help and exit 0
+    /// having loaded nothing: that is a refusal too.
+    pub fn restore_each(&self, dumps: &[(Family, &str)]) -> Vec<Result<(), String>> {
+        if dumps.is_empty() {
+            return Vec::new();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for (i, (family, dump)) in dumps.iter().enumerate() {
+            let extension = match family {
+                Family::V4 => "v4",
+                Family::V6 => "v6",
+            };
+            std::fs::write(dir.path().join(format!("{i}.{extension}")), dump).unwrap();
+        }
+        let (v4, v6) = (
+            self.tool(Family::V4, "restore"),
+            self.tool(Family::V6, "restore"),
+        );
+        let script = format!(
+            "cd '{}' && for i in $(seq 0 {}); do if [ -f $i.v4 ]; then f=$i.v4; t='{v4}'; else f=$i.v6; t='{v6}'; fi; if $t < $f >$i.out 2>$i.err; then if grep -q '^Usage:' $i.out; then echo help; else echo ok; fi; else echo refused; fi; done",
+            dir.path().display(),
+            dumps.len() - 1
+        );
+        let out = self
+            .run_in_netns(&script, "")
+            .expect("the loop itself runs");
+        let verdicts: Vec<&str> = out.lines().collect();
+        assert_eq!(verdicts.len(), dumps.len(), "one verdict per dump");
+        verdicts
+            .iter()
+            .enumerate()
+            .map(|(i, verdict)| match *verdict {
+                "ok" => Ok(()),
+                "help" => Err("printed its help (`-h`) and loaded nothing".to_string()),
+                _ => Err(std::fs::read_to_string(dir.path().join(format!("{i}.err")))
+                    .unwrap()
+                    .trim()
+                    .to_string()),
+            })
+            .collect()
+    }
+
+    /// iptlint's findings on `dump` that say this kernel refuses it, as
+    /// `name: message`: errors, but those this backend loads anyway and
+    /// `missing-terminal` (an error about where packets go, never a
+    /// refusal).
+    pub fn refusals_by_iptlint(&self, dump: &str) -> Vec<String> {
+        let report = iptlint::lint::check_source(
+            iptlint::source::SourceFile::new("case.rules", dump),
+            &iptlint::lint::Settings::default(),
+        );
+        report
+            .diagnostics
+            .iter()
+            .filter(|d| {
+                d.severity == iptlint::diagnostics::Severity::Error
+                    && !self.loads_anyway(d)
+                    && d.info.name != "missing-terminal"
+            })
+            .map(|d| format!("{}: {}", d.info.name, d.message))
+            .collect()
+    }
+
     /// Run `script` under `sh -c` in a fresh network namespace with `stdin`.
     pub fn run_in_netns(&self, script: &str, stdin: &str) -> Result<String, String> {
         let mut child = Command::new("unshare")
