@@ -577,14 +577,6 @@ fn parse_ct_status(text: &str) -> Result<(), String> {
     }
 }
 
-/// A number in C notation from 0 to `max`, as libxtables reads one.
-fn c_number_up_to(text: &str, max: u32) -> Result<(), String> {
-    match c_number(text) {
-        Some(number) if number <= max => Ok(()),
-        _ => Err(format!("`{text}` is not a number from 0 to {max}")),
-    }
-}
-
 /// `ADDR[/LEN]` or `ADDR/MASK` of IPv6, the length up to 128 in C notation.
 fn parse_ipv6_with_mask(text: &str) -> Result<(), String> {
     let (addr, mask) = text
@@ -596,8 +588,10 @@ fn parse_ipv6_with_mask(text: &str) -> Result<(), String> {
     match mask {
         None => Ok(()),
         Some(mask) if mask.parse::<std::net::Ipv6Addr>().is_ok() => Ok(()),
-        Some(mask) => c_number_up_to(mask, 128)
-            .map_err(|_| format!("`{mask}` is neither a prefix length (0-128) nor a mask")),
+        Some(mask) if xtables_strtoui(mask, 0, 128).is_some() => Ok(()),
+        Some(mask) => Err(format!(
+            "`{mask}` is neither a prefix length (0-128) nor a mask"
+        )),
     }
 }
 
@@ -1640,8 +1634,7 @@ pub fn build_match<'a>(
                     "--dccp-option" => {
                         // libxt_dccp: a number in C notation from 1 to 255.
                         typed(option, |text| {
-                            c_number(text)
-                                .filter(|n| (1..=255).contains(n))
+                            xtables_strtoui(text, 1, 255)
                                 .ok_or_else(|| format!("`{text}` is not an option number (1-255)"))
                         })?;
                         other = true;
@@ -1680,12 +1673,16 @@ pub fn build_match<'a>(
             // CIDR (0-128)").
             for option in &options {
                 match option.name {
-                    "--srh-tag" => typed(option, |text| c_number_up_to(text, 65535))?,
-                    "--srh-psid" | "--srh-nsid" | "--srh-lsid" => {
-                        typed(option, parse_ipv6_with_mask)?
+                    "--srh-tag" => {
+                        typed(option, |text| parse_xtables_number(text, 65535))?;
                     }
-                    _ => typed(option, |text| c_number_up_to(text, 255))?,
-                };
+                    "--srh-psid" | "--srh-nsid" | "--srh-lsid" => {
+                        typed(option, parse_ipv6_with_mask)?;
+                    }
+                    _ => {
+                        typed(option, |text| parse_xtables_number(text, 255))?;
+                    }
+                }
             }
             MatchKind::Other(options)
         }
