@@ -130,9 +130,7 @@ fn undefined(
             format!("`-g {name}`: `{name}` is a target, and `-g` goes to a chain"),
         )
         .with_primary_message("not a chain")
-        .with_note(format!(
-            "iptables-restore refuses the whole table: \"goto '{name}' is not a chain\" (iptables-nft: \"Chain '{name}' does not exist\")"
-        ))
+        .with_note(refusal(name, true))
         .with_note(format!("to apply `{name}` here, write `-j {name}`"));
     }
     let mut diagnostic = Diagnostic::new(
@@ -178,13 +176,19 @@ fn undefined(
             other.name
         ));
     }
-    diagnostic.with_note(if target.goto {
+    diagnostic.with_note(refusal(name, target.goto))
+}
+
+/// What iptables-restore says of a jump (`goto`: a `-g`) to `name`, which
+/// is no chain of the table.
+fn refusal(name: &str, goto: bool) -> String {
+    if goto {
         format!(
             "iptables-restore refuses the whole table: \"goto '{name}' is not a chain\" (iptables-nft: \"Chain '{name}' does not exist\")"
         )
     } else {
         "iptables-restore refuses the whole table: \"Couldn't load target\"".to_string()
-    })
+    }
 }
 
 /// A target extension or verdict whose name differs from `name` only in case.

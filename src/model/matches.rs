@@ -2870,10 +2870,9 @@ fn build_recent<'a>(options: &[RawOption<'a>], span: Span) -> Result<MatchKind<'
             "--mask" => {
                 // libxt_recent reads it with getaddrinfo: IPv4 also in
                 // inet_aton's forms (`0x10` is 0.0.0.16, `10.1` 10.0.0.1).
-                typed(option, |t| match t.parse::<IpAddr>() {
-                    Ok(_) => Ok(()),
-                    Err(_) if super::values::inet_aton(t).is_some() => Ok(()),
-                    Err(_) => Err(format!("`{t}` is not a mask")),
+                typed(option, |t| match super::values::numeric_host(t) {
+                    Some(_) => Ok(()),
+                    None => Err(format!("`{t}` is not a mask")),
                 })?;
             }
             _ => {}

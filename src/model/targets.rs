@@ -692,15 +692,10 @@ pub fn build_action<'a>(
             Action::Extension(options)
         }
         "TEE" => {
-            // A numeric host as getaddrinfo reads it: IPv4 also in
-            // inet_aton's forms (`1.5` is 1.0.0.5). xt_TEE refuses the
+            // A numeric host as getaddrinfo reads it. xt_TEE refuses the
             // all-zero address (iptables-restore 1.8.9: "line N failed").
             if let Some(word) = first_value("--gateway") {
-                let gateway = word.text.parse::<IpAddr>().ok().or_else(|| {
-                    super::values::inet_aton(&word.text)
-                        .map(|a| IpAddr::from(std::net::Ipv4Addr::from(a)))
-                });
-                match gateway {
+                match super::values::numeric_host(&word.text) {
                     None => {
                         return Err((
                             word.span,

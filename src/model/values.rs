@@ -379,15 +379,9 @@ fn split_address(text: &str) -> Result<(IpAddr, Option<&str>), String> {
         Some((addr, mask)) => (addr, Some(mask)),
         None => (text, None),
     };
-    // A numeric host as getaddrinfo reads it: IPv4 also in `inet_aton`'s
-    // forms (`1.5` is 1.0.0.5, `0x10` 0.0.0.16).
-    let addr = addr_text
-        .parse()
-        .ok()
-        .or_else(|| inet_aton(addr_text).map(|a| IpAddr::V4(Ipv4Addr::from(a))))
-        .ok_or_else(|| {
-            format!("`{addr_text}` is not an IP address (iptables-save never writes host names)")
-        })?;
+    let addr = numeric_host(addr_text).ok_or_else(|| {
+        format!("`{addr_text}` is not an IP address (iptables-save never writes host names)")
+    })?;
     Ok((addr, mask_text))
 }
 
@@ -430,6 +424,16 @@ pub fn parse_host_mask(text: &str) -> Result<Option<IpNet>, String> {
 pub fn mask_prefix(bits: u128) -> Option<u32> {
     let ones = bits.leading_ones();
     (bits.checked_shl(ones).unwrap_or(0) == 0).then_some(ones)
+}
+
+/// A numeric host as getaddrinfo reads one (the options libxtables hands
+/// to it: host masks, `recent --mask`, `TEE --gateway`): an IPv6 or IPv4
+/// address, IPv4 also in [`inet_aton`]'s forms (`1.5` is 1.0.0.5, `0x10`
+/// 0.0.0.16).
+pub(crate) fn numeric_host(text: &str) -> Option<IpAddr> {
+    text.parse()
+        .ok()
+        .or_else(|| inet_aton(text).map(|a| IpAddr::V4(Ipv4Addr::from(a))))
 }
 
 /// glibc's `inet_aton` (the exact form getaddrinfo uses for a numeric
