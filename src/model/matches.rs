@@ -1926,18 +1926,14 @@ pub fn build_match<'a>(
             // out: `:5` is 0:5, `0x10:` 16:65535, and `""` 0 (iptables-save
             // of what iptables-restore 1.8.9 loads).
             Some(option) => MatchKind::Length(typed(option, |text| {
-                let parse = |t: &str, missing: u16| {
-                    if t.is_empty() {
-                        return Ok(missing);
+                super::values::port_bounds(text, |length| {
+                    if length.is_empty() {
+                        return Ok(0);
                     }
-                    c_number(t)
+                    c_number(length)
                         .and_then(|n| u16::try_from(n).ok())
-                        .ok_or_else(|| format!("`{t}` is not a length (0-65535)"))
-                };
-                match text.split_once(':') {
-                    Some((lo, hi)) => Ok((parse(lo, 0)?, parse(hi, u16::MAX)?)),
-                    None => parse(text, 0).map(|length| (length, length)),
-                }
+                        .ok_or_else(|| format!("`{length}` is not a length (0-65535)"))
+                })
             })?),
             None => return Err((span, "length: --length is required".to_string())),
         },

@@ -583,9 +583,13 @@ pub fn parse_port(text: &str) -> Result<u16, String> {
         })
 }
 
-/// The ports of `P`, `P:Q`, `:Q` or `P:`, each read by `port`, in the
+/// The ports of `P`, `P:Q`, `:Q` or `P:` (or another 16-bit range read as
+/// libxtables reads one, `-m length`'s), each read by `port`, in the
 /// order written (a missing first port is 0, a missing last one 65535).
-fn port_bounds(text: &str, port: fn(&str) -> Result<u16, String>) -> Result<(u16, u16), String> {
+pub(crate) fn port_bounds(
+    text: &str,
+    port: fn(&str) -> Result<u16, String>,
+) -> Result<(u16, u16), String> {
     let Some((lo, hi)) = text.split_once(':') else {
         let single = port(text)?;
         return Ok((single, single));
