@@ -2000,10 +2000,9 @@ pub fn build_match<'a>(
             };
             let mut burst: Option<(u64, Span)> = None;
             let mut rate_match = false;
+            // Its other options take no `!`: the interpreter refuses that
+            // (`NOT_INVERTIBLE` in rule.rs) before they come here.
             for option in &options {
-                if !matches!(option.name, "--hashlimit-upto" | "--hashlimit-above") {
-                    not_negatable(option)?;
-                }
                 match option.name {
                     "--hashlimit-name" => {
                         typed(option, check_hashlimit_name)?;
@@ -2094,17 +2093,17 @@ pub fn build_match<'a>(
         }
         "string" => {
             let mut from_to = [0u64, u64::from(u16::MAX)];
+            // `!` on --algo, --from, --to and --icase is refused before
+            // they come here (`NOT_INVERTIBLE` in rule.rs).
             for option in &options {
                 match option.name {
                     "--algo" => {
-                        not_negatable(option)?;
                         typed(option, |text| match text {
                             "bm" | "kmp" => Ok(()),
                             _ => Err(format!("the kernel has no text search `{text}` (bm, kmp)")),
                         })?;
                     }
                     "--from" | "--to" => {
-                        not_negatable(option)?;
                         let offset = typed(option, |text| {
                             xtables_strtoui(text, 0, u64::from(u16::MAX)).ok_or_else(|| {
                                 format!("`{text}` is not an offset between 0 and 65535")
@@ -2112,7 +2111,7 @@ pub fn build_match<'a>(
                         })?;
                         from_to[usize::from(option.name == "--to")] = offset.value;
                     }
-                    "--icase" => not_negatable(option)?,
+                    "--icase" => {}
                     "--string" => {
                         typed(option, |text| {
                             if text.len() > 128 {
@@ -2150,17 +2149,17 @@ pub fn build_match<'a>(
             MatchKind::Other(options)
         }
         "connbytes" => {
+            // `!` on --connbytes-dir and --connbytes-mode is refused before
+            // they come here (`NOT_INVERTIBLE` in rule.rs).
             for option in &options {
                 match option.name {
                     "--connbytes" => {
                         typed(option, parse_connbytes_range)?;
                     }
                     "--connbytes-dir" => {
-                        not_negatable(option)?;
                         typed(option, |text| one_of(text, &["original", "reply", "both"]))?;
                     }
                     _ => {
-                        not_negatable(option)?;
                         typed(option, |text| one_of(text, &["packets", "bytes", "avgpkt"]))?;
                     }
                 }
@@ -2353,6 +2352,8 @@ fn check_policy(options: &[RawOption<'_>]) -> Result<(), ValueError> {
     let mut none_policy = false;
     let mut strict = None;
     let mut nexts = Vec::new();
+    // `!` on --pol, --strict and --next is refused before they come here
+    // (`NOT_INVERTIBLE` in rule.rs).
     for option in options {
         match option.name {
             "--dir" => {
@@ -2360,18 +2361,11 @@ fn check_policy(options: &[RawOption<'_>]) -> Result<(), ValueError> {
                 typed(option, |text| one_of(text, &["in", "out"]))?;
             }
             "--pol" => {
-                not_negatable(option)?;
                 typed(option, |text| one_of(text, &["none", "ipsec"]))?;
                 none_policy = value(option, 0).0 == "none";
             }
-            "--strict" => {
-                not_negatable(option)?;
-                strict = Some(option.span);
-            }
-            "--next" => {
-                not_negatable(option)?;
-                nexts.push(option.span);
-            }
+            "--strict" => strict = Some(option.span),
+            "--next" => nexts.push(option.span),
             "--reqid" | "--spi" => {
                 typed(option, |text| {
                     parse_xtables_number(text, u64::from(u32::MAX))

@@ -417,9 +417,10 @@ const MAX_COMMENT: usize = 255;
 /// Match options iptables 1.8.9 refuses to invert (`! --opt`), by module:
 /// each probed with `-m MODULE ! --opt` through iptables-legacy-restore
 /// (ip6tables for `ipv6header`), which says "MODULE: option \"--opt\"
-/// cannot be inverted" (`set`: "--opt option cannot be inverted"). The
-/// builders in `matches.rs` refuse the rest of the options that take no
-/// `!` as they read them.
+/// cannot be inverted" (`set`: "--opt option cannot be inverted"). Such an
+/// option is left out of its module, whose builder in `matches.rs` then
+/// never sees it; the builders refuse the other options that take no `!`
+/// as they read them (`not_negatable`).
 const NOT_INVERTIBLE: &[(&str, &[&str])] = &[
     ("addrtype", &["--limit-iface-in", "--limit-iface-out"]),
     ("connbytes", &["--connbytes-dir", "--connbytes-mode"]),
