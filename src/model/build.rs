@@ -711,7 +711,6 @@ impl<'a> Builder<'a> {
             }
             Statement::Delete(chain, which) => {
                 if let Some(index) = self.chain_for(&chain) {
-                    let src = self.src;
                     let rules = &mut self.current.as_mut().expect("open").chains[index].rules;
                     let deleted = match which {
                         RuleRef::Number(n) => {
@@ -719,11 +718,11 @@ impl<'a> Builder<'a> {
                                 Some((n as usize).wrapping_sub(1)).filter(|i| *i < rules.len());
                             position.map(|i| rules.remove(i)).is_some()
                         }
-                        // One rule per pair of addresses, each found by its
-                        // text and its addresses (the pairs share the text).
+                        // One rule per pair of addresses, each found as the
+                        // kernel finds it (see `Rule::same_entry`).
                         RuleRef::Spec(spec) => {
                             one_rule_per_address(*spec, address_lists).all(|spec| {
-                                let position = rules.iter().position(|r| r.is_copy_of(&spec, src));
+                                let position = rules.iter().position(|r| r.same_entry(&spec));
                                 position.map(|i| rules.remove(i)).is_some()
                             })
                         }

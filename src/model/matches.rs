@@ -1334,8 +1334,8 @@ pub const ADDRESS_TYPES: [&str; 12] = [
     "XRESOLVE",
 ];
 
-/// `-m statistic`.
-#[derive(Debug, Clone, PartialEq)]
+/// `-m statistic`. Equal when the same, wherever written.
+#[derive(Debug, Clone)]
 pub enum StatisticMatch {
     /// `--mode random --probability P`.
     Random(Negatable<Probability>),
@@ -1350,6 +1350,29 @@ pub enum StatisticMatch {
         /// Where the options were written.
         span: Span,
     },
+}
+
+impl PartialEq for StatisticMatch {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (StatisticMatch::Random(a), StatisticMatch::Random(b)) => a == b,
+            (
+                StatisticMatch::Nth {
+                    every,
+                    packet,
+                    negated,
+                    ..
+                },
+                StatisticMatch::Nth {
+                    every: other_every,
+                    packet: other_packet,
+                    negated: other_negated,
+                    ..
+                },
+            ) => (every, packet, negated) == (other_every, other_packet, other_negated),
+            _ => false,
+        }
+    }
 }
 
 /// What a `-m recent` rule does with its list.
@@ -1501,7 +1524,9 @@ pub enum MatchKind<'a> {
 }
 
 /// One `-m MODULE ...` (or a protocol match loaded implicitly by `-p tcp --dport`).
-#[derive(Debug, Clone, PartialEq)]
+/// Two are equal when the kernel would hold the same match: same module
+/// and content, whether `-m` was written or `-p` loaded it, wherever it was.
+#[derive(Debug, Clone)]
 pub struct Match<'a> {
     /// The module name as written.
     pub name: Cow<'a, str>,
@@ -1511,6 +1536,12 @@ pub struct Match<'a> {
     pub implicit: bool,
     /// Typed content.
     pub kind: MatchKind<'a>,
+}
+
+impl PartialEq for Match<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.kind == other.kind
+    }
 }
 
 impl<'a> Match<'a> {

@@ -19,8 +19,10 @@ pub use values::{AddressMatch, IpNet};
 
 use crate::syntax::{Counters, Span, Word};
 
-/// A value with the `!` that may invert it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A value with the `!` that may invert it. Two are equal when they mean
+/// the same, wherever and however they were written (the span is not
+/// compared): `-s 10.0.0.1` and `--source 10.0.0.1/32` are one match.
+#[derive(Debug, Clone, Copy)]
 pub struct Negatable<T> {
     /// The value.
     pub value: T,
@@ -30,8 +32,16 @@ pub struct Negatable<T> {
     pub span: Span,
 }
 
-/// An option as written: `[!] --name value...`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl<T: PartialEq> PartialEq for Negatable<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value && self.negated == other.negated
+    }
+}
+
+/// An option as written: `[!] --name value...`. Two are equal when their
+/// canonical names, `!` and values (after quote removal) are, wherever
+/// they were written.
+#[derive(Debug, Clone)]
 pub struct RawOption<'a> {
     /// Canonical long name, `--dport`.
     pub name: &'a str,
@@ -42,6 +52,21 @@ pub struct RawOption<'a> {
     /// The option, its `!` and its values.
     pub span: Span,
 }
+
+impl PartialEq for RawOption<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.negated == other.negated
+            && self.values.len() == other.values.len()
+            && self
+                .values
+                .iter()
+                .zip(&other.values)
+                .all(|(a, b)| a.text == b.text)
+    }
+}
+
+impl Eq for RawOption<'_> {}
 
 /// Address family of a dump.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -221,6 +246,40 @@ impl<'a> Rule<'a> {
             self.source.map(|a| a.value),
             self.destination.map(|a| a.value),
         )
+    }
+
+    /// Whether the kernel would hold the two rules as one entry, as
+    /// `iptables -D RULE` compares them: the same addresses, interfaces,
+    /// protocol and fragment flag, the same matches in the same order and
+    /// the same target, however each was spelled (`-p 6` and `-p tcp`, `-s
+    /// 10.0.0.1` and `-s 10.0.0.1/32`, `--dport ssh` and `--dport 22`, `-m
+    /// tcp` written or loaded by `-p tcp`). Counters are not compared.
+    /// Options iptlint keeps untyped ([`RawOption`]) compare by their text.
+    pub fn same_entry(&self, other: &Rule<'_>) -> bool {
+        // No `-p`, and no `-s`/`-d`, is what `-p all` and `-s 0.0.0.0/0` load.
+        let protocol = |rule: &Rule<'_>| {
+            rule.protocol
+                .filter(|p| p.negated || p.value != Protocol::All)
+                .map(|p| (p.value, p.negated))
+        };
+        let loaded =
+            |a: Option<Negatable<AddressMatch>>| a.filter(|a| a.negated || !a.value.is_any());
+        let same_address = |a: Option<Negatable<AddressMatch>>,
+                            b: Option<Negatable<AddressMatch>>| {
+            match (loaded(a), loaded(b)) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.negated == b.negated && a.value.loads_as(&b.value),
+                _ => false,
+            }
+        };
+        protocol(self) == protocol(other)
+            && same_address(self.source, other.source)
+            && same_address(self.destination, other.destination)
+            && self.in_interface == other.in_interface
+            && self.out_interface == other.out_interface
+            && self.fragment == other.fragment
+            && self.matches == other.matches
+            && self.target == other.target
     }
 
     /// Whether the two rules are written the same (see [`Rule::copy_key`]).

@@ -263,8 +263,10 @@ pub enum Action<'a> {
     Extension(Vec<RawOption<'a>>),
 }
 
-/// The target of a rule: `-j NAME ...` or `-g NAME`.
-#[derive(Debug, Clone, PartialEq)]
+/// The target of a rule: `-j NAME ...` or `-g NAME`. Two are equal when
+/// they name the same target the same way (`-j` or `-g`) with the same
+/// options, wherever they were written.
+#[derive(Debug, Clone)]
 pub struct Target<'a> {
     /// The name after `-j`/`-g`.
     pub name: Cow<'a, str>,
@@ -279,6 +281,14 @@ pub struct Target<'a> {
     /// For [`Action::Chain`]: the index of the chain in its table, when the
     /// table declares it.
     pub chain: Option<usize>,
+}
+
+impl PartialEq for Target<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        // `chain` follows from the name (and is resolved only once the
+        // table is complete), so it is not compared.
+        self.name == other.name && self.goto == other.goto && self.action == other.action
+    }
 }
 
 impl Target<'_> {

@@ -147,6 +147,19 @@ impl std::hash::Hash for AddressMatch {
 }
 
 impl AddressMatch {
+    /// Whether the kernel holds the two as the same address and mask:
+    /// iptables clears the host bits when it loads a rule, so `10.1.2.3/16`
+    /// is `10.1.0.0/16`. (A mask that is not a prefix is compared as
+    /// written: the model keeps only the prefix it starts with.)
+    pub fn loads_as(&self, other: &AddressMatch) -> bool {
+        match (self.mask, other.mask) {
+            (MaskShape::Prefix, MaskShape::Prefix) => {
+                self.net.contains(&other.net) && other.net.contains(&self.net)
+            }
+            _ => self == other || (self.is_any() && other.is_any()),
+        }
+    }
+
     /// A mask of zero: iptables ignores the address (`any/0` loads), so
     /// this matches every address (of either family, unless the mask is
     /// written as an address: see [`AddressMatch::zero_mask_family`]).
@@ -969,8 +982,9 @@ fn invalid_mac(text: &str) -> String {
     format!("`{text}` is not a MAC address (six hex bytes separated by `:`)")
 }
 
-/// A `--probability` as written and as the kernel applies it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A `--probability` as written and as the kernel applies it. Two are
+/// equal when the kernel stores the same number (`0.5` and `0.50000000000`).
+#[derive(Debug, Clone, Copy)]
 pub struct Probability {
     /// The number written in the dump.
     pub written: f64,
@@ -979,6 +993,12 @@ pub struct Probability {
     /// Digits after the decimal point as written (5 for kube-proxy < 1.17,
     /// 10 after, 11 for iptables-save's canonical form).
     pub decimals: u8,
+}
+
+impl PartialEq for Probability {
+    fn eq(&self, other: &Self) -> bool {
+        self.stored == other.stored
+    }
 }
 
 impl Probability {
