@@ -1480,6 +1480,56 @@ fn long_comments_load_cut_to_255_bytes_as_iptlint_warns() {
     }
 }
 
+#[test]
+fn long_log_prefixes_load_cut_as_iptlint_warns() {
+    let test = "long_log_prefixes_load_cut_as_iptlint_warns";
+    let kernels = Kernel::all(test);
+    if kernels.is_empty() {
+        return;
+    }
+    // iptables-nft loads NFLOG as nf_tables' own `log`, which keeps 127
+    // bytes: iptlint says so in a second note.
+    for (target, option, kept) in [("LOG", "--log-prefix", 29), ("NFLOG", "--nflog-prefix", 63)] {
+        for length in [kept - 1, kept, kept + 1, kept + 40, 127, 128, 200] {
+            let prefix: String = "abcdefghij".chars().cycle().take(length).collect();
+            let text = format!(
+                "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j {target} {option} {prefix}\nCOMMIT\n"
+            );
+            let (report, errors) = iptlint_errors(&text);
+            assert!(errors.is_empty(), "{errors:?}");
+            let warning = report
+                .diagnostics
+                .iter()
+                .find(|d| d.info.name == "truncated-log-prefix");
+            assert_eq!(warning.is_some(), length > kept, "{target}, {length} bytes");
+            let quoted = |note: &String| note.split('`').nth(1).map(str::to_string);
+            for kernel in &kernels {
+                // What iptlint says iptables-save will show: the prefix
+                // when it does not warn, else its first note's text (the
+                // second's, when it has one, for nft).
+                let shown = match warning {
+                    None => prefix.clone(),
+                    Some(w) if kernel.backend == "nft" && w.notes.len() > 1 => {
+                        quoted(&w.notes[1]).unwrap_or_else(|| prefix.clone())
+                    }
+                    Some(w) => quoted(&w.notes[0]).expect("the note quotes the prefix"),
+                };
+                let saved = kernel.round_trip(Family::V4, &text).unwrap();
+                let loaded = saved
+                    .split_whitespace()
+                    .skip_while(|word| *word != option)
+                    .nth(1)
+                    .unwrap_or_default();
+                assert_eq!(
+                    loaded, shown,
+                    "{}: {target}, {length} bytes",
+                    kernel.backend
+                );
+            }
+        }
+    }
+}
+
 /// Rules in a given table and built-in chain: interfaces against the
 /// chain's direction, NAT port ranges, required NAT options, NETMAP
 /// prefixes, TTL and DSCP values, TPROXY's protocol. `true` when the kernel

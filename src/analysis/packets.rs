@@ -586,11 +586,14 @@ impl Fragments {
 }
 
 impl TcpFlagSet {
-    /// The combinations `--tcp-flags MASK COMP` matches.
+    /// The combinations `--tcp-flags MASK COMP` matches: those whose
+    /// flags under the mask are COMP. The kernel does not mask COMP
+    /// (`(flags & mask) == comparison`), so a COMP with a flag outside the
+    /// mask matches none.
     pub fn matching(mask: u8, comparison: u8) -> Self {
         let mut bits = 0u64;
         for flags in 0..64u8 {
-            if flags & mask & 0x3f == comparison & mask & 0x3f {
+            if flags & mask & 0x3f == comparison & 0x3f {
                 bits |= 1 << flags;
             }
         }

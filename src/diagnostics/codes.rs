@@ -595,6 +595,55 @@ declare_code! {
     pub static UNKNOWN_MODULE = ("IPT028", "unknown-module", Warning, "a `-m` module iptables does not have");
 }
 
+declare_code! {
+    /// ## What it does
+    /// Reports `--tcp-flags MASK COMP` whose COMP names a flag that MASK
+    /// does not examine (`--tcp-flags SYN,ACK FIN`, `--tcp-flags SYN
+    /// FIN,SYN`).
+    ///
+    /// ## Why it matters
+    /// The kernel's tcp match takes the packet's flags under the mask and
+    /// compares them with COMP as written (`(flags & mask) == comp`): a flag
+    /// outside the mask is never among the masked flags, so no packet
+    /// matches, and with `!` in front every TCP packet does. iptables loads
+    /// the rule without a word. It is almost always a flag left out of the
+    /// mask. iptlint's analyses read the match as the kernel does.
+    ///
+    /// ## Example
+    /// ```text
+    /// -A INPUT -p tcp --tcp-flags SYN,ACK FIN -j DROP
+    /// ```
+    ///
+    /// ## How to fix
+    /// Add the flags to the mask (`--tcp-flags FIN,SYN,ACK FIN`): the mask
+    /// lists the flags examined, COMP those of them that must be set.
+    pub static IMPOSSIBLE_TCP_FLAGS = ("IPT029", "impossible-tcp-flags", Warning, "`--tcp-flags` requiring a flag its mask does not examine");
+}
+
+declare_code! {
+    /// ## What it does
+    /// Reports a `-j LOG --log-prefix` longer than 29 bytes and a `-j NFLOG
+    /// --nflog-prefix` longer than 63.
+    ///
+    /// ## Why it matters
+    /// The kernel keeps a LOG prefix in 30 bytes, the last one a NUL:
+    /// iptables (legacy and nft alike) loads the rule with the first 29
+    /// bytes and drops the rest without a word. iptables-legacy keeps 63
+    /// bytes of an NFLOG prefix (iptables-nft, which loads NFLOG as
+    /// nf_tables' own `log`, 127). The log lines then start with a cut
+    /// prefix, and whatever looks for the whole one (a log filter, an
+    /// alert, a `grep`) finds nothing.
+    ///
+    /// ## Example
+    /// ```text
+    /// -A INPUT -j LOG --log-prefix "dropped-from-the-internet-zone: "
+    /// ```
+    ///
+    /// ## How to fix
+    /// Shorten the prefix to 29 bytes (NFLOG: 63) at most.
+    pub static TRUNCATED_LOG_PREFIX = ("IPT030", "truncated-log-prefix", Warning, "a log prefix iptables cuts to 29 bytes (NFLOG: 63)");
+}
+
 /// Every parse-level code, in code order.
 pub static PARSE_CODES: &[&CodeInfo] = &[
     &SYNTAX_ERROR,
@@ -625,4 +674,6 @@ pub static PARSE_CODES: &[&CodeInfo] = &[
     &CONFLICTING_OPTION,
     &HOST_NAME_ADDRESS,
     &UNKNOWN_MODULE,
+    &IMPOSSIBLE_TCP_FLAGS,
+    &TRUNCATED_LOG_PREFIX,
 ];

@@ -1240,23 +1240,53 @@ impl TcpFlags {
     pub const SYN: u8 = 0x02;
 }
 
+/// The names `--tcp-flags` takes, with their bits: one flag each, then
+/// `ALL` and `NONE`.
+const TCP_FLAG_NAMES: [(&str, u8); 8] = [
+    ("FIN", 0x01),
+    ("SYN", TcpFlags::SYN),
+    ("RST", 0x04),
+    ("PSH", 0x08),
+    ("ACK", 0x10),
+    ("URG", 0x20),
+    ("ALL", 0x3f),
+    ("NONE", 0),
+];
+
+impl TcpFlags {
+    /// Flags `comparison` requires set that `mask` does not examine. The
+    /// kernel compares the packet's flags under the mask with the
+    /// comparison as written (`flags & mask == comparison`), so when there
+    /// is any, no packet matches.
+    pub fn unexamined(&self) -> u8 {
+        self.comparison & !self.mask
+    }
+
+    /// `bits` as `--tcp-flags` writes them: `FIN,SYN`, `ALL`, `NONE`.
+    pub fn names(bits: u8) -> String {
+        if bits & 0x3f == 0x3f {
+            return "ALL".to_string();
+        }
+        let names: Vec<&str> = TCP_FLAG_NAMES[..6]
+            .iter()
+            .filter(|(_, bit)| bits & bit != 0)
+            .map(|(name, _)| *name)
+            .collect();
+        if names.is_empty() {
+            "NONE".to_string()
+        } else {
+            names.join(",")
+        }
+    }
+}
+
 fn parse_tcp_flag_list(text: &str) -> Result<u8, String> {
-    const FLAGS: [(&str, u8); 8] = [
-        ("FIN", 0x01),
-        ("SYN", TcpFlags::SYN),
-        ("RST", 0x04),
-        ("PSH", 0x08),
-        ("ACK", 0x10),
-        ("URG", 0x20),
-        ("ALL", 0x3f),
-        ("NONE", 0),
-    ];
     // libxt_tcp splits with strtok, which skips empty items: `""` and
     // `SYN,,ACK` load (a mask of no flags, SYN|ACK).
     text.split(',')
         .filter(|name| !name.is_empty())
         .try_fold(0u8, |bits, name| {
-            FLAGS
+            TCP_FLAG_NAMES
                 .iter()
                 .find(|(known, _)| known.eq_ignore_ascii_case(name))
                 .map(|(_, bit)| bits | bit)

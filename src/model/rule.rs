@@ -18,7 +18,8 @@ use super::values::{AddressMatch, parse_address};
 use super::{Negatable, Protocol, RawOption, Rule, written_protocol};
 use crate::diagnostics::codes::{
     ARGUMENT_LIMIT, BAD_NEGATION, BAD_VALUE, CONFLICTING_OPTION, EMPTY_RANGE, HOST_NAME_ADDRESS,
-    OBSOLETE_NEGATION, SYNTAX_ERROR, TRUNCATED_COMMENT, UNKNOWN_MODULE, UNKNOWN_OPTION,
+    IMPOSSIBLE_TCP_FLAGS, OBSOLETE_NEGATION, SYNTAX_ERROR, TRUNCATED_COMMENT, TRUNCATED_LOG_PREFIX,
+    UNKNOWN_MODULE, UNKNOWN_OPTION,
 };
 use crate::diagnostics::{CodeInfo, Diagnostic, Severity, suggest};
 use crate::syntax::{Arg, Counters, Span, Word};
@@ -413,6 +414,23 @@ fn conflict(
 /// The longest comment the kernel keeps (`XT_MAX_COMMENT_LEN` is 256, the
 /// last byte a NUL).
 const MAX_COMMENT: usize = 255;
+/// The longest LOG prefix the kernel keeps: `xt_log_info.prefix` is 30
+/// bytes, the last a NUL (both backends).
+const MAX_LOG_PREFIX: usize = 29;
+/// The longest NFLOG prefix iptables-legacy loads (`xt_nflog_info.prefix`
+/// is 64 bytes) and the longest iptables-nft does (it loads NFLOG as nf_tables'
+/// own `log`, whose prefix is 128 bytes).
+const MAX_NFLOG_PREFIX: (usize, usize) = (63, 127);
+
+/// The first `kept` bytes of `text`, to the char boundary below them: what
+/// iptables-save shows of a text the kernel cut.
+fn cut(text: &str, kept: usize) -> &str {
+    let mut end = kept.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
 
 /// Match options iptables 1.8.9 refuses to invert (`! --opt`), by module:
 /// each probed with `-m MODULE ! --opt` through iptables-legacy-restore
@@ -1507,10 +1525,6 @@ impl<'a> Interpreter<'a> {
         if text.len() <= MAX_COMMENT {
             return;
         }
-        let mut cut = MAX_COMMENT;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
         self.diagnostics.push(
             Diagnostic::new(
                 &TRUNCATED_COMMENT,
@@ -1520,8 +1534,53 @@ impl<'a> Interpreter<'a> {
                     text.len()
                 ),
             )
-            .with_note(format!("what iptables-save will show: `{}`", &text[..cut])),
+            .with_note(format!(
+                "what iptables-save will show: `{}`",
+                cut(text, MAX_COMMENT)
+            )),
         );
+    }
+
+    /// The kernel keeps the first [`MAX_LOG_PREFIX`] bytes of a LOG prefix
+    /// (of an NFLOG one: see [`MAX_NFLOG_PREFIX`]) and drops the rest
+    /// without a word.
+    fn check_log_prefix_length(&mut self, target: &str, options: &[RawOption<'_>]) {
+        let (option, kept, kept_by_nft) = match target {
+            "LOG" => ("--log-prefix", MAX_LOG_PREFIX, MAX_LOG_PREFIX),
+            "NFLOG" => ("--nflog-prefix", MAX_NFLOG_PREFIX.0, MAX_NFLOG_PREFIX.1),
+            _ => return,
+        };
+        let Some(prefix) = options
+            .iter()
+            .find(|o| o.name == option)
+            .and_then(|o| o.values.first())
+        else {
+            return;
+        };
+        if prefix.text.len() <= kept {
+            return;
+        }
+        let length = prefix.text.len();
+        let mut diagnostic = Diagnostic::new(
+            &TRUNCATED_LOG_PREFIX,
+            prefix.span,
+            format!("this prefix has {length} bytes; {target} keeps the first {kept}"),
+        )
+        .with_note(format!(
+            "what the log lines and iptables-save will show: `{}`",
+            cut(&prefix.text, kept)
+        ));
+        if kept_by_nft != kept {
+            diagnostic = diagnostic.with_note(if length <= kept_by_nft {
+                format!("iptables-nft keeps it whole (up to {kept_by_nft} bytes)")
+            } else {
+                format!(
+                    "iptables-nft keeps {kept_by_nft} bytes: `{}`",
+                    cut(&prefix.text, kept_by_nft)
+                )
+            });
+        }
+        self.diagnostics.push(diagnostic);
     }
 
     /// An error when the rule already has the built-in option `-FLAG`
@@ -1552,6 +1611,46 @@ impl<'a> Interpreter<'a> {
             )),
         );
         true
+    }
+
+    /// `--tcp-flags` whose comparison needs a flag the mask does not
+    /// examine, which the kernel loads and never matches.
+    fn check_tcp_flags(&mut self, kind: &MatchKind<'_>) {
+        let MatchKind::Tcp(ports) = kind else {
+            return;
+        };
+        let Some(flags) = &ports.flags else {
+            return;
+        };
+        let unexamined = flags.value.unexamined();
+        if unexamined == 0 {
+            return;
+        }
+        let (mask, comparison) = (flags.value.mask, flags.value.comparison);
+        self.diagnostics.push(
+            Diagnostic::new(
+                &IMPOSSIBLE_TCP_FLAGS,
+                flags.span,
+                format!(
+                    "`--tcp-flags {} {}` requires {} set, which the mask does not examine: no packet matches",
+                    TcpFlags::names(mask),
+                    TcpFlags::names(comparison),
+                    TcpFlags::names(unexamined)
+                ),
+            )
+            .with_primary_message(if flags.negated {
+                "with its `!` the match takes every TCP packet"
+            } else {
+                "the match never matches"
+            })
+            .with_note("the kernel compares the packet's flags under the mask with the second list as written; iptables loads the rule")
+            .with_note(format!(
+                "to require {} among the flags examined, add it to the mask: `--tcp-flags {} {}`",
+                TcpFlags::names(unexamined),
+                TcpFlags::names(mask | comparison),
+                TcpFlags::names(comparison)
+            )),
+        );
     }
 
     /// Ranges the udp, dccp and iprange matches load backwards, so that no
@@ -1730,6 +1829,7 @@ impl<'a> Interpreter<'a> {
                     }
                     Ok(kind) => {
                         self.check_empty_ranges(&kind);
+                        self.check_tcp_flags(&kind);
                         kind
                     }
                     // `-m recent --seconds 5 --remove`: `--remove` was
@@ -1796,6 +1896,9 @@ impl<'a> Interpreter<'a> {
                 match build_action(&target.name, target.options, target.span) {
                     Ok(action) => {
                         self.check_nat_ports(&target.name, &action, &to_options);
+                        if let Action::Extension(options) = &action {
+                            self.check_log_prefix_length(&target.name, options);
+                        }
                         // TPROXY takes TCP and UDP; a conntrack helper works
                         // on one layer 4 protocol.
                         if target.name == "TPROXY" {
