@@ -79,6 +79,16 @@ const GROUPS: &[&[&str]] = &[
     &["-g X", "--goto X"],
     &["-j X", "--jump X"],
     &["-m comment --comment \"a b\" -j X"],
+    &[
+        "-j REJECT",
+        "-j REJECT --reject-with icmp-port-unreachable",
+        "-j REJECT --reject-with port-unreach",
+        "-j REJECT --reject-with ICMP-PORT",
+    ],
+    &[
+        "-j REJECT --reject-with icmp-host-unreachable",
+        "-j REJECT --reject-with icmp-host-u",
+    ],
 ];
 
 #[test]

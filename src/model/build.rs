@@ -710,6 +710,7 @@ impl<'a> Builder<'a> {
                 }
             }
             Statement::Delete(chain, which) => {
+                let family = self.family_so_far();
                 if let Some(index) = self.chain_for(&chain) {
                     let rules = &mut self.current.as_mut().expect("open").chains[index].rules;
                     let deleted = match which {
@@ -722,7 +723,8 @@ impl<'a> Builder<'a> {
                         // kernel finds it (see `Rule::same_entry`).
                         RuleRef::Spec(spec) => {
                             one_rule_per_address(*spec, address_lists).all(|spec| {
-                                let position = rules.iter().position(|r| r.same_entry(&spec));
+                                let position =
+                                    rules.iter().position(|r| r.same_entry(&spec, family));
                                 position.map(|i| rules.remove(i)).is_some()
                             })
                         }
@@ -1150,6 +1152,18 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// The dump's family by what was read so far: its header, else an
+    /// IPv6 address, else IPv4.
+    fn family_so_far(&self) -> Family {
+        match self.header_families {
+            [false, true] => Family::V6,
+            [true, false] => Family::V4,
+            // No header (or both): an IPv6 address says IPv6.
+            _ if self.address_families[Family::V6 as usize] => Family::V6,
+            _ => Family::V4,
+        }
+    }
+
     fn finish(mut self) -> Parsed<'a> {
         if let Some(open) = self.current.take() {
             let d = Diagnostic::new(
@@ -1165,13 +1179,7 @@ impl<'a> Builder<'a> {
             self.push(d);
             self.close_table(open);
         }
-        self.dump.family = match self.header_families {
-            [false, true] => Family::V6,
-            [true, false] => Family::V4,
-            // No header (or both): an IPv6 address says IPv6.
-            _ if self.address_families[Family::V6 as usize] => Family::V6,
-            _ => Family::V4,
-        };
+        self.dump.family = self.family_so_far();
         self.dump.tables = std::mem::take(&mut self.tables)
             .into_iter()
             .flatten()

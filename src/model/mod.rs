@@ -253,9 +253,11 @@ impl<'a> Rule<'a> {
     /// protocol and fragment flag, the same matches in the same order and
     /// the same target, however each was spelled (`-p 6` and `-p tcp`, `-s
     /// 10.0.0.1` and `-s 10.0.0.1/32`, `--dport ssh` and `--dport 22`, `-m
-    /// tcp` written or loaded by `-p tcp`). Counters are not compared.
-    /// Options iptlint keeps untyped ([`RawOption`]) compare by their text.
-    pub fn same_entry(&self, other: &Rule<'_>) -> bool {
+    /// tcp` written or loaded by `-p tcp`, `-j REJECT` with its default
+    /// `--reject-with` of `family` or an abbreviation of a type). Counters
+    /// are not compared. Options iptlint keeps untyped ([`RawOption`])
+    /// compare by their text.
+    pub fn same_entry(&self, other: &Rule<'_>, family: Family) -> bool {
         // No `-p`, and no `-s`/`-d`, is what `-p all` and `-s 0.0.0.0/0` load.
         let protocol = |rule: &Rule<'_>| {
             rule.protocol
@@ -279,7 +281,10 @@ impl<'a> Rule<'a> {
             && self.out_interface == other.out_interface
             && self.fragment == other.fragment
             && self.matches == other.matches
-            && self.target == other.target
+            && match (&self.target, &other.target) {
+                (Some(a), Some(b)) => a.same_entry(b, family),
+                (a, b) => a == b,
+            }
     }
 
     /// Whether the two rules are written the same (see [`Rule::copy_key`]).

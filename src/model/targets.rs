@@ -292,6 +292,25 @@ impl PartialEq for Target<'_> {
 }
 
 impl Target<'_> {
+    /// Whether the kernel holds the two targets as the same (see
+    /// [`crate::model::Rule::same_entry`]): equal, or REJECT both times with
+    /// the same reply, `--reject-with` left out meaning `family`'s default
+    /// and a type abbreviated or written by its alias meaning the type.
+    pub fn same_entry(&self, other: &Target<'_>, family: Family) -> bool {
+        match (&self.action, &other.action) {
+            (Action::Reject(a), Action::Reject(b)) => {
+                let reply = |written: &Option<Cow<'_, str>>| {
+                    reject_type(
+                        family,
+                        written.as_deref().unwrap_or(default_reject_type(family)),
+                    )
+                };
+                self.name == other.name && self.goto == other.goto && reply(a) == reply(b)
+            }
+            _ => self == other,
+        }
+    }
+
     /// The one place that decides what a matching rule does to the evaluation.
     pub fn flow(&self) -> Flow {
         match &self.action {
@@ -1148,6 +1167,15 @@ pub fn reject_type(family: Family, written: &str) -> Option<&'static str> {
         .iter()
         .find(|(name, alias)| starts(name) || starts(alias))
         .map(|(name, _)| *name)
+}
+
+/// The reply of `-j REJECT` without `--reject-with` (what iptables-save
+/// then writes).
+pub fn default_reject_type(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "icmp-port-unreachable",
+        Family::V6 => "icmp6-port-unreachable",
+    }
 }
 
 /// The `--reject-with` types of `family`, for a diagnostic.
