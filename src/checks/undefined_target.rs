@@ -264,10 +264,12 @@ mod tests {
 
     #[test]
     fn deleted_chains_and_other_tables() {
-        let src = "*nat\n:X - [0:0]\nCOMMIT\n*filter\n:U - [0:0]\n:X - [0:0]\n-A U -j X\n-X X\n-A U -j accept\nCOMMIT\n";
+        // A jump added after `-X` (one before it would make iptables refuse
+        // the `-X`, as `bad-value` says).
+        let src = "*nat\n:X - [0:0]\nCOMMIT\n*filter\n:U - [0:0]\n:X - [0:0]\n-X X\n-A U -j X\n-A U -j accept\nCOMMIT\n";
         let found = findings(src, &UNDEFINED_TARGET);
         assert_eq!(found.len(), 2, "{found:#?}");
-        assert!(found[0].notes[0].contains("`-X X` at line 8"));
+        assert!(found[0].notes[0].contains("`-X X` at line 7"));
         assert!(found[0].notes.iter().any(|n| n.contains("table `nat`")));
         assert!(found[1].notes[0].contains("`ACCEPT`"));
     }

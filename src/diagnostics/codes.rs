@@ -172,7 +172,10 @@ declare_code! {
     /// Reports a policy (`ACCEPT` or `DROP`) on a user-defined chain.
     ///
     /// ## Why it matters
-    /// Only built-in chains have policies; iptables refuses the line.
+    /// Only built-in chains have policies; iptables-legacy refuses the line
+    /// ("Can't set policy ... Bad built-in chain name"). iptables-nft
+    /// loads it and leaves the policy out, so the rules still fall through
+    /// to the caller: the policy was never what it looked like.
     ///
     /// ## Example
     /// ```text
@@ -186,10 +189,17 @@ declare_code! {
 
 declare_code! {
     /// ## What it does
-    /// Reports a chain declared twice in the same table.
+    /// Reports a user chain declared twice in the same table, `-N` of a
+    /// chain that exists (built-in ones included), and, as a warning, a
+    /// built-in chain declared again with another policy.
     ///
     /// ## Why it matters
-    /// iptables-restore fails with "chain already exists".
+    /// iptables-restore refuses a second `-N` ("Chain already exists"),
+    /// and iptables-legacy a second `:` line of a user chain ("error
+    /// creating chain: File exists"; iptables-nft takes it as the first).
+    /// A built-in chain's line may come again: each sets the policy, and
+    /// the last one holds, which is easy to miss when the first is the one
+    /// read.
     ///
     /// ## Example
     /// ```text
@@ -265,10 +275,13 @@ declare_code! {
 
 declare_code! {
     /// ## What it does
-    /// Reports a built-in chain whose policy is not `ACCEPT` or `DROP`.
+    /// Reports a built-in chain whose policy is not `ACCEPT` or `DROP` (`-`
+    /// leaves the policy as it is, and is fine), and a chain line without a
+    /// policy at all (`:X`, where a user chain takes `-`).
     ///
     /// ## Why it matters
-    /// iptables-restore refuses it ("Bad built-in chain name" or "Can't set policy").
+    /// iptables-restore refuses it ("Bad built-in chain name" or "Can't set
+    /// policy"; without a policy, "policy invalid").
     ///
     /// ## Example
     /// ```text
@@ -277,7 +290,7 @@ declare_code! {
     ///
     /// ## How to fix
     /// Use `ACCEPT` or `DROP` and end the chain with an explicit REJECT rule.
-    pub static BAD_POLICY = ("IPT013", "bad-policy", Error, "a built-in chain policy other than ACCEPT or DROP");
+    pub static BAD_POLICY = ("IPT013", "bad-policy", Error, "a built-in chain policy other than ACCEPT or DROP, or no policy");
 }
 
 declare_code! {

@@ -16,6 +16,8 @@ use super::targets::{Action, reject_type, reject_types};
 use super::{
     Chain, Command, Dump, Family, Protocol, RawOption, Rule, Table, TableKind, written_protocol,
 };
+use crate::checks::hooks::NFT_LOADS_NOTE;
+use crate::checks::legacy_walk::LEGACY_LOADS_NOTE;
 use crate::diagnostics::codes::{
     BAD_COUNTERS, BAD_POLICY, BAD_VALUE, CHAIN_NAME_TOO_LONG, CRLF_LINE_ENDINGS, DUPLICATE_CHAIN,
     DUPLICATE_TABLE, MISSING_COMMIT, POLICY_ON_USER_CHAIN, RULE_OUTSIDE_TABLE, SYNTAX_ERROR,
@@ -42,6 +44,55 @@ pub const WORK_BUDGET: u64 = 10_000_000;
 /// of two 1023-byte lists would make 260,000): hand-written lists stay far
 /// below.
 pub const LIST_BUDGET: usize = 100_000;
+
+/// Whether `rule` jumps or goes to the chain named `name` (by name: the
+/// targets of a table are resolved once it is complete).
+fn jumps_to(rule: &Rule<'_>, name: &str) -> bool {
+    rule.target
+        .as_ref()
+        .is_some_and(|target| target.is_chain() && target.name == name)
+}
+
+/// Why iptables refuses `-X` of the user chain at `index` of `table`, at
+/// `span`: it still has rules, or rules still jump to it. `None` when it
+/// can be deleted.
+fn undeletable(table: &Table<'_>, index: usize, span: Span) -> Option<Diagnostic> {
+    let chain = &table.chains[index];
+    if !chain.rules.is_empty() {
+        return Some(
+            Diagnostic::new(
+                &BAD_VALUE,
+                span,
+                format!(
+                    "`-X`: chain `{}` still has {} rule{}",
+                    chain.name,
+                    chain.rules.len(),
+                    if chain.rules.len() == 1 { "" } else { "s" }
+                ),
+            )
+            .with_note("iptables refuses to delete a chain that is not empty (nft: \"CHAIN_DEL failed (Device or resource busy)\")")
+            .with_note(format!("flush it first: `-F {}`", chain.name)),
+        );
+    }
+    let caller = table
+        .chains
+        .iter()
+        .flat_map(|caller| &caller.rules)
+        .find(|rule| jumps_to(rule, &chain.name))?;
+    Some(
+        Diagnostic::new(
+            &BAD_VALUE,
+            span,
+            format!("`-X`: rules still jump to chain `{}`", chain.name),
+        )
+        .with_secondary(caller.target_span(), "a jump to it")
+        .with_note("iptables refuses to delete a chain something jumps to (legacy: \"Too many links\"; nft: \"CHAIN_DEL failed (Device or resource busy)\")"),
+    )
+}
+
+/// The verdicts libiptc and nf_tables reserve: no chain may take their
+/// names.
+const STANDARD_TARGETS: [&str; 4] = ["ACCEPT", "DROP", "QUEUE", "RETURN"];
 
 /// Longest chain name the kernel accepts.
 pub const MAX_CHAIN_NAME: usize = 28;
@@ -414,7 +465,7 @@ impl<'a> Builder<'a> {
                 counters,
                 line,
                 span,
-            } => self.declare_chain(name, policy, counters, line, span),
+            } => self.declare_chain(name, policy, counters, line, span, false),
             Item::Commit(span) => match self.current.take() {
                 Some(mut table) => {
                     table.commit = Some(span);
@@ -489,6 +540,11 @@ impl<'a> Builder<'a> {
         self.tables.push(Some(table));
     }
 
+    /// A chain declared by a `:NAME POLICY [p:b]` line, or made by `-N
+    /// NAME` (`command`), as iptables-restore declares it: a built-in
+    /// chain's line sets its policy (`-` leaves it) and may come again, a
+    /// user chain is created once.
+    #[allow(clippy::too_many_arguments)]
     fn declare_chain(
         &mut self,
         name: Option<Word<'a>>,
@@ -496,6 +552,7 @@ impl<'a> Builder<'a> {
         counters: Option<Counters>,
         line: u32,
         span: Span,
+        command: bool,
     ) {
         let Some(name) = name else {
             self.push(Diagnostic::new(
@@ -514,6 +571,7 @@ impl<'a> Builder<'a> {
             return;
         }
         self.check_chain_name(&name);
+        self.check_new_chain_name(&name, !command);
         let table = self.current.as_ref().expect("checked above");
         let existing = table.chain_index(&name.text);
         let builtin = table.kind.builtin_chains().contains(&name.text.as_ref());
@@ -521,6 +579,17 @@ impl<'a> Builder<'a> {
         // In a table iptables does not have, which chains are built in is unknown.
         match (&policy, builtin) {
             _ if !known_table => {}
+            _ if command => {}
+            (None, false) => {
+                let d = Diagnostic::new(
+                    &BAD_POLICY,
+                    name.span,
+                    format!("chain `{}` needs a policy: `-` for a user chain", name.text),
+                )
+                .with_note("iptables-restore refuses the line (\"policy invalid\")");
+                let d = self.in_current(d, Some(&name.text));
+                self.push(d);
+            }
             (None, true) => {
                 let d = Diagnostic::new(
                     &BAD_POLICY,
@@ -530,7 +599,7 @@ impl<'a> Builder<'a> {
                 let d = self.in_current(d, Some(&name.text));
                 self.push(d);
             }
-            (Some(p), true) if p.text != "ACCEPT" && p.text != "DROP" => {
+            (Some(p), true) if !["ACCEPT", "DROP", "-"].contains(&p.text.as_ref()) => {
                 let d = Diagnostic::new(
                     &BAD_POLICY,
                     p.span,
@@ -549,15 +618,19 @@ impl<'a> Builder<'a> {
                     format!("user chain `{}` cannot have a policy", name.text),
                 )
                 .with_primary_message("write `-` here")
-                .with_note("only built-in chains have policies; end the chain with an explicit rule instead");
+                .with_note("only built-in chains have policies; end the chain with an explicit rule instead")
+                .with_note(format!("{NFT_LOADS_NOTE}: it leaves the policy of a user chain out"));
                 let d = self.in_current(d, Some(&name.text));
                 self.push(d);
             }
             _ => {}
         }
+        // `-` leaves a built-in chain's policy as it is (iptables-restore
+        // sets a policy only when it is not `-`).
+        let policy = policy.filter(|p| !(builtin && p.text == "-"));
         let table = self.current.as_mut().expect("checked above");
         match existing {
-            Some(index) if builtin && !table.chains[index].declared => {
+            Some(index) if builtin && !command && !table.chains[index].declared => {
                 let chain = &mut table.chains[index];
                 chain.declared = true;
                 chain.span = span;
@@ -566,14 +639,59 @@ impl<'a> Builder<'a> {
                 chain.policy = policy.map(|p| p.text);
                 chain.counters = counters;
             }
+            // A built-in chain's line again: iptables-restore sets the
+            // policy again, and the last one holds.
+            Some(index) if builtin && !command => {
+                let chain = &mut table.chains[index];
+                let Some(policy) = policy else {
+                    return;
+                };
+                let before = chain.policy_name().to_string();
+                let first = chain.span;
+                chain.policy = Some(policy.text.clone());
+                if let Some(counters) = counters {
+                    chain.counters = Some(counters);
+                }
+                if before != policy.text {
+                    let d = Diagnostic::new(
+                        &DUPLICATE_CHAIN,
+                        policy.span,
+                        format!(
+                            "built-in chain `{}` is declared again with policy {}: it replaces {before}",
+                            name.text, policy.text
+                        ),
+                    )
+                    .with_severity(crate::diagnostics::Severity::Warning)
+                    .with_secondary(first, "first declared here")
+                    .with_note("iptables-restore sets the policy of each declaration in turn; the last one holds");
+                    let d = self.in_current(d, Some(&name.text));
+                    self.push(d);
+                }
+            }
             Some(index) => {
                 let first = table.chains[index].span;
-                let d = Diagnostic::new(
-                    &DUPLICATE_CHAIN,
-                    name.span,
-                    format!("chain `{}` is declared twice", name.text),
-                )
-                .with_secondary(first, "first declared here");
+                let mut d = if builtin {
+                    Diagnostic::new(
+                        &DUPLICATE_CHAIN,
+                        name.span,
+                        format!("`-N {}`: a built-in chain exists by that name", name.text),
+                    )
+                } else {
+                    Diagnostic::new(
+                        &DUPLICATE_CHAIN,
+                        name.span,
+                        format!("chain `{}` is declared twice", name.text),
+                    )
+                    .with_secondary(first, "first declared here")
+                };
+                d = if command {
+                    d.with_note("iptables-restore refuses the line (\"Chain already exists\")")
+                } else {
+                    d.with_note("iptables-legacy refuses the line (\"error creating chain: File exists\")")
+                        .with_note(format!(
+                            "{NFT_LOADS_NOTE}: it takes the second declaration of a user chain as the first"
+                        ))
+                };
                 let d = self.in_current(d, Some(&name.text));
                 self.push(d);
             }
@@ -591,6 +709,42 @@ impl<'a> Builder<'a> {
                 });
             }
         }
+    }
+
+    /// Names iptables refuses for a new chain: a standard target's (both
+    /// backends), and one starting with `!` or `-` (refused by `-N` and
+    /// `-E`; in a `:` declaration, a `declaration`, only by iptables-nft).
+    fn check_new_chain_name(&mut self, name: &Word<'a>, declaration: bool) {
+        let text: &str = &name.text;
+        let d = if STANDARD_TARGETS.contains(&text) {
+            Diagnostic::new(
+                &BAD_VALUE,
+                name.span,
+                format!("a chain cannot be named `{text}`, a standard target"),
+            )
+            .with_note("iptables refuses it (\"chain name may not clash with target name\"; iptables-legacy-restore: \"error creating chain: File exists\")")
+        } else if let Some(first) = text.chars().next().filter(|c| matches!(c, '!' | '-')) {
+            let d = Diagnostic::new(
+                &BAD_VALUE,
+                name.span,
+                format!("a chain name cannot start with `{first}`"),
+            )
+            .with_note(format!(
+                "iptables refuses it (\"chain name not allowed to start with `{first}'\"): `{first}` would read as {}",
+                if first == '!' { "a negation" } else { "an option" }
+            ));
+            if declaration {
+                d.with_note(format!(
+                    "{LEGACY_LOADS_NOTE}: iptables-legacy-restore checks the name of `-N` and `-E`, not of a `:` declaration"
+                ))
+            } else {
+                d
+            }
+        } else {
+            return;
+        };
+        let d = self.in_current(d, Some(text));
+        self.push(d);
     }
 
     fn check_chain_name(&mut self, name: &Word<'a>) {
@@ -746,27 +900,56 @@ impl<'a> Builder<'a> {
                 None,
                 line,
                 span,
+                true,
             ),
             Statement::DeleteChain(Some(name)) => {
                 if let Some(index) = self.chain_for(&name) {
-                    let table = self.current.as_mut().expect("open");
-                    if table.chains[index].builtin {
-                        let d = Diagnostic::new(
+                    let table = self.current.as_ref().expect("open");
+                    let refusal = if table.chains[index].builtin {
+                        Some(Diagnostic::new(
                             &BAD_VALUE,
                             name.span,
                             "built-in chains cannot be deleted",
-                        );
-                        let d = self.in_current(d, Some(&name.text));
-                        self.push(d);
+                        ))
                     } else {
-                        table.remove_chain(index);
+                        undeletable(table, index, name.span)
+                    };
+                    match refusal {
+                        Some(d) => {
+                            let d = self.in_current(d, Some(&name.text));
+                            self.push(d);
+                        }
+                        None => self.current.as_mut().expect("open").remove_chain(index),
                     }
                 }
             }
             Statement::DeleteChain(None) => {
-                let table = self.current.as_mut().expect("open");
-                table.chains.retain(|chain| chain.builtin);
-                table.reindex();
+                // iptables deletes the user chains one by one and stops at
+                // the first it cannot delete; the model keeps them all then.
+                let table = self.current.as_ref().expect("open");
+                let refusal = (0..table.chains.len())
+                    .filter(|&index| !table.chains[index].builtin)
+                    .find_map(|index| {
+                        let only_user_chains_call = table
+                            .chains
+                            .iter()
+                            .filter(|chain| chain.builtin)
+                            .flat_map(|chain| &chain.rules)
+                            .all(|rule| !jumps_to(rule, &table.chains[index].name));
+                        if only_user_chains_call && table.chains[index].rules.is_empty() {
+                            // Its callers have rules: they are the ones refused.
+                            return None;
+                        }
+                        undeletable(table, index, span)
+                    });
+                match refusal {
+                    Some(d) => self.push(d),
+                    None => {
+                        let table = self.current.as_mut().expect("open");
+                        table.chains.retain(|chain| chain.builtin);
+                        table.reindex();
+                    }
+                }
             }
             Statement::Flush(Some(name)) => {
                 if let Some(index) = self.chain_for(&name) {
@@ -814,8 +997,19 @@ impl<'a> Builder<'a> {
             }
             Statement::Rename(old, new) => {
                 self.check_chain_name(&new);
+                self.check_new_chain_name(&new, false);
                 if let Some(index) = self.chain_for(&old) {
                     let table = self.current.as_mut().expect("open");
+                    if table.chains[index].builtin {
+                        let d = Diagnostic::new(
+                            &BAD_VALUE,
+                            old.span,
+                            "built-in chains cannot be renamed",
+                        );
+                        let d = self.in_current(d, Some(&old.text));
+                        self.push(d);
+                        return;
+                    }
                     if table.chain_index(&new.text).is_some() {
                         let d = Diagnostic::new(
                             &DUPLICATE_CHAIN,
@@ -826,6 +1020,18 @@ impl<'a> Builder<'a> {
                         self.push(d);
                         return;
                     }
+                    // nf_tables looks for the chain among those committed
+                    // before this restore, and this one is not.
+                    let d = Diagnostic::new(
+                        &BAD_VALUE,
+                        span,
+                        format!("`-E {} {}` renames a chain this restore makes", old.text, new.text),
+                    )
+                    .with_note("iptables-nft refuses it (\"CHAIN_RENAME failed (No such file or directory)\"): it renames only chains that exist before the restore (`--noflush`)")
+                    .with_note(format!("{LEGACY_LOADS_NOTE}: it renames the chain"));
+                    let d = self.in_current(d, Some(&old.text));
+                    self.push(d);
+                    let table = self.current.as_mut().expect("open");
                     for chain in &mut table.chains {
                         for rule in &mut chain.rules {
                             if let Some(target) = rule
@@ -873,7 +1079,8 @@ impl<'a> Builder<'a> {
         let cost = match statement {
             // One insertion or search per pair of addresses of a list.
             Statement::Insert(chain, ..) | Statement::Delete(chain, _) => chain_len(chain) * pairs,
-            Statement::DeleteChain(_) | Statement::Flush(None) => table.chains.len(),
+            Statement::DeleteChain(_) => table.chains.len() + table.rule_count(),
+            Statement::Flush(None) => table.chains.len(),
             Statement::Rename(..) => table.chains.len() + table.rule_count(),
             _ => return true,
         } as u64;
@@ -1844,7 +2051,9 @@ mod tests {
     fn restore_commands_are_applied_in_order() {
         let src = "*filter\n:INPUT ACCEPT [0:0]\n-N A\n-N STALE\n-A INPUT -j DROP\n-I INPUT -j ACCEPT\n-I INPUT 2 -j A\n-A INPUT -j RETURN\n-D INPUT -j DROP\n-D INPUT 1\n-X STALE\n-P INPUT DROP\n-E A B\nCOMMIT\n";
         let parsed = build(src);
-        assert!(parsed.diagnostics.is_empty(), "{:?}", names(&parsed));
+        // Only iptables-nft refuses the rename of a chain this restore made.
+        assert_eq!(names(&parsed), ["bad-value"]);
+        assert!(parsed.diagnostics[0].notes[1].starts_with(LEGACY_LOADS_NOTE));
         let filter = parsed.dump.table("filter").unwrap();
         assert_eq!(rules_of(&parsed, "filter", "INPUT"), ["B", "RETURN"]);
         assert!(filter.chain("STALE").is_none());

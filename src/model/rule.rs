@@ -16,6 +16,7 @@ use super::targets::{
 };
 use super::values::{AddressMatch, parse_address};
 use super::{Negatable, Protocol, RawOption, Rule, written_protocol};
+use crate::checks::hooks::NFT_LOADS_NOTE;
 use crate::diagnostics::codes::{
     ARGUMENT_LIMIT, BAD_NEGATION, BAD_VALUE, CONFLICTING_OPTION, EMPTY_RANGE, HOST_NAME_ADDRESS,
     IMPOSSIBLE_TCP_FLAGS, OBSOLETE_NEGATION, SYNTAX_ERROR, TRUNCATED_COMMENT, TRUNCATED_LOG_PREFIX,
@@ -1698,7 +1699,7 @@ impl<'a> Interpreter<'a> {
     /// negated: the kernel refuses the rule when the table is committed
     /// (`xt_check_match`: "tcp match: only valid for protocol 6"), wherever
     /// the `-p` is written.
-    fn check_match_protocol(&mut self, name: &str, span: Span) {
+    fn check_match_protocol(&mut self, name: &str, span: Span, kind: &MatchKind<'_>) {
         // IPv6's ah match needs no `-p ah`: checked once the family is
         // known (build.rs, `check_family_dependent_rules`).
         if name == "ah" {
@@ -1717,16 +1718,31 @@ impl<'a> Interpreter<'a> {
         }
         let has = written_protocol(protocol);
         let wanted = Protocol::Number(number).name();
-        self.diagnostics.push(
-            error(
-                &BAD_VALUE,
-                span,
-                format!("`-m {name}` needs `-p {wanted}`; the rule has {has}"),
-            )
-            .with_note(format!(
-                "the kernel refuses the rule when the table is committed (\"{name} match: only valid for protocol {number}\"); `iptables-restore --test` does not see it"
-            )),
-        );
+        let mut diagnostic = error(
+            &BAD_VALUE,
+            span,
+            format!("`-m {name}` needs `-p {wanted}`; the rule has {has}"),
+        )
+        .with_note(format!(
+            "the kernel refuses the rule when the table is committed (\"{name} match: only valid for protocol {number}\"); `iptables-restore --test` does not see it"
+        ));
+        // iptables-nft turns `! -p udp -m udp --dport 53` into nf_tables'
+        // `meta l4proto != udp th dport 53` (probed: with a port or flag
+        // test it loads; with none, or tcp's --tcp-option, it is refused).
+        let negated_own_protocol =
+            protocol.is_some_and(|p| p.negated && p.value == Protocol::Number(number));
+        let tests_ports_or_flags = match kind {
+            MatchKind::Tcp(ports) | MatchKind::Udp(ports) if matches!(name, "tcp" | "udp") => {
+                ports.source.is_some() || ports.destination.is_some() || ports.flags.is_some()
+            }
+            _ => false,
+        };
+        if negated_own_protocol && tests_ports_or_flags {
+            diagnostic = diagnostic.with_note(format!(
+                "{NFT_LOADS_NOTE}: it loads the rule as nf_tables' `meta l4proto != {wanted}` with a test of the transport header, which reads the ports (and flags) of every other protocol"
+            ));
+        }
+        self.diagnostics.push(diagnostic);
     }
 
     /// iptables refuses `-o` on a rule of PREROUTING or INPUT, whose
@@ -1844,7 +1860,7 @@ impl<'a> Interpreter<'a> {
                 None => MatchKind::Other(module.options),
             };
             if !module.implicit {
-                self.check_match_protocol(&module.name, module.span);
+                self.check_match_protocol(&module.name, module.span, &kind);
             }
             if let MatchKind::Other(options) = &kind
                 && module.name == "ecn"
