@@ -1,5 +1,6 @@
-//! Chain declarations (`:NAME POLICY [p:b]`), `-N` and `-E` as the kernel
-//! takes them, with both backends: a built-in chain's line may come again
+//! Chain declarations (`:NAME POLICY [p:b]`), `-N`, `-X`, `-E` and the
+//! rule numbers of `-I`, `-R`, `-D` and `-Z` as the kernel takes them,
+//! with both backends: a built-in chain's line may come again
 //! and sets its policy each time (`-` leaves it), a user chain is created
 //! once (iptables-nft takes a second `:` line as the first), no chain may
 //! take a standard target's name, and a name may not start with `!` or `-`
@@ -59,6 +60,21 @@ const CASES: &[(&str, &str)] = &[
     ("filter", ":X - [0:0]\n:Y - [0:0]\n-A Y -j X\n-X"),
     ("filter", ":X - [0:0]\n:Y - [0:0]\n-X"),
     ("filter", "-E INPUT Y"),
+    // Rule numbers: from 1 to the chain's length (insertion: one more).
+    ("filter", "-I INPUT 0 -j ACCEPT"),
+    ("filter", "-I INPUT 00 -j ACCEPT"),
+    ("filter", "-I INPUT 1 -j ACCEPT"),
+    ("filter", "-I INPUT 01 -j ACCEPT"),
+    ("filter", "-I INPUT 99999999999 -j ACCEPT"),
+    ("filter", "-A INPUT -j ACCEPT\n-I INPUT 2 -j DROP"),
+    ("filter", "-A INPUT -j ACCEPT\n-I INPUT 3 -j DROP"),
+    ("filter", "-A INPUT -j ACCEPT\n-R INPUT 0 -j DROP"),
+    ("filter", "-A INPUT -j ACCEPT\n-R INPUT 1 -j DROP"),
+    ("filter", "-A INPUT -j ACCEPT\n-D INPUT 0"),
+    ("filter", "-A INPUT -j ACCEPT\n-D INPUT 01"),
+    ("filter", "-A INPUT -j ACCEPT\n-Z INPUT 0"),
+    ("filter", "-A INPUT -j ACCEPT\n-Z INPUT 1"),
+    ("filter", "-A INPUT -j ACCEPT\n-Z INPUT 2"),
     ("filter", ":INPUT accept [0:0]"),
     ("filter", ":INPUT REJECT [0:0]"),
     ("filter", ":INPUT RETURN [0:0]"),
@@ -78,15 +94,31 @@ fn chain_declarations_agree_with_each_backend() {
     let kernels = Kernel::all("chain_declarations_agree_with_each_backend");
     for kernel in &kernels {
         let dumps: Vec<String> = CASES.iter().map(|(t, lines)| dump(t, lines)).collect();
-        let verdicts = kernel.restore_each(
-            &dumps
-                .iter()
-                .map(|d| (Family::V4, d.as_str()))
-                .collect::<Vec<_>>(),
-        );
+        // Each in a namespace of its own: iptables-nft 1.8.9's `-R` and
+        // `-Z N` crash when the table was loaded before (a bug of its own),
+        // and a built-in chain exists in nf_tables only once declared or
+        // given a rule.
+        let verdicts: Vec<Result<(), String>> = dumps
+            .iter()
+            .map(|d| kernel.restore(Family::V4, d, &[]))
+            .collect();
         let mut apart = Vec::new();
-        let mut refused = 0;
+        let (mut refused, mut crashed) = (0, 0);
         for (dump, verdict) in dumps.iter().zip(&verdicts) {
+            // iptables-nft 1.8.9 crashes on `-R CHAIN N` and `-Z CHAIN N`
+            // of a chain the restore filled: a bug, not a refusal of the
+            // line, and nothing iptlint reports.
+            if let Err(message) = verdict
+                && message.contains("Segmentation fault")
+            {
+                assert!(
+                    kernel.backend == "nft" && (dump.contains("-R ") || dump.contains("-Z INPUT ")),
+                    "{}: crashed on {dump}",
+                    kernel.backend
+                );
+                crashed += 1;
+                continue;
+            }
             let iptlint = kernel.refusals_by_iptlint(dump);
             refused += usize::from(verdict.is_err());
             if verdict.is_ok() != iptlint.is_empty() {
@@ -97,7 +129,7 @@ fn chain_declarations_agree_with_each_backend() {
             }
         }
         eprintln!(
-            "{}: {} cases, {refused} refused",
+            "{}: {} cases, {refused} refused, {crashed} crashed",
             kernel.backend,
             CASES.len()
         );

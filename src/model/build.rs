@@ -963,9 +963,30 @@ impl<'a> Builder<'a> {
                     chain.rules.clear();
                 }
             }
-            Statement::Zero(chain) => {
-                if let Some(name) = chain {
-                    self.chain_for(&name);
+            Statement::Zero(chain, number) => {
+                let Some(name) = chain else {
+                    return;
+                };
+                let Some(index) = self.chain_for(&name) else {
+                    return;
+                };
+                let rules = self.current.as_ref().expect("open").chains[index]
+                    .rules
+                    .len();
+                if let Some(number) = number.filter(|&n| n as usize > rules) {
+                    let d = Diagnostic::new(
+                        &BAD_VALUE,
+                        span,
+                        format!(
+                            "`-Z {} {number}`: the chain has {rules} rule{}",
+                            name.text,
+                            if rules == 1 { "" } else { "s" }
+                        ),
+                    )
+                    .with_note("iptables-legacy refuses the line (libiptc: no such rule)")
+                    .with_note(format!("{NFT_LOADS_NOTE}: it zeroes nothing"));
+                    let d = self.in_current(d, Some(&name.text));
+                    self.push(d);
                 }
             }
             Statement::Policy(name, policy) => {
@@ -1471,7 +1492,7 @@ fn statement_chain<'s, 'a>(statement: &'s Statement<'a>) -> Option<&'s Word<'a>>
         | Statement::NewChain(chain)
         | Statement::Policy(chain, _)
         | Statement::Rename(chain, _) => Some(chain),
-        Statement::DeleteChain(chain) | Statement::Flush(chain) | Statement::Zero(chain) => {
+        Statement::DeleteChain(chain) | Statement::Flush(chain) | Statement::Zero(chain, _) => {
             chain.as_ref()
         }
     }
@@ -1486,7 +1507,7 @@ fn statement_letter(statement: &Statement<'_>) -> char {
         Statement::NewChain(_) => 'N',
         Statement::DeleteChain(_) => 'X',
         Statement::Flush(_) => 'F',
-        Statement::Zero(_) => 'Z',
+        Statement::Zero(..) => 'Z',
         Statement::Policy(..) => 'P',
         Statement::Rename(..) => 'E',
     }

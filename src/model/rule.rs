@@ -48,7 +48,7 @@ pub enum Statement<'a> {
     /// `-F [CHAIN]`.
     Flush(Option<Word<'a>>),
     /// `-Z [CHAIN [N]]`.
-    Zero(Option<Word<'a>>),
+    Zero(Option<Word<'a>>, Option<u32>),
     /// `-P CHAIN POLICY`.
     Policy(Word<'a>, Word<'a>),
     /// `-E OLD NEW`.
@@ -2001,7 +2001,7 @@ impl<'a> Interpreter<'a> {
                 statement: match letter {
                     'X' => Some(Statement::DeleteChain(None)),
                     'F' => Some(Statement::Flush(None)),
-                    'Z' => Some(Statement::Zero(None)),
+                    'Z' => Some(Statement::Zero(None, None)),
                     _ => None,
                 },
                 diagnostics: self.diagnostics,
@@ -2015,6 +2015,27 @@ impl<'a> Interpreter<'a> {
         }
         if matches!(letter, 'A' | 'I' | 'R' | 'D') {
             Self::check_interface_direction(&self.rule, &chain.text, &mut self.diagnostics);
+        }
+        // iptables reads a rule number from 1 to INT_MAX
+        // (xtables_strtoui), and refuses the line otherwise.
+        if let Some(word) = self
+            .positional
+            .first()
+            .filter(|_| matches!(letter, 'I' | 'R' | 'D' | 'Z'))
+            && !word
+                .text
+                .parse::<u32>()
+                .is_ok_and(|n| (1..=i32::MAX as u32).contains(&n))
+        {
+            self.diagnostics.push(error(
+                &BAD_VALUE,
+                word.span,
+                format!(
+                    "`{}` is not a rule number: rules are numbered from 1",
+                    word.text
+                ),
+            ));
+            return Interpreted::refused(self.diagnostics);
         }
         let number = |word: Option<&Word<'_>>| word.and_then(|w| w.text.parse::<u32>().ok());
         let has_spec = self.spec_span.is_some();
@@ -2039,7 +2060,7 @@ impl<'a> Interpreter<'a> {
             'N' => Statement::NewChain(chain),
             'X' => Statement::DeleteChain(Some(chain)),
             'F' => Statement::Flush(Some(chain)),
-            'Z' => Statement::Zero(Some(chain)),
+            'Z' => Statement::Zero(Some(chain), number(self.positional.first())),
             'P' => match self.positional.pop() {
                 Some(policy) => Statement::Policy(chain, policy),
                 None => {
