@@ -767,9 +767,16 @@ impl<'a> Builder<'a> {
     fn rule_line(&mut self, line: u32, span: Span, interpreted: Interpreted<'a>) {
         let Interpreted {
             statement,
-            diagnostics,
+            mut diagnostics,
             address_lists,
+            family_markers,
         } = interpreted;
+        // `-6` in an IPv4 dump (`-4` in an IPv6 one): iptables-restore stops
+        // reading the line there and skips it.
+        let skipped_from = family_markers[self.family_so_far().other() as usize];
+        if let Some(kept) = skipped_from {
+            diagnostics.truncate(kept);
+        }
         let address_lists = address_lists
             .as_deref()
             .filter(|lists| self.within_list_budget(lists, span));
@@ -780,6 +787,9 @@ impl<'a> Builder<'a> {
         for diagnostic in diagnostics {
             let d = self.in_current(diagnostic, chain_name.as_deref());
             self.push(d);
+        }
+        if skipped_from.is_some() {
+            return;
         }
         let Some(statement) = statement else { return };
         if self.current.is_none() {

@@ -74,6 +74,11 @@ pub struct Interpreted<'a> {
     pub diagnostics: Vec<Diagnostic>,
     /// `-s`/`-d` with more than one address: iptables adds a rule per pair.
     pub address_lists: Option<Box<AddressLists>>,
+    /// Per family (IPv4, IPv6), where the line says `-4` or `-6`: how many
+    /// of `diagnostics` were found before it. The restore of the other
+    /// family stops reading the line there and skips it, so that one file
+    /// can feed both iptables-restore and ip6tables-restore.
+    pub family_markers: [Option<usize>; 2],
 }
 
 impl Interpreted<'_> {
@@ -82,6 +87,7 @@ impl Interpreted<'_> {
             statement: None,
             diagnostics,
             address_lists: None,
+            family_markers: [None; 2],
         }
     }
 }
@@ -182,6 +188,8 @@ struct Interpreter<'a> {
     spec_span: Option<Span>,
     /// `-s`/`-d` lists of more than one address.
     address_lists: Option<Box<AddressLists>>,
+    /// See [`Interpreted::family_markers`].
+    family_markers: [Option<usize>; 2],
 }
 
 /// Interpret the words of one rule line.
@@ -253,11 +261,16 @@ pub fn interpret<'a>(
         target: None,
         spec_span: None,
         address_lists: None,
+        family_markers: [None; 2],
     };
     interpreter.run();
     *args = std::mem::take(&mut interpreter.args);
     args.clear();
-    interpreter.finish()
+    let family_markers = interpreter.family_markers;
+    Interpreted {
+        family_markers,
+        ..interpreter.finish()
+    }
 }
 
 /// The match named after each protocol: what `-p tcp --dport 22` loads
@@ -1040,7 +1053,10 @@ impl<'a> Interpreter<'a> {
                     )),
                 }
             }
-            "-4" | "--ipv4" | "-6" | "--ipv6" => {}
+            "-4" | "--ipv4" | "-6" | "--ipv6" => {
+                let family = usize::from(text.contains('6'));
+                self.family_markers[family].get_or_insert(self.diagnostics.len());
+            }
             "-t" | "--table" => {
                 self.diagnostics.push(error(
                     &SYNTAX_ERROR,
@@ -2006,6 +2022,7 @@ impl<'a> Interpreter<'a> {
                 },
                 diagnostics: self.diagnostics,
                 address_lists: None,
+                family_markers: [None; 2],
             };
         };
         if chain.text.is_empty() {
@@ -2098,6 +2115,7 @@ impl<'a> Interpreter<'a> {
             statement: Some(statement),
             diagnostics: self.diagnostics,
             address_lists: self.address_lists,
+            family_markers: [None; 2],
         }
     }
 }
