@@ -773,7 +773,8 @@ impl<'a> Builder<'a> {
         } = interpreted;
         // `-6` in an IPv4 dump (`-4` in an IPv6 one): iptables-restore stops
         // reading the line there and skips it.
-        let skipped_from = family_markers[self.family_so_far().other() as usize];
+        let skipped_from =
+            family_markers.and_then(|markers| markers[self.family_so_far().other() as usize]);
         if let Some(kept) = skipped_from {
             diagnostics.truncate(kept);
         }

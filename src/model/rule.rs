@@ -77,8 +77,9 @@ pub struct Interpreted<'a> {
     /// Per family (IPv4, IPv6), where the line says `-4` or `-6`: how many
     /// of `diagnostics` were found before it. The restore of the other
     /// family stops reading the line there and skips it, so that one file
-    /// can feed both iptables-restore and ip6tables-restore.
-    pub family_markers: [Option<usize>; 2],
+    /// can feed both iptables-restore and ip6tables-restore. Boxed: few
+    /// lines have one, and every line is moved several times.
+    pub family_markers: Option<Box<[Option<usize>; 2]>>,
 }
 
 impl Interpreted<'_> {
@@ -87,7 +88,7 @@ impl Interpreted<'_> {
             statement: None,
             diagnostics,
             address_lists: None,
-            family_markers: [None; 2],
+            family_markers: None,
         }
     }
 }
@@ -189,7 +190,7 @@ struct Interpreter<'a> {
     /// `-s`/`-d` lists of more than one address.
     address_lists: Option<Box<AddressLists>>,
     /// See [`Interpreted::family_markers`].
-    family_markers: [Option<usize>; 2],
+    family_markers: Option<Box<[Option<usize>; 2]>>,
 }
 
 /// Interpret the words of one rule line.
@@ -261,12 +262,12 @@ pub fn interpret<'a>(
         target: None,
         spec_span: None,
         address_lists: None,
-        family_markers: [None; 2],
+        family_markers: None,
     };
     interpreter.run();
     *args = std::mem::take(&mut interpreter.args);
     args.clear();
-    let family_markers = interpreter.family_markers;
+    let family_markers = interpreter.family_markers.take();
     Interpreted {
         family_markers,
         ..interpreter.finish()
@@ -1055,7 +1056,8 @@ impl<'a> Interpreter<'a> {
             }
             "-4" | "--ipv4" | "-6" | "--ipv6" => {
                 let family = usize::from(text.contains('6'));
-                self.family_markers[family].get_or_insert(self.diagnostics.len());
+                let seen = self.diagnostics.len();
+                self.family_markers.get_or_insert_default()[family].get_or_insert(seen);
             }
             "-t" | "--table" => {
                 self.diagnostics.push(error(
@@ -2022,7 +2024,7 @@ impl<'a> Interpreter<'a> {
                 },
                 diagnostics: self.diagnostics,
                 address_lists: None,
-                family_markers: [None; 2],
+                family_markers: None,
             };
         };
         if chain.text.is_empty() {
@@ -2115,7 +2117,7 @@ impl<'a> Interpreter<'a> {
             statement: Some(statement),
             diagnostics: self.diagnostics,
             address_lists: self.address_lists,
-            family_markers: [None; 2],
+            family_markers: None,
         }
     }
 }
