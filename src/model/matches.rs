@@ -1588,6 +1588,11 @@ impl<'a> Match<'a> {
 /// A value error: where and what.
 pub type ValueError = (Span, String);
 
+/// The end of a [`ValueError`]'s message when only iptables-legacy refuses
+/// the value: the interpreter turns it into the note that iptables-nft
+/// loads the table anyway.
+pub(crate) const ONLY_LEGACY_REFUSES: &str = "; iptables-nft loads it";
+
 fn value<'o>(option: &'o RawOption<'_>, index: usize) -> (&'o str, Span) {
     let word = &option.values[index];
     (word.text.as_ref(), word.span)
@@ -1914,7 +1919,9 @@ pub fn build_match<'a>(
                     if limit.burst == 0 {
                         return Err((
                             value_span,
-                            "--limit-burst: iptables-legacy refuses a burst of 0 (the kernel's limit match: \"Overflow, try lower\"); iptables-nft loads it".to_string(),
+                            format!(
+                                "--limit-burst: iptables-legacy refuses a burst of 0 (the kernel's limit match: \"Overflow, try lower\"){ONLY_LEGACY_REFUSES}"
+                            ),
                         ));
                     }
                     if limit.burst > 10_000 {
@@ -1929,7 +1936,7 @@ pub fn build_match<'a>(
                 return Err((
                     at,
                     format!(
-                        "--limit-burst: iptables-legacy refuses a burst of {} at this rate (the kernel's limit match: \"Overflow, try lower\", with HZ 250 or 1000); iptables-nft loads it",
+                        "--limit-burst: iptables-legacy refuses a burst of {} at this rate (the kernel's limit match: \"Overflow, try lower\", with HZ 250 or 1000){ONLY_LEGACY_REFUSES}",
                         limit.burst
                     ),
                 ));

@@ -9,7 +9,8 @@
 use std::borrow::Cow;
 
 use super::matches::{
-    ExtensionSpec, MATCH_MODULES, Match, MatchKind, TcpFlags, build_match, match_spec,
+    ExtensionSpec, MATCH_MODULES, Match, MatchKind, ONLY_LEGACY_REFUSES, TcpFlags, build_match,
+    match_spec,
 };
 use super::targets::{
     Action, CONNMARK_OPERATIONS, MARK_OPERATIONS, Target, build_action, is_extension, target_spec,
@@ -1836,9 +1837,10 @@ impl<'a> Interpreter<'a> {
                 error(
                     &BAD_VALUE,
                     span,
-                    "TCPMSS without a match on SYN packets: iptables-legacy refuses the rule; iptables-nft loads it",
+                    "TCPMSS without a match on SYN packets: iptables-legacy refuses the rule",
                 )
-                .with_note("add `--syn` (or `--tcp-flags SYN,RST SYN`): the legacy kernel check requires it (\"Only works on TCP SYN packets\"), and only SYN packets carry an MSS to change"),
+                .with_note("add `--syn` (or `--tcp-flags SYN,RST SYN`): the legacy kernel check requires it (\"Only works on TCP SYN packets\"), and only SYN packets carry an MSS to change")
+                .with_note(format!("{NFT_LOADS_NOTE}: it does not check the packets TCPMSS gets")),
             );
         }
     }
@@ -1871,7 +1873,12 @@ impl<'a> Interpreter<'a> {
                     // repeat that.
                     Err(_) if module.refused_option => MatchKind::Other(Vec::new()),
                     Err((span, message)) => {
-                        self.diagnostics.push(error(&BAD_VALUE, span, message));
+                        let diagnostic = match message.strip_suffix(ONLY_LEGACY_REFUSES) {
+                            Some(message) => error(&BAD_VALUE, span, message)
+                                .with_note(format!("{NFT_LOADS_NOTE}: it checks no such limit")),
+                            None => error(&BAD_VALUE, span, message),
+                        };
+                        self.diagnostics.push(diagnostic);
                         MatchKind::Other(Vec::new())
                     }
                 },
