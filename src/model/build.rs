@@ -938,17 +938,23 @@ impl<'a> Builder<'a> {
                 // iptables deletes the user chains one by one and stops at
                 // the first it cannot delete; the model keeps them all then.
                 let table = self.current.as_ref().expect("open");
+                let called_from_builtin: HashSet<&str> = table
+                    .chains
+                    .iter()
+                    .filter(|chain| chain.builtin)
+                    .flat_map(|chain| &chain.rules)
+                    .filter_map(|rule| rule.target.as_ref().filter(|t| t.is_chain()))
+                    .map(|target| target.name.as_ref())
+                    .collect();
                 let refusal = (0..table.chains.len())
                     .filter(|&index| !table.chains[index].builtin)
                     .find_map(|index| {
-                        let only_user_chains_call = table
-                            .chains
-                            .iter()
-                            .filter(|chain| chain.builtin)
-                            .flat_map(|chain| &chain.rules)
-                            .all(|rule| !jumps_to(rule, &table.chains[index].name));
-                        if only_user_chains_call && table.chains[index].rules.is_empty() {
-                            // Its callers have rules: they are the ones refused.
+                        let chain = &table.chains[index];
+                        if chain.rules.is_empty()
+                            && !called_from_builtin.contains(chain.name.as_ref())
+                        {
+                            // Only user chains call it, if any: they have
+                            // rules, so they are the ones refused.
                             return None;
                         }
                         undeletable(table, index, span)
