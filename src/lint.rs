@@ -247,11 +247,7 @@ fn shorten(text: &mut String) {
         return;
     }
     let total = text.len();
-    let mut end = MAX_TEXT;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
+    text.truncate(crate::source::floor_char_boundary(text, MAX_TEXT));
     text.push_str(&format!("… ({total} bytes in all)"));
 }
 

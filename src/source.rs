@@ -112,7 +112,10 @@ pub fn terminal_stdin_refusal(command: &str) -> Option<String> {
     })
 }
 
-fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
+/// The largest char boundary of `text` at or below `offset` (at most
+/// `text.len()`): where to cut a text without splitting a character.
+pub(crate) fn floor_char_boundary(text: &str, offset: usize) -> usize {
+    let mut offset = offset.min(text.len());
     while offset > 0 && !text.is_char_boundary(offset) {
         offset -= 1;
     }

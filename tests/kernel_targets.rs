@@ -1446,6 +1446,16 @@ fn option_values_agree_with_the_kernel() {
     }
 }
 
+/// The word after the first `option` in `saved` (iptables-save's output
+/// of a one-rule dump), or "" when there is none.
+fn saved_value<'s>(saved: &'s str, option: &str) -> &'s str {
+    saved
+        .split_whitespace()
+        .skip_while(|word| *word != option)
+        .nth(1)
+        .unwrap_or_default()
+}
+
 #[test]
 fn long_comments_load_cut_to_255_bytes_as_iptlint_warns() {
     let test = "long_comments_load_cut_to_255_bytes_as_iptlint_warns";
@@ -1467,11 +1477,7 @@ fn long_comments_load_cut_to_255_bytes_as_iptlint_warns() {
         assert_eq!(warned, length > 255, "{length} bytes");
         for kernel in &kernels {
             let saved = kernel.round_trip(Family::V4, &text).unwrap();
-            let kept = saved
-                .split_whitespace()
-                .skip_while(|word| *word != "--comment")
-                .nth(1)
-                .unwrap_or_default();
+            let kept = saved_value(&saved, "--comment");
             assert_eq!(
                 kept.len(),
                 length.min(255),
@@ -1560,11 +1566,7 @@ fn long_log_prefixes_load_cut_as_iptlint_warns() {
                     Some(w) => quoted(&w.notes[0]).expect("the note quotes the prefix"),
                 };
                 let saved = kernel.round_trip(Family::V4, &text).unwrap();
-                let loaded = saved
-                    .split_whitespace()
-                    .skip_while(|word| *word != option)
-                    .nth(1)
-                    .unwrap_or_default();
+                let loaded = saved_value(&saved, option);
                 assert_eq!(
                     loaded, shown,
                     "{}: {target}, {length} bytes",

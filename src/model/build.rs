@@ -1072,10 +1072,8 @@ impl<'a> Builder<'a> {
                     let table = self.current.as_mut().expect("open");
                     for chain in &mut table.chains {
                         for rule in &mut chain.rules {
-                            if let Some(target) = rule
-                                .target
-                                .as_mut()
-                                .filter(|t| t.is_chain() && t.name == old.text)
+                            if jumps_to(rule, &old.text)
+                                && let Some(target) = &mut rule.target
                             {
                                 target.name = Cow::Owned(new.text.to_string());
                             }

@@ -441,11 +441,7 @@ const MAX_NFLOG_PREFIX: (usize, usize) = (63, 127);
 /// The first `kept` bytes of `text`, to the char boundary below them: what
 /// iptables-save shows of a text the kernel cut.
 fn cut(text: &str, kept: usize) -> &str {
-    let mut end = kept.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+    &text[..crate::source::floor_char_boundary(text, kept)]
 }
 
 /// Match options iptables 1.8.9 refuses to invert (`! --opt`), by module:
