@@ -260,6 +260,16 @@ fn cases() -> Vec<Case> {
                     .chain(["COMMIT".to_string()]),
             ),
         ),
+        case(
+            "-X of 100,000 empty chains beside 100,000 rules",
+            lines(
+                ["*filter".to_string(), ":INPUT ACCEPT [0:0]".to_string()]
+                    .into_iter()
+                    .chain((0..100_000).map(|i| format!(":C{i} - [0:0]")))
+                    .chain((0..100_000).map(|_| "-A INPUT -j ACCEPT".to_string()))
+                    .chain(["-X".to_string(), "COMMIT".to_string()]),
+            ),
+        ),
     ];
     // Lists of 255 addresses on -s and -d: 65,025 rules a line in iptables.
     let list: Vec<String> = (1..=255).map(|i| i.to_string()).collect();
