@@ -492,23 +492,37 @@ fn split_args<'a>(
             .unwrap_or(bytes.len() - at);
         let mut quoted = false;
         let has_quote = at < bytes.len() && bytes[at] == b'"';
+        // The word is one quoted span without escapes (every quoted comment
+        // kube-proxy writes): it can borrow the input.
+        let mut simply_quoted = false;
         if has_quote {
-            while at < bytes.len() {
-                match bytes[at] {
-                    b'"' if quoted => {
-                        // iptables ends a word at its closing quote: `"a"b`
-                        // is two words, `a` and `b` (1.8.9: "Bad argument `b'").
-                        at += 1;
-                        quoted = false;
-                        break;
-                    }
-                    b'"' => quoted = true,
-                    b'\\' if quoted => at += 1,
-                    b' ' | b'\t' if !quoted => break,
-                    _ => {}
+            // Quoted, only a closing quote ends the word (iptables ends a
+            // word at its closing quote: `"a"b` is two words, `a` and `b`;
+            // 1.8.9: "Bad argument `b'"), and a backslash makes the next
+            // byte literal. A quote never closed runs to the end. One memchr
+            // search per quote or backslash instead of a match per byte, and
+            // no second pass to see whether the word borrows: 524.3M ->
+            // 511.0M instructions for `check` (callgrind, 1k dump, -2.5%).
+            // (The bare runs stay a table load per byte: memchr3 cost 1.1%
+            // more, their words being too short for its vectors, and eight
+            // bytes at a time by hand saved only 0.24%.)
+            let opening = at;
+            let mut escaped = false;
+            quoted = true;
+            at += 1;
+            while let Some(found) = memchr::memchr2(b'"', b'\\', &bytes[at.min(bytes.len())..]) {
+                at += found + 1;
+                if bytes[at - 1] == b'"' {
+                    quoted = false;
+                    break;
                 }
+                escaped = true;
                 at += 1;
             }
+            if quoted {
+                at = bytes.len();
+            }
+            simply_quoted = opening == word_start && !quoted && !escaped;
         }
         let at_end = at.min(bytes.len());
         let written = &text[word_start..at_end];
@@ -523,8 +537,8 @@ fn split_args<'a>(
         }
         let text = if !has_quote {
             Cow::Borrowed(written)
-        } else if let Some(inner) = simply_quoted(written) {
-            Cow::Borrowed(inner)
+        } else if simply_quoted {
+            Cow::Borrowed(&written[1..written.len() - 1])
         } else {
             Cow::Owned(unquote(written))
         };
@@ -537,13 +551,6 @@ fn split_args<'a>(
         at = at_end;
     }
     count
-}
-
-/// The inside of `"..."` when the word is one quoted span without escapes
-/// (every quoted comment kube-proxy writes), so it can borrow the input.
-fn simply_quoted(written: &str) -> Option<&str> {
-    let inner = written.strip_prefix('"')?.strip_suffix('"')?;
-    (!inner.contains(['"', '\\'])).then_some(inner)
 }
 
 /// Remove quotes as iptables does (xshared.c:add_param_to_argv): `"` toggles
