@@ -89,6 +89,57 @@ const GROUPS: &[&[&str]] = &[
         "-j REJECT --reject-with icmp-host-unreachable",
         "-j REJECT --reject-with icmp-host-u",
     ],
+    // An ICMP type by name, alias, abbreviation or number: its type and
+    // range of codes.
+    &[
+        "-p icmp --icmp-type echo-request -j ACCEPT",
+        "-p icmp -m icmp --icmp-type 8 -j ACCEPT",
+        "-p icmp --icmp-type PING -j ACCEPT",
+        "-p icmp --icmp-type 8/0:255 -j ACCEPT",
+    ],
+    &["-p icmp --icmp-type 8/0 -j ACCEPT"],
+    &["-p icmp ! --icmp-type 8 -j ACCEPT"],
+    &[
+        "-p icmp --icmp-type port-unreachable -j ACCEPT",
+        "-p icmp --icmp-type 3/3 -j ACCEPT",
+        "-p icmp --icmp-type port-unr -j ACCEPT",
+    ],
+    &[
+        "-p icmp --icmp-type any -j ACCEPT",
+        "-p icmp --icmp-type 255 -j ACCEPT",
+    ],
+    // LOG's level by name or number, left out when it is the default; the
+    // options in any order.
+    &[
+        "-j LOG",
+        "-j LOG --log-level 4",
+        "-j LOG --log-level warning",
+    ],
+    &[
+        "-j LOG --log-level debug --log-prefix x",
+        "-j LOG --log-prefix x --log-level 7",
+    ],
+    &[
+        "-j LOG --log-level emerg",
+        "-j LOG --log-level panic",
+        "-j LOG --log-level 0",
+    ],
+    // CONNMARK's ways to set a mark, and the default masks of saving and
+    // restoring one.
+    &[
+        "-j CONNMARK --set-mark 1",
+        "-j CONNMARK --set-xmark 0x1/0xffffffff",
+    ],
+    &["-j CONNMARK --or-mark 0x4", "-j CONNMARK --set-xmark 4/4"],
+    &[
+        "-j CONNMARK --save-mark",
+        "-j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff",
+        "-j CONNMARK --save-mark --mask 0xffffffff",
+    ],
+    &[
+        "-j CONNMARK --restore-mark --mask 0xff",
+        "-j CONNMARK --restore-mark --ctmask 255 --nfmask 0xff",
+    ],
 ];
 
 #[test]

@@ -706,95 +706,102 @@ fn parse_packet_type(text: &str) -> Result<(), String> {
 }
 
 /// The type names `-m icmp --icmp-type` knows, aliases included, in the
-/// order of iptables' table (`iptables -p icmp -h`, iptables 1.8.9).
-const ICMP_NAMES: &[&str] = &[
-    "any",
-    "echo-reply",
-    "pong",
-    "destination-unreachable",
-    "network-unreachable",
-    "host-unreachable",
-    "protocol-unreachable",
-    "port-unreachable",
-    "fragmentation-needed",
-    "source-route-failed",
-    "network-unknown",
-    "host-unknown",
-    "network-prohibited",
-    "host-prohibited",
-    "TOS-network-unreachable",
-    "TOS-host-unreachable",
-    "communication-prohibited",
-    "host-precedence-violation",
-    "precedence-cutoff",
-    "source-quench",
-    "redirect",
-    "network-redirect",
-    "host-redirect",
-    "TOS-network-redirect",
-    "TOS-host-redirect",
-    "echo-request",
-    "ping",
-    "router-advertisement",
-    "router-solicitation",
-    "time-exceeded",
-    "ttl-exceeded",
-    "ttl-zero-during-transit",
-    "ttl-zero-during-reassembly",
-    "parameter-problem",
-    "ip-header-bad",
-    "required-option-missing",
-    "timestamp-request",
-    "timestamp-reply",
-    "address-mask-request",
-    "address-mask-reply",
+/// order of iptables' table (`iptables -p icmp -h`, iptables 1.8.9), with
+/// the type and code each loads (`None`: every code; `any` is type 255),
+/// as iptables-save prints them with either backend.
+const ICMP_TYPES: &[(&str, u8, Option<u8>)] = &[
+    ("any", 255, None),
+    ("echo-reply", 0, None),
+    ("pong", 0, None),
+    ("destination-unreachable", 3, None),
+    ("network-unreachable", 3, Some(0)),
+    ("host-unreachable", 3, Some(1)),
+    ("protocol-unreachable", 3, Some(2)),
+    ("port-unreachable", 3, Some(3)),
+    ("fragmentation-needed", 3, Some(4)),
+    ("source-route-failed", 3, Some(5)),
+    ("network-unknown", 3, Some(6)),
+    ("host-unknown", 3, Some(7)),
+    ("network-prohibited", 3, Some(9)),
+    ("host-prohibited", 3, Some(10)),
+    ("TOS-network-unreachable", 3, Some(11)),
+    ("TOS-host-unreachable", 3, Some(12)),
+    ("communication-prohibited", 3, Some(13)),
+    ("host-precedence-violation", 3, Some(14)),
+    ("precedence-cutoff", 3, Some(15)),
+    ("source-quench", 4, None),
+    ("redirect", 5, None),
+    ("network-redirect", 5, Some(0)),
+    ("host-redirect", 5, Some(1)),
+    ("TOS-network-redirect", 5, Some(2)),
+    ("TOS-host-redirect", 5, Some(3)),
+    ("echo-request", 8, None),
+    ("ping", 8, None),
+    ("router-advertisement", 9, None),
+    ("router-solicitation", 10, None),
+    ("time-exceeded", 11, None),
+    ("ttl-exceeded", 11, None),
+    ("ttl-zero-during-transit", 11, Some(0)),
+    ("ttl-zero-during-reassembly", 11, Some(1)),
+    ("parameter-problem", 12, None),
+    ("ip-header-bad", 12, Some(0)),
+    ("required-option-missing", 12, Some(1)),
+    ("timestamp-request", 13, None),
+    ("timestamp-reply", 14, None),
+    ("address-mask-request", 17, None),
+    ("address-mask-reply", 18, None),
 ];
 
-/// The type names of `-m icmp6 --icmpv6-type` (`ip6tables -p icmpv6 -h`).
-const ICMPV6_NAMES: &[&str] = &[
-    "destination-unreachable",
-    "no-route",
-    "communication-prohibited",
-    "beyond-scope",
-    "address-unreachable",
-    "port-unreachable",
-    "failed-policy",
-    "reject-route",
-    "packet-too-big",
-    "time-exceeded",
-    "ttl-exceeded",
-    "ttl-zero-during-transit",
-    "ttl-zero-during-reassembly",
-    "parameter-problem",
-    "bad-header",
-    "unknown-header-type",
-    "unknown-option",
-    "echo-request",
-    "ping",
-    "echo-reply",
-    "pong",
-    "router-solicitation",
-    "router-advertisement",
-    "neighbour-solicitation",
-    "neighbor-solicitation",
-    "neighbour-advertisement",
-    "neighbor-advertisement",
-    "redirect",
+/// The same for `-m icmp6 --icmpv6-type` (`ip6tables -p icmpv6 -h`).
+const ICMPV6_TYPES: &[(&str, u8, Option<u8>)] = &[
+    ("destination-unreachable", 1, None),
+    ("no-route", 1, Some(0)),
+    ("communication-prohibited", 1, Some(1)),
+    ("beyond-scope", 1, Some(2)),
+    ("address-unreachable", 1, Some(3)),
+    ("port-unreachable", 1, Some(4)),
+    ("failed-policy", 1, Some(5)),
+    ("reject-route", 1, Some(6)),
+    ("packet-too-big", 2, None),
+    ("time-exceeded", 3, None),
+    ("ttl-exceeded", 3, None),
+    ("ttl-zero-during-transit", 3, Some(0)),
+    ("ttl-zero-during-reassembly", 3, Some(1)),
+    ("parameter-problem", 4, None),
+    ("bad-header", 4, Some(0)),
+    ("unknown-header-type", 4, Some(1)),
+    ("unknown-option", 4, Some(2)),
+    ("echo-request", 128, None),
+    ("ping", 128, None),
+    ("echo-reply", 129, None),
+    ("pong", 129, None),
+    ("router-solicitation", 133, None),
+    ("router-advertisement", 134, None),
+    ("neighbour-solicitation", 135, None),
+    ("neighbor-solicitation", 135, None),
+    ("neighbour-advertisement", 136, None),
+    ("neighbor-advertisement", 136, None),
+    ("redirect", 137, None),
 ];
 
-/// An ICMP type as iptables 1.8 reads it: a name of `names` or any
-/// unambiguous beginning of one, in any case; otherwise `TYPE[/CODE]` or
-/// `TYPE/MIN:MAX` with numbers 0 to 255 in C's notation (a range of types
-/// is refused).
-fn parse_icmp_type(names: &[&str], text: &str) -> Result<(), String> {
+/// An ICMP type as iptables 1.8 reads it, and what the kernel loads for
+/// it: a name of `types` or any unambiguous beginning of one, in any case;
+/// otherwise `TYPE[/CODE]` or `TYPE/MIN:MAX` with numbers 0 to 255 in C's
+/// notation (a range of types is refused).
+fn parse_icmp_type(types: &[(&str, u8, Option<u8>)], text: &str) -> Result<IcmpType, String> {
     let starts_with_text = |name: &str| {
         name.len() >= text.len()
             && name.as_bytes()[..text.len()].eq_ignore_ascii_case(text.as_bytes())
     };
-    let mut candidates = names.iter().filter(|name| starts_with_text(name));
+    let mut candidates = types.iter().filter(|(name, ..)| starts_with_text(name));
     match (candidates.next(), candidates.next()) {
-        (Some(_), None) if !text.is_empty() => return Ok(()),
-        (Some(first), Some(second)) if !text.is_empty() => {
+        (Some(&(_, kind, code)), None) if !text.is_empty() => {
+            return Ok(IcmpType {
+                kind,
+                codes: code.map_or((0, 255), |code| (code, code)),
+            });
+        }
+        (Some((first, ..)), Some((second, ..))) if !text.is_empty() => {
             return Err(format!("`{text}` is ambiguous: `{first}` or `{second}`?"));
         }
         _ => {}
@@ -810,21 +817,23 @@ fn parse_icmp_type(names: &[&str], text: &str) -> Result<(), String> {
     {
         return Err(format!("`{text}`: ICMP type ranges are not supported"));
     }
-    if byte(kind).is_none() {
+    let Some(kind) = byte(kind) else {
         return Err(format!(
             "`{text}` is not an ICMP type (a name such as `echo-request`, or a number 0-255 with an optional `/CODE`)"
         ));
-    }
-    let code_ok = code.is_none_or(|code| {
-        let (low, high) = code.split_once(':').unwrap_or((code, code));
-        byte(low).is_some() && byte(high).is_some()
-    });
-    if code_ok {
-        Ok(())
-    } else {
-        Err(format!(
+    };
+    let codes = match code {
+        None => Some((0, 255)),
+        Some(code) => {
+            let (low, high) = code.split_once(':').unwrap_or((code, code));
+            byte(low).zip(byte(high))
+        }
+    };
+    match codes {
+        Some(codes) => Ok(IcmpType { kind, codes }),
+        None => Err(format!(
             "`{text}`: the code after `/` is not a number 0-255 (or a range MIN:MAX)"
-        ))
+        )),
     }
 }
 
@@ -1490,10 +1499,30 @@ pub struct OwnerMatch {
 }
 
 /// `-m icmp --icmp-type` / `-m icmp6 --icmpv6-type`: a type name or `TYPE[/CODE]`.
-#[derive(Debug, Clone, PartialEq)]
+/// Two are equal when they load the same type and codes, however written.
+#[derive(Debug, Clone)]
 pub struct IcmpMatch {
     /// As written (`echo-request`, `8`, `3/4`, `any`).
     pub icmp_type: Negatable<String>,
+    /// What the kernel loads for it.
+    pub loaded: IcmpType,
+}
+
+impl PartialEq for IcmpMatch {
+    fn eq(&self, other: &Self) -> bool {
+        self.icmp_type.negated == other.icmp_type.negated && self.loaded == other.loaded
+    }
+}
+
+/// An ICMP type and range of codes as the kernel's icmp match keeps them:
+/// `echo-request`, `ping` and `8` are type 8 with codes 0 to 255,
+/// `port-unreachable` and `3/3` type 3 with code 3; `any` is type 255.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcmpType {
+    /// The type.
+    pub kind: u8,
+    /// The lowest and highest code, as written (a reversed range loads).
+    pub codes: (u8, u8),
 }
 
 /// `-m ttl` / `-m hl`.
@@ -1977,16 +2006,22 @@ pub fn build_match<'a>(
             MatchKind::Owner(Box::new(owner))
         }
         "icmp" | "icmp6" => match options.first() {
-            Some(option) => MatchKind::Icmp(IcmpMatch {
-                icmp_type: typed(option, |text| {
-                    let names = if name == "icmp" {
-                        ICMP_NAMES
-                    } else {
-                        ICMPV6_NAMES
-                    };
-                    parse_icmp_type(names, text).map(|()| text.to_string())
-                })?,
-            }),
+            Some(option) => {
+                let types = if name == "icmp" {
+                    ICMP_TYPES
+                } else {
+                    ICMPV6_TYPES
+                };
+                let loaded = typed(option, |text| parse_icmp_type(types, text))?;
+                MatchKind::Icmp(IcmpMatch {
+                    icmp_type: Negatable {
+                        value: value(option, 0).0.to_string(),
+                        negated: loaded.negated,
+                        span: loaded.span,
+                    },
+                    loaded: loaded.value,
+                })
+            }
             None => return Err((span, format!("{name}: a type option is required"))),
         },
         "length" => match options.first() {
@@ -3127,12 +3162,12 @@ mod tests {
 
     #[test]
     fn icmp_types_as_iptables_reads_them() {
-        let ok = |text| parse_icmp_type(ICMP_NAMES, text).is_ok();
+        let ok = |text| parse_icmp_type(ICMP_TYPES, text).is_ok();
         // Names and any unambiguous beginning, in any case.
         assert!(ok("echo-request") && ok("PING") && ok("echo-rep") && ok("TOS-host-r"));
         assert!(ok("any") && ok("redirect"));
         // Beginnings of several names.
-        let ambiguous = parse_icmp_type(ICMP_NAMES, "echo").unwrap_err();
+        let ambiguous = parse_icmp_type(ICMP_TYPES, "echo").unwrap_err();
         assert!(
             ambiguous.contains("`echo-reply` or `echo-request`"),
             "{ambiguous}"
@@ -3142,15 +3177,27 @@ mod tests {
         assert!(ok("8") && ok("0x03/0x01") && ok("010") && ok("3/1:2") && ok("3/2:1"));
         assert!(!ok("256") && !ok("3/256") && !ok("3/") && !ok("/3") && !ok("8x"));
         assert!(
-            parse_icmp_type(ICMP_NAMES, "3:4")
+            parse_icmp_type(ICMP_TYPES, "3:4")
                 .unwrap_err()
                 .contains("ranges")
         );
         assert!(!ok("echo-request/0") && !ok(""));
+        // What each loads: the type and its range of codes.
+        let loaded = |text| parse_icmp_type(ICMP_TYPES, text).map(|t| (t.kind, t.codes));
+        assert_eq!(loaded("ping"), Ok((8, (0, 255))));
+        assert_eq!(loaded("echo-request"), loaded("8"));
+        assert_eq!(loaded("Port-Unr"), Ok((3, (3, 3))));
+        assert_eq!(loaded("3/3"), loaded("port-unreachable"));
+        assert_eq!(loaded("any"), loaded("255"));
+        assert_eq!(loaded("3/2:1"), Ok((3, (2, 1))));
+        assert_eq!(
+            parse_icmp_type(ICMPV6_TYPES, "echo-request").map(|t| t.kind),
+            Ok(128)
+        );
         // ICMPv6 has its own names and no `any`.
-        assert!(parse_icmp_type(ICMPV6_NAMES, "neighbour-s").is_ok());
-        assert!(parse_icmp_type(ICMPV6_NAMES, "neigh").is_err());
-        assert!(parse_icmp_type(ICMPV6_NAMES, "any").is_err());
+        assert!(parse_icmp_type(ICMPV6_TYPES, "neighbour-s").is_ok());
+        assert!(parse_icmp_type(ICMPV6_TYPES, "neigh").is_err());
+        assert!(parse_icmp_type(ICMPV6_TYPES, "any").is_err());
     }
 
     #[test]

@@ -295,9 +295,16 @@ impl Target<'_> {
     /// Whether the kernel holds the two targets as the same (see
     /// [`crate::model::Rule::same_entry`]): equal, or REJECT both times with
     /// the same reply, `--reject-with` left out meaning `family`'s default
-    /// and a type abbreviated or written by its alias meaning the type.
+    /// and a type abbreviated or written by its alias meaning the type, or
+    /// a target kept untyped with the same options as it loads them (see
+    /// [`loaded_options`]).
     pub fn same_entry(&self, other: &Target<'_>, family: Family) -> bool {
         match (&self.action, &other.action) {
+            (Action::Extension(a), Action::Extension(b)) => {
+                self.name == other.name
+                    && self.goto == other.goto
+                    && loaded_options(&self.name, a) == loaded_options(&other.name, b)
+            }
             (Action::Reject(a), Action::Reject(b)) => {
                 let reply = |written: &Option<Cow<'_, str>>| {
                     reject_type(
@@ -862,9 +869,7 @@ pub fn build_action<'a>(
                     }
                     let value = parse_mark(&word.text)
                         .map_err(|m| (word.span, format!("{}: {m}", option.name)))?;
-                    if name == "MARK"
-                        && let Some((canonical, text)) = canonical_mark(option.name, value)
-                    {
+                    if let Some((canonical, text)) = canonical_mark(option.name, value) {
                         option.name = canonical;
                         word.text = Cow::Owned(text);
                     }
@@ -1068,16 +1073,92 @@ fn netmap_prefix_clamped(text: &str) -> Cow<'_, str> {
 /// A syslog level as iptables reads `--log-level` (xtoptions.c): a number
 /// from 0 to 7 in C notation (`07`, `0x4`), or one of its names, lower case.
 fn is_log_level(text: &str) -> bool {
-    const NAMES: &[&str] = &[
-        "alert", "crit", "debug", "emerg", "error", "info", "notice", "panic", "warning",
-    ];
-    NAMES.contains(&text) || parse_u32(text).is_ok_and(|level| level <= 7)
+    log_level(text).is_some()
 }
 
-/// MARK's options as the kernel keeps them (libxt_MARK.c, revision 2):
-/// every form is one `--set-xmark VALUE/MASK`, which is what
-/// iptables-save prints, so `--or-mark 0x4000` and
-/// `--set-xmark 0x4000/0x4000` are the same rule.
+/// The number of a `--log-level` (see [`is_log_level`]).
+fn log_level(text: &str) -> Option<u32> {
+    const NAMES: &[(&str, u32)] = &[
+        ("alert", 1),
+        ("crit", 2),
+        ("debug", 7),
+        ("emerg", 0),
+        ("error", 3),
+        ("info", 6),
+        ("notice", 5),
+        ("panic", 0),
+        ("warning", 4),
+    ];
+    match NAMES.iter().find(|(name, _)| *name == text) {
+        Some(&(_, level)) => Some(level),
+        None => parse_u32(text).ok().filter(|&level| level <= 7),
+    }
+}
+
+/// The options of an untyped target as the kernel keeps them, for
+/// comparing two rules the way `-D` does: in no particular order (each
+/// sets its own field of the target's data; none may be given twice), and
+/// where iptables writes one setting several ways, in one of them:
+/// - LOG's `--log-level` by number, left out when it is the default 4
+///   (`warning`), as iptables-save leaves it out;
+/// - CONNMARK's `--save-mark` and `--restore-mark` with both masks
+///   written: `--mask M` is `--nfmask M --ctmask M`, and each defaults to
+///   0xffffffff, as iptables-save prints them.
+///
+/// (MARK's and CONNMARK's ways of setting a mark are made one when the
+/// rule is read: see [`canonical_mark`].)
+pub fn loaded_options(target: &str, options: &[RawOption<'_>]) -> Vec<(String, bool, Vec<String>)> {
+    let mut loaded: Vec<(String, bool, Vec<String>)> = options
+        .iter()
+        .map(|option| {
+            let values = option.values.iter().map(|word| word.text.to_string());
+            (option.name.to_string(), option.negated, values.collect())
+        })
+        .collect();
+    match target {
+        "LOG" => {
+            for (name, _, values) in &mut loaded {
+                if name == "--log-level"
+                    && let Some(level) = values.first().and_then(|text| log_level(text))
+                {
+                    values[0] = level.to_string();
+                }
+            }
+            loaded.retain(|(name, _, values)| !(name == "--log-level" && values[..] == ["4"]));
+        }
+        "CONNMARK"
+            if loaded
+                .iter()
+                .any(|(name, ..)| name == "--save-mark" || name == "--restore-mark") =>
+        {
+            let (mut nfmask, mut ctmask) = (u32::MAX, u32::MAX);
+            for (name, _, values) in &loaded {
+                let Some(mask) = values.first().and_then(|text| parse_u32(text).ok()) else {
+                    continue;
+                };
+                match name.as_str() {
+                    "--mask" => (nfmask, ctmask) = (mask, mask),
+                    "--nfmask" => nfmask = mask,
+                    "--ctmask" => ctmask = mask,
+                    _ => {}
+                }
+            }
+            loaded
+                .retain(|(name, ..)| !matches!(name.as_str(), "--mask" | "--nfmask" | "--ctmask"));
+            loaded.push(("--nfmask".to_string(), false, vec![nfmask.to_string()]));
+            loaded.push(("--ctmask".to_string(), false, vec![ctmask.to_string()]));
+        }
+        _ => {}
+    }
+    loaded.sort();
+    loaded
+}
+
+/// MARK's and CONNMARK's ways of setting a mark as the kernel keeps them
+/// (libxt_MARK.c revision 2, libxt_CONNMARK.c revision 1): every form is
+/// one `--set-xmark VALUE/MASK`, which is what iptables-save prints, so
+/// `--or-mark 0x4000` and `--set-xmark 0x4000/0x4000` are the same rule
+/// (checked against both backends in `tests/kernel_delete.rs`).
 fn canonical_mark(option: &str, given: super::values::MarkValue) -> Option<(&'static str, String)> {
     let explicit_mask = given.mask != u32::MAX;
     let (mark, mask) = match option {
@@ -1194,6 +1275,71 @@ fn reject_table(family: Family) -> &'static [(&'static str, &'static str)] {
 mod tests {
     use super::*;
     use crate::model::matches::{MATCH_SPECS, match_spec};
+
+    /// The options of `-j NAME WORDS...` as [`loaded_options`] gives them.
+    fn loaded(name: &str, words: &str) -> Vec<(String, bool, Vec<String>)> {
+        use crate::model::rule::{Interpreted, Statement, interpret};
+        use crate::syntax::{LineKind, parse_line};
+        let line = format!("-A X -j {name} {words}");
+        let parsed = parse_line(&line, 0, 1).expect("a rule line");
+        let LineKind::Rule {
+            counters,
+            mut args,
+            word_count,
+        } = parsed.kind
+        else {
+            panic!("{line}: not a rule line")
+        };
+        let Interpreted {
+            statement: Some(Statement::Append(_, rule)),
+            ..
+        } = interpret(1, parsed.span, counters, &mut args, word_count)
+        else {
+            panic!("{line}: not an append")
+        };
+        match rule.target.map(|target| target.action) {
+            Some(Action::Extension(options)) => loaded_options(name, &options),
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn untyped_targets_compare_as_the_kernel_keeps_them() {
+        // LOG: the level by number, the default 4 left out, any order.
+        assert_eq!(loaded("LOG", ""), loaded("LOG", "--log-level warning"));
+        assert_eq!(loaded("LOG", ""), loaded("LOG", "--log-level 0x4"));
+        assert_eq!(
+            loaded("LOG", "--log-level debug --log-prefix x"),
+            loaded("LOG", "--log-prefix x --log-level 7")
+        );
+        assert_ne!(loaded("LOG", "--log-level 5"), loaded("LOG", ""));
+        assert_ne!(
+            loaded("LOG", "--log-prefix x"),
+            loaded("LOG", "--log-prefix y")
+        );
+        // CONNMARK: saving and restoring with both masks written.
+        assert_eq!(
+            loaded("CONNMARK", "--save-mark"),
+            loaded("CONNMARK", "--save-mark --mask 0xffffffff")
+        );
+        assert_eq!(
+            loaded("CONNMARK", "--restore-mark --mask 0xff"),
+            loaded("CONNMARK", "--restore-mark --ctmask 255 --nfmask 0xff")
+        );
+        assert_ne!(
+            loaded("CONNMARK", "--restore-mark --nfmask 0xff"),
+            loaded("CONNMARK", "--restore-mark --mask 0xff")
+        );
+        assert_ne!(
+            loaded("CONNMARK", "--save-mark"),
+            loaded("CONNMARK", "--restore-mark")
+        );
+        // Setting a mark is one `--set-xmark` once read.
+        assert_eq!(
+            loaded("CONNMARK", "--and-mark 0xf"),
+            loaded("CONNMARK", "--set-xmark 0x0/0xfffffff0")
+        );
+    }
 
     /// What iptables-restore 1.8.9 (legacy, in a private namespace) said of
     /// `-j RATEEST --rateest-name x` with these interval and ewmalog
