@@ -120,6 +120,10 @@ const GROUPS: &[&[&str]] = &[
         "-j LOG --log-prefix x --log-level 7",
     ],
     &[
+        "-j LOG --log-level alert --log-ip-options --log-uid",
+        "-j LOG --log-uid --log-level 1 --log-ip-options",
+    ],
+    &[
         "-j LOG --log-level emerg",
         "-j LOG --log-level panic",
         "-j LOG --log-level 0",
@@ -131,6 +135,14 @@ const GROUPS: &[&[&str]] = &[
         "-j CONNMARK --set-xmark 0x1/0xffffffff",
     ],
     &["-j CONNMARK --or-mark 0x4", "-j CONNMARK --set-xmark 4/4"],
+    &[
+        "-j CONNMARK --xor-mark 0x2",
+        "-j CONNMARK --set-xmark 0x2/0x0",
+    ],
+    &[
+        "-j CONNMARK --set-mark 0x2/0x4",
+        "-j CONNMARK --set-xmark 0x2/0x6",
+    ],
     &[
         "-j CONNMARK --save-mark",
         "-j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff",
