@@ -95,10 +95,12 @@ fn the_kernel_agrees_with_every_parse_fixture() {
             .filter(|d| d.severity >= Severity::Warning)
             .map(|d| report.source.location(d.primary_span().start as usize).0)
             .collect();
+        // An error whose note says this backend loads the table anyway
+        // is the other backend's refusal.
         let errors: Vec<&str> = report
             .diagnostics
             .iter()
-            .filter(|d| d.severity == Severity::Error)
+            .filter(|d| d.severity == Severity::Error && !kernel.loads_anyway(d))
             .map(|d| d.info.name)
             .collect();
         match kernel.restore(Family::V4, &text, &[]) {

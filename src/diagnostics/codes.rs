@@ -657,6 +657,37 @@ declare_code! {
     pub static TRUNCATED_LOG_PREFIX = ("IPT030", "truncated-log-prefix", Warning, "a log prefix iptables cuts to 29 bytes (NFLOG: 63)");
 }
 
+declare_code! {
+    /// ## What it does
+    /// Reports `-R CHAIN N` and `-Z CHAIN N` whose rule N was added by the
+    /// same restore (by `-A`, `-I` or an earlier `-R`), as every rule of a
+    /// file restored whole is.
+    ///
+    /// ## Why it matters
+    /// iptables-nft sends a restore to the kernel as one transaction, and
+    /// finds the rule to replace or zero among the rules committed before
+    /// it: a rule the same transaction adds is not there yet.
+    /// iptables-nft-restore 1.8.9 crashes on the line (segmentation fault)
+    /// and loads nothing. iptables-legacy-restore, which edits a copy of the
+    /// table, loads it.
+    /// `-R` or `-Z` by number of a rule that was loaded before the restore
+    /// (`iptables-restore --noflush` on a chain the file does not declare)
+    /// works with both, and so do `-D N` and `-I N` of any rule.
+    ///
+    /// ## Example
+    /// ```text
+    /// -A INPUT -p tcp --dport 22 -j ACCEPT
+    /// -R INPUT 1 -p tcp --dport 2222 -j ACCEPT
+    /// ```
+    ///
+    /// ## How to fix
+    /// Write the rule as it should end up (`-A INPUT -p tcp --dport 2222 -j
+    /// ACCEPT`) instead of adding it and replacing it; zero counters with
+    /// `[0:0]` in front of the rule or `-Z CHAIN` (all rules), which both
+    /// backends load.
+    pub static NUMBERED_NEW_RULE = ("IPT031", "numbered-new-rule", Error, "`-R`/`-Z` by number of a rule the same restore adds (iptables-nft cannot)");
+}
+
 /// Every parse-level code, in code order.
 pub static PARSE_CODES: &[&CodeInfo] = &[
     &SYNTAX_ERROR,
@@ -689,4 +720,5 @@ pub static PARSE_CODES: &[&CodeInfo] = &[
     &UNKNOWN_MODULE,
     &IMPOSSIBLE_TCP_FLAGS,
     &TRUNCATED_LOG_PREFIX,
+    &NUMBERED_NEW_RULE,
 ];

@@ -20,9 +20,9 @@ use crate::checks::hooks::NFT_LOADS_NOTE;
 use crate::checks::legacy_walk::LEGACY_LOADS_NOTE;
 use crate::diagnostics::codes::{
     BAD_COUNTERS, BAD_POLICY, BAD_VALUE, CHAIN_NAME_TOO_LONG, CRLF_LINE_ENDINGS, DUPLICATE_CHAIN,
-    DUPLICATE_TABLE, MISSING_COMMIT, POLICY_ON_USER_CHAIN, RULE_OUTSIDE_TABLE, SYNTAX_ERROR,
-    TOO_COMPLEX, TOO_MANY_DIAGNOSTICS, UNDECLARED_CHAIN, UNKNOWN_OPTION, UNKNOWN_TABLE,
-    UNTERMINATED_QUOTE, WHITESPACE_LINE,
+    DUPLICATE_TABLE, MISSING_COMMIT, NUMBERED_NEW_RULE, POLICY_ON_USER_CHAIN, RULE_OUTSIDE_TABLE,
+    SYNTAX_ERROR, TOO_COMPLEX, TOO_MANY_DIAGNOSTICS, UNDECLARED_CHAIN, UNKNOWN_OPTION,
+    UNKNOWN_TABLE, UNTERMINATED_QUOTE, WHITESPACE_LINE,
 };
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::syntax::{
@@ -861,7 +861,12 @@ impl<'a> Builder<'a> {
                 if let Some(index) = self.chain_for(&chain) {
                     let rules = &mut self.current.as_mut().expect("open").chains[index].rules;
                     match rules.get_mut((position as usize).wrapping_sub(1)) {
-                        Some(slot) => *slot = rule,
+                        Some(slot) => {
+                            *slot = rule;
+                            let d = numbered_new_rule(span, 'R', &chain.text, position);
+                            let d = self.in_current(d, Some(&chain.text));
+                            self.push(d);
+                        }
                         None => {
                             let d = Diagnostic::new(
                                 &BAD_VALUE,
@@ -1002,6 +1007,10 @@ impl<'a> Builder<'a> {
                     )
                     .with_note("iptables-legacy refuses the line (libiptc: no such rule)")
                     .with_note(format!("{NFT_LOADS_NOTE}: it zeroes nothing"));
+                    let d = self.in_current(d, Some(&name.text));
+                    self.push(d);
+                } else if let Some(number) = number {
+                    let d = numbered_new_rule(span, 'Z', &name.text, number);
                     let d = self.in_current(d, Some(&name.text));
                     self.push(d);
                 }
@@ -1511,6 +1520,23 @@ fn statement_chain<'s, 'a>(statement: &'s Statement<'a>) -> Option<&'s Word<'a>>
             chain.as_ref()
         }
     }
+}
+
+/// The error for `-R CHAIN N` (`letter` `R`) or `-Z CHAIN N` of rule N
+/// of the model: a rule this restore adds, which iptables-nft cannot find
+/// (see [`NUMBERED_NEW_RULE`]).
+fn numbered_new_rule(span: Span, letter: char, chain: &str, number: u32) -> Diagnostic {
+    let (verb, done) = match letter {
+        'R' => ("replaces", "replaces the rule"),
+        _ => ("zeroes the counters of", "zeroes the rule's counters"),
+    };
+    Diagnostic::new(
+        &NUMBERED_NEW_RULE,
+        span,
+        format!("`-{letter} {chain} {number}` {verb} a rule this restore adds"),
+    )
+    .with_note("iptables-nft looks for the rule among those loaded before the restore: iptables-nft-restore 1.8.9 crashes on this line (segmentation fault) and loads nothing")
+    .with_note(format!("{LEGACY_LOADS_NOTE}: it {done}"))
 }
 
 fn statement_letter(statement: &Statement<'_>) -> char {
