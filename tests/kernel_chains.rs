@@ -90,6 +90,23 @@ const CASES: &[(&str, &str)] = &[
         "-A INPUT -j ACCEPT\n-I INPUT 1 -j DROP\n-D INPUT 2",
     ),
     ("filter", "-A INPUT -j ACCEPT\n-Z INPUT"),
+    // iptables-nft makes a built-in chain once the restore declares it,
+    // sets its policy, flushes it or adds a rule to it: `-Z` before that
+    // is refused ("No chain/target/match by that name").
+    ("filter", "-A INPUT -j ACCEPT\n-Z OUTPUT"),
+    ("filter", ":INPUT ACCEPT [0:0]\n-Z OUTPUT"),
+    ("filter", "-A INPUT -j ACCEPT\n-Z OUTPUT 1"),
+    ("filter", "-A INPUT -j ACCEPT\n-F OUTPUT\n-Z OUTPUT"),
+    ("filter", "-A INPUT -j ACCEPT\n-P OUTPUT DROP\n-Z OUTPUT"),
+    ("filter", ":OUTPUT ACCEPT [0:0]\n-Z OUTPUT"),
+    (
+        "filter",
+        "-A INPUT -j ACCEPT\n-A OUTPUT -j ACCEPT\n-D OUTPUT 1\n-Z OUTPUT",
+    ),
+    ("filter", "-A OUTPUT -j ACCEPT\n-F\n-Z OUTPUT"),
+    ("filter", "-A INPUT -j ACCEPT\n-F\n-Z OUTPUT"),
+    ("filter", "-A INPUT -j ACCEPT\n-Z"),
+    ("nat", "-A OUTPUT -j ACCEPT\n-Z PREROUTING"),
     ("filter", ":INPUT accept [0:0]"),
     ("filter", ":INPUT REJECT [0:0]"),
     ("filter", ":INPUT RETURN [0:0]"),

@@ -295,6 +295,7 @@ fn build_lines<'a>(src: &'a str, keep: Option<&[bool]>) -> Parsed<'a> {
         list_rules: 0,
         over_list_budget: None,
         saw_family_dependent_match: false,
+        made_builtins: Vec::new(),
     };
     if let Some((index, range)) = ranges
         .iter()
@@ -389,6 +390,11 @@ struct Builder<'a> {
     /// family only (see
     /// [`Builder::check_family_dependent_rules`]).
     saw_family_dependent_match: bool,
+    /// Built-in chains of the open table that iptables-nft has made
+    /// though they are neither declared nor given a policy nor hold a rule
+    /// now: flushed by name, or emptied of the rules they had (see
+    /// [`Builder::missing_in_nft`]).
+    made_builtins: Vec<usize>,
 }
 
 impl<'a> Builder<'a> {
@@ -507,6 +513,36 @@ impl<'a> Builder<'a> {
             );
         }
         self.current = Some(Table::new(name.text, span));
+        self.made_builtins.clear();
+    }
+
+    /// Whether chain `index` of the open table is a built-in chain that
+    /// nf_tables does not have yet: iptables-nft makes one when the restore
+    /// declares it, sets its policy, flushes it by name or adds a rule to
+    /// it, and refuses a command on it before that ("No chain/target/match
+    /// by that name"); iptables-legacy has every built-in chain. Never in
+    /// a table that so far looks like a fragment for `iptables-restore
+    /// --noflush` (no built-in chain declared, holding a rule or made: see
+    /// [`Table::is_fragment`]): an earlier restore may have made the chain.
+    fn missing_in_nft(&self, index: usize) -> bool {
+        let table = self.current.as_ref().expect("open");
+        let chain = &table.chains[index];
+        chain.builtin
+            && !chain.declared
+            && chain.policy.is_none()
+            && chain.rules.is_empty()
+            && !self.made_builtins.contains(&index)
+            && !(table.is_fragment() && self.made_builtins.is_empty())
+    }
+
+    /// Remember that iptables-nft has made chain `index` (see
+    /// [`Builder::missing_in_nft`]).
+    fn note_made(&mut self, index: usize) {
+        if self.current.as_ref().expect("open").chains[index].builtin
+            && !self.made_builtins.contains(&index)
+        {
+            self.made_builtins.push(index);
+        }
     }
 
     fn close_table(&mut self, mut table: Table<'a>) {
@@ -882,6 +918,8 @@ impl<'a> Builder<'a> {
             Statement::Delete(chain, which) => {
                 let family = self.family_so_far();
                 if let Some(index) = self.chain_for(&chain) {
+                    // The rule it deletes (if any) made the chain in nf_tables.
+                    self.note_made(index);
                     let rules = &mut self.current.as_mut().expect("open").chains[index].rules;
                     let deleted = match which {
                         RuleRef::Number(n) => {
@@ -975,13 +1013,21 @@ impl<'a> Builder<'a> {
             }
             Statement::Flush(Some(name)) => {
                 if let Some(index) = self.chain_for(&name) {
+                    self.note_made(index);
                     self.current.as_mut().expect("open").chains[index]
                         .rules
                         .clear();
                 }
             }
             Statement::Flush(None) => {
-                for chain in &mut self.current.as_mut().expect("open").chains {
+                let table = self.current.as_mut().expect("open");
+                for (index, chain) in table.chains.iter_mut().enumerate() {
+                    if chain.builtin
+                        && !chain.rules.is_empty()
+                        && !self.made_builtins.contains(&index)
+                    {
+                        self.made_builtins.push(index);
+                    }
                     chain.rules.clear();
                 }
             }
@@ -995,8 +1041,9 @@ impl<'a> Builder<'a> {
                 let rules = self.current.as_ref().expect("open").chains[index]
                     .rules
                     .len();
+                let missing_in_nft = self.missing_in_nft(index);
                 if let Some(number) = number.filter(|&n| n as usize > rules) {
-                    let d = Diagnostic::new(
+                    let mut d = Diagnostic::new(
                         &BAD_VALUE,
                         span,
                         format!(
@@ -1005,8 +1052,31 @@ impl<'a> Builder<'a> {
                             if rules == 1 { "" } else { "s" }
                         ),
                     )
-                    .with_note("iptables-legacy refuses the line (libiptc: no such rule)")
-                    .with_note(format!("{NFT_LOADS_NOTE}: it zeroes nothing"));
+                    .with_note("iptables-legacy refuses the line (libiptc: no such rule)");
+                    d = if missing_in_nft {
+                        d.with_note(format!(
+                            "iptables-nft refuses it too: {}",
+                            nft_has_no_chain_yet(&name.text)
+                        ))
+                    } else {
+                        d.with_note(format!("{NFT_LOADS_NOTE}: it zeroes nothing"))
+                    };
+                    let d = self.in_current(d, Some(&name.text));
+                    self.push(d);
+                } else if missing_in_nft {
+                    let d = Diagnostic::new(
+                        &UNDECLARED_CHAIN,
+                        span,
+                        format!(
+                            "`-Z {}`: iptables-nft has no chain `{}` yet",
+                            name.text, name.text
+                        ),
+                    )
+                    .with_note(format!(
+                        "iptables-nft refuses the line (\"No chain/target/match by that name\"): {}",
+                        nft_has_no_chain_yet(&name.text)
+                    ))
+                    .with_note(format!("{LEGACY_LOADS_NOTE}: it has every built-in chain"));
                     let d = self.in_current(d, Some(&name.text));
                     self.push(d);
                 } else if let Some(number) = number {
@@ -1520,6 +1590,14 @@ fn statement_chain<'s, 'a>(statement: &'s Statement<'a>) -> Option<&'s Word<'a>>
             chain.as_ref()
         }
     }
+}
+
+/// Why iptables-nft has no built-in chain `name` at a command on it (see
+/// [`Builder::missing_in_nft`]).
+fn nft_has_no_chain_yet(name: &str) -> String {
+    format!(
+        "nf_tables has a built-in chain only once the restore declares it (`:{name} ACCEPT [0:0]`), sets its policy, flushes it or adds a rule to it"
+    )
 }
 
 /// The error for `-R CHAIN N` (`letter` `R`) or `-Z CHAIN N` of rule N
@@ -2130,6 +2208,46 @@ mod tests {
                 .unwrap()
                 .chain,
             filter.chain_index("B")
+        );
+    }
+
+    /// iptables-nft makes a built-in chain once the restore declares it,
+    /// sets its policy, flushes it by name or adds a rule to it; `-Z` of it
+    /// before that is its refusal alone, and so is `-R`/`-Z N` of a rule
+    /// the restore added (see `tests/kernel_chains.rs` for both backends).
+    #[test]
+    fn commands_iptables_nft_cannot_run() {
+        let messages = |src: &str| -> Vec<String> {
+            let parsed = build(src);
+            for d in &parsed.diagnostics {
+                assert!(
+                    d.notes.iter().any(|n| n.starts_with(LEGACY_LOADS_NOTE)),
+                    "{src}: {d:?}"
+                );
+            }
+            parsed
+                .diagnostics
+                .iter()
+                .map(|d| d.message.clone())
+                .collect()
+        };
+        let made = "-A INPUT -j ACCEPT\n-F OUTPUT\n-P FORWARD DROP\n-Z OUTPUT\n-Z FORWARD";
+        assert!(messages(&format!("*filter\n{made}\nCOMMIT\n")).is_empty());
+        assert_eq!(
+            messages("*filter\n-A INPUT -j ACCEPT\n-F\n-Z OUTPUT\n-Z INPUT\nCOMMIT\n"),
+            ["`-Z OUTPUT`: iptables-nft has no chain `OUTPUT` yet"]
+        );
+        // A table that could be a fragment for `--noflush`: the chain may
+        // have been made by an earlier restore.
+        assert!(messages("*filter\n-Z OUTPUT\nCOMMIT\n").is_empty());
+        assert_eq!(
+            messages(
+                "*filter\n:X - [0:0]\n-A X -j ACCEPT\n-I X 1 -j DROP\n-R X 2 -j DROP\n-Z X 1\n-D X 1\n-Z X\nCOMMIT\n"
+            ),
+            [
+                "`-R X 2` replaces a rule this restore adds",
+                "`-Z X 1` zeroes the counters of a rule this restore adds"
+            ]
         );
     }
 
