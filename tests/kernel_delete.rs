@@ -108,6 +108,27 @@ const GROUPS: &[&[&str]] = &[
         "-p icmp --icmp-type any -j ACCEPT",
         "-p icmp --icmp-type 255 -j ACCEPT",
     ],
+    // Matches iptlint keeps untyped: their options in any order, a packet
+    // type in any case, a DSCP value in any of C's notations.
+    &[
+        "-m hashlimit --hashlimit-upto 10/sec --hashlimit-name x -j ACCEPT",
+        "-m hashlimit --hashlimit-name x --hashlimit-upto 10/sec -j ACCEPT",
+    ],
+    &[
+        "-m string --algo bm --string abc -j DROP",
+        "-m string --string abc --algo bm -j DROP",
+    ],
+    &[
+        "-m time --timestart 08:00 --timestop 17:00 -j ACCEPT",
+        "-m time --timestop 17:00 --timestart 08:00 -j ACCEPT",
+    ],
+    &[
+        "-m pkttype --pkt-type broadcast -j DROP",
+        "-m pkttype --pkt-type BROADCAST -j DROP",
+    ],
+    &["-m pkttype --pkt-type multicast -j DROP"],
+    &["-m dscp --dscp 10 -j DROP", "-m dscp --dscp 0xa -j DROP"],
+    &["-m dscp --dscp 11 -j DROP"],
     // LOG's level by name or number, left out when it is the default; the
     // options in any order.
     &[

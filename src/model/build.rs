@@ -2251,6 +2251,39 @@ mod tests {
         );
     }
 
+    /// `-D` finds a rule written another way as the kernel does (each pair
+    /// checked against both backends in `tests/kernel_delete.rs`).
+    #[test]
+    fn delete_finds_the_rule_however_written() {
+        let pairs = [
+            ("-p icmp --icmp-type ping", "-p icmp --icmp-type 8/0:255"),
+            ("-j LOG --log-level warning", "-j LOG"),
+            (
+                "-j CONNMARK --save-mark",
+                "-j CONNMARK --save-mark --mask 0xffffffff",
+            ),
+            ("-j CONNMARK --or-mark 4", "-j CONNMARK --set-xmark 0x4/0x4"),
+            (
+                "-m string --algo bm --string abc",
+                "-m string --string abc --algo bm",
+            ),
+            (
+                "-m pkttype --pkt-type BROADCAST",
+                "-m pkttype --pkt-type broadcast",
+            ),
+            ("-m dscp --dscp 0xa", "-m dscp --dscp 10"),
+        ];
+        for (added, deleted) in pairs {
+            let src = format!("*filter\n-A INPUT {added}\n-D INPUT {deleted}\nCOMMIT\n");
+            let parsed = build(&src);
+            assert_eq!(names(&parsed), Vec::<&str>::new(), "{src}");
+            let filter = parsed.dump.table("filter").unwrap();
+            assert!(filter.chain("INPUT").unwrap().rules.is_empty(), "{src}");
+        }
+        let src = "*filter\n-A INPUT -m dscp --dscp 10\n-D INPUT -m dscp --dscp 11\nCOMMIT\n";
+        assert_eq!(names(&build(src)), ["bad-value"]);
+    }
+
     #[test]
     fn fragments_have_no_builtin_chains_in_use() {
         let parsed = build(

@@ -14,7 +14,7 @@ use super::values::{
     parse_service_port_range, parse_u32, parse_xtables_number, xtables_strtoui,
     xtables_strtoui_prefix,
 };
-use super::{Negatable, Protocol, RawOption};
+use super::{Negatable, Protocol, RawOption, unordered_options};
 use crate::syntax::Span;
 
 /// One option a module accepts.
@@ -1604,6 +1604,29 @@ impl PartialEq for Match<'_> {
 }
 
 impl<'a> Match<'a> {
+    /// Whether the kernel holds the two matches as the same, as `-D`
+    /// compares them: equal, or both of one module iptlint keeps untyped
+    /// with the same options in any order (except `-m policy`, whose
+    /// options describe its elements in order), a packet type in any case
+    /// and a DSCP value in any of C's notations. Checked against both
+    /// backends in `tests/kernel_delete.rs`.
+    pub fn same_entry(&self, other: &Match<'_>) -> bool {
+        match (&self.kind, &other.kind) {
+            (MatchKind::Other(a), MatchKind::Other(b)) if self.name != "policy" => {
+                let canonical = |option: &str, value: &str| match option {
+                    "--pkt-type" => value.to_ascii_lowercase(),
+                    "--dscp" => {
+                        c_number(value).map_or_else(|| value.to_string(), |n| n.to_string())
+                    }
+                    _ => value.to_string(),
+                };
+                self.name == other.name
+                    && unordered_options(a, canonical) == unordered_options(b, canonical)
+            }
+            _ => self == other,
+        }
+    }
+
     /// The options as written, for a match iptlint keeps untyped
     /// ([`MatchKind::Other`]); none for a typed one.
     pub fn untyped_options(&self) -> &[RawOption<'a>] {

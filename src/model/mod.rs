@@ -68,6 +68,33 @@ impl PartialEq for RawOption<'_> {
 
 impl Eq for RawOption<'_> {}
 
+/// An option of an untyped match or target as `-D` compares it: its name,
+/// its `!` and its values.
+pub type LoadedOption = (String, bool, Vec<String>);
+
+/// The options of an untyped match or target as `-D` compares them: in no
+/// particular order (each sets its own field of the extension's data, and
+/// none may be given twice), each value made what `canonical` makes of it
+/// given the option's name (where iptables reads one setting written
+/// several ways).
+pub fn unordered_options(
+    options: &[RawOption<'_>],
+    canonical: impl Fn(&str, &str) -> String,
+) -> Vec<LoadedOption> {
+    let mut loaded: Vec<LoadedOption> = options
+        .iter()
+        .map(|option| {
+            let values = option
+                .values
+                .iter()
+                .map(|word| canonical(option.name, &word.text));
+            (option.name.to_string(), option.negated, values.collect())
+        })
+        .collect();
+    loaded.sort();
+    loaded
+}
+
 /// Address family of a dump.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Family {
@@ -280,7 +307,12 @@ impl<'a> Rule<'a> {
             && self.in_interface == other.in_interface
             && self.out_interface == other.out_interface
             && self.fragment == other.fragment
-            && self.matches == other.matches
+            && self.matches.len() == other.matches.len()
+            && self
+                .matches
+                .iter()
+                .zip(&other.matches)
+                .all(|(a, b)| a.same_entry(b))
             && match (&self.target, &other.target) {
                 (Some(a), Some(b)) => a.same_entry(b, family),
                 (a, b) => a == b,

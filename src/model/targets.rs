@@ -10,7 +10,7 @@ use super::values::{
     IpNet, PortRange, c_strtoul, parse_dscp_class, parse_ipnet, parse_mark, parse_to_ports,
     parse_u32, xtables_strtoui,
 };
-use super::{Family, RawOption};
+use super::{Family, LoadedOption, RawOption, unordered_options};
 use crate::collections::{HashMap, HashSet};
 use crate::syntax::{Span, Word};
 
@@ -1107,23 +1107,15 @@ fn log_level(text: &str) -> Option<u32> {
 ///
 /// (MARK's and CONNMARK's ways of setting a mark are made one when the
 /// rule is read: see [`canonical_mark`].)
-pub fn loaded_options(target: &str, options: &[RawOption<'_>]) -> Vec<(String, bool, Vec<String>)> {
-    let mut loaded: Vec<(String, bool, Vec<String>)> = options
-        .iter()
-        .map(|option| {
-            let values = option.values.iter().map(|word| word.text.to_string());
-            (option.name.to_string(), option.negated, values.collect())
-        })
-        .collect();
+pub fn loaded_options(target: &str, options: &[RawOption<'_>]) -> Vec<LoadedOption> {
+    let mut loaded = unordered_options(options, |option, value| match (target, option) {
+        ("LOG", "--log-level") => {
+            log_level(value).map_or_else(|| value.to_string(), |l| l.to_string())
+        }
+        _ => value.to_string(),
+    });
     match target {
         "LOG" => {
-            for (name, _, values) in &mut loaded {
-                if name == "--log-level"
-                    && let Some(level) = values.first().and_then(|text| log_level(text))
-                {
-                    values[0] = level.to_string();
-                }
-            }
             loaded.retain(|(name, _, values)| !(name == "--log-level" && values[..] == ["4"]));
         }
         "CONNMARK"
@@ -1147,10 +1139,10 @@ pub fn loaded_options(target: &str, options: &[RawOption<'_>]) -> Vec<(String, b
                 .retain(|(name, ..)| !matches!(name.as_str(), "--mask" | "--nfmask" | "--ctmask"));
             loaded.push(("--nfmask".to_string(), false, vec![nfmask.to_string()]));
             loaded.push(("--ctmask".to_string(), false, vec![ctmask.to_string()]));
+            loaded.sort();
         }
         _ => {}
     }
-    loaded.sort();
     loaded
 }
 
