@@ -1269,7 +1269,7 @@ mod tests {
     use crate::model::matches::{MATCH_SPECS, match_spec};
 
     /// The options of `-j NAME WORDS...` as [`loaded_options`] gives them.
-    fn loaded(name: &str, words: &str) -> Vec<(String, bool, Vec<String>)> {
+    fn loaded(name: &str, words: &str) -> Vec<LoadedOption> {
         use crate::model::rule::{Interpreted, Statement, interpret};
         use crate::syntax::{LineKind, parse_line};
         let line = format!("-A X -j {name} {words}");
