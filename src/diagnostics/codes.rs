@@ -256,10 +256,18 @@ declare_code! {
 declare_code! {
     /// ## What it does
     /// Reports a rule added to, or a command on, a chain the table never
-    /// declares (neither built-in, nor `:CHAIN`, nor `-N CHAIN`).
+    /// declares (neither built-in, nor `:CHAIN`, nor `-N CHAIN`), and `-Z`
+    /// of a built-in chain the restore has not declared, given a policy,
+    /// flushed by name or added a rule to yet (iptables-nft only).
     ///
     /// ## Why it matters
     /// iptables-restore fails: "No chain/target/match by that name".
+    /// iptables-nft makes a built-in chain in nf_tables only when the
+    /// restore first uses it in one of those ways, so it also refuses
+    /// `-Z OUTPUT` before that (iptables-legacy, which has every built-in
+    /// chain, loads it). That one is not reported in a table that looks
+    /// like a fragment for `iptables-restore --noflush` (no built-in chain
+    /// declared or used), where an earlier restore may have made the chain.
     ///
     /// ## Example
     /// ```text
