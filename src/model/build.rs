@@ -1020,15 +1020,18 @@ impl<'a> Builder<'a> {
                 }
             }
             Statement::Flush(None) => {
-                let table = self.current.as_mut().expect("open");
-                for (index, chain) in table.chains.iter_mut().enumerate() {
-                    if chain.builtin
-                        && !chain.rules.is_empty()
-                        && !self.made_builtins.contains(&index)
+                let chains = self.current.as_ref().expect("open").chains.len();
+                for index in 0..chains {
+                    // A chain that had rules stays made in nf_tables.
+                    if !self.current.as_ref().expect("open").chains[index]
+                        .rules
+                        .is_empty()
                     {
-                        self.made_builtins.push(index);
+                        self.note_made(index);
                     }
-                    chain.rules.clear();
+                    self.current.as_mut().expect("open").chains[index]
+                        .rules
+                        .clear();
                 }
             }
             Statement::Zero(chain, number) => {
