@@ -26,8 +26,7 @@ use crate::diagnostics::codes::{
 };
 use crate::diagnostics::{CodeInfo, Diagnostic};
 use crate::syntax::{
-    Arg, Counters, Issue, LineKind, Span, SyntaxError, Word, line_ranges, parse_line_ending,
-    parse_lines_each,
+    Arg, Counters, Issue, LineKind, Span, SyntaxError, Word, line_ranges, parse_line_reusing,
 };
 
 /// Diagnostics of one code kept while reading; more are only counted, so
@@ -100,10 +99,9 @@ pub const MAX_CHAIN_NAME: usize = 28;
 /// amortise the fork of the parallel parse, small enough that parsed lines
 /// never pile up for a whole file.
 const BATCH_LINES: usize = 16 * 1024;
-/// Lines per pest call: enough to amortise pest's per-call set-up, few
-/// enough that a batch with a broken line is cheap to parse again line by
-/// line, and that both cores get work.
-const PEST_LINES: usize = 256;
+/// Lines parsed by one parallel task: enough to amortise the task, few
+/// enough that both cores get work.
+const TASK_LINES: usize = 256;
 
 /// A comment line, kept for suppression directives (`# iptlint: ...`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,44 +152,33 @@ enum Item<'a> {
     Error(SyntaxError),
 }
 
-fn parse_item(src: &str, number: u32, range: std::ops::Range<usize>) -> (Item<'_>, Vec<Issue>) {
-    let text = &src[range.clone()];
-    let text = text.strip_suffix('\r').unwrap_or(text);
-    let newline_follows = src.as_bytes().get(range.end) == Some(&b'\n');
-    match parse_line_ending(text, range.start, number, newline_follows) {
-        Err(error) => (Item::Error(error), Vec::new()),
-        Ok(line) => (
-            line_item(line.kind, number, line.span, &mut Vec::new()),
-            line.issues,
-        ),
-    }
-}
-
-/// Parse consecutive lines, the first numbered `first_line`: with one pest
-/// call when they hold no `\r` and no broken line, else line by line.
+/// Parse consecutive lines, the first numbered `first_line`, one rule
+/// line's words vector serving them all (see [`parse_line_reusing`]).
 fn parse_items<'a>(
     src: &'a str,
     first_line: usize,
     ranges: &[std::ops::Range<usize>],
 ) -> Vec<(Item<'a>, Vec<Issue>)> {
-    let whole = ranges[0].start..ranges[ranges.len() - 1].end;
-    if memchr::memchr(b'\r', &src.as_bytes()[whole.clone()]).is_none() {
-        let mut items = Vec::with_capacity(ranges.len());
-        let parsed = parse_lines_each(src, whole, first_line as u32, |line, spare| {
-            items.push((
-                line_item(line.kind, line.number, line.span, spare),
-                line.issues,
-            ));
-        });
-        if parsed {
-            return items;
-        }
+    let mut spare = Vec::new();
+    let mut items = Vec::with_capacity(ranges.len());
+    for (index, range) in ranges.iter().enumerate() {
+        let number = (first_line + index) as u32;
+        // `\r\n` endings are reported once for the file (CRLF_LINE_ENDINGS)
+        // and read as `\n`.
+        let text = &src[range.clone()];
+        let text = text.strip_suffix('\r').unwrap_or(text);
+        let newline_follows = src.as_bytes().get(range.end) == Some(&b'\n');
+        items.push(
+            match parse_line_reusing(text, range.start, number, newline_follows, &mut spare) {
+                Err(error) => (Item::Error(error), Vec::new()),
+                Ok(line) => (
+                    line_item(line.kind, number, line.span, &mut spare),
+                    line.issues,
+                ),
+            },
+        );
     }
-    ranges
-        .iter()
-        .enumerate()
-        .map(|(offset, range)| parse_item(src, (first_line + offset) as u32, range.clone()))
-        .collect()
+    items
 }
 
 /// [`parse_items`] for the lines true in `keep` (from the first of
@@ -221,7 +208,7 @@ fn parse_kept_items<'a>(
 }
 
 /// The item of a line; a rule line's emptied words vector is left in
-/// `spare` for the next line (see [`parse_lines_each`]).
+/// `spare` for the next line (see [`parse_line_reusing`]).
 fn line_item<'a>(
     kind: LineKind<'a>,
     number: u32,
@@ -319,7 +306,7 @@ fn build_lines<'a>(src: &'a str, keep: Option<&[bool]>) -> Parsed<'a> {
         let end = ranges.len().min((batch_index + 1) * BATCH_LINES);
         let batch = &ranges[batch_index * BATCH_LINES..end];
         let parse = |(index, lines): (usize, &[std::ops::Range<usize>])| {
-            let first = first_line + index * PEST_LINES;
+            let first = first_line + index * TASK_LINES;
             match keep {
                 Some(keep) => {
                     parse_kept_items(src, first, lines, keep.get(first - 1..).unwrap_or(&[]))
@@ -327,14 +314,14 @@ fn build_lines<'a>(src: &'a str, keep: Option<&[bool]>) -> Parsed<'a> {
                 None => parse_items(src, first, lines),
             }
         };
-        if batch.len() > 2 * PEST_LINES {
+        if batch.len() > 2 * TASK_LINES {
             batch
-                .par_chunks(PEST_LINES)
+                .par_chunks(TASK_LINES)
                 .enumerate()
                 .map(parse)
                 .collect::<Vec<_>>()
         } else {
-            batch.chunks(PEST_LINES).enumerate().map(parse).collect()
+            batch.chunks(TASK_LINES).enumerate().map(parse).collect()
         }
     };
     let batches = ranges.len().div_ceil(BATCH_LINES);
