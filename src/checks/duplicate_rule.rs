@@ -49,6 +49,10 @@ const DECIDES_PER_COPY: &[&str] = &[
     "random",
 ];
 
+/// Chains of at most this many rules are searched for copies pair by pair
+/// rather than through a map of the rules seen.
+const SMALL_CHAIN: usize = 8;
+
 /// The `duplicate-rule` check.
 pub struct DuplicateRule;
 
@@ -66,17 +70,31 @@ impl Check for DuplicateRule {
                 if chain.rules.len() < 2 {
                     continue;
                 }
+                // A small chain (a kube-proxy dump has tens of thousands of
+                // two-rule endpoint chains) compares each rule with those
+                // before it: cheaper than hashing every rule's text.
+                let small = chain.rules.len() <= SMALL_CHAIN;
                 // Clearing a map costs its capacity, not its length: after
                 // the 10,000 rules of KUBE-SERVICES, clearing it again for
                 // each of 70,000 small chains was 7% of `check`'s
                 // instructions on a 10,000-service dump (callgrind).
-                if first_seen.capacity() > 4 * chain.rules.len().max(16) {
-                    first_seen = HashMap::default();
-                } else {
-                    first_seen.clear();
+                if !small {
+                    if first_seen.capacity() > 4 * chain.rules.len().max(16) {
+                        first_seen = HashMap::default();
+                    } else {
+                        first_seen.clear();
+                    }
                 }
                 for (index, rule) in chain.rules.iter().enumerate() {
-                    let first = *first_seen.entry(rule.copy_key(cx.src)).or_insert(index);
+                    let key = rule.copy_key(cx.src);
+                    let first = if small {
+                        chain.rules[..index]
+                            .iter()
+                            .position(|earlier| earlier.copy_key(cx.src) == key)
+                            .unwrap_or(index)
+                    } else {
+                        *first_seen.entry(key).or_insert(index)
+                    };
                     if first == index {
                         continue;
                     }
@@ -139,6 +157,39 @@ mod tests {
         assert_eq!(found[0].message, "rule repeats line 3 of chain `INPUT`");
         assert_eq!(found[0].primary_span().text(src), "-p tcp -j ACCEPT");
         assert_eq!(found[1].labels[1].span, found[0].labels[1].span);
+    }
+
+    #[test]
+    fn small_and_larger_chains_point_every_copy_at_the_first() {
+        // One chain searched pair by pair, one through the map: in both,
+        // the third copy repeats the first, not the second.
+        let chain = |name: &str, rules: usize, first_line: usize| {
+            let mut text = String::new();
+            for index in 0..rules - 3 {
+                text.push_str(&format!(
+                    "-A {name} -p tcp --dport {} -j ACCEPT\n",
+                    index + 100
+                ));
+            }
+            for _ in 0..3 {
+                text.push_str(&format!("-A {name} -p udp -j DROP\n"));
+            }
+            let first_copy = first_line + rules - 3;
+            let message = format!("rule repeats line {first_copy} of chain `{name}`");
+            (text, vec![message; 2])
+        };
+        // Line 4 is the first rule line.
+        let (small, small_expected) = chain("SMALL", SMALL_CHAIN, 4);
+        let (large, large_expected) = chain("LARGE", SMALL_CHAIN + 1, 4 + SMALL_CHAIN);
+        let src = format!("*filter\n:SMALL - [0:0]\n:LARGE - [0:0]\n{small}{large}COMMIT\n");
+        let found = findings(&src, &DUPLICATE_RULE);
+        let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+        let expected: Vec<&str> = small_expected
+            .iter()
+            .chain(&large_expected)
+            .map(String::as_str)
+            .collect();
+        assert_eq!(messages, expected);
     }
 
     #[test]

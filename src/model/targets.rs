@@ -1176,23 +1176,34 @@ pub fn parse_nat_address(text: &str) -> Result<NatAddress, String> {
             return Err(format!("`{text}`: expected `:PORT` after `]`"));
         }
         (inside, ports)
-    } else if text.matches(':').count() > 1 {
-        (text, None)
     } else {
-        match text.split_once(':') {
-            Some((addr, port)) => (addr, Some(port)),
-            None => (text, None),
+        // One `:` separates the port; more make an IPv6 address without one.
+        let bytes = text.as_bytes();
+        match memchr::memchr(b':', bytes) {
+            Some(colon) if memchr::memchr(b':', &bytes[colon + 1..]).is_none() => {
+                (&text[..colon], Some(&text[colon + 1..]))
+            }
+            _ => (text, None),
         }
     };
     let (first, last) = if addresses.is_empty() {
         (None, None)
     } else {
-        let (lo, hi) = addresses.split_once('-').unwrap_or((addresses, addresses));
         let parse = |t: &str| {
             t.parse::<IpAddr>()
                 .map_err(|_| format!("`{t}` is not an IP address"))
         };
-        (Some(parse(lo)?), Some(parse(hi)?))
+        // A single address (nearly every DNAT) is parsed once.
+        match memchr::memchr(b'-', addresses.as_bytes()) {
+            Some(dash) => (
+                Some(parse(&addresses[..dash])?),
+                Some(parse(&addresses[dash + 1..])?),
+            ),
+            None => {
+                let only = parse(addresses)?;
+                (Some(only), Some(only))
+            }
+        }
     };
     // Written as `--to-ports` is, shifted port maps included.
     let ports = ports.map(|ports| parse_to_ports(ports, true)).transpose()?;

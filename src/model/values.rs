@@ -654,10 +654,15 @@ pub fn parse_to_ports(text: &str, shift_allowed: bool) -> Result<PortRange, Stri
         Some((lo, hi)) if lo.is_empty() || hi.is_empty() => {
             return Err(format!("`{text}` needs a port on both sides of `-`"));
         }
-        Some((lo, hi)) => (lo, strip_shift_base(hi, shift_allowed)?),
-        None => (text, text),
+        Some((lo, hi)) => (
+            parse_port(lo)?,
+            parse_port(strip_shift_base(hi, shift_allowed)?)?,
+        ),
+        None => {
+            let only = parse_port(text)?;
+            (only, only)
+        }
     };
-    let (lo, hi) = (parse_port(lo)?, parse_port(hi)?);
     if lo > hi {
         return Err(format!("`{text}` is a reversed port range (min > max)"));
     }
