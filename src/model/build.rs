@@ -843,7 +843,7 @@ impl<'a> Builder<'a> {
                 if let Some(index) = self.chain_for(&chain) {
                     // Kept apart from lists: a rule is moved once, not through an iterator.
                     match address_lists {
-                        None => self.append(index, rule),
+                        None => self.append(index, *rule),
                         Some(lists) => {
                             for rule in lists.rules(&rule) {
                                 self.append(index, rule);
@@ -854,7 +854,7 @@ impl<'a> Builder<'a> {
             }
             Statement::Insert(chain, position, rule) => {
                 if let Some(index) = self.chain_for(&chain) {
-                    let added: Vec<Rule<'a>> = one_rule_per_address(rule, address_lists).collect();
+                    let added: Vec<Rule<'a>> = one_rule_per_address(*rule, address_lists).collect();
                     for rule in &added {
                         self.note_family(rule);
                     }
@@ -885,7 +885,7 @@ impl<'a> Builder<'a> {
                     let rules = &mut self.current.as_mut().expect("open").chains[index].rules;
                     match rules.get_mut((position as usize).wrapping_sub(1)) {
                         Some(slot) => {
-                            *slot = rule;
+                            *slot = *rule;
                             let d = numbered_new_rule(span, 'R', &chain.text, position);
                             let d = self.in_current(d, Some(&chain.text));
                             self.push(d);
