@@ -720,8 +720,9 @@ impl<'t, 'a> Analyzer<'t, 'a> {
                             flows.main_caller.insert(callee, (chain, index));
                         }
                         if flow == Flow::Call {
+                            // The shared result, not a copy of it.
                             let back = self
-                                .distribution(callee, packet, assignment)
+                                .evaluate(callee, packet, assignment)
                                 .ok()?
                                 .probability(&Outcome::Return);
                             m = m - taken + taken * back;

@@ -9,8 +9,8 @@
 use std::borrow::Cow;
 
 use super::matches::{
-    ExtensionSpec, MATCH_MODULES, Match, MatchKind, ONLY_LEGACY_REFUSES, TcpFlags, build_match,
-    match_spec,
+    ExtensionSpec, MATCH_MODULES, Match, MatchKind, ONLY_LEGACY_REFUSES, OptionSpec, TcpFlags,
+    build_match, match_spec,
 };
 use super::targets::{
     Action, CONNMARK_OPERATIONS, MARK_OPERATIONS, Target, build_action, is_extension, target_spec,
@@ -170,11 +170,11 @@ struct TargetBuilder<'a> {
 #[derive(Clone, Copy)]
 enum Owner {
     /// The rule's target, which knows the option.
-    Target(u8),
+    Target(&'static OptionSpec),
     /// The loaded match at this index, which knows the option.
-    Module(usize, u8),
+    Module(usize, &'static OptionSpec),
     /// The protocol's match, loaded implicitly by the option.
-    Implicit(&'static ExtensionSpec, u8),
+    Implicit(&'static ExtensionSpec, &'static OptionSpec),
     /// A target iptlint does not know the options of.
     OpaqueTarget,
     /// A match iptlint does not know the options of, at this index.
@@ -1179,9 +1179,9 @@ impl<'a> Interpreter<'a> {
         }
         let negation = self.take_negation();
         let owner = if let Some(spec) = in_target {
-            Some(Owner::Target(spec.arity))
+            Some(Owner::Target(spec))
         } else if let Some((index, spec)) = in_module {
-            Some(Owner::Module(index, spec.arity))
+            Some(Owner::Module(index, spec))
         } else if let Some((spec, option)) = self.implicit_protocol_spec(name) {
             Some(Owner::Implicit(spec, option))
         } else if self
@@ -1235,8 +1235,8 @@ impl<'a> Interpreter<'a> {
             return;
         };
         let arity = match owner {
-            Owner::Target(arity) | Owner::Module(_, arity) | Owner::Implicit(_, arity) => {
-                Some(arity)
+            Owner::Target(option) | Owner::Module(_, option) | Owner::Implicit(_, option) => {
+                Some(option.arity)
             }
             Owner::OpaqueTarget | Owner::OpaqueModule(_) => None,
         };
@@ -1251,9 +1251,10 @@ impl<'a> Interpreter<'a> {
             None => self.take_opaque_values(),
         };
         let canonical: &'a str = match owner {
-            Owner::Target(_) => canonical_name(self.target.as_ref().and_then(|t| t.spec), name),
-            Owner::Module(index, _) => canonical_name(self.modules[index].spec, name),
-            Owner::Implicit(spec, _) => canonical_name(Some(spec), name),
+            // An option's first name is the one iptables-save writes.
+            Owner::Target(option) | Owner::Module(_, option) | Owner::Implicit(_, option) => {
+                option.names[0]
+            }
             Owner::OpaqueTarget | Owner::OpaqueModule(_) => match &word.text {
                 Cow::Borrowed(text) => text,
                 Cow::Owned(_) => "--?",
@@ -1353,9 +1354,12 @@ impl<'a> Interpreter<'a> {
         }
     }
 
-    fn implicit_protocol_spec(&self, option: &str) -> Option<(&'static ExtensionSpec, u8)> {
+    fn implicit_protocol_spec(
+        &self,
+        option: &str,
+    ) -> Option<(&'static ExtensionSpec, &'static OptionSpec)> {
         let spec = self.implicit_protocol_match()?;
-        spec.option(option).map(|o| (spec, o.arity))
+        spec.option(option).map(|o| (spec, o))
     }
 
     /// The match of the rule's `-p` protocol when it is not loaded yet:
@@ -2132,11 +2136,6 @@ impl<'a> Interpreter<'a> {
 
 fn span_between(a: Span, b: Span) -> Span {
     a.to(b)
-}
-
-fn canonical_name<'a>(spec: Option<&'static ExtensionSpec>, name: &str) -> &'a str {
-    spec.and_then(|s| s.option(name))
-        .map_or("--?", |o| o.names[0])
 }
 
 /// Options renamed or removed in iptables' history, for a helpful note.
