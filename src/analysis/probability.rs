@@ -402,16 +402,16 @@ impl Flows {
     /// rule itself: `[(start, r0), (c1, r1), ..., (chain, rule)]`, following
     /// the busiest caller of each chain.
     pub fn path_to(&self, chain: usize, rule: usize) -> Vec<(usize, usize)> {
-        let mut path = vec![(chain, rule)];
+        // Kube-proxy's paths are three or four jumps long.
+        let mut path = Vec::with_capacity(4);
+        path.push((chain, rule));
         let mut at = chain;
-        let mut seen = HashSet::default();
-        while at != self.start {
+        // The callers form no loop (`flows` gives up on a table with one);
+        // the bound only makes sure of it.
+        while at != self.start && path.len() <= self.main_caller.len() {
             let Some(&(caller, caller_rule)) = self.main_caller.get(&at) else {
                 break;
             };
-            if !seen.insert(at) {
-                break;
-            }
             path.push((caller, caller_rule));
             at = caller;
         }
