@@ -35,8 +35,9 @@ pub const MAX_WORDS: usize = 255;
 ///
 /// Rules are boxed: a statement is moved from the interpreter through the
 /// parsed lines into the model, and each move of a 272-byte rule was a
-/// `memcpy` (copies were 7.6% of `check`'s instructions, callgrind); a box
-/// is moved as a pointer, and its rule copied once into its chain.
+/// `memcpy`; a box is moved as a pointer, and its rule copied once into its
+/// chain (callgrind, `check` of the 1k dump: `memcpy` 36.7M -> 22.9M of
+/// ~470M instructions).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement<'a> {
     /// `-A CHAIN rule`.
