@@ -15,7 +15,7 @@ use crate::diagnostics::codes::{
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::graph::DumpGraph;
 use crate::model::Dump;
-use crate::model::build::build;
+use crate::model::build::build_source;
 use crate::source::SourceFile;
 use crate::syntax::Span;
 
@@ -173,7 +173,7 @@ fn analyse<R>(
     cap: bool,
     then: impl FnOnce(&[Diagnostic], Option<(&Dump<'_>, &DumpGraph)>) -> R,
 ) -> (Vec<Diagnostic>, R) {
-    let parsed = build(&source.text);
+    let parsed = build_source(source);
     let mut diagnostics = parsed.diagnostics.clone();
     if let Some(at) = source.invalid_utf8_at {
         diagnostics.push(

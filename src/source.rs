@@ -91,6 +91,23 @@ impl SourceFile {
         start..end.max(start)
     }
 
+    /// Byte ranges of the lines, line endings excluded, as
+    /// [`crate::syntax::line_ranges`] gives them: a final line without
+    /// `\n` counts, a trailing `\n` does not start another line.
+    pub fn line_ranges(&self) -> Vec<Range<usize>> {
+        let len = self.text.len();
+        let mut ranges: Vec<Range<usize>> = self
+            .line_starts
+            .windows(2)
+            .map(|pair| pair[0]..pair[1] - 1)
+            .collect();
+        let last = self.line_starts[self.line_starts.len() - 1];
+        if last < len {
+            ranges.push(last..len);
+        }
+        ranges
+    }
+
     /// Number of lines.
     pub fn line_count(&self) -> usize {
         self.line_starts.len()
@@ -256,6 +273,26 @@ mod tests {
         assert_eq!(file.location(8), (3, 1));
         assert_eq!(file.location(9), (3, 2));
         assert_eq!(file.line_range(2), 3..7);
+    }
+
+    #[test]
+    fn line_ranges_are_those_the_parser_cuts() {
+        for text in [
+            "",
+            "\n",
+            "\n\n",
+            "a",
+            "a\n",
+            "a\nb",
+            "a\n\nb\n",
+            "\nab\r\nc",
+        ] {
+            assert_eq!(
+                SourceFile::new("x", text).line_ranges(),
+                crate::syntax::line_ranges(text),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]
