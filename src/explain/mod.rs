@@ -19,7 +19,7 @@ use crate::diagnostics::codes::SYNTAX_ERROR;
 use crate::diagnostics::suggest::edit_distance;
 use crate::graph::DumpGraph;
 use crate::lint::FileReport;
-use crate::model::build::{build, build_selected};
+use crate::model::build::{build, build_selected, build_source};
 use crate::model::{Dump, Table};
 use crate::render;
 use crate::source::SourceFile;
@@ -348,7 +348,7 @@ pub fn explain(args: &ExplainArgs) -> std::io::Result<ExitStatus> {
     {
         return Ok(status);
     }
-    let parsed = build(&source.text);
+    let parsed = build_source(&source);
     if parsed.has_syntax_errors() {
         report_syntax_errors(&source, &parsed.diagnostics);
         return Ok(ExitStatus::Error);
@@ -1070,7 +1070,7 @@ pub fn list(args: &ServicesArgs) -> std::io::Result<ExitStatus> {
         Ok(source) => source,
         Err(status) => return Ok(status),
     };
-    let parsed = build(&source.text);
+    let parsed = build_source(&source);
     if parsed.has_syntax_errors() {
         report_syntax_errors(&source, &parsed.diagnostics);
         return Ok(ExitStatus::Error);
