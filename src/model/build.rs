@@ -295,7 +295,7 @@ fn build_lines<'a>(
         over_list_budget: None,
         saw_family_dependent_match: false,
         made_builtins: Vec::new(),
-        appends_ahead: 0,
+        run_ahead: 0,
     };
     if let Some((index, range)) = ranges
         .iter()
@@ -395,10 +395,11 @@ struct Builder<'a> {
     /// now: flushed by name, or emptied of the rules they had (see
     /// [`Builder::missing_in_nft`]).
     made_builtins: Vec<usize>,
-    /// How many of the lines right after the one being applied append to
-    /// the same chain: the room to make in its rules when they need more
-    /// (see [`push_rule`]).
-    appends_ahead: usize,
+    /// How many of the lines right after the one being applied do the same:
+    /// append to the same chain, or declare a chain. The room to make in
+    /// that chain's rules, or in the table's chains, when they need more
+    /// (see [`push_rule`] and [`Builder::declare_chain`]).
+    run_ahead: usize,
 }
 
 impl<'a> Builder<'a> {
@@ -407,14 +408,14 @@ impl<'a> Builder<'a> {
         for index in 0..items.len() {
             let mut chunk = std::mem::take(&mut items[index]).into_iter();
             while let Some((item, issues)) = chunk.next() {
-                // A run of `-A` to one chain is counted once, at its first line.
-                self.appends_ahead = match appended_chain(&item) {
-                    Some(_) if self.appends_ahead > 0 => self.appends_ahead - 1,
-                    Some(chain) => chunk
+                // A run is counted once, at its first line.
+                self.run_ahead = match run_kind(&item) {
+                    Some(_) if self.run_ahead > 0 => self.run_ahead - 1,
+                    Some(kind) => chunk
                         .as_slice()
                         .iter()
                         .chain(items[index + 1..].iter().flatten())
-                        .take_while(|(next, _)| appended_chain(next) == Some(chain))
+                        .take_while(|(next, _)| run_kind(next) == Some(kind))
                         .count(),
                     None => 0,
                 };
@@ -755,6 +756,13 @@ impl<'a> Builder<'a> {
                 self.push(d);
             }
             None => {
+                // The declarations of a table come in a run: room for all
+                // of them at once (a kube-proxy nat table has tens of
+                // thousands of chains).
+                if table.chains.len() == table.chains.capacity() {
+                    table.chains.reserve(self.run_ahead + 1);
+                    table.index.reserve(self.run_ahead + 1);
+                }
                 table.add_chain(Chain {
                     name: name.text,
                     span,
@@ -1239,7 +1247,7 @@ impl<'a> Builder<'a> {
         push_rule(
             &mut self.current.as_mut().expect("open").chains[index].rules,
             rule,
-            self.appends_ahead,
+            self.run_ahead,
         );
     }
 
@@ -1598,7 +1606,7 @@ impl<'a> Builder<'a> {
 /// three rules of 272 bytes each, and the slack of pushed vectors was a
 /// third of the model.
 ///
-/// `ahead` rules are known to follow (see [`Builder::appends_ahead`]): the
+/// `ahead` rules are known to follow (see [`Builder::run_ahead`]): the
 /// vector is given room for them at once. Growing a vector of rules moves
 /// them, and growing each of a kube-proxy dump's tens of thousands of
 /// two-rule chains from one rule to two was 1.7% of `check`'s instructions
@@ -1610,8 +1618,18 @@ fn push_rule<'a>(rules: &mut Vec<Rule<'a>>, rule: Rule<'a>, ahead: usize) {
     rules.push(rule);
 }
 
-/// The chain a parsed line appends to with `-A`, by name.
-fn appended_chain<'i>(item: &'i Item<'_>) -> Option<&'i str> {
+/// What a run of parsed lines does line after line (see
+/// [`Builder::run_ahead`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RunKind<'i> {
+    /// `-A` to the chain of this name.
+    Append(&'i str),
+    /// `:CHAIN ...`.
+    Declare,
+}
+
+/// What `item` does, when lines in a run can do it.
+fn run_kind<'i>(item: &'i Item<'_>) -> Option<RunKind<'i>> {
     match item {
         Item::Rule(
             _,
@@ -1620,7 +1638,8 @@ fn appended_chain<'i>(item: &'i Item<'_>) -> Option<&'i str> {
                 statement: Some(Statement::Append(chain, _)),
                 ..
             },
-        ) => Some(&chain.text),
+        ) => Some(RunKind::Append(&chain.text)),
+        Item::Chain { .. } => Some(RunKind::Declare),
         _ => None,
     }
 }
