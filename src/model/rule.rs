@@ -35,9 +35,9 @@ pub const MAX_WORDS: usize = 255;
 ///
 /// Rules are boxed: a statement is moved from the interpreter through the
 /// parsed lines into the model, and each move of a 272-byte rule was a
-/// `memcpy`; a box is moved as a pointer, and its rule copied once into its
-/// chain (callgrind, `check` of the 1k dump: `memcpy` 36.7M -> 22.9M of
-/// ~470M instructions).
+/// `memcpy`; a box is moved as a pointer (the interpreter builds the rule
+/// in it), and its rule copied once into its chain (callgrind, `check` of
+/// the 1k dump: `memcpy` 36.7M -> 22.9M of ~470M instructions).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement<'a> {
     /// `-A CHAIN rule`.
@@ -190,7 +190,8 @@ struct Interpreter<'a> {
     command: Option<(char, Span)>,
     chain: Option<Word<'a>>,
     positional: Vec<Word<'a>>,
-    rule: Rule<'a>,
+    /// Boxed from the start: the statement takes this box as it is.
+    rule: Box<Rule<'a>>,
     modules: Vec<ModuleBuilder<'a>>,
     target: Option<TargetBuilder<'a>>,
     spec_span: Option<Span>,
@@ -251,7 +252,7 @@ pub fn interpret<'a>(
         command: None,
         chain: None,
         positional: Vec::new(),
-        rule: Rule {
+        rule: Box::new(Rule {
             line,
             span,
             spec: Span::new(span.end as usize, span.end as usize),
@@ -264,7 +265,7 @@ pub fn interpret<'a>(
             fragment: None,
             matches: Vec::new(),
             target: None,
-        },
+        }),
         modules: Vec::new(),
         target: None,
         spec_span: None,
@@ -2143,14 +2144,14 @@ impl<'a> Interpreter<'a> {
         let number = |word: Option<&Word<'_>>| word.and_then(|w| w.text.parse::<u32>().ok());
         let has_spec = self.spec_span.is_some();
         let statement = match letter {
-            'A' => Statement::Append(chain, Box::new(self.rule)),
-            'I' => Statement::Insert(chain, number(self.positional.first()), Box::new(self.rule)),
+            'A' => Statement::Append(chain, self.rule),
+            'I' => Statement::Insert(chain, number(self.positional.first()), self.rule),
             'D' => match number(self.positional.first()) {
                 Some(n) => Statement::Delete(chain, RuleRef::Number(n)),
-                None => Statement::Delete(chain, RuleRef::Spec(Box::new(self.rule))),
+                None => Statement::Delete(chain, RuleRef::Spec(self.rule)),
             },
             'R' => match number(self.positional.first()) {
-                Some(n) => Statement::Replace(chain, n, Box::new(self.rule)),
+                Some(n) => Statement::Replace(chain, n, self.rule),
                 None => {
                     self.diagnostics.push(error(
                         &SYNTAX_ERROR,
