@@ -887,10 +887,10 @@ impl<'a> Builder<'a> {
                 if let Some(index) = self.chain_for(&chain) {
                     // Kept apart from lists: a rule is moved once, not through an iterator.
                     match address_lists {
-                        None => self.append(index, *rule),
+                        None => self.append(index, rule),
                         Some(lists) => {
                             for rule in lists.rules(&rule) {
-                                self.append(index, rule);
+                                self.append(index, Box::new(rule));
                             }
                         }
                     }
@@ -1242,7 +1242,9 @@ impl<'a> Builder<'a> {
     }
 
     /// `-A`: `rule` at the end of chain `index` of the open table.
-    fn append(&mut self, index: usize, rule: Rule<'a>) {
+    /// Append `rule` to chain `index` of the open table. Taken boxed, so
+    /// that it is copied once, from its box into the chain.
+    fn append(&mut self, index: usize, rule: Box<Rule<'a>>) {
         self.note_family(&rule);
         push_rule(
             &mut self.current.as_mut().expect("open").chains[index].rules,
@@ -1611,11 +1613,11 @@ impl<'a> Builder<'a> {
 /// them, and growing each of a kube-proxy dump's tens of thousands of
 /// two-rule chains from one rule to two was 1.7% of `check`'s instructions
 /// (callgrind, 1k dump).
-fn push_rule<'a>(rules: &mut Vec<Rule<'a>>, rule: Rule<'a>, ahead: usize) {
+fn push_rule<'a>(rules: &mut Vec<Rule<'a>>, rule: Box<Rule<'a>>, ahead: usize) {
     if rules.len() == rules.capacity() {
         rules.reserve_exact(rules.capacity().max(1).max(ahead + 1));
     }
-    rules.push(rule);
+    rules.push(*rule);
 }
 
 /// What a run of parsed lines does line after line (see
