@@ -95,17 +95,9 @@ impl SourceFile {
     /// [`crate::syntax::line_ranges`] gives them: a final line without
     /// `\n` counts, a trailing `\n` does not start another line.
     pub fn line_ranges(&self) -> Vec<Range<usize>> {
-        let len = self.text.len();
-        let mut ranges: Vec<Range<usize>> = self
-            .line_starts
-            .windows(2)
-            .map(|pair| pair[0]..pair[1] - 1)
-            .collect();
-        let last = self.line_starts[self.line_starts.len() - 1];
-        if last < len {
-            ranges.push(last..len);
-        }
-        ranges
+        // Every line start but the first follows a newline.
+        let newlines = self.line_starts[1..].iter().map(|start| start - 1);
+        crate::syntax::line_ranges_between(newlines, self.text.len())
     }
 
     /// Number of lines.

@@ -574,23 +574,30 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
 /// Byte ranges of the lines of `src`, line endings excluded. A final line
 /// without `\n` counts; a trailing `\n` does not start another line.
 pub fn line_ranges(src: &str) -> Vec<Range<usize>> {
-    let newlines = newlines(src.as_bytes());
+    line_ranges_between(newlines(src.as_bytes()).into_iter(), src.len())
+}
+
+/// [`line_ranges`] of a text of `len` bytes whose `\n`s are at `newlines`,
+/// in order.
+pub(crate) fn line_ranges_between(
+    newlines: impl ExactSizeIterator<Item = usize>,
+    len: usize,
+) -> Vec<Range<usize>> {
     let mut ranges = Vec::with_capacity(newlines.len() + 1);
     let mut start = 0;
-    for &newline in &newlines {
+    for newline in newlines {
         ranges.push(start..newline);
         start = newline + 1;
     }
-    if start < src.len() {
-        ranges.push(start..src.len());
+    if start < len {
+        ranges.push(start..len);
     }
     ranges
 }
 
 /// Inputs at least this large have their newlines found by several threads,
-/// a part each: one thread took 5 ms on a 32 MB dump, and it is done twice
-/// (for the model's lines and for the source's line numbers) before the
-/// parallel parse starts.
+/// a part each: one thread took 5 ms on a 32 MB dump, before the parallel
+/// parse can start.
 const PARALLEL_SCAN_MIN: usize = 4 << 20;
 /// The part of the input one thread scans.
 const SCAN_PART: usize = 1 << 20;
