@@ -86,14 +86,13 @@ impl Check for DuplicateRule {
                     }
                 }
                 for (index, rule) in chain.rules.iter().enumerate() {
-                    let key = rule.copy_key(cx.src);
                     let first = if small {
                         chain.rules[..index]
                             .iter()
-                            .position(|earlier| earlier.copy_key(cx.src) == key)
+                            .position(|earlier| earlier.is_copy_of(rule, cx.src))
                             .unwrap_or(index)
                     } else {
-                        *first_seen.entry(key).or_insert(index)
+                        *first_seen.entry(rule.copy_key(cx.src)).or_insert(index)
                     };
                     if first == index {
                         continue;
