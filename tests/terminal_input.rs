@@ -1,7 +1,7 @@
 //! A command given no FILE reads standard input, except from a terminal:
 //! `iptlint check` typed alone in a shell says how to give a dump and exits
 //! 2 instead of waiting silently for Ctrl-D. `explain` given a dump where
-//! the service belongs says so.
+//! the service belongs, or the dump and the service swapped, says so.
 //!
 //! The terminal is a pseudo-terminal made by util-linux's `script`; the
 //! tests that need it skip with a message where `script` is missing.
@@ -185,4 +185,36 @@ fn explain_given_a_dump_for_the_service_says_the_service_comes_first() {
         "{stderr}"
     );
     assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn explain_given_the_dump_then_the_service_says_they_are_swapped() {
+    let dump = fixture("my-ngx-deploy.rules");
+    let output = assert_cmd::Command::cargo_bin("iptlint")
+        .unwrap()
+        .args(["explain", &dump, "default/my-ngx-deploy-svc"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "iptlint: `{dump}` is a file and `default/my-ngx-deploy-svc` is not: the service \
+             comes first (`iptlint explain default/my-ngx-deploy-svc {dump}`)\n"
+        )
+    );
+    assert!(output.stdout.is_empty());
+    // In the right order, the same words explain the service.
+    let output = assert_cmd::Command::cargo_bin("iptlint")
+        .unwrap()
+        .args(["explain", "default/my-ngx-deploy-svc", &dump])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).starts_with("default/my-ngx-deploy-svc:80-80: tcp"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
 }

@@ -334,6 +334,20 @@ pub fn explain(args: &ExplainArgs) -> std::io::Result<ExitStatus> {
             return Ok(ExitStatus::Error);
         }
     }
+    // `iptlint explain dump.rules ns/svc`: the two swapped, said instead
+    // of "cannot read `ns/svc`".
+    if let Some(file) = args.file.as_deref()
+        && file != "-"
+        && !std::path::Path::new(file).exists()
+        && std::path::Path::new(&args.service).is_file()
+    {
+        eprintln!(
+            "iptlint: `{0}` is a file and `{1}` is not: the service comes first \
+             (`iptlint explain {1} {0}`)",
+            args.service, file
+        );
+        return Ok(ExitStatus::Error);
+    }
     let source = match read(args.file.as_deref()) {
         Ok(source) => source,
         Err(status) => return Ok(status),
