@@ -136,6 +136,35 @@ impl ChainGraph {
         reach(&self.graph, start)
     }
 
+    /// Per chain, which of `roots` reach it (each root reaches itself): bit
+    /// `i` for `roots[i]`. At most 32 roots (a table's built-in chains are
+    /// at most five); later ones are left out. One walk for all of them,
+    /// in which a chain is visited again only when it learns of another
+    /// root, instead of a walk of the whole table per root.
+    pub fn reached_by(&self, roots: &[usize]) -> Vec<u32> {
+        debug_assert!(roots.len() <= 32, "{} roots", roots.len());
+        let mut reached_by = vec![0u32; self.graph.node_count()];
+        let mut stack = Vec::with_capacity(roots.len());
+        for (bit, &root) in roots.iter().take(32).enumerate() {
+            reached_by[root] |= 1 << bit;
+            stack.push(root);
+        }
+        while let Some(chain) = stack.pop() {
+            let known = reached_by[chain];
+            for next in self
+                .graph
+                .neighbors_directed(NodeIndex::new(chain), Direction::Outgoing)
+            {
+                let next = next.index();
+                if reached_by[next] | known != reached_by[next] {
+                    reached_by[next] |= known;
+                    stack.push(next);
+                }
+            }
+        }
+        reached_by
+    }
+
     /// A shortest path of jumps from any chain in `from` to `to`, as the
     /// edges taken; `None` when `to` is not reachable.
     pub fn path(&self, from: &[usize], to: usize) -> Option<Vec<EdgeIndex>> {
@@ -324,6 +353,30 @@ mod tests {
         let parsed = build(src);
         let graph = DumpGraph::build(&parsed.dump);
         (parsed, graph)
+    }
+
+    #[test]
+    fn reached_by_is_reachability_from_each_root() {
+        // Two roots sharing chains, a loop reached from one of them, a
+        // chain nothing reaches, and a chain reached only through the loop.
+        let src = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n:C - [0:0]\n:D - [0:0]\n:E - [0:0]\n-A INPUT -j A\n-A FORWARD -j B\n-A A -j B\n-A B -j C\n-A C -j B\n-A C -g E\nCOMMIT\n";
+        let (parsed, graph) = graph_of(src);
+        let table = &parsed.dump.tables[0];
+        let g = &graph.tables[0];
+        let roots: Vec<usize> = ["INPUT", "FORWARD", "OUTPUT", "D"]
+            .iter()
+            .map(|name| table.chain_index(name).unwrap())
+            .collect();
+        let reached_by = g.reached_by(&roots);
+        for (bit, &root) in roots.iter().enumerate() {
+            let reached: Vec<bool> = reached_by.iter().map(|m| m & (1 << bit) != 0).collect();
+            assert_eq!(reached, g.reachable_from(&[root]), "root {root}");
+        }
+        let mask = |name: &str| reached_by[table.chain_index(name).unwrap()];
+        assert_eq!(mask("E"), 0b011);
+        assert_eq!(mask("A"), 0b001);
+        assert_eq!(mask("OUTPUT"), 0b100);
+        assert_eq!(mask("D"), 0b1000);
     }
 
     #[test]

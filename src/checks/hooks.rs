@@ -37,15 +37,22 @@ pub fn and_list(items: &[&str]) -> String {
     }
 }
 
-/// Which built-in chains reach each chain of one table, built on the first
-/// question (its trees walk the whole table).
+/// Which built-in chains reach each chain of one table.
 pub struct HookReach<'g, 'a> {
     table: &'g Table<'a>,
     graph: &'g ChainGraph,
-    /// Per built-in chain (by chain index): shortest paths from it.
-    trees: Vec<(usize, Tree)>,
+    /// The built-in chains, by chain index.
+    hooks: Vec<usize>,
+    /// Per chain: bit `i` set when `hooks[i]` reaches it.
+    reached_by: Vec<u32>,
+    /// Per built-in chain (in the order of `hooks`): shortest paths from
+    /// it, made when a finding shows one. Made for every built-in chain
+    /// up front, these walks of the whole table were two thirds of
+    /// `invalid-target-for-table`'s instructions on a kube-proxy dump
+    /// (callgrind), for findings it did not have.
+    trees: Vec<OnceCell<Tree>>,
     /// The same as the legacy kernel's check walks it, and per built-in
-    /// chain (in the order of `trees`) the chains that walk reaches. Made
+    /// chain (in the order of `hooks`) the chains that walk reaches. Made
     /// on first use: only a rule a wrong hook reaches needs it, and walking
     /// every rule of a large table for it was most of this check's time on
     /// a dump with no such rule.
@@ -54,28 +61,35 @@ pub struct HookReach<'g, 'a> {
 
 impl<'g, 'a> HookReach<'g, 'a> {
     pub fn new(table: &'g Table<'a>, graph: &'g ChainGraph) -> Self {
-        let trees: Vec<(usize, Tree)> = table
+        let hooks: Vec<usize> = table
             .chains
             .iter()
             .enumerate()
             .filter(|(_, chain)| chain.builtin)
-            .map(|(index, _)| (index, Tree::new(graph, &[index], |_, _| true)))
+            .map(|(index, _)| index)
             .collect();
         HookReach {
             table,
             graph,
-            trees,
+            reached_by: graph.reached_by(&hooks),
+            trees: hooks.iter().map(|_| OnceCell::new()).collect(),
+            hooks,
             legacy: OnceCell::new(),
         }
+    }
+
+    /// Shortest paths from `hooks[index]`.
+    fn tree(&self, index: usize) -> &Tree {
+        self.trees[index].get_or_init(|| Tree::new(self.graph, &[self.hooks[index]], |_, _| true))
     }
 
     fn legacy(&self) -> &(LegacyWalk, Vec<Vec<bool>>) {
         self.legacy.get_or_init(|| {
             let legacy = LegacyWalk::new(self.table);
             let reach = self
-                .trees
+                .hooks
                 .iter()
-                .map(|(hook, _)| legacy.reach(self.graph, &[*hook]))
+                .map(|&hook| legacy.reach(self.graph, &[hook]))
                 .collect();
             (legacy, reach)
         })
@@ -91,10 +105,10 @@ impl<'g, 'a> HookReach<'g, 'a> {
         let (legacy, legacy_reach) = self.legacy();
         legacy.visits(chain, rule)
             && self
-                .trees
+                .hooks
                 .iter()
                 .zip(legacy_reach)
-                .any(|((hook, _), reached)| reached[chain] && !self.hook_allowed(*hook, allowed))
+                .any(|(&hook, reached)| reached[chain] && !self.hook_allowed(hook, allowed))
     }
 
     /// A built-in chain outside `allowed` that reaches `chain`, with the
@@ -105,16 +119,18 @@ impl<'g, 'a> HookReach<'g, 'a> {
         chain: usize,
         allowed: &[&str],
     ) -> Option<(usize, Option<(Span, String)>)> {
-        let (hook, tree) = self
-            .trees
-            .iter()
-            .find(|(hook, tree)| tree.reached(chain) && !self.hook_allowed(*hook, allowed))?;
-        if *hook == chain {
-            return Some((*hook, None));
+        let index = (0..self.hooks.len().min(32)).find(|&index| {
+            self.reached_by[chain] & (1 << index) != 0
+                && !self.hook_allowed(self.hooks[index], allowed)
+        })?;
+        let hook = self.hooks[index];
+        if hook == chain {
+            return Some((hook, None));
         }
+        let tree = self.tree(index);
         let jump = tree.entry_jump(self.graph, chain)?;
         let path = tree.describe(self.graph, self.table, chain)?;
-        Some((*hook, Some((jump.span, path))))
+        Some((hook, Some((jump.span, path))))
     }
     /// The error `info` for `what` (`` `DNAT` ``, `` `-m owner` ``), written
     /// at `span` in rule `rule` of chain `chain`, when a built-in chain
