@@ -7,6 +7,8 @@
 //! analysis (petgraph's Tarjan is recursive, and its Kosaraju walks the
 //! linked edge lists twice).
 
+use std::sync::OnceLock;
+
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -41,6 +43,10 @@ pub struct ChainGraph {
     /// Per chain: whether any built-in chain reaches it (built-in chains
     /// reach themselves).
     pub reachable: Vec<bool>,
+    /// The jumps in compressed rows and the strongly connected components,
+    /// made on first use: the packet analysis and `jump-cycle` both need
+    /// them, and each used to make its own.
+    structure: OnceLock<(Callees, Components)>,
 }
 
 impl ChainGraph {
@@ -86,7 +92,11 @@ impl ChainGraph {
             .filter(|&i| table.chains[i].builtin)
             .collect();
         let reachable = reach(&graph, &roots);
-        ChainGraph { graph, reachable }
+        ChainGraph {
+            graph,
+            reachable,
+            structure: OnceLock::new(),
+        }
     }
 
     /// Node of chain `index`.
@@ -116,19 +126,39 @@ impl ChainGraph {
     /// chain index; a chain that jumps to itself is a loop of one. Groups
     /// come out in order of their smallest chain index.
     pub fn cycles(&self) -> Vec<Vec<usize>> {
-        let mut cycles: Vec<Vec<usize>> = components_of(&Callees::of(self))
-            .into_iter()
+        let mut cycles: Vec<Vec<usize>> = self
+            .components()
+            .iter()
             .filter(|component| {
                 component.len() > 1 || self.graph.find_edge(component[0], component[0]).is_some()
             })
             .map(|component| {
-                let mut chains: Vec<usize> = component.into_iter().map(NodeIndex::index).collect();
+                let mut chains: Vec<usize> = component.iter().map(|node| node.index()).collect();
                 chains.sort_unstable();
                 chains
             })
             .collect();
         cycles.sort_unstable_by_key(|chains| chains[0]);
         cycles
+    }
+
+    /// The jumps in compressed rows.
+    pub(crate) fn callee_rows(&self) -> &Callees {
+        &self.structure().0
+    }
+
+    /// The strongly connected components, callees first (see
+    /// [`components_of`]).
+    pub fn components(&self) -> &Components {
+        &self.structure().1
+    }
+
+    fn structure(&self) -> &(Callees, Components) {
+        self.structure.get_or_init(|| {
+            let callees = Callees::of(self);
+            let components = components_of(&callees);
+            (callees, components)
+        })
     }
 
     /// Chains reachable from `start` (itself included), breadth first.
@@ -246,6 +276,7 @@ impl DumpGraph {
 /// The jump graph's edges in compressed rows: each chain's callees (with
 /// repeats, one per jump) in one slice. Walking petgraph's linked edge
 /// lists is a cache miss per edge on a large dump.
+#[derive(Debug, Clone)]
 pub(crate) struct Callees {
     start: Vec<u32>,
     next: Vec<u32>,
@@ -278,12 +309,57 @@ impl Callees {
     }
 }
 
+/// Strongly connected components of a jump graph, in the order
+/// [`components_of`] finds them; each a slice of chains. In two vectors
+/// rather than a vector per component: a kube-proxy table has tens of
+/// thousands of components of one chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Components {
+    /// The chains, component after component.
+    nodes: Vec<NodeIndex>,
+    /// Per component, one past its last chain in `nodes`.
+    ends: Vec<u32>,
+}
+
+impl Components {
+    /// How many components.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are none (a table without chains).
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Component `index`, when there is one.
+    pub fn get(&self, index: usize) -> Option<&[NodeIndex]> {
+        (index < self.len()).then(|| &self[index])
+    }
+
+    /// The components in order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &[NodeIndex]> + ExactSizeIterator {
+        (0..self.len()).map(|index| &self[index])
+    }
+}
+
+impl std::ops::Index<usize> for Components {
+    type Output = [NodeIndex];
+
+    fn index(&self, index: usize) -> &[NodeIndex] {
+        let start = index
+            .checked_sub(1)
+            .map_or(0, |before| self.ends[before] as usize);
+        &self.nodes[start..self.ends[index] as usize]
+    }
+}
+
 /// The strongly connected components of the jump graph, callees before
 /// callers (reverse topological order), by an iterative Tarjan over the
 /// compressed rows: several times faster than petgraph's linked edge
 /// lists on a dump with a hundred thousand jumps, and no recursion (a dump
 /// with 200,000 chains in a line must work).
-pub(crate) fn components_of(callees: &Callees) -> Vec<Vec<NodeIndex>> {
+pub(crate) fn components_of(callees: &Callees) -> Components {
     let Callees { start, next } = callees;
     let n = start.len() - 1;
     const UNSEEN: u32 = u32::MAX;
@@ -294,7 +370,10 @@ pub(crate) fn components_of(callees: &Callees) -> Vec<Vec<NodeIndex>> {
     // (node, position in its adjacency row)
     let mut calls: Vec<(u32, u32)> = Vec::new();
     let mut counter = 0u32;
-    let mut components = Vec::new();
+    let mut components = Components {
+        nodes: Vec::with_capacity(n),
+        ends: Vec::new(),
+    };
     for root in 0..n {
         if order[root] != UNSEEN {
             continue;
@@ -328,16 +407,15 @@ pub(crate) fn components_of(callees: &Callees) -> Vec<Vec<NodeIndex>> {
                 low[p] = low[p].min(low[v]);
             }
             if low[v] == order[v] {
-                let mut component = Vec::new();
                 loop {
                     let w = stack.pop().expect("the root is on the stack") as usize;
                     on_stack[w] = false;
-                    component.push(NodeIndex::new(w));
+                    components.nodes.push(NodeIndex::new(w));
                     if w == v {
                         break;
                     }
                 }
-                components.push(component);
+                components.ends.push(components.nodes.len() as u32);
             }
         }
     }
@@ -353,6 +431,47 @@ mod tests {
         let parsed = build(src);
         let graph = DumpGraph::build(&parsed.dump);
         (parsed, graph)
+    }
+
+    #[test]
+    fn components_are_slices_callees_first() {
+        // A loop of two chains (A, B) called from INPUT, which also calls C.
+        let src = "*filter\n:INPUT ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n:C - [0:0]\n-A INPUT -j A\n-A INPUT -j C\n-A A -j B\n-A B -j A\nCOMMIT\n";
+        let (parsed, graph) = graph_of(src);
+        let table = &parsed.dump.tables[0];
+        let g = &graph.tables[0];
+        let components = g.components();
+        let names = |component: &[NodeIndex]| {
+            let mut names: Vec<&str> = component
+                .iter()
+                .map(|node| table.chains[node.index()].name.as_ref())
+                .collect();
+            names.sort_unstable();
+            names
+        };
+        let all: Vec<Vec<&str>> = components.iter().map(names).collect();
+        // INPUT after both of its callees; FORWARD and OUTPUT alone.
+        let position = |name: &str| all.iter().position(|c| c.contains(&name)).unwrap();
+        assert!(all.contains(&vec!["A", "B"]), "{all:?}");
+        assert!(position("INPUT") > position("A") && position("INPUT") > position("C"));
+        assert_eq!(components.len(), 5);
+        assert_eq!(components.iter().rev().count(), 5);
+        assert!(components.get(5).is_none());
+        assert_eq!(components.get(0), Some(&components[0]));
+        assert_eq!(components.iter().map(<[NodeIndex]>::len).sum::<usize>(), 6);
+        // The same components, asked for again, are not made again.
+        assert!(std::ptr::eq(components, g.components()));
+        assert_eq!(
+            g.cycles(),
+            vec![{
+                let mut loop_chains = vec![
+                    table.chain_index("A").unwrap(),
+                    table.chain_index("B").unwrap(),
+                ];
+                loop_chains.sort_unstable();
+                loop_chains
+            }]
+        );
     }
 
     #[test]

@@ -32,7 +32,9 @@ use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 
 use super::packets::{Dim, PacketSet, RuleSet};
-use crate::graph::{Callees, ChainGraph, DumpGraph, components_of};
+#[cfg(test)]
+use crate::graph::{Callees, components_of};
+use crate::graph::{ChainGraph, DumpGraph};
 use crate::model::{Action, Dump, Family, Flow, Rule, Table, TableKind};
 use crate::prefetch;
 
@@ -532,13 +534,16 @@ pub fn walk_chain(
 #[cfg(test)]
 fn components_callees_first(graph: &ChainGraph) -> Vec<Vec<NodeIndex>> {
     components_of(&Callees::of(graph))
+        .iter()
+        .map(<[NodeIndex]>::to_vec)
+        .collect()
 }
 
 fn analyse_table(src: &str, table: &Table<'_>, graph: &ChainGraph, family: Family) -> TableFlow {
     let n = table.chains.len();
     // Reverse topological order: callees before callers.
-    let callees = Callees::of(graph);
-    let components = components_of(&callees);
+    let callees = graph.callee_rows();
+    let components = graph.components();
     let mut component_of = vec![0usize; n];
     for (c, component) in components.iter().enumerate() {
         for node in component {
