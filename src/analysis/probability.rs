@@ -687,8 +687,18 @@ impl<'t, 'a> Analyzer<'t, 'a> {
             start,
             ..Flows::default()
         };
+        // Sized once: rehashing as they grew from empty was a tenth of this
+        // function's instructions (callgrind, 1k dump).
+        let rules: usize = order
+            .iter()
+            .map(|&chain| table.chains[chain].rules.len())
+            .sum();
+        flows.rules.reserve(rules);
+        flows.chains.reserve(order.len());
+        flows.main_caller.reserve(order.len());
         flows.chains.insert(start, 1.0);
         let mut best_in: HashMap<usize, f64> = HashMap::default();
+        best_in.reserve(order.len());
         for chain in order {
             let entering = flows.chains.get(&chain).copied().unwrap_or(0.0);
             let mut m = entering;
