@@ -410,6 +410,11 @@ pub struct Chain<'a> {
     pub counters: Option<Counters>,
     /// Its rules in evaluation order.
     pub rules: Vec<Rule<'a>>,
+    /// Some rule put in it has a match or target whose validity depends on
+    /// the dump's family, or a REJECT type: the model builder reads the
+    /// rules of such chains again once the family is known, and only
+    /// those (see `RuleFacts` in `model::build`).
+    pub(crate) family_dependent: bool,
 }
 
 impl Chain<'_> {
@@ -533,6 +538,7 @@ impl<'a> Table<'a> {
                 policy: None,
                 counters: None,
                 rules: Vec::new(),
+                family_dependent: false,
             });
         }
         table
