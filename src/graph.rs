@@ -147,8 +147,8 @@ impl ChainGraph {
         &self.structure().0
     }
 
-    /// The strongly connected components, callees first (see
-    /// [`components_of`]).
+    /// The strongly connected components, callees before callers (reverse
+    /// topological order).
     pub fn components(&self) -> &Components {
         &self.structure().1
     }
@@ -309,8 +309,8 @@ impl Callees {
     }
 }
 
-/// Strongly connected components of a jump graph, in the order
-/// [`components_of`] finds them; each a slice of chains. In two vectors
+/// Strongly connected components of a jump graph, callees before callers
+/// (as Tarjan's algorithm finds them); each a slice of chains. In two vectors
 /// rather than a vector per component: a kube-proxy table has tens of
 /// thousands of components of one chain.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1110,7 +1110,7 @@ fn log_level(text: &str) -> Option<u32> {
 ///   0xffffffff, as iptables-save prints them.
 ///
 /// (MARK's and CONNMARK's ways of setting a mark are made one when the
-/// rule is read: see [`canonical_mark`].)
+/// rule is read: see `canonical_mark`.)
 pub fn loaded_options(target: &str, options: &[RawOption<'_>]) -> Vec<LoadedOption> {
     let mut loaded = unordered_options(options, |option, value| match (target, option) {
         ("LOG", "--log-level") => {
