@@ -939,12 +939,17 @@ impl<'a> Builder<'a> {
             }
             Statement::Replace(chain, position, rule) => {
                 if let Some(index) = self.chain_for(&chain) {
+                    let facts = RuleFacts::of(&rule);
                     let target = &mut self.current.as_mut().expect("open").chains[index];
                     let rules = &mut target.rules;
                     match rules.get_mut((position as usize).wrapping_sub(1)) {
                         Some(slot) => {
-                            target.family_dependent |= RuleFacts::of(&rule).needs_family_check();
+                            target.family_dependent |= facts.needs_family_check();
                             *slot = *rule;
+                            // What the new rule says of the dump counts as
+                            // an added rule's does: an address of the other
+                            // family in `-R` is refused as in `-A`.
+                            self.note_facts(facts);
                             let d = numbered_new_rule(span, 'R', &chain.text, position);
                             let d = self.in_current(d, Some(&chain.text));
                             self.push(d);
@@ -2230,6 +2235,17 @@ mod tests {
         );
         let mangle = "*mangle\n:INPUT ACCEPT [0:0]\n-A INPUT -s fd00::1 -j DROP\nCOMMIT\n";
         assert!(errors(&format!("{v4}{}{v6}{mangle}", body("-s 10.0.0.1 -j DROP"))).is_empty());
+        // A rule `-R` puts in place is read as an added one.
+        let replaced = format!(
+            "{v4}*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 10.0.0.1 -j DROP\n-R INPUT 1 -s fd00::1 -j DROP\nCOMMIT\n"
+        );
+        let found = errors(&replaced);
+        assert!(
+            found.contains(
+                &"-s: `fd00::1` is an IPv6 address; this dump is iptables' (IPv4)".to_string()
+            ),
+            "{found:?}"
+        );
     }
 
     #[test]
