@@ -910,10 +910,7 @@ impl<'a> Builder<'a> {
                 if let Some(index) = self.chain_for(&chain) {
                     let added: Vec<Rule<'a>> = one_rule_per_address(*rule, address_lists).collect();
                     for rule in &added {
-                        let facts = RuleFacts::of(rule);
-                        self.note_facts(facts);
-                        self.current.as_mut().expect("open").chains[index].family_dependent |=
-                            facts.needs_family_check();
+                        self.note_rule(index, RuleFacts::of(rule));
                     }
                     let rules = &mut self.current.as_mut().expect("open").chains[index].rules;
                     let at = position.unwrap_or(1).max(1) as usize - 1;
@@ -940,16 +937,14 @@ impl<'a> Builder<'a> {
             Statement::Replace(chain, position, rule) => {
                 if let Some(index) = self.chain_for(&chain) {
                     let facts = RuleFacts::of(&rule);
-                    let target = &mut self.current.as_mut().expect("open").chains[index];
-                    let rules = &mut target.rules;
+                    let rules = &mut self.current.as_mut().expect("open").chains[index].rules;
                     match rules.get_mut((position as usize).wrapping_sub(1)) {
                         Some(slot) => {
-                            target.family_dependent |= facts.needs_family_check();
                             *slot = *rule;
                             // What the new rule says of the dump counts as
                             // an added rule's does: an address of the other
                             // family in `-R` is refused as in `-A`.
-                            self.note_facts(facts);
+                            self.note_rule(index, facts);
                             let d = numbered_new_rule(span, 'R', &chain.text, position);
                             let d = self.in_current(d, Some(&chain.text));
                             self.push(d);
@@ -1265,10 +1260,12 @@ impl<'a> Builder<'a> {
     /// the open table. Taken boxed, so that it is copied once, from its box
     /// into the chain.
     fn append(&mut self, index: usize, rule: Box<Rule<'a>>, facts: RuleFacts) {
-        self.note_facts(facts);
-        let chain = &mut self.current.as_mut().expect("open").chains[index];
-        chain.family_dependent |= facts.needs_family_check();
-        push_rule(&mut chain.rules, rule, self.run_ahead);
+        self.note_rule(index, facts);
+        push_rule(
+            &mut self.current.as_mut().expect("open").chains[index].rules,
+            rule,
+            self.run_ahead,
+        );
     }
 
     /// Whether the rules of a line's address lists fit in [`LIST_BUDGET`];
@@ -1321,14 +1318,18 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Take in what a rule added to the open table says of the dump.
-    fn note_facts(&mut self, facts: RuleFacts) {
+    /// Take in what a rule put in chain `index` of the open table (by
+    /// `-A`, `-I` or `-R`) says of the dump, and mark the chain for the
+    /// family's checks when the rule needs them.
+    fn note_rule(&mut self, index: usize, facts: RuleFacts) {
         for (known, seen) in self.address_families.iter_mut().zip(facts.address_families) {
             *known |= seen;
         }
         self.family_known |= facts.address_families.contains(&true);
         self.dump.has_counters |= facts.has_counters;
         self.saw_family_dependent_match |= facts.family_dependent;
+        self.current.as_mut().expect("open").chains[index].family_dependent |=
+            facts.needs_family_check();
     }
 
     /// `REJECT --reject-with`: which reply a type names depends on the
